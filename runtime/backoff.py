@@ -1,0 +1,18 @@
+"""Exponential backoff with equal jitter for robot retries.
+
+A retry here is a robot put back in its queue with a ``not_before`` time, not a loop
+around a call, so call-wrapping retry libraries (tenacity, backoff) do not fit; this is
+the one formula they would have supplied.
+"""
+
+from __future__ import annotations
+
+import random
+
+
+def backoff_delay(
+    attempt: int, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: uniform in [c/2, c], c = min(cap, base * 2^(n-1))."""
+    ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
+    return (rng or random).uniform(ceiling / 2, ceiling)

@@ -1,0 +1,189 @@
+"""Pydantic models of robots, modules, attempts and events."""
+
+from __future__ import annotations
+
+import os
+import time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ROBOT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+MODULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+
+class RobotStatus(StrEnum):
+    """Where a robot is in its lifecycle."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    DEAD = "dead"
+
+    @property
+    def terminal(self) -> bool:
+        """Whether no further transition can leave this status."""
+        return self in TERMINAL_STATUSES
+
+
+TERMINAL_STATUSES = frozenset(
+    {RobotStatus.SUCCEEDED, RobotStatus.FAILED, RobotStatus.CANCELLED, RobotStatus.DEAD}
+)
+
+
+class RobotRequest(BaseModel):
+    """A robot as a client submits it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(pattern=ROBOT_TYPE_PATTERN, description="Robot type a module handles.")
+    payload: dict[str, Any] = Field(default_factory=dict, description="Input of the robot.")
+    priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (most urgent).")
+    deadline: float | None = Field(
+        None, description="Unix time by which the robot should run; earlier runs first."
+    )
+    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    max_attempts: int = Field(3, ge=1, le=50)
+    timeout_s: float = Field(300.0, gt=0, le=86_400)
+
+
+def new_robot_id() -> str:
+    """Return a new robot id: 12 hex digits of milliseconds then 12 random hex digits.
+
+    Ids sort by creation time, which keeps store indexes append-mostly.
+    """
+    return f"{int(time.time() * 1000):012x}{os.urandom(6).hex()}"
+
+
+class Robot(BaseModel):
+    """A robot as the store records it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    type: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    priority: int = 5
+    deadline: float | None = None
+    idempotency_key: str | None = None
+    max_attempts: int = 3
+    timeout_s: float = 300.0
+    status: RobotStatus = RobotStatus.QUEUED
+    attempt: int = 1
+    module: str | None = None
+    replica: str | None = None
+    result: Any = None
+    error: str | None = None
+    progress: float = 0.0
+    message: str | None = None
+    not_before: float = 0.0
+    created_at: float = Field(default_factory=time.time)
+    updated_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @classmethod
+    def from_request(cls, request: RobotRequest, robot_id: str | None = None) -> Robot:
+        """Build a new queued robot from a client request."""
+        now = time.time()
+        return cls(
+            id=robot_id or new_robot_id(),
+            **request.model_dump(),
+            created_at=now,
+            updated_at=now,
+        )
+
+
+class Attempt(BaseModel):
+    """One execution of a robot on a replica, as recorded when it ends."""
+
+    robot_id: str
+    attempt: int
+    module: str | None = None
+    replica: str | None = None
+    status: RobotStatus
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+
+class RobotEvent(BaseModel):
+    """A progress report or state change of one robot."""
+
+    robot_id: str
+    attempt: int
+    kind: str = Field(description="'progress' or 'status'.")
+    status: RobotStatus | None = None
+    progress: float | None = None
+    message: str | None = None
+    at: float = Field(default_factory=time.time)
+
+
+class HealthState(StrEnum):
+    """How well a module or replica answers its health check."""
+
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+class ModuleSpec(BaseModel):
+    """A module as registered: which class, which robot types, how many replicas."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: str = Field(pattern=MODULE_NAME_PATTERN)
+    class_path: str = Field(
+        alias="class", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="pkg.module:Class"
+    )
+    types: list[str] = Field(default_factory=list, max_length=64)
+    replicas: int = Field(1, ge=0, le=256)
+    max_concurrency: int = Field(4, ge=1, le=10_000)
+    resources: dict[str, float] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the module.")
+
+    @field_validator("types")
+    @classmethod
+    def _types_are_robot_types(cls, value: list[str]) -> list[str]:
+        import re
+
+        for robot_type in value:
+            if not re.fullmatch(ROBOT_TYPE_PATTERN, robot_type):
+                raise ValueError(f"invalid robot type {robot_type!r}")
+        return value
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, amount in value.items():
+            if amount < 0:
+                raise ValueError(f"resource {key!r} must not be negative")
+        return value
+
+
+class ReplicaInfo(BaseModel):
+    """A replica as the orchestrator reports it."""
+
+    name: str
+    in_flight: int
+    slots: int
+    health: HealthState
+    alive: bool
+    node_id: str | None = None
+    completed: int = 0
+
+
+class ModuleInfo(BaseModel):
+    """A registered module with its live routing state."""
+
+    name: str
+    class_path: str
+    types: list[str]
+    health: HealthState
+    breaker: str
+    performance: float
+    queued: int
+    replicas: list[ReplicaInfo]

@@ -1,0 +1,84 @@
+"""The waiting line of one robot type, ordered by priority, then deadline, then age."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import time
+from dataclasses import dataclass, field
+
+from runtime.routing import queue_key
+
+
+@dataclass(order=True, slots=True)
+class _Entry:
+    key: tuple
+    robot_id: str = field(compare=False)
+    attempt: int = field(compare=False)
+    not_before: float = field(compare=False, default=0.0)
+
+
+class RobotQueue:
+    """A priority queue of robot ids; robots with a future ``not_before`` wait aside."""
+
+    def __init__(self) -> None:
+        self._ready: list[_Entry] = []
+        self._delayed: list[tuple[float, _Entry]] = []
+        self._seq = itertools.count()
+        self._members: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, robot_id: object) -> bool:
+        return robot_id in self._members
+
+    def push(
+        self,
+        robot_id: str,
+        attempt: int,
+        priority: int,
+        deadline: float | None,
+        created_at: float,
+        not_before: float = 0.0,
+    ) -> None:
+        """Add a robot; a robot already waiting keeps its place unless this is a newer attempt."""
+        if self._members.get(robot_id, -1) >= attempt:
+            return
+        self._members[robot_id] = attempt
+        entry = _Entry(
+            queue_key(priority, deadline, created_at, next(self._seq)), robot_id, attempt, not_before
+        )
+        if not_before > time.time():
+            heapq.heappush(self._delayed, (not_before, entry))
+        else:
+            heapq.heappush(self._ready, entry)
+
+    def pop(self) -> tuple[str, int] | None:
+        """Take the most urgent ready robot as ``(robot_id, attempt)``, or None."""
+        self._promote()
+        while self._ready:
+            entry = heapq.heappop(self._ready)
+            if self._members.get(entry.robot_id) == entry.attempt:
+                del self._members[entry.robot_id]
+                return entry.robot_id, entry.attempt
+        return None
+
+    def discard(self, robot_id: str) -> bool:
+        """Forget a waiting robot (cancelled); its heap entry is skipped lazily."""
+        return self._members.pop(robot_id, None) is not None
+
+    def ready_count(self) -> int:
+        """Robots that could run now (an upper bound: cancelled entries are dropped on pop)."""
+        self._promote()
+        return len(self._ready)
+
+    def next_ready_at(self) -> float | None:
+        """When the earliest delayed robot becomes ready, or None."""
+        return self._delayed[0][0] if self._delayed else None
+
+    def _promote(self) -> None:
+        now = time.time()
+        while self._delayed and self._delayed[0][0] <= now:
+            _, entry = heapq.heappop(self._delayed)
+            heapq.heappush(self._ready, entry)

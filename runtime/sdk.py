@@ -1,0 +1,105 @@
+"""The module SDK: the base class user automation code subclasses.
+
+A module handles one or more robot types::
+
+    from runtime import Module, RobotContext
+
+    class Greeter(Module):
+        types = ("greet",)
+
+        async def run(self, robot, ctx: RobotContext):
+            await ctx.progress(0.5, "thinking")
+            return {"hello": robot.payload["name"]}
+
+``run`` may be ``async def`` or a plain function (then it runs in a thread).
+Raise :class:`runtime.errors.PermanentError` (or ``BadPayload``) for a failure that no retry
+can fix; any other exception is retried with backoff up to the robot's ``max_attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar
+
+from runtime.models import HealthState, Robot
+
+log = logging.getLogger(__name__)
+
+ProgressSink = Callable[[str, int, float, str | None], None]
+
+
+class RobotContext:
+    """What a running robot can see of the runtime: progress reporting and cancellation."""
+
+    def __init__(self, robot: Robot, sink: ProgressSink | None = None) -> None:
+        self.robot_id = robot.id
+        self.attempt = robot.attempt
+        self._sink = sink
+        self._cancelled = asyncio.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the robot has been asked to stop; a module should return soon after."""
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Ask the robot to stop (called by the runtime)."""
+        self._cancelled.set()
+
+    async def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report how far the robot has come, 0..1, with an optional message."""
+        fraction = max(0.0, min(1.0, float(fraction)))
+        if self._sink is not None:
+            self._sink(self.robot_id, self.attempt, fraction, message)
+
+
+class Module:
+    """Base class of an automation module; override ``run`` and, if useful, the hooks."""
+
+    types: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        self.options = dict(options or {})
+
+    def setup(self) -> None:
+        """Hook: prepare resources once per replica before the first robot (no-op)."""
+
+    def teardown(self) -> None:
+        """Hook: release resources when the replica stops (no-op)."""
+
+    def check_health(self) -> bool | HealthState:
+        """Hook: say whether this replica can take work; the default says yes."""
+        return True
+
+    def run(self, robot: Robot, ctx: RobotContext) -> Any | Awaitable[Any]:
+        """Do the robot's work and return its JSON-serialisable result."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+
+async def call_run(module: Module, robot: Robot, ctx: RobotContext) -> Any:
+    """Run a module's ``run`` whether it is a coroutine function or a plain one."""
+    if inspect.iscoroutinefunction(module.run):
+        return await module.run(robot, ctx)
+    return await asyncio.to_thread(module.run, robot, ctx)
+
+
+async def call_health(module: Module) -> HealthState:
+    """Run a module's ``check_health`` and map its answer to a :class:`HealthState`."""
+    hook = module.check_health
+    answer = await hook() if inspect.iscoroutinefunction(hook) else hook()
+    if isinstance(answer, HealthState):
+        return answer
+    if isinstance(answer, str):
+        return HealthState(answer)
+    return HealthState.HEALTHY if answer else HealthState.UNHEALTHY
+
+
+def call_hook(module: Module, name: str) -> None:
+    """Run a no-argument hook, logging instead of raising if it fails."""
+    try:
+        getattr(module, name)()
+    except Exception:
+        log.exception("module %s: %s hook failed", type(module).__name__, name)
