@@ -36,5 +36,5 @@ class Sleep(Module):
                 return {"slept": seconds * step / steps, "cancelled": True}
             await asyncio.sleep(seconds / steps)
             if steps > 1:
-                await ctx.progress((step + 1) / steps, f"slept {step + 1}/{steps}")
+                ctx.progress((step + 1) / steps, f"slept {step + 1}/{steps}")
         return {"slept": seconds}

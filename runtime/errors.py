@@ -11,7 +11,10 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   ├── UnknownRobotType
     │   └── QueueFull
     ├── ModuleError
-    │   └── ModuleRejected
+    │   ├── ModuleRejected
+    │   └── ModuleExists
+    ├── SupervisionError
+    │   └── ReplicaLost
     ├── RobotError              (raised by module code inside a robot's run)
     │   ├── RetryableError
     │   └── PermanentError
@@ -97,6 +100,24 @@ class ModuleRejected(ModuleError):
     """Raised when a module fails validation at registration and takes no work."""
 
     code = "module_rejected"
+
+
+class ModuleExists(ModuleError):
+    """Raised when a module is registered under a name that is already taken."""
+
+    code = "module_exists"
+
+
+class SupervisionError(RobofleetError):
+    """Raised when the orchestrator loses track of a replica."""
+
+    code = "supervision_error"
+
+
+class ReplicaLost(SupervisionError):
+    """Raised when a replica died or stopped answering while robots ran on it."""
+
+    code = "replica_lost"
 
 
 class RobotError(RobofleetError):

@@ -63,7 +63,9 @@ def succeed(robot_id: str, attempt: int, result: Any) -> Transition:
     now = time.time()
     return Transition(
         robot_id, attempt, S.RUNNING, S.SUCCEEDED,
-        fields={"result": result, "error": None, "progress": 1.0, "finished_at": now},
+        fields={
+            "result": result, "error": None, "progress": 1.0, "message": None, "finished_at": now,
+        },
         at=now,
     )
 

@@ -44,6 +44,7 @@ class ModuleLoad:
     health: HealthState
     replicas: Sequence[ReplicaLoad]
     accepting: bool = True  # False while the module's circuit breaker refuses work
+    probing: bool = False  # True while a half-open breaker waits for its trial robot
 
     @property
     def capacity(self) -> float:
@@ -70,7 +71,11 @@ def performance_score(success_rate: float, latency_s: float, reference_s: float 
 
 
 def choose_module(modules: Sequence[ModuleLoad]) -> ModuleLoad | None:
-    """Pick the best-scoring module that accepts work and has a free slot, or None."""
+    """Pick the best-scoring module that accepts work and has a free slot, or None.
+
+    A module whose half-open breaker waits for a trial robot gets the next one first:
+    without it, a recovering module's low score would keep it from ever being probed.
+    """
     best: ModuleLoad | None = None
     best_score = -1.0
     for module in modules:
@@ -78,6 +83,8 @@ def choose_module(modules: Sequence[ModuleLoad]) -> ModuleLoad | None:
             continue
         if not any(r.free > 0 for r in module.replicas):
             continue
+        if module.probing:
+            return module
         score = module_score(module.performance, module.capacity, module.health)
         if score > best_score:
             best, best_score = module, score

@@ -8,7 +8,7 @@ A module handles one or more robot types::
         types = ("greet",)
 
         async def run(self, robot, ctx: RobotContext):
-            await ctx.progress(0.5, "thinking")
+            ctx.progress(0.5, "thinking")
             return {"hello": robot.payload["name"]}
 
 ``run`` may be ``async def`` or a plain function (then it runs in a thread).
@@ -49,8 +49,12 @@ class RobotContext:
         """Ask the robot to stop (called by the runtime)."""
         self._cancelled.set()
 
-    async def progress(self, fraction: float, message: str | None = None) -> None:
-        """Report how far the robot has come, 0..1, with an optional message."""
+    def progress(self, fraction: float, message: str | None = None) -> None:
+        """Report how far the robot has come, 0..1, with an optional message.
+
+        Cheap and non-blocking: reports are coalesced and sent in the background. Safe to
+        call from a plain (threaded) ``run`` as well as from ``async def run``.
+        """
         fraction = max(0.0, min(1.0, float(fraction)))
         if self._sink is not None:
             self._sink(self.robot_id, self.attempt, fraction, message)
@@ -89,7 +93,12 @@ async def call_run(module: Module, robot: Robot, ctx: RobotContext) -> Any:
 async def call_health(module: Module) -> HealthState:
     """Run a module's ``check_health`` and map its answer to a :class:`HealthState`."""
     hook = module.check_health
-    answer = await hook() if inspect.iscoroutinefunction(hook) else hook()
+    # A plain hook runs in a thread, like a plain run(): a blocking check must not stall the
+    # event loop, or no timeout around this call could ever fire.
+    if inspect.iscoroutinefunction(hook):
+        answer = await hook()
+    else:
+        answer = await asyncio.to_thread(hook)
     if isinstance(answer, HealthState):
         return answer
     if isinstance(answer, str):

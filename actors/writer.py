@@ -1,0 +1,78 @@
+"""Ordered, batched writing of robot transitions from the orchestrator."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from runtime.errors import StoreUnavailable
+from runtime.lifecycle import Transition
+from runtime.store.base import RobotStore
+
+log = logging.getLogger(__name__)
+
+
+class TransitionWriter:
+    """Queues transitions and applies them in arrival order, many per store call.
+
+    Order matters: a robot's ``start`` must reach the store before its ``succeed``, and a
+    requeue before the next attempt's ``start``; one flusher writing batches in order
+    guarantees it while letting any number of concurrent robots share a commit.
+    """
+
+    def __init__(self, store: RobotStore) -> None:
+        self.store = store
+        self._pending: list[tuple[Sequence[Transition], asyncio.Future]] = []
+        self._has_work = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.commits = 0
+        self._retry_delay = 0.05
+
+    def start(self) -> None:
+        """Start the flusher task."""
+        self._task = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def stop(self) -> None:
+        """Write what is pending, then stop."""
+        if self._task is not None:
+            while self._pending:
+                await asyncio.sleep(0.01)
+            self._task.cancel()
+
+    def write(self, transitions: Sequence[Transition]) -> asyncio.Future:
+        """Queue transitions; the returned future resolves to whether each applied."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((transitions, future))
+        self._has_work.set()
+        return future
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._has_work.wait()
+            self._has_work.clear()
+            batch, self._pending = self._pending, []
+            flat = [t for transitions, _ in batch for t in transitions]
+            try:
+                applied = await self.store.apply(flat)
+                self.commits += 1
+                self._retry_delay = 0.05
+            except StoreUnavailable:
+                log.warning("store unavailable; keeping %d transitions, retrying in %.2fs",
+                            len(flat), self._retry_delay)
+                self._pending[:0] = batch
+                await asyncio.sleep(self._retry_delay)
+                self._retry_delay = min(self._retry_delay * 2, 5.0)
+                self._has_work.set()
+                continue
+            except Exception as exc:
+                log.exception("writing %d transitions failed", len(flat))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            offset = 0
+            for transitions, future in batch:
+                if not future.done():
+                    future.set_result(applied[offset:offset + len(transitions)])
+                offset += len(transitions)

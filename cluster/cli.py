@@ -1,0 +1,219 @@
+"""The ``robofleet`` command line: up, down, submit, status, modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from cluster.client import GatewayClient, GatewayError
+from runtime.config import Settings, load_settings
+from runtime.errors import RobofleetError
+
+TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir).expanduser()
+    if getattr(args, "address", None):
+        overrides["ray_address"] = args.address
+    if getattr(args, "port", None):
+        overrides["gateway_port"] = args.port
+    if getattr(args, "host", None):
+        overrides["gateway_host"] = args.host
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def _client(args: argparse.Namespace) -> GatewayClient:
+    url = args.url or os.environ.get("ROBOFLEET_URL") or Settings().gateway_url()
+    return GatewayClient(url, api_key=args.api_key or os.environ.get("ROBOFLEET_API_KEY"))
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start (or join) Ray, deploy robofleet, and serve until Ctrl-C."""
+    from cluster import deploy
+
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    started_head = settings.ray_address is None
+    address = settings.ray_address or deploy.start_head(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        deploy.connect(address, settings.namespace)
+        deployed = deploy.deploy(settings)
+        store = settings.database_url and "PostgreSQL" or f"SQLite at {settings.data_dir}"
+        print(f"robofleet is up (store: {store})")
+        print(f"  gateway:   {deployed['url']}")
+        print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
+        print(f"  ray:       {address}")
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nstopping robofleet...", flush=True)
+        try:
+            import ray
+
+            if ray.is_initialized():
+                deploy.teardown(settings.namespace)
+                ray.shutdown()
+        finally:
+            if started_head:
+                deploy.stop_head()
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Remove robofleet's actors and stop the local Ray head."""
+    import ray
+
+    from cluster import deploy
+
+    settings = _settings(args)
+    address = settings.ray_address or f"127.0.0.1:{settings.ray_port}"
+    try:
+        deploy.connect(address, settings.namespace)
+        removed = deploy.teardown(settings.namespace)
+        ray.shutdown()
+        print(f"removed {removed} robofleet actors")
+    except Exception as exc:
+        print(f"no robofleet cluster answered at {address} ({type(exc).__name__})")
+    if not args.keep_ray:
+        deploy.stop_head()
+        print("stopped the local Ray head")
+    return 0
+
+
+def _payload(raw: str) -> dict[str, Any]:
+    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("the payload must be a JSON object")
+    return value
+
+
+def _bar(robot: dict[str, Any], width: int = 30) -> str:
+    fraction = 1.0 if robot["status"] == "succeeded" else float(robot.get("progress") or 0.0)
+    filled = int(fraction * width)
+    message = robot.get("message") or ""
+    return f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {robot['status']:<9} {message[:40]:<40}"
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """Submit one robot, optionally waiting for it with a progress bar."""
+    client = _client(args)
+    robot: dict[str, Any] = {"type": args.type, "payload": _payload(args.payload)}
+    if args.priority is not None:
+        robot["priority"] = args.priority
+    answer = client.submit(robot)
+    print(answer["id"] if not args.wait else f"submitted {answer['id']}", flush=True)
+    if not args.wait:
+        return 0
+    deadline = time.monotonic() + args.timeout
+    while time.monotonic() < deadline:
+        current = client.robot(answer["id"])
+        if sys.stdout.isatty():
+            print(_bar(current), end="", flush=True)
+        if current["status"] in TERMINAL:
+            print()
+            print(json.dumps(current, indent=2))
+            return 0 if current["status"] == "succeeded" else 1
+        time.sleep(0.2)
+    print(f"\ngave up waiting after {args.timeout:g}s", file=sys.stderr)
+    return 2
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show one robot, or the newest robots."""
+    client = _client(args)
+    if args.id:
+        print(json.dumps(client.robot(args.id), indent=2))
+        return 0
+    page = client.robots(status=args.status, limit=args.limit)
+    for robot in page["robots"]:
+        print(f"{robot['id']}  {robot['type']:<16} {robot['status']:<9} attempt {robot['attempt']}")
+    return 0
+
+
+def cmd_modules(args: argparse.Namespace) -> int:
+    """List modules with their health, breaker and replicas."""
+    for module in _client(args).modules():
+        replicas = ", ".join(
+            f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
+            for r in module["replicas"]
+        )
+        print(f"{module['name']:<16} types={','.join(module['types'])} health={module['health']} "
+              f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every ``robofleet`` command."""
+    parser = argparse.ArgumentParser(prog="robofleet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def client_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--url", help="gateway URL (default: ROBOFLEET_URL or http://127.0.0.1:8080)")
+        p.add_argument("--api-key", help="API key (default: ROBOFLEET_API_KEY)")
+
+    up = sub.add_parser("up", help="start Ray and robofleet in the foreground")
+    up.add_argument("--config", help="TOML config file with [[modules]]")
+    up.add_argument("--data-dir", help="where the SQLite store lives (default ~/.robofleet)")
+    up.add_argument("--address", help="join this Ray cluster (HOST:PORT) instead of starting one")
+    up.add_argument("--port", type=int, help="gateway port (default 8080)")
+    up.add_argument("--host", help="gateway bind address (default 127.0.0.1)")
+    up.set_defaults(func=cmd_up)
+
+    down = sub.add_parser("down", help="remove robofleet's actors and stop the local Ray head")
+    down.add_argument("--address", help="Ray cluster address (default 127.0.0.1:6380)")
+    down.add_argument("--keep-ray", action="store_true", help="leave Ray running")
+    down.set_defaults(func=cmd_down)
+
+    submit = sub.add_parser("submit", help="submit a robot")
+    submit.add_argument("type")
+    submit.add_argument("--payload", default="{}", help="JSON object, or @file")
+    submit.add_argument("--priority", type=int)
+    submit.add_argument("--wait", action="store_true", help="wait for the outcome, showing progress")
+    submit.add_argument("--timeout", type=float, default=600.0)
+    client_args(submit)
+    submit.set_defaults(func=cmd_submit)
+
+    status = sub.add_parser("status", help="show a robot, or the newest robots")
+    status.add_argument("id", nargs="?")
+    status.add_argument("--status", help="filter the list by status")
+    status.add_argument("--limit", type=int, default=20)
+    client_args(status)
+    status.set_defaults(func=cmd_status)
+
+    modules = sub.add_parser("modules", help="list modules")
+    client_args(modules)
+    modules.set_defaults(func=cmd_modules)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``robofleet`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (RobofleetError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""A small blocking HTTP client of the gateway, used by the command line and tests."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Raised when the gateway answers with an error or cannot be reached."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.status}: {self.message}" if self.status else self.message
+
+
+class GatewayClient:
+    """Calls the robofleet HTTP API."""
+
+    def __init__(self, url: str, api_key: str | None = None, timeout_s: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.timeout_s = timeout_s
+
+    def request(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
+        """Send one request and return the decoded JSON answer."""
+        url = self.url + path
+        if query:
+            url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
+        data = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(url, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout_s) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except Exception:
+                message = exc.reason
+            raise GatewayError(exc.code, message) from None
+        except (urllib.error.URLError, OSError) as exc:
+            raise GatewayError(0, f"cannot reach the gateway at {self.url}: {exc}") from None
+
+    def submit(self, robot: dict[str, Any]) -> dict[str, Any]:
+        """Submit a robot; returns its id and status."""
+        return self.request("POST", "/v1/robots", robot)
+
+    def robot(self, robot_id: str) -> dict[str, Any]:
+        """Fetch one robot."""
+        return self.request("GET", f"/v1/robots/{urllib.parse.quote(robot_id)}")
+
+    def robots(self, **query: Any) -> dict[str, Any]:
+        """List robots."""
+        return self.request("GET", "/v1/robots", query=query)
+
+    def modules(self) -> list[dict[str, Any]]:
+        """List modules."""
+        return self.request("GET", "/v1/modules")["modules"]

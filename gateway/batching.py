@@ -1,0 +1,58 @@
+"""Micro-batching of submits: many concurrent requests share one orchestrator call."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Send = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+
+
+class SubmitBatcher:
+    """Sends at once when idle; while calls are in flight, later submits pile up and go together.
+
+    So one robot alone pays one actor call, and under load a call carries up to
+    ``max_batch`` robots with at most ``max_in_flight`` calls outstanding.
+    """
+
+    def __init__(self, send: Send, max_batch: int = 256, max_in_flight: int = 4) -> None:
+        self._send = send
+        self.max_batch = max_batch
+        self.max_in_flight = max_in_flight
+        self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task] = set()
+        self.calls = 0
+
+    async def submit(self, item: dict[str, Any]) -> dict[str, Any]:
+        """Hand one robot to the orchestrator and return its answer."""
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._pending.append((item, future))
+        self._kick()
+        return await future
+
+    def _kick(self) -> None:
+        while self._pending and self._in_flight < self.max_in_flight:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+            self._in_flight += 1
+            task = asyncio.get_running_loop().create_task(self._flush(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _flush(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+        try:
+            self.calls += 1
+            answers = await self._send([item for item, _ in batch])
+            for (_, future), answer in zip(batch, answers, strict=True):
+                if not future.done():
+                    future.set_result(answer)
+        except BaseException as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._in_flight -= 1
+            self._kick()

@@ -1,0 +1,177 @@
+"""Rows, columns and write operations shared by the SQLite and PostgreSQL backends."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from runtime.errors import StoreError
+from runtime.lifecycle import Transition
+from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.store.base import ProgressUpdate
+
+# (column, PostgreSQL array element type) in table order.
+ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "text"), ("type", "text"), ("payload", "text"), ("priority", "int4"),
+    ("deadline", "float8"), ("idempotency_key", "text"), ("max_attempts", "int4"),
+    ("timeout_s", "float8"), ("status", "text"), ("attempt", "int4"), ("module", "text"),
+    ("replica", "text"), ("result", "text"), ("error", "text"), ("progress", "float8"),
+    ("message", "text"), ("not_before", "float8"), ("created_at", "float8"),
+    ("updated_at", "float8"), ("started_at", "float8"), ("finished_at", "float8"),
+)
+ROBOT_COLUMN_NAMES = tuple(name for name, _ in ROBOT_COLUMNS)
+ROBOT_SELECT = ", ".join(ROBOT_COLUMN_NAMES)
+
+# Columns a transition may set, with their PostgreSQL types; order fixes the bit of each.
+MUTABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("module", "text"), ("replica", "text"), ("result", "text"), ("error", "text"),
+    ("progress", "float8"), ("message", "text"), ("not_before", "float8"),
+    ("started_at", "float8"), ("finished_at", "float8"),
+)
+MUTABLE_COLUMN_NAMES = tuple(name for name, _ in MUTABLE_COLUMNS)
+ID_INDEX = ROBOT_COLUMN_NAMES.index("id")
+KEY_INDEX = ROBOT_COLUMN_NAMES.index("idempotency_key")
+_FLOAT_COLUMNS = frozenset(n for n, t in ROBOT_COLUMNS if t == "float8")
+
+ATTEMPT_SELECT = "robot_id, attempt, module, replica, status, error, started_at, finished_at"
+UNFINISHED = (RobotStatus.QUEUED.value, RobotStatus.RUNNING.value)
+RUNNING = RobotStatus.RUNNING.value
+
+
+def dump_json(value: Any) -> str:
+    """Serialise a JSON value to text with orjson."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError as exc:
+        raise StoreError(f"value is not JSON-serialisable: {exc}") from exc
+
+
+def _encode(column: str, value: Any) -> Any:
+    if column == "payload":
+        return dump_json(value)
+    if column == "status":
+        return RobotStatus(value).value
+    if column == "result":
+        return None if value is None else dump_json(value)
+    if column in _FLOAT_COLUMNS and value is not None:
+        return float(value)
+    return value
+
+
+def robot_row(robot: Robot) -> tuple[Any, ...]:
+    """A robot as a tuple of column values in :data:`ROBOT_COLUMNS` order."""
+    values = robot.model_dump(mode="python")
+    return tuple(_encode(name, values[name]) for name in ROBOT_COLUMN_NAMES)
+
+
+def robot_from_row(row: Sequence[Any]) -> Robot:
+    """Rebuild a robot from a row selected with :data:`ROBOT_SELECT`."""
+    values = dict(zip(ROBOT_COLUMN_NAMES, row, strict=True))
+    values["payload"] = orjson.loads(values["payload"])
+    if values["result"] is not None:
+        values["result"] = orjson.loads(values["result"])
+    return Robot.model_validate(values)
+
+
+def attempt_from_row(row: Sequence[Any]) -> Attempt:
+    """Rebuild an attempt from a row selected with :data:`ATTEMPT_SELECT`."""
+    return Attempt.model_validate(dict(zip(ATTEMPT_SELECT.split(", "), row, strict=True)))
+
+
+def module_from_text(spec: str) -> ModuleSpec:
+    """Rebuild a module spec stored as JSON text."""
+    return ModuleSpec.model_validate(orjson.loads(spec))
+
+
+def module_to_text(spec: ModuleSpec) -> str:
+    """A module spec as JSON text, with the ``class`` alias as registered."""
+    return dump_json(spec.model_dump(mode="json", by_alias=True))
+
+
+@dataclass(slots=True)
+class EncodedTransition:
+    """A transition with its field values encoded for the database."""
+
+    robot_id: str
+    attempt: int
+    from_status: str
+    to_status: str
+    attempt_after: int
+    at: float
+    fields: dict[str, Any]
+
+    @property
+    def sets_error(self) -> bool:
+        """Whether the transition writes ``error`` (else an attempt keeps the stored one)."""
+        return "error" in self.fields
+
+    @property
+    def mask(self) -> int:
+        """Bit ``i`` set when the transition writes ``MUTABLE_COLUMN_NAMES[i]``."""
+        return sum(1 << i for i, name in enumerate(MUTABLE_COLUMN_NAMES) if name in self.fields)
+
+
+def encode_transition(t: Transition) -> EncodedTransition:
+    """Check a transition's fields and encode their values."""
+    unknown = set(t.fields) - set(MUTABLE_COLUMN_NAMES)
+    if unknown:
+        raise StoreError(f"transition of {t.robot_id} sets unknown field(s) {sorted(unknown)}")
+    return EncodedTransition(
+        robot_id=t.robot_id,
+        attempt=t.attempt,
+        from_status=t.from_status.value,
+        to_status=t.to_status.value,
+        attempt_after=t.attempt_after,
+        at=float(t.at),
+        fields={name: _encode(name, value) for name, value in t.fields.items()},
+    )
+
+
+@dataclass(slots=True)
+class CreateRobots:
+    """Write operation: insert robots unless their id or idempotency key is stored."""
+
+    rows: list[tuple[Any, ...]]
+
+
+@dataclass(slots=True)
+class ApplyTransitions:
+    """Write operation: apply conditional transitions in order."""
+
+    transitions: list[EncodedTransition]
+
+
+@dataclass(slots=True)
+class SaveProgress:
+    """Write operation: record the progress of running attempts."""
+
+    updates: list[ProgressUpdate]
+
+
+WriteOp = CreateRobots | ApplyTransitions | SaveProgress
+
+
+def latest_progress(updates: Sequence[ProgressUpdate]) -> list[ProgressUpdate]:
+    """Keep only the newest update of each robot attempt, in first-seen order."""
+    newest: dict[tuple[str, int], ProgressUpdate] = {}
+    for update in updates:
+        newest[(update.robot_id, update.attempt)] = update
+    return list(newest.values())
+
+
+def pick_stored(
+    rows: Sequence[tuple[Any, ...]], by_id: Mapping[str, Robot], by_key: Mapping[str, Robot]
+) -> list[Robot]:
+    """For each submitted row, the stored robot with its id, else with its idempotency key."""
+    stored: list[Robot] = []
+    for row in rows:
+        robot_id, key = row[ID_INDEX], row[KEY_INDEX]
+        robot = by_id.get(robot_id) or (by_key.get(key) if key is not None else None)
+        if robot is None:
+            raise StoreError(f"robot {robot_id} was neither inserted nor found")
+        stored.append(robot)
+    return stored
+

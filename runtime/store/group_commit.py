@@ -1,0 +1,133 @@
+"""Group commit: concurrent write requests share the next transaction.
+
+Each caller enqueues one operation and awaits its own future. A single flusher task takes
+everything queued, hands it to the backend as one batch (one transaction), and resolves
+each future with that operation's result. Operations that arrive while a commit is under
+way wait for the next one, so the number of transactions tracks the database's commit
+latency rather than the number of callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from runtime.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+Op = TypeVar("Op")
+
+CommitBatch = Callable[[Sequence[Op]], Awaitable[Sequence[Any]]]
+
+
+@dataclass(slots=True)
+class _Pending(Generic[Op]):
+    op: Op
+    future: asyncio.Future[Any]
+
+
+class GroupCommit(Generic[Op]):
+    """Batches concurrently submitted operations into one ``commit_batch`` call each.
+
+    ``commit_batch`` writes a sequence of operations in one transaction and returns one
+    result per operation, in order. When a batch of several operations fails and
+    ``isolate(exc)`` is true, each operation is retried in a transaction of its own so that
+    one bad operation cannot fail its neighbours.
+    """
+
+    def __init__(
+        self,
+        commit_batch: CommitBatch[Op],
+        *,
+        max_batch: int = 512,
+        isolate: Callable[[BaseException], bool] = lambda exc: True,
+        name: str = "store",
+    ) -> None:
+        self._commit_batch = commit_batch
+        self._max_batch = max_batch
+        self._isolate = isolate
+        self._name = name
+        self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
+        self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
+        self.commits = 0
+        """Transactions committed so far."""
+        self.operations = 0
+        """Operations written so far."""
+
+    def start(self) -> None:
+        """Start the flusher task on the running event loop."""
+        if self._flusher is None:
+            self._closing = False
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._run(), name=f"{self._name}-group-commit"
+            )
+
+    async def submit(self, op: Op) -> Any:
+        """Queue ``op`` for the next transaction and return its result once committed."""
+        if self._flusher is None or self._closing:
+            raise StoreError(f"{self._name} store is not open")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(op, future))
+        return await future
+
+    async def close(self) -> None:
+        """Write everything already queued, then stop the flusher."""
+        if self._flusher is None:
+            return
+        self._closing = True
+        self._queue.put_nowait(None)
+        try:
+            await self._flusher
+        finally:
+            self._flusher = None
+
+    async def _run(self) -> None:
+        while True:
+            batch: list[_Pending[Op]] = []
+            stop = False
+            item = await self._queue.get()
+            while True:
+                if item is None:
+                    stop = True
+                elif not item.future.done():
+                    batch.append(item)
+                if len(batch) >= self._max_batch or self._queue.empty():
+                    break
+                item = self._queue.get_nowait()
+            if batch:
+                await self._write(batch)
+            if stop and self._queue.empty():
+                return
+
+    async def _write(self, batch: list[_Pending[Op]]) -> None:
+        try:
+            results = await self._commit_batch([p.op for p in batch])
+        except Exception as exc:
+            if len(batch) > 1 and self._isolate(exc):
+                log.warning("%s: batch of %d failed (%s); retrying one by one",
+                            self._name, len(batch), exc)
+                for pending in batch:
+                    await self._write([pending])
+                return
+            for pending in batch:
+                _settle(pending.future, exc=exc)
+            return
+        self.commits += 1
+        self.operations += len(batch)
+        for pending, result in zip(batch, results, strict=True):
+            _settle(pending.future, result=result)
+
+
+def _settle(future: asyncio.Future[Any], *, result: Any = None,
+            exc: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(result)

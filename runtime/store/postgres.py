@@ -1,0 +1,354 @@
+"""The production store: PostgreSQL through asyncpg, with separate read and write pools."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+import asyncpg
+
+from runtime.errors import StoreError
+from runtime.lifecycle import Transition
+from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.store import _codec as c
+from runtime.store._errors import is_unavailable, store_errors
+from runtime.store.base import ProgressUpdate, RobotPage, RobotStore
+from runtime.store.group_commit import GroupCommit
+from runtime.store.migrate import APPLIED_SQL, apply_migrations
+
+_MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
+
+
+def _unnest(columns: Sequence[tuple[str, str]], first: int = 1) -> str:
+    arrays = ", ".join(f"${first + i}::{pg_type}[]" for i, (_, pg_type) in enumerate(columns))
+    names = ", ".join(name for name, _ in columns)
+    return f"unnest({arrays}) AS v({names})"
+
+
+_INSERT_ROBOTS = (
+    f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
+    "ON CONFLICT DO NOTHING"
+)
+_ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
+_ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
+
+_ATTEMPT_INPUT = (("id", "text"), ("attempt", "int4"), ("to_status", "text"),
+                  ("sets_error", "bool"), ("error", "text"), ("at", "float8"))
+# Runs before the update so it records module, replica and started_at as they were.
+_INSERT_ATTEMPTS = (
+    "INSERT INTO attempts (robot_id, attempt, module, replica, status, error, started_at, "
+    "finished_at) SELECT r.id, r.attempt, r.module, r.replica, v.to_status, "
+    "CASE WHEN v.sets_error THEN v.error ELSE r.error END, r.started_at, v.at "
+    f"FROM {_unnest(_ATTEMPT_INPUT)}, robots r "
+    f"WHERE r.id = v.id AND r.attempt = v.attempt AND r.status = '{c.RUNNING}' "
+    "ON CONFLICT DO NOTHING"
+)
+
+_TRANSITION_INPUT = (("idx", "int4"), ("id", "text"), ("attempt", "int4"),
+                     ("from_status", "text"), ("to_status", "text"), ("attempt_after", "int4"),
+                     ("at", "float8"), ("mask", "int4"), *c.MUTABLE_COLUMNS)
+_APPLY = (
+    "UPDATE robots AS r SET status = v.to_status, attempt = v.attempt_after, "
+    "updated_at = v.at, "
+    + ", ".join(
+        f"{name} = CASE WHEN (v.mask & {1 << bit}) <> 0 THEN v.{name} ELSE r.{name} END"
+        for bit, name in enumerate(c.MUTABLE_COLUMN_NAMES)
+    )
+    + f" FROM {_unnest(_TRANSITION_INPUT)} "
+    "WHERE r.id = v.id AND r.attempt = v.attempt AND r.status = v.from_status "
+    "RETURNING v.idx"
+)
+
+_PROGRESS_INPUT = (("id", "text"), ("attempt", "int4"), ("progress", "float8"),
+                   ("message", "text"))
+_SAVE_PROGRESS = (
+    f"UPDATE robots AS r SET progress = v.progress, message = v.message "
+    f"FROM {_unnest(_PROGRESS_INPUT)} "
+    f"WHERE r.id = v.id AND r.attempt = v.attempt AND r.status = '{c.RUNNING}'"
+)
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Transpose rows into one list per column, the shape ``unnest`` takes."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
+
+
+def _rounds(transitions: Sequence[c.EncodedTransition]) -> list[list[int]]:
+    """Split transitions so each round touches a robot at most once, keeping their order.
+
+    One ``UPDATE ... FROM`` can change a row only once; a robot started and finished in
+    the same batch needs its two transitions in successive rounds.
+    """
+    seen: Counter[str] = Counter()
+    rounds: list[list[int]] = []
+    for index, t in enumerate(transitions):
+        depth = seen[t.robot_id]
+        seen[t.robot_id] += 1
+        if depth == len(rounds):
+            rounds.append([])
+        rounds[depth].append(index)
+    return rounds
+
+
+class PostgresStore(RobotStore):
+    """A :class:`RobotStore` in PostgreSQL.
+
+    Writes are group-committed through a small write pool; batched transitions become one
+    ``UPDATE ... FROM unnest(...)`` per round. Reads use their own pool so they never queue
+    behind a commit. ``server_settings`` is passed to every connection (e.g.
+    ``{"search_path": "tenant"}``).
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        read_pool_size: int = 8,
+        write_pool_size: int = 2,
+        server_settings: Mapping[str, str] | None = None,
+        connect_timeout_s: float = 10.0,
+        command_timeout_s: float = 60.0,
+        max_batch: int = 512,
+    ) -> None:
+        self._dsn = dsn
+        self._read_pool_size = read_pool_size
+        self._write_pool_size = write_pool_size
+        self._server_settings = dict(server_settings or {})
+        self._connect_timeout_s = connect_timeout_s
+        self._command_timeout_s = command_timeout_s
+        self._read_pool: asyncpg.Pool | None = None
+        self._write_pool: asyncpg.Pool | None = None
+        self._writes: GroupCommit[c.WriteOp] = GroupCommit(
+            self._commit_batch, max_batch=max_batch,
+            isolate=lambda exc: not is_unavailable(exc), name="postgresql",
+        )
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since the store was created."""
+        return self._writes.commits
+
+    async def open(self) -> None:
+        """Create both pools and apply pending migrations."""
+        try:
+            with store_errors("postgresql"):
+                self._write_pool = await self._pool(self._write_pool_size)
+                await self._migrate()
+                self._read_pool = await self._pool(self._read_pool_size)
+        except BaseException:
+            await self._release()
+            raise
+        self._writes.start()
+
+    async def close(self) -> None:
+        """Write what is queued and close both pools."""
+        try:
+            await self._writes.close()
+        finally:
+            await self._release()
+
+    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
+        """Insert robots unless their id or idempotency key is stored; return stored rows."""
+        if not robots:
+            return []
+        rows = [c.robot_row(robot) for robot in robots]
+        with store_errors("postgresql"):
+            return await self._writes.submit(c.CreateRobots(rows))
+
+    async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
+        """Apply conditional transitions in order; return which ones took effect."""
+        if not transitions:
+            return []
+        encoded = [c.encode_transition(t) for t in transitions]
+        with store_errors("postgresql"):
+            return await self._writes.submit(c.ApplyTransitions(encoded))
+
+    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
+        """Record the latest progress of running attempts."""
+        if not updates:
+            return
+        with store_errors("postgresql"):
+            await self._writes.submit(c.SaveProgress(list(updates)))
+
+    async def get_robot(self, robot_id: str) -> Robot | None:
+        """Return one robot, or None."""
+        rows = await self._read(f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = $1", robot_id)
+        return c.robot_from_row(rows[0]) if rows else None
+
+    async def list_robots(
+        self,
+        status: RobotStatus | None = None,
+        robot_type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RobotPage:
+        """List robots newest first, filtered, with keyset pagination on the id."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (("status", "=", status), ("type", "=", robot_type),
+                                  ("id", "<", cursor)):
+            if value is not None:
+                params.append(value.value if isinstance(value, RobotStatus) else value)
+                where.append(f"{column} {op} ${len(params)}")
+        sql = f"SELECT {c.ROBOT_SELECT} FROM robots"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        params.append(limit + 1)
+        rows = await self._read(f"{sql} ORDER BY id DESC LIMIT ${len(params)}", *params)
+        robots = [c.robot_from_row(row) for row in rows[:limit]]
+        return RobotPage(robots, robots[-1].id if len(rows) > limit else None)
+
+    async def unfinished_robots(self) -> list[Robot]:
+        """Every robot in ``queued`` or ``running``, oldest first."""
+        rows = await self._read(
+            f"SELECT {c.ROBOT_SELECT} FROM robots WHERE status = ANY($1::text[]) ORDER BY id",
+            list(c.UNFINISHED),
+        )
+        return [c.robot_from_row(row) for row in rows]
+
+    async def attempts(self, robot_id: str) -> list[Attempt]:
+        """Every recorded attempt of a robot, oldest first."""
+        rows = await self._read(
+            f"SELECT {c.ATTEMPT_SELECT} FROM attempts WHERE robot_id = $1 ORDER BY attempt",
+            robot_id,
+        )
+        return [c.attempt_from_row(row) for row in rows]
+
+    async def attempt_counts(self, module: str) -> dict[str, int]:
+        """How many attempts each replica of a module has recorded."""
+        rows = await self._read(
+            "SELECT replica, COUNT(*) FROM attempts WHERE module = $1 AND replica IS NOT NULL "
+            "GROUP BY replica",
+            module,
+        )
+        return {replica: count for replica, count in rows}
+
+    async def save_module(self, spec: ModuleSpec) -> None:
+        """Insert or replace a module registered at run time."""
+        await self._write_now(
+            "INSERT INTO modules (name, spec) VALUES ($1, $2) "
+            "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+            spec.name, c.module_to_text(spec),
+        )
+
+    async def delete_module(self, name: str) -> None:
+        """Forget a module registered at run time."""
+        await self._write_now("DELETE FROM modules WHERE name = $1", name)
+
+    async def list_modules(self) -> list[ModuleSpec]:
+        """Modules registered at run time, by name."""
+        rows = await self._read("SELECT spec FROM modules ORDER BY name")
+        return [c.module_from_text(spec) for (spec,) in rows]
+
+    # -- pools ---------------------------------------------------------------------------
+
+    async def _pool(self, size: int) -> asyncpg.Pool:
+        return await asyncpg.create_pool(
+            self._dsn, min_size=1, max_size=size, timeout=self._connect_timeout_s,
+            command_timeout=self._command_timeout_s, server_settings=self._server_settings,
+        )
+
+    def _require(self, pool: asyncpg.Pool | None) -> asyncpg.Pool:
+        if pool is None:
+            raise StoreError("postgresql store is not open")
+        return pool
+
+    async def _read(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        with store_errors("postgresql"):
+            return await self._require(self._read_pool).fetch(sql, *args)
+
+    async def _write_now(self, sql: str, *args: Any) -> None:
+        """Run one rarely used write in its own transaction, outside group commit."""
+        with store_errors("postgresql"):
+            await self._require(self._write_pool).execute(sql, *args)
+
+    async def _migrate(self) -> None:
+        async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+
+            async def applied() -> list[int]:
+                return [row[0] for row in await conn.fetch(APPLIED_SQL)]
+
+            await apply_migrations(conn.execute, applied)
+
+    async def _release(self) -> None:
+        pools = (self._write_pool, self._read_pool)
+        self._write_pool = self._read_pool = None
+        for pool in pools:
+            if pool is not None:
+                await pool.close()
+
+    # -- group commit --------------------------------------------------------------------
+
+    async def _commit_batch(self, ops: Sequence[c.WriteOp]) -> list[Any]:
+        results: list[Any] = []
+        async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+            for kind, run in groupby(ops, key=type):
+                same = list(run)
+                if kind is c.CreateRobots:
+                    results.extend(await self._create(conn, same))
+                elif kind is c.ApplyTransitions:
+                    results.extend(await self._apply(conn, same))
+                else:
+                    await self._progress(conn, same)
+                    results.extend([None] * len(same))
+        return results
+
+    @staticmethod
+    async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:
+        rows = [row for op in ops for row in op.rows]
+        await conn.execute(_INSERT_ROBOTS, *_columns(rows, len(c.ROBOT_COLUMNS)))
+        by_id = {
+            robot.id: robot
+            for robot in map(c.robot_from_row, await conn.fetch(
+                _ROBOTS_BY_ID, [row[c.ID_INDEX] for row in rows]))
+        }
+        keys = [row[c.KEY_INDEX] for row in rows
+                if row[c.KEY_INDEX] is not None and row[c.ID_INDEX] not in by_id]
+        by_key: dict[str, Robot] = {}
+        if keys:
+            for record in await conn.fetch(_ROBOTS_BY_KEY, keys):
+                robot = c.robot_from_row(record)
+                by_key[robot.idempotency_key or ""] = robot
+        stored = c.pick_stored(rows, by_id, by_key)
+        return list(_split(stored, [len(op.rows) for op in ops]))
+
+    @staticmethod
+    async def _apply(conn: asyncpg.Connection, ops: list[Any]) -> list[list[bool]]:
+        transitions: list[c.EncodedTransition] = [t for op in ops for t in op.transitions]
+        applied = [False] * len(transitions)
+        for round_ in _rounds(transitions):
+            chosen = [transitions[i] for i in round_]
+            leaving_running = [
+                (t.robot_id, t.attempt, t.to_status, t.sets_error, t.fields.get("error"), t.at)
+                for t in chosen if t.from_status == c.RUNNING
+            ]
+            if leaving_running:
+                await conn.execute(
+                    _INSERT_ATTEMPTS, *_columns(leaving_running, len(_ATTEMPT_INPUT))
+                )
+            rows = [
+                (i, t.robot_id, t.attempt, t.from_status, t.to_status, t.attempt_after, t.at,
+                 t.mask, *(t.fields.get(name) for name in c.MUTABLE_COLUMN_NAMES))
+                for i, t in zip(round_, chosen, strict=True)
+            ]
+            for record in await conn.fetch(_APPLY, *_columns(rows, len(_TRANSITION_INPUT))):
+                applied[record[0]] = True
+        return list(_split(applied, [len(op.transitions) for op in ops]))
+
+    @staticmethod
+    async def _progress(conn: asyncpg.Connection, ops: list[Any]) -> None:
+        updates = c.latest_progress([u for op in ops for u in op.updates])
+        rows = [(u.robot_id, u.attempt, u.progress, u.message) for u in updates]
+        await conn.execute(_SAVE_PROGRESS, *_columns(rows, len(_PROGRESS_INPUT)))
+
+
+def _split(values: list[Any], sizes: list[int]) -> Iterator[list[Any]]:
+    start = 0
+    for size in sizes:
+        yield values[start:start + size]
+        start += size

@@ -1,0 +1,333 @@
+"""The embedded store: one SQLite file in WAL mode, written by one dedicated thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from runtime.errors import StoreError
+from runtime.lifecycle import Transition
+from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.store import _codec as c
+from runtime.store._errors import is_unavailable, store_errors
+from runtime.store.base import ProgressUpdate, RobotPage, RobotStore
+from runtime.store.group_commit import GroupCommit
+from runtime.store.migrate import APPLIED_SQL, apply_migrations
+
+T = TypeVar("T")
+
+_INSERT_ROBOT = (
+    f"INSERT INTO robots ({c.ROBOT_SELECT}) "
+    f"VALUES ({', '.join('?' * len(c.ROBOT_COLUMN_NAMES))}) ON CONFLICT DO NOTHING"
+)
+_ROBOT_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ?"
+_ROBOT_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ?"
+# Runs before the update so it records module, replica and started_at as they were.
+_INSERT_ATTEMPT = (
+    "INSERT INTO attempts (robot_id, attempt, module, replica, status, error, started_at, "
+    "finished_at) SELECT id, attempt, module, replica, ?, CASE WHEN ? THEN ? ELSE error END, "
+    "started_at, ? FROM robots WHERE id = ? AND attempt = ? AND status = ? "
+    "ON CONFLICT DO NOTHING"
+)
+_SAVE_PROGRESS = (
+    "UPDATE robots SET progress = ?, message = ? "
+    f"WHERE id = ? AND attempt = ? AND status = '{c.RUNNING}'"
+)
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+class SqliteStore(RobotStore):
+    """A :class:`RobotStore` in one SQLite file, safe to open from several processes.
+
+    All writes go through one dedicated thread and are group-committed; reads use a second
+    connection on a thread of their own, so they never wait behind a commit. ``BEGIN
+    IMMEDIATE`` and ``busy_timeout`` let another process (a gateway reading, a second
+    writer) share the file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: str = "NORMAL",
+        *,
+        busy_timeout_s: float = 10.0,
+        max_batch: int = 512,
+    ) -> None:
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {_SYNCHRONOUS}, not {synchronous!r}")
+        self.path = Path(path)
+        self._synchronous = synchronous.upper()
+        self._busy_timeout_s = busy_timeout_s
+        self._writer: ThreadPoolExecutor | None = None
+        self._reader: ThreadPoolExecutor | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conn: sqlite3.Connection | None = None
+        self._writes: GroupCommit[c.WriteOp] = GroupCommit(
+            self._commit_batch, max_batch=max_batch,
+            isolate=lambda exc: not is_unavailable(exc), name="sqlite",
+        )
+
+    @property
+    def commits(self) -> int:
+        """Write transactions committed since the store was created."""
+        return self._writes.commits
+
+    async def open(self) -> None:
+        """Open both connections, switch to WAL and apply pending migrations."""
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="robofleet-sqlite-writer")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="robofleet-sqlite-reader")
+        try:
+            with store_errors("sqlite"):
+                self._write_conn = await self._on_writer(lambda: self._connect(wal=True))
+                await self._migrate()
+                self._read_conn = await self._on_reader(lambda: self._connect(wal=False))
+        except BaseException:
+            await self._release()
+            raise
+        self._writes.start()
+
+    async def close(self) -> None:
+        """Write what is queued, close both connections and stop the threads."""
+        try:
+            await self._writes.close()
+        finally:
+            await self._release()
+
+    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
+        """Insert robots unless their id or idempotency key is stored; return stored rows."""
+        if not robots:
+            return []
+        rows = [c.robot_row(robot) for robot in robots]
+        with store_errors("sqlite"):
+            return await self._writes.submit(c.CreateRobots(rows))
+
+    async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
+        """Apply conditional transitions in order; return which ones took effect."""
+        if not transitions:
+            return []
+        encoded = [c.encode_transition(t) for t in transitions]
+        with store_errors("sqlite"):
+            return await self._writes.submit(c.ApplyTransitions(encoded))
+
+    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
+        """Record the latest progress of running attempts."""
+        if not updates:
+            return
+        with store_errors("sqlite"):
+            await self._writes.submit(c.SaveProgress(list(updates)))
+
+    async def get_robot(self, robot_id: str) -> Robot | None:
+        """Return one robot, or None."""
+        rows = await self._read(_ROBOT_BY_ID, (robot_id,))
+        return c.robot_from_row(rows[0]) if rows else None
+
+    async def list_robots(
+        self,
+        status: RobotStatus | None = None,
+        robot_type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RobotPage:
+        """List robots newest first, filtered, with keyset pagination on the id."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where, params = [], []
+        for clause, value in (("status = ?", status), ("type = ?", robot_type),
+                              ("id < ?", cursor)):
+            if value is not None:
+                where.append(clause)
+                params.append(value.value if isinstance(value, RobotStatus) else value)
+        sql = f"SELECT {c.ROBOT_SELECT} FROM robots"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
+        robots = [c.robot_from_row(row) for row in rows[:limit]]
+        return RobotPage(robots, robots[-1].id if len(rows) > limit else None)
+
+    async def unfinished_robots(self) -> list[Robot]:
+        """Every robot in ``queued`` or ``running``, oldest first."""
+        rows = await self._read(
+            f"SELECT {c.ROBOT_SELECT} FROM robots WHERE status IN (?, ?) ORDER BY id", c.UNFINISHED
+        )
+        return [c.robot_from_row(row) for row in rows]
+
+    async def attempts(self, robot_id: str) -> list[Attempt]:
+        """Every recorded attempt of a robot, oldest first."""
+        rows = await self._read(
+            f"SELECT {c.ATTEMPT_SELECT} FROM attempts WHERE robot_id = ? ORDER BY attempt",
+            (robot_id,),
+        )
+        return [c.attempt_from_row(row) for row in rows]
+
+    async def attempt_counts(self, module: str) -> dict[str, int]:
+        """How many attempts each replica of a module has recorded."""
+        rows = await self._read(
+            "SELECT replica, COUNT(*) FROM attempts WHERE module = ? AND replica IS NOT NULL "
+            "GROUP BY replica",
+            (module,),
+        )
+        return {replica: count for replica, count in rows}
+
+    async def save_module(self, spec: ModuleSpec) -> None:
+        """Insert or replace a module registered at run time."""
+        await self._write_now(
+            "INSERT INTO modules (name, spec) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
+            (spec.name, c.module_to_text(spec)),
+        )
+
+    async def delete_module(self, name: str) -> None:
+        """Forget a module registered at run time."""
+        await self._write_now("DELETE FROM modules WHERE name = ?", (name,))
+
+    async def list_modules(self) -> list[ModuleSpec]:
+        """Modules registered at run time, by name."""
+        rows = await self._read("SELECT spec FROM modules ORDER BY name", ())
+        return [c.module_from_text(spec) for (spec,) in rows]
+
+    # -- threads and connections -------------------------------------------------------
+
+    def _connect(self, *, wal: bool) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            self.path, timeout=self._busy_timeout_s, isolation_level=None,
+            check_same_thread=True,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
+        if wal:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    async def _on_writer(self, fn: Callable[[], T]) -> T:
+        if self._writer is None:
+            raise sqlite3.OperationalError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._writer, fn)
+
+    async def _on_reader(self, fn: Callable[[], T]) -> T:
+        if self._reader is None:
+            raise sqlite3.OperationalError("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._reader, fn)
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        def run() -> list[Any]:
+            assert self._read_conn is not None
+            return self._read_conn.execute(sql, params).fetchall()
+
+        with store_errors("sqlite"):
+            return await self._on_reader(run)
+
+    async def _write_now(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one rarely used write in its own transaction, outside group commit."""
+        def run() -> None:
+            with self._transaction() as conn:
+                conn.execute(sql, params)
+
+        with store_errors("sqlite"):
+            await self._on_writer(run)
+
+    def _transaction(self) -> _Transaction:
+        assert self._write_conn is not None
+        return _Transaction(self._write_conn)
+
+    async def _migrate(self) -> None:
+        conn = self._write_conn
+        assert conn is not None
+
+        async def execute(sql: str) -> None:
+            await self._on_writer(lambda: conn.execute(sql))
+
+        async def applied() -> list[int]:
+            rows = await self._on_writer(lambda: conn.execute(APPLIED_SQL).fetchall())
+            return [version for (version,) in rows]
+
+        await self._on_writer(lambda: conn.execute("BEGIN IMMEDIATE"))
+        try:
+            await apply_migrations(execute, applied)
+        except BaseException:
+            await self._on_writer(lambda: conn.execute("ROLLBACK"))
+            raise
+        await self._on_writer(lambda: conn.execute("COMMIT"))
+
+    async def _release(self) -> None:
+        for executor, attr in ((self._writer, "_write_conn"), (self._reader, "_read_conn")):
+            conn = getattr(self, attr)
+            if executor is None:
+                continue
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(executor, conn.close)
+                setattr(self, attr, None)
+            executor.shutdown(wait=True)
+        self._writer = self._reader = None
+
+    # -- the writer thread ---------------------------------------------------------------
+
+    async def _commit_batch(self, ops: Sequence[c.WriteOp]) -> list[Any]:
+        return await self._on_writer(lambda: self._write_batch(ops))
+
+    def _write_batch(self, ops: Sequence[c.WriteOp]) -> list[Any]:
+        with self._transaction() as conn:
+            return [self._write_op(conn, op) for op in ops]
+
+    def _write_op(self, conn: sqlite3.Connection, op: c.WriteOp) -> Any:
+        if isinstance(op, c.CreateRobots):
+            return self._create(conn, op.rows)
+        if isinstance(op, c.ApplyTransitions):
+            return [self._apply_one(conn, t) for t in op.transitions]
+        conn.executemany(
+            _SAVE_PROGRESS,
+            [(u.progress, u.message, u.robot_id, u.attempt) for u in c.latest_progress(op.updates)],
+        )
+        return None
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Robot]:
+        stored: list[Robot] = []
+        for row in rows:
+            conn.execute(_INSERT_ROBOT, row)
+            found = conn.execute(_ROBOT_BY_ID, (row[c.ID_INDEX],)).fetchone()
+            if found is None and row[c.KEY_INDEX] is not None:
+                found = conn.execute(_ROBOT_BY_KEY, (row[c.KEY_INDEX],)).fetchone()
+            if found is None:
+                raise StoreError(f"robot {row[c.ID_INDEX]} was neither inserted nor found")
+            stored.append(c.robot_from_row(found))
+        return stored
+
+    @staticmethod
+    def _apply_one(conn: sqlite3.Connection, t: c.EncodedTransition) -> bool:
+        where = (t.robot_id, t.attempt, t.from_status)
+        if t.from_status == c.RUNNING:
+            conn.execute(
+                _INSERT_ATTEMPT,
+                (t.to_status, t.sets_error, t.fields.get("error"), t.at, *where),
+            )
+        assignments = ", ".join(f"{name} = ?" for name in t.fields)
+        sql = "UPDATE robots SET status = ?, attempt = ?, updated_at = ?"
+        if assignments:
+            sql += ", " + assignments
+        cursor = conn.execute(
+            sql + " WHERE id = ? AND attempt = ? AND status = ?",
+            (t.to_status, t.attempt_after, t.at, *t.fields.values(), *where),
+        )
+        return cursor.rowcount == 1
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` on an autocommit connection, rolled back on error."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        elif self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")

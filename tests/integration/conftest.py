@@ -1,0 +1,174 @@
+"""One robofleet instance per test session, brought up the way a user does: ``robofleet up``.
+
+Services: PostgreSQL and Redis are real. Locally an unreachable service skips the tests
+that need it with the reason; under ``CI=true`` it fails them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("robofleet-test.toml")
+TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def service_missing(reason: str) -> None:
+    """Skip locally, fail in CI, when a service a test needs is not there."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class Fleet:
+    """A running robofleet: its gateway URL, data dir, behaviour flags and Ray address."""
+
+    url: str
+    data_dir: Path
+    flags: Path
+    ray_address: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def db_path(self) -> Path:
+        """The SQLite store file."""
+        return self.data_dir / "robofleet.db"
+
+    def flag(self, name: str, on: bool) -> None:
+        """Switch a test module's behaviour flag on or off."""
+        path = self.flags / name
+        if on:
+            path.touch()
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"robofleet up exited early:\n{log_path.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"robofleet did not become ready:\n{log_path.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def fleet(tmp_path_factory: pytest.TempPathFactory):
+    """Start ``robofleet up`` with the test modules on free ports; stop it at the end."""
+    import ray
+
+    data_dir = tmp_path_factory.mktemp("robofleet")
+    flags = data_dir / "flags"
+    flags.mkdir()
+    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
+    env = {
+        **os.environ,
+        "ROBOFLEET_RAY_PORT": str(ray_port),
+        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
+        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
+        "ROBOFLEET_TEST_FLAGS": str(flags),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("ROBOFLEET_DATABASE_URL", None)
+    log_path = data_dir / "up.log"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cluster.cli", "up", "--config", str(CONFIG),
+             "--data-dir", str(data_dir)],
+            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{gateway_port}"
+    try:
+        _wait_ready(url, process, log_path, timeout_s=240)
+        address = f"127.0.0.1:{ray_port}"
+        ray.init(address=address, namespace="robofleet", logging_level="WARNING",
+                 log_to_driver=False)
+        yield Fleet(url, data_dir, flags, address, process, log_path)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture
+async def http():
+    """An aiohttp client session."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+        yield session
+
+
+async def submit(http: aiohttp.ClientSession, url: str, robot: dict) -> str:
+    """Submit a robot and return its id, asserting it was accepted."""
+    async with http.post(f"{url}/v1/robots", json=robot) as response:
+        body = await response.json()
+        assert response.status == 202, body
+        return body["id"]
+
+
+async def get_robot(http: aiohttp.ClientSession, url: str, robot_id: str) -> dict:
+    """Fetch one robot."""
+    async with http.get(f"{url}/v1/robots/{robot_id}") as response:
+        assert response.status == 200
+        return await response.json()
+
+
+async def wait_terminal(
+    http: aiohttp.ClientSession, url: str, robot_ids: list[str], timeout_s: float = 60.0
+) -> dict[str, dict]:
+    """Poll until every robot is terminal; return them by id."""
+    deadline = time.monotonic() + timeout_s
+    done: dict[str, dict] = {}
+    waiting = list(robot_ids)
+    while waiting and time.monotonic() < deadline:
+        robots = await asyncio.gather(*(get_robot(http, url, rid) for rid in waiting[:200]))
+        for robot in robots:
+            if robot["status"] in TERMINAL:
+                done[robot["id"]] = robot
+        waiting = [rid for rid in waiting if rid not in done]
+        if waiting:
+            await asyncio.sleep(0.2)
+    assert not waiting, f"{len(waiting)} robots not terminal after {timeout_s}s, e.g. {waiting[:3]}"
+    return done
+
+
+async def wait_until(predicate, timeout_s: float = 30.0, interval_s: float = 0.2) -> None:
+    """Poll an async predicate until it is true."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await predicate():
+            return
+        await asyncio.sleep(interval_s)
+    raise AssertionError(f"condition not met within {timeout_s}s")

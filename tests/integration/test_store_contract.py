@@ -1,0 +1,351 @@
+"""One contract, two backends: SQLite in a temporary directory and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from runtime import lifecycle
+from runtime.config import Settings
+from runtime.errors import StoreError, StoreUnavailable
+from runtime.lifecycle import Transition
+from runtime.models import ModuleSpec, Robot, RobotStatus, new_robot_id
+from runtime.store import (
+    PostgresStore,
+    ProgressUpdate,
+    RobotStore,
+    SqliteStore,
+    create_store,
+    open_store,
+)
+
+S = RobotStatus
+DEFAULT_PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+OpenStore = Callable[[], Awaitable[RobotStore]]
+
+
+def pg_dsn() -> str:
+    return os.environ.get("ROBOFLEET_TEST_DATABASE_URL", DEFAULT_PG_DSN)
+
+
+def unreachable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
+    """Open as many stores as a test wants, all on one fresh database; close them after."""
+    opened: list[RobotStore] = []
+    admin: asyncpg.Connection | None = None
+    schema = f"robofleet_test_{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        def make() -> RobotStore:
+            return SqliteStore(tmp_path / "robofleet.db")
+    else:
+        dsn = pg_dsn()
+        try:
+            admin = await asyncpg.connect(dsn, timeout=5)
+        except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+            unreachable(f"PostgreSQL at {dsn} is unreachable ({exc}); "
+                        "set ROBOFLEET_TEST_DATABASE_URL")
+        assert admin is not None
+        await admin.execute(f'CREATE SCHEMA "{schema}"')
+
+        def make() -> RobotStore:
+            return PostgresStore(dsn, server_settings={"search_path": schema},
+                                 read_pool_size=2)
+
+    async def open_one() -> RobotStore:
+        store = make()
+        await store.open()
+        opened.append(store)
+        return store
+
+    try:
+        yield open_one
+    finally:
+        for store in opened:
+            await store.close()
+        if admin is not None:
+            await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await admin.close()
+
+
+@pytest.fixture
+async def store(open_backend: OpenStore) -> RobotStore:
+    return await open_backend()
+
+
+def robot(robot_id: str | None = None, **fields: object) -> Robot:
+    return Robot(id=robot_id or new_robot_id(), type=fields.pop("type", "echo"),
+                 payload={"n": 1, "text": "héllo"}, **fields)
+
+
+async def run(store: RobotStore, robot_id: str, module: str = "m", replica: str = "m-0") -> None:
+    assert await store.apply([lifecycle.start(robot_id, 1, module, replica)]) == [True]
+
+
+async def test_create_and_get(store: RobotStore) -> None:
+    r = robot(priority=7, deadline=123.5, max_attempts=4, timeout_s=9.5)
+    assert await store.create_robots([r]) == [r]
+    assert await store.get_robot(r.id) == r
+    assert await store.get_robot("missing") is None
+
+
+async def test_create_same_id_twice_returns_stored(store: RobotStore) -> None:
+    first = robot()
+    await store.create_robots([first])
+    again = first.model_copy(update={"payload": {"other": True}})
+    assert await store.create_robots([again]) == [first]
+    assert (await store.get_robot(first.id)) == first
+
+
+async def test_idempotency_key_dedup(store: RobotStore) -> None:
+    first = robot(idempotency_key="order-42")
+    assert await store.create_robots([first]) == [first]
+    later = robot(idempotency_key="order-42")
+    assert await store.create_robots([later]) == [first]
+    assert await store.get_robot(later.id) is None
+    a, b, c = robot(idempotency_key="k2"), robot(idempotency_key="k2"), robot()
+    assert await store.create_robots([a, b, c]) == [a, a, c]
+
+
+async def test_conditional_transitions(store: RobotStore) -> None:
+    r = robot()
+    await store.create_robots([r])
+    await run(store, r.id)
+    stale = Transition(r.id, 2, S.RUNNING, S.SUCCEEDED, fields={"result": 1})
+    wrong_status = lifecycle.cancel(r.id, 1, S.QUEUED, "nope")
+    assert await store.apply([stale, wrong_status]) == [False, False]
+    stored = await store.get_robot(r.id)
+    assert stored is not None and stored.status is S.RUNNING and stored.attempt == 1
+
+
+async def test_terminal_exactly_once_under_race(store: RobotStore) -> None:
+    robots = [robot() for _ in range(20)]
+    await store.create_robots(robots)
+    for r in robots:
+        await run(store, r.id)
+    outcomes = await asyncio.gather(*(
+        store.apply([t])
+        for r in robots
+        for t in (lifecycle.succeed(r.id, 1, {"ok": True}),
+                  lifecycle.cancel(r.id, 1, S.RUNNING, "client"))
+    ))
+    for i, r in enumerate(robots):
+        won = [outcomes[2 * i][0], outcomes[2 * i + 1][0]]
+        assert won.count(True) == 1
+        stored = await store.get_robot(r.id)
+        assert stored is not None
+        assert stored.status is (S.SUCCEEDED if won[0] else S.CANCELLED)
+        assert [a.status for a in await store.attempts(r.id)] == [stored.status]
+
+
+async def test_start_and_finish_in_one_batch(store: RobotStore) -> None:
+    one, two = robot(), robot()
+    await store.create_robots([one, two])
+    assert await store.apply([
+        lifecycle.start(one.id, 1, "m", "m-0"),
+        lifecycle.succeed(one.id, 1, [1, 2, 3]),
+    ]) == [True, True]
+    separate = await asyncio.gather(
+        store.apply([lifecycle.start(two.id, 1, "m", "m-1")]),
+        store.apply([lifecycle.succeed(two.id, 1, "done")]),
+    )
+    assert separate == [[True], [True]]
+    for r, result in ((one, [1, 2, 3]), (two, "done")):
+        stored = await store.get_robot(r.id)
+        assert stored is not None
+        assert (stored.status, stored.result, stored.progress) == (S.SUCCEEDED, result, 1.0)
+        assert len(await store.attempts(r.id)) == 1
+
+
+async def test_requeue_increments_attempt_and_records_attempt(store: RobotStore) -> None:
+    r = robot()
+    await store.create_robots([r])
+    await run(store, r.id, "m", "m-3")
+    started = await store.get_robot(r.id)
+    assert started is not None and started.started_at is not None
+    retry = lifecycle.give_up_or_retry(r.id, 1, 3, "lost replica", retryable=True, backoff=False)
+    assert await store.apply([retry]) == [True]
+    requeued = await store.get_robot(r.id)
+    assert requeued is not None
+    assert (requeued.status, requeued.attempt, requeued.replica, requeued.error) == (
+        S.QUEUED, 2, None, "lost replica")
+    [attempt] = await store.attempts(r.id)
+    assert (attempt.attempt, attempt.module, attempt.replica, attempt.status, attempt.error) == (
+        1, "m", "m-3", S.QUEUED, "lost replica")
+    assert attempt.started_at == started.started_at and attempt.finished_at == retry.at
+    assert await store.apply([lifecycle.start(r.id, 2, "m", "m-4"),
+                              lifecycle.succeed(r.id, 2, None)]) == [True, True]
+    assert [(a.attempt, a.replica, a.status, a.error) for a in await store.attempts(r.id)] == [
+        (1, "m-3", S.QUEUED, "lost replica"), (2, "m-4", S.SUCCEEDED, None)]
+
+
+async def test_listing_walks_every_robot_once_newest_first(store: RobotStore) -> None:
+    robots = [robot(f"{i:024x}", type="a" if i % 2 else "b") for i in range(1, 26)]
+    await store.create_robots(robots)
+    for r in robots[::3]:
+        await run(store, r.id)
+
+    async def walk(**filters: object) -> list[str]:
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await store.list_robots(limit=4, cursor=cursor, **filters)  # type: ignore[arg-type]
+            assert len(page.robots) <= 4
+            seen += [r.id for r in page.robots]
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    newest_first = [r.id for r in reversed(robots)]
+    assert await walk() == newest_first
+    assert await walk(robot_type="a") == [i for i in newest_first if int(i, 16) % 2]
+    running = {r.id for r in robots[::3]}
+    assert await walk(status=S.RUNNING) == [i for i in newest_first if i in running]
+    assert await walk(status=S.QUEUED, robot_type="b") == [
+        i for i in newest_first if i not in running and not int(i, 16) % 2]
+    assert (await store.list_robots(robot_type="none")).robots == []
+
+
+async def test_unfinished_robots_survive_restart(open_backend: OpenStore) -> None:
+    first = await open_backend()
+    queued, running, done = robot(), robot(), robot()
+    await first.create_robots([queued, running, done])
+    await run(first, running.id)
+    await run(first, done.id)
+    await first.apply([lifecycle.succeed(done.id, 1, None)])
+    await first.close()
+    restarted = await open_backend()
+    unfinished = {r.id: r.status for r in await restarted.unfinished_robots()}
+    assert unfinished == {queued.id: S.QUEUED, running.id: S.RUNNING}
+
+
+async def test_progress_saved_for_current_attempt_only(store: RobotStore) -> None:
+    r, waiting = robot(), robot()
+    await store.create_robots([r, waiting])
+    await run(store, r.id)
+    await store.save_progress([
+        ProgressUpdate(r.id, 1, 0.25, "quarter"),
+        ProgressUpdate(r.id, 1, 0.5, "half"),
+        ProgressUpdate(r.id, 2, 0.9, "stale attempt"),
+        ProgressUpdate(waiting.id, 1, 0.9, "not running"),
+    ])
+    stored, idle = await store.get_robot(r.id), await store.get_robot(waiting.id)
+    assert stored is not None and (stored.progress, stored.message) == (0.5, "half")
+    assert idle is not None and (idle.progress, idle.message) == (0.0, None)
+
+
+async def test_attempt_counts(store: RobotStore) -> None:
+    robots = [robot() for _ in range(5)]
+    await store.create_robots(robots)
+    placement = [("m", "m-0"), ("m", "m-0"), ("m", "m-0"), ("m", "m-1"), ("other", "o-0")]
+    for r, (module, replica) in zip(robots, placement, strict=True):
+        await run(store, r.id, module, replica)
+        await store.apply([lifecycle.succeed(r.id, 1, None)])
+    assert await store.attempt_counts("m") == {"m-0": 3, "m-1": 1}
+    assert await store.attempt_counts("absent") == {}
+
+
+async def test_modules_save_list_delete(store: RobotStore) -> None:
+    spec = ModuleSpec.model_validate({"name": "ocr", "class": "pkg.mod:Ocr", "types": ["ocr"],
+                                      "resources": {"CPU": 1.0}, "options": {"lang": "eng"}})
+    await store.save_module(spec)
+    await store.save_module(spec.model_copy(update={"name": "alpha"}))
+    assert [m.name for m in await store.list_modules()] == ["alpha", "ocr"]
+    scaled = spec.model_copy(update={"replicas": 4})
+    await store.save_module(scaled)
+    assert (await store.list_modules())[1] == scaled
+    await store.delete_module("ocr")
+    await store.delete_module("never-registered")
+    assert [m.name for m in await store.list_modules()] == ["alpha"]
+
+
+async def test_group_commit_batches_concurrent_writers(store: RobotStore) -> None:
+    robots = [robot() for _ in range(500)]
+    await store.create_robots(robots)
+    before = store.commits  # type: ignore[attr-defined]
+    results = await asyncio.gather(*(
+        store.apply([lifecycle.start(r.id, 1, "m", f"m-{i % 7}")]) for i, r in enumerate(robots)
+    ))
+    assert results == [[True]] * 500
+    assert store.commits - before <= 25  # type: ignore[attr-defined]
+
+
+async def test_failing_write_does_not_fail_its_batch(store: RobotStore) -> None:
+    running, queued = robot(), robot()
+    await store.create_robots([running, queued])
+    await run(store, running.id)
+    good, bad = await asyncio.gather(
+        store.apply([lifecycle.start(queued.id, 1, "m", "m-0")]),
+        store.save_progress([ProgressUpdate(running.id, 1, None, "null progress")]),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert good == [True]
+    assert isinstance(bad, StoreError)
+
+
+async def test_two_stores_share_one_database(open_backend: OpenStore) -> None:
+    a, b = await asyncio.gather(open_backend(), open_backend())
+    robots = [robot() for _ in range(30)]
+    await a.create_robots(robots)
+    assert await b.get_robot(robots[0].id) == robots[0]
+    for r in robots:
+        await run(b, r.id)
+    outcomes = await asyncio.gather(*(
+        s.apply([t])
+        for r in robots
+        for s, t in ((a, lifecycle.succeed(r.id, 1, None)),
+                     (b, lifecycle.cancel(r.id, 1, S.RUNNING, "client")))
+    ))
+    for i in range(len(robots)):
+        assert [outcomes[2 * i][0], outcomes[2 * i + 1][0]].count(True) == 1
+    assert await a.unfinished_robots() == []
+
+
+async def test_unknown_transition_field_is_rejected(store: RobotStore) -> None:
+    r = robot()
+    await store.create_robots([r])
+    bad = Transition(r.id, 1, S.QUEUED, S.RUNNING, fields={"status": "succeeded"})
+    with pytest.raises(StoreError, match="unknown field"):
+        await store.apply([bad])
+
+
+async def test_closed_store_refuses_writes(store: RobotStore) -> None:
+    await store.close()
+    with pytest.raises(StoreError):
+        await store.create_robots([robot()])
+
+
+async def test_unreachable_postgres_is_store_unavailable() -> None:
+    store = PostgresStore("postgresql://postgres@127.0.0.1:1/none", connect_timeout_s=2)
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+
+
+async def test_unopenable_sqlite_file_is_store_unavailable(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    store = SqliteStore(tmp_path / "file" / "robofleet.db")
+    with pytest.raises(StoreUnavailable):
+        await store.open()
+
+
+async def test_open_store_picks_sqlite_without_database_url(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=None)
+    store = await open_store(settings)
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.path == tmp_path / "data" / "robofleet.db" and store.path.exists()
+    finally:
+        await store.close()
+    assert isinstance(create_store(Settings(database_url=pg_dsn())), PostgresStore)
