@@ -107,7 +107,8 @@ def _bar(robot: dict[str, Any], width: int = 30) -> str:
     fraction = 1.0 if robot["status"] == "succeeded" else float(robot.get("progress") or 0.0)
     filled = int(fraction * width)
     message = robot.get("message") or ""
-    return f"\r[{'#' * filled}{'.' * (width - filled)}] {fraction:4.0%} {robot['status']:<9} {message[:40]:<40}"
+    bar = "#" * filled + "." * (width - filled)
+    return f"\r[{bar}] {fraction:4.0%} {robot['status']:<9} {message[:40]:<40}"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -153,8 +154,10 @@ def cmd_modules(args: argparse.Namespace) -> int:
             f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
             for r in module["replicas"]
         )
-        print(f"{module['name']:<16} types={','.join(module['types'])} health={module['health']} "
-              f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}")
+        print(
+            f"{module['name']:<16} types={','.join(module['types'])} health={module['health']} "
+            f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}"
+        )
     return 0
 
 
@@ -164,7 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     def client_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--url", help="gateway URL (default: ROBOFLEET_URL or http://127.0.0.1:8080)")
+        p.add_argument(
+            "--url", help="gateway URL (default: ROBOFLEET_URL or http://127.0.0.1:8080)"
+        )
         p.add_argument("--api-key", help="API key (default: ROBOFLEET_API_KEY)")
 
     up = sub.add_parser("up", help="start Ray and robofleet in the foreground")
@@ -184,7 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("type")
     submit.add_argument("--payload", default="{}", help="JSON object, or @file")
     submit.add_argument("--priority", type=int)
-    submit.add_argument("--wait", action="store_true", help="wait for the outcome, showing progress")
+    submit.add_argument(
+        "--wait", action="store_true", help="wait for the outcome, showing progress"
+    )
     submit.add_argument("--timeout", type=float, default=600.0)
     client_args(submit)
     submit.set_defaults(func=cmd_submit)

@@ -13,6 +13,9 @@ import random
 def backoff_delay(
     attempt: int, base_s: float = 0.5, cap_s: float = 30.0, rng: random.Random | None = None
 ) -> float:
-    """Seconds to wait before attempt ``attempt + 1``: uniform in [c/2, c], c = min(cap, base * 2^(n-1))."""
+    """Seconds to wait before attempt ``attempt + 1``.
+
+    Uniform in ``[c/2, c]`` with ``c = min(cap, base * 2^(attempt-1))``.
+    """
     ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
     return (rng or random).uniform(ceiling / 2, ceiling)

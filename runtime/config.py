@@ -14,12 +14,22 @@ from runtime.models import ModuleSpec
 
 DEFAULT_MODULES = [
     ModuleSpec.model_validate(
-        {"name": "echo", "class": "runtime.builtin:Echo", "types": ["echo"], "replicas": 1,
-         "max_concurrency": 64}
+        {
+            "name": "echo",
+            "class": "runtime.builtin:Echo",
+            "types": ["echo"],
+            "replicas": 1,
+            "max_concurrency": 64,
+        }
     ),
     ModuleSpec.model_validate(
-        {"name": "sleep", "class": "runtime.builtin:Sleep", "types": ["sleep"], "replicas": 2,
-         "max_concurrency": 16}
+        {
+            "name": "sleep",
+            "class": "runtime.builtin:Sleep",
+            "types": ["sleep"],
+            "replicas": 2,
+            "max_concurrency": 16,
+        }
     ),
 ]
 
@@ -34,7 +44,9 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, description="Redis URL for the shared cache tier.")
     config_file: Path | None = Field(None, description="TOML file with [[modules]] and settings.")
 
-    ray_address: str | None = Field(None, description="Join this Ray cluster instead of starting one.")
+    ray_address: str | None = Field(
+        None, description="Join this Ray cluster instead of starting one."
+    )
     ray_port: int = Field(6380, description="Port of the Ray head started by `robofleet up`.")
     dashboard_port: int = Field(8265)
     namespace: str = Field("robofleet")
@@ -65,7 +77,7 @@ class Settings(BaseSettings):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Build settings: defaults, then the TOML file, then ``ROBOFLEET_*``, then overrides."""
     try:
-        settings = Settings(**({"config_file": config_file} if config_file else {}))
+        settings = Settings(config_file=Path(config_file)) if config_file else Settings()
         values: dict[str, Any] = {}
         if settings.config_file is not None:
             path = Path(settings.config_file).expanduser()

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Make sure the system packages and services the test suite uses are installed and running:
+# Tesseract (OCR), PostgreSQL (database "test", trust auth on loopback) and Redis.
+# Idempotent: does nothing when everything is already there.
+set -euo pipefail
+
+need_apt=()
+command -v tesseract >/dev/null || need_apt+=(tesseract-ocr tesseract-ocr-eng)
+command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "installing system packages: ${need_apt[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
+    echo "starting PostgreSQL"
+    version=$(ls /etc/postgresql | sort -V | tail -1)
+    hba=/etc/postgresql/$version/main/pg_hba.conf
+    if ! grep -q "robofleet-tests" "$hba"; then
+        sed -i '1i host all all 127.0.0.1/32 trust # robofleet-tests\nhost all all ::1/128 trust # robofleet-tests' "$hba"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start
+    for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+if ! psql -h 127.0.0.1 -U postgres -lqt 2>/dev/null | cut -d'|' -f1 | grep -qw test; then
+    psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE test" \
+        || su postgres -c "psql -qc 'CREATE DATABASE test'"
+fi
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    echo "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+        --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
+fi
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), postgresql up, redis up"

@@ -1,0 +1,40 @@
+# robofleet: `make run` starts the runtime on embedded defaults, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install services lint unit integration bench clean
+
+run: $(STAMP)  ## start robofleet in the foreground (Ctrl-C stops it)
+	$(BIN)/robofleet up
+
+test: $(STAMP) services lint  ## install what is needed, then lint and run every test
+	$(BIN)/pytest tests/unit tests/integration
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+services:  ## install and start Tesseract, PostgreSQL and Redis when missing
+	bash .ci/ensure-services.sh
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check actors runtime gateway cluster tests bench
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP) services
+	$(BIN)/pytest tests/integration
+
+bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/results/
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
