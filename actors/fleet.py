@@ -87,8 +87,12 @@ class ModuleRuntime:
             performance=self.performance,
             health=self.health,
             replicas=[
-                ReplicaLoad(r.name, len(r.in_flight), r.slots,
-                            r.alive and r.health is not HealthState.UNHEALTHY)
+                ReplicaLoad(
+                    r.name,
+                    len(r.in_flight),
+                    r.slots,
+                    r.alive and r.health is not HealthState.UNHEALTHY,
+                )
                 for r in self.replicas
             ],
             accepting=self.breaker.allows(),
@@ -107,8 +111,12 @@ class ModuleRuntime:
             queued=queued,
             replicas=[
                 ReplicaInfo(
-                    name=r.name, in_flight=len(r.in_flight), slots=r.slots, health=r.health,
-                    alive=r.alive, completed=r.completed,
+                    name=r.name,
+                    in_flight=len(r.in_flight),
+                    slots=r.slots,
+                    health=r.health,
+                    alive=r.alive,
+                    completed=r.completed,
                     node_id=node_of(r.handle) if r.handle is not None else None,
                 )
                 for r in self.replicas
@@ -163,8 +171,9 @@ class Supervisor:
                     handle = await self.driver.start(module.spec, replica.name)
                 break
             except Exception as exc:
-                log.warning("replica %s did not start (%s); retrying in %.1fs",
-                            replica.name, exc, delay)
+                log.warning(
+                    "replica %s did not start (%s); retrying in %.1fs", replica.name, exc, delay
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         replica.handle = handle

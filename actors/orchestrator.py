@@ -92,9 +92,12 @@ class Orchestrator:
         for robot in await self.store.unfinished_robots():
             if robot.status is RobotStatus.RUNNING:
                 t = lifecycle.give_up_or_retry(
-                    robot.id, robot.attempt, robot.max_attempts,
+                    robot.id,
+                    robot.attempt,
+                    robot.max_attempts,
                     f"orchestrator restarted while attempt {robot.attempt} ran",
-                    retryable=True, backoff=False,
+                    retryable=True,
+                    backoff=False,
                 )
                 requeues.append(t)
                 if t.to_status is not RobotStatus.QUEUED:
@@ -103,7 +106,9 @@ class Orchestrator:
             self._enqueue(robot)
         if requeues:
             await self.writer.write(requeues)
-        log.info("recovered %d unfinished robots (%d were running)", len(self.robots), len(requeues))
+        log.info(
+            "recovered %d unfinished robots (%d were running)", len(self.robots), len(requeues)
+        )
 
     # -- modules -------------------------------------------------------------------------
 
@@ -160,7 +165,10 @@ class Orchestrator:
             if not self.type_modules.get(robot_type):
                 answers[i] = _error("unknown_robot_type", f"no module handles type {robot_type!r}")
                 continue
-            if len(self.queues[robot_type]) + pending_per_type[robot_type] >= self.settings.max_queued_per_type:
+            if (
+                len(self.queues[robot_type]) + pending_per_type[robot_type]
+                >= self.settings.max_queued_per_type
+            ):
                 answers[i] = _error(
                     "queue_full", f"the queue of type {robot_type!r} is full", retry_after_s=1.0
                 )
@@ -174,7 +182,9 @@ class Orchestrator:
                 if fresh and robot.id not in self.robots:
                     self._enqueue(robot)
                 answers[i] = {
-                    "id": robot.id, "status": robot.status.value, "created": robot.id == submitted.id,
+                    "id": robot.id,
+                    "status": robot.status.value,
+                    "created": robot.id == submitted.id,
                 }
             self._wake.set()
         return [a for a in answers if a is not None]
@@ -182,7 +192,11 @@ class Orchestrator:
     def _enqueue(self, robot: Robot) -> None:
         self.robots[robot.id] = robot
         self.queues[robot.type].push(
-            robot.id, robot.attempt, robot.priority, robot.deadline, robot.created_at,
+            robot.id,
+            robot.attempt,
+            robot.priority,
+            robot.deadline,
+            robot.created_at,
             robot.not_before,
         )
 
@@ -221,7 +235,11 @@ class Orchestrator:
                 if popped is None or replica_load is None:
                     break
                 robot = self.robots.get(popped[0])
-                if robot is None or robot.attempt != popped[1] or robot.status is not RobotStatus.QUEUED:
+                if (
+                    robot is None
+                    or robot.attempt != popped[1]
+                    or robot.status is not RobotStatus.QUEUED
+                ):
                     continue
                 module = self.modules[chosen.name]
                 replica = next(r for r in module.replicas if r.name == replica_load.name)
@@ -231,14 +249,18 @@ class Orchestrator:
                 chosen.accepting = module.breaker.allows()
                 chosen.probing = chosen.probing and chosen.accepting
                 robot.status, robot.module, robot.replica = (
-                    RobotStatus.RUNNING, module.name, replica.name
+                    RobotStatus.RUNNING,
+                    module.name,
+                    replica.name,
                 )
                 batches[(module.name, replica.index)].append(robot)
             for (module_name, index), robots in batches.items():
                 module = self.modules[module_name]
                 self._spawn(self._run_batch(module, module.replicas[index], robots))
 
-    async def _run_batch(self, module: ModuleRuntime, replica: ReplicaSlot, robots: list[Robot]) -> None:
+    async def _run_batch(
+        self, module: ModuleRuntime, replica: ReplicaSlot, robots: list[Robot]
+    ) -> None:
         generation = replica.generation
         self.dispatched += len(robots)
         starts = [lifecycle.start(r.id, r.attempt, module.name, replica.name) for r in robots]
@@ -261,7 +283,8 @@ class Orchestrator:
         except Exception:
             log.exception("recording the start of %d robots failed", len(robots))
         transitions = [
-            t for robot, outcome in zip(robots, outcomes, strict=True)
+            t
+            for robot, outcome in zip(robots, outcomes, strict=True)
             if (t := self._settle(module, replica, robot, outcome)) is not None
         ]
         if transitions:
@@ -281,19 +304,30 @@ class Orchestrator:
             module.observe(True, outcome["seconds"])
             transition = lifecycle.succeed(robot.id, robot.attempt, outcome["result"])
         elif outcome.get("cancelled"):
-            transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.RUNNING, outcome["error"])
+            transition = lifecycle.cancel(
+                robot.id, robot.attempt, RobotStatus.RUNNING, outcome["error"]
+            )
         else:
             if outcome.get("retryable", True):
                 module.breaker.record(False)
                 module.observe(False, outcome["seconds"])
-            transition = self._retry_or_give_up(robot, outcome["error"], outcome.get("retryable", True))
+            transition = self._retry_or_give_up(
+                robot, outcome["error"], outcome.get("retryable", True)
+            )
         self._after(robot, transition)
         return transition
 
-    def _retry_or_give_up(self, robot: Robot, error: str, retryable: bool, backoff: bool = True) -> Transition:
+    def _retry_or_give_up(
+        self, robot: Robot, error: str, retryable: bool, backoff: bool = True
+    ) -> Transition:
         return lifecycle.give_up_or_retry(
-            robot.id, robot.attempt, robot.max_attempts, error, retryable=retryable,
-            base_delay_s=self.settings.retry_base_s, max_delay_s=self.settings.retry_max_s,
+            robot.id,
+            robot.attempt,
+            robot.max_attempts,
+            error,
+            retryable=retryable,
+            base_delay_s=self.settings.retry_base_s,
+            max_delay_s=self.settings.retry_max_s,
             backoff=backoff,
         )
 
@@ -310,7 +344,9 @@ class Orchestrator:
 
     # -- supervision ---------------------------------------------------------------------
 
-    def _replica_failed(self, module: ModuleRuntime, replica: ReplicaSlot, generation: int, reason: str) -> None:
+    def _replica_failed(
+        self, module: ModuleRuntime, replica: ReplicaSlot, generation: int, reason: str
+    ) -> None:
         if replica.generation == generation and not replica.replacing:
             self.supervisor.replace(module, replica, reason)
 
@@ -320,7 +356,11 @@ class Orchestrator:
         transitions = []
         for robot_id in robot_ids:
             robot = self.robots.get(robot_id)
-            if robot is None or robot.status is not RobotStatus.RUNNING or robot.replica != replica.name:
+            if (
+                robot is None
+                or robot.status is not RobotStatus.RUNNING
+                or robot.replica != replica.name
+            ):
                 continue
             module.breaker.record(False)
             transition = self._retry_or_give_up(

@@ -84,7 +84,9 @@ class ReplicaHost:
                 outcome = {"ok": False, "cancelled": True, "error": "cancelled by request"}
         except TimeoutError:
             outcome = {
-                "ok": False, "retryable": True, "timeout": True,
+                "ok": False,
+                "retryable": True,
+                "timeout": True,
                 "error": f"timed out after {robot.timeout_s:g}s",
             }
         except Exception as exc:

@@ -58,8 +58,11 @@ class TransitionWriter:
                 self.commits += 1
                 self._retry_delay = 0.05
             except StoreUnavailable:
-                log.warning("store unavailable; keeping %d transitions, retrying in %.2fs",
-                            len(flat), self._retry_delay)
+                log.warning(
+                    "store unavailable; keeping %d transitions, retrying in %.2fs",
+                    len(flat),
+                    self._retry_delay,
+                )
                 self._pending[:0] = batch
                 await asyncio.sleep(self._retry_delay)
                 self._retry_delay = min(self._retry_delay * 2, 5.0)
@@ -74,5 +77,5 @@ class TransitionWriter:
             offset = 0
             for transitions, future in batch:
                 if not future.done():
-                    future.set_result(applied[offset:offset + len(transitions)])
+                    future.set_result(applied[offset : offset + len(transitions)])
                 offset += len(transitions)

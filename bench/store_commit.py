@@ -48,12 +48,12 @@ async def bench(name: str, make: Callable[[], Awaitable[RobotStore]], robots: in
     for writers in (1, 256):
         store = await make()
         try:
-            rate, commits = await run_writers(store, robots if writers > 1 else robots // 4,
-                                              writers)
+            rate, commits = await run_writers(
+                store, robots if writers > 1 else robots // 4, writers
+            )
         finally:
             await store.close()
-        print(f"{name:<10} writers={writers:<4} {rate:>10,.0f} transitions/s  "
-              f"({commits} commits)")
+        print(f"{name:<10} writers={writers:<4} {rate:>10,.0f} transitions/s  ({commits} commits)")
 
 
 async def main() -> None:
@@ -64,6 +64,7 @@ async def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for sync in ("NORMAL", "FULL"):
+
             async def make_sqlite(sync: str = sync) -> RobotStore:
                 store = SqliteStore(Path(tmp) / f"bench-{uuid.uuid4().hex}.db", synchronous=sync)
                 await store.open()
@@ -79,6 +80,7 @@ async def main() -> None:
         return
     await admin.execute(f'CREATE SCHEMA "{schema}"')
     try:
+
         async def make_pg() -> RobotStore:
             store = PostgresStore(args.dsn, server_settings={"search_path": schema})
             await store.open()

@@ -38,7 +38,9 @@ def worker_env() -> dict[str, str]:
 def start_head(settings: Settings) -> str:
     """Start a local Ray head (GCS on ``settings.ray_port``, dashboard on its port)."""
     command = [
-        _ray_binary(), "start", "--head",
+        _ray_binary(),
+        "start",
+        "--head",
         f"--port={settings.ray_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
@@ -60,8 +62,9 @@ def stop_head() -> None:
 def connect(address: str, namespace: str) -> None:
     """Attach this process to a running Ray cluster as a driver."""
     if not ray.is_initialized():
-        ray.init(address=address, namespace=namespace, logging_level=logging.WARNING,
-                 log_to_driver=False)
+        ray.init(
+            address=address, namespace=namespace, logging_level=logging.WARNING, log_to_driver=False
+        )
 
 
 def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:

@@ -52,12 +52,17 @@ class GatewayHost:
 
     async def __init__(self, settings: dict[str, Any]) -> None:
         self.settings = Settings(**settings)
-        app = create_app(self.settings, RayFleet(self.settings.namespace), create_store(self.settings))
+        app = create_app(
+            self.settings, RayFleet(self.settings.namespace), create_store(self.settings)
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(
-            self._runner, self.settings.gateway_host, self.settings.gateway_port,
-            reuse_address=True, backlog=2048,
+            self._runner,
+            self.settings.gateway_host,
+            self.settings.gateway_port,
+            reuse_address=True,
+            backlog=2048,
         )
         await site.start()
         log.info("gateway listening on %s", self.settings.gateway_url())

@@ -18,7 +18,9 @@ from runtime.store.base import RobotStore
 
 REQUESTS = Counter("robofleet_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
-    "robofleet_http_request_seconds", "HTTP request latency", ["route", "method"],
+    "robofleet_http_request_seconds",
+    "HTTP request latency",
+    ["route", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
 

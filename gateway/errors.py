@@ -88,8 +88,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         status = STATUS_OF_CODE.get(exc.code, 500)
         if status >= 500:
             log.error("request %s failed: %r", request_id, exc, exc_info=exc)
-            return error_response(status, exc.code, "the service could not complete the request",
-                                  request_id)
+            return error_response(
+                status, exc.code, "the service could not complete the request", request_id
+            )
         return error_response(status, exc.code, exc.message, request_id)
     except Exception:
         log.exception("request %s failed with an internal error", request_id)

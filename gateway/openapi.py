@@ -46,45 +46,98 @@ def build_openapi() -> dict[str, Any]:
     paths = {
         "/v1/robots": {
             "post": {
-                "summary": "Submit a robot", "operationId": "submitRobot",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(RobotRequest)}}},
-                "responses": {"202": _json(Accepted, "accepted and durable"),
-                              "200": _json(Accepted, "already accepted"),
-                              **_errors(400, 413, 422, 429)},
+                "summary": "Submit a robot",
+                "operationId": "submitRobot",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(RobotRequest)}},
+                },
+                "responses": {
+                    "202": _json(Accepted, "accepted and durable"),
+                    "200": _json(Accepted, "already accepted"),
+                    **_errors(400, 413, 422, 429),
+                },
             },
             "get": {
-                "summary": "List robots", "operationId": "listRobots", "parameters": query_params,
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "robots": {"type": "array", "items": _ref(Robot)},
-                    "next_cursor": {"type": ["string", "null"]}}}, "a page of robots"),
-                    **_errors(422)},
+                "summary": "List robots",
+                "operationId": "listRobots",
+                "parameters": query_params,
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "robots": {"type": "array", "items": _ref(Robot)},
+                                "next_cursor": {"type": ["string", "null"]},
+                            },
+                        },
+                        "a page of robots",
+                    ),
+                    **_errors(422),
+                },
             },
         },
         "/v1/robots/{robot_id}": {
             "get": {
-                "summary": "Get a robot", "operationId": "getRobot", "parameters": [robot_id],
+                "summary": "Get a robot",
+                "operationId": "getRobot",
+                "parameters": [robot_id],
                 "responses": {"200": _json(Robot, "the robot"), **_errors(404)},
             },
         },
         "/v1/modules": {
             "get": {
-                "summary": "List modules", "operationId": "listModules",
-                "responses": {"200": _json({"type": "object", "properties": {
-                    "modules": {"type": "array", "items": _ref(ModuleInfo)}}}, "modules")},
+                "summary": "List modules",
+                "operationId": "listModules",
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "properties": {"modules": {"type": "array", "items": _ref(ModuleInfo)}},
+                        },
+                        "modules",
+                    )
+                },
             },
             "post": {
-                "summary": "Register a module", "operationId": "registerModule",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref(ModuleSpec)}}},
+                "summary": "Register a module",
+                "operationId": "registerModule",
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(ModuleSpec)}},
+                },
                 "responses": {"201": _json(ModuleInfo, "registered"), **_errors(400, 409, 422)},
             },
         },
-        "/healthz": {"get": {"summary": "Liveness", "operationId": "healthz", "responses": {"200": plain}}},
-        "/readyz": {"get": {"summary": "Readiness", "operationId": "readyz",
-                            "responses": {"200": plain, "503": plain}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "operationId": "metrics",
-                             "responses": {"200": {"description": "text exposition",
-                                                   "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-        "/openapi.json": {"get": {"summary": "This document", "operationId": "openapi", "responses": {"200": plain}}},
+        "/healthz": {
+            "get": {"summary": "Liveness", "operationId": "healthz", "responses": {"200": plain}}
+        },
+        "/readyz": {
+            "get": {
+                "summary": "Readiness",
+                "operationId": "readyz",
+                "responses": {"200": plain, "503": plain},
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "operationId": "metrics",
+                "responses": {
+                    "200": {
+                        "description": "text exposition",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "operationId": "openapi",
+                "responses": {"200": plain},
+            }
+        },
     }
     return {
         "openapi": "3.1.0",

@@ -55,7 +55,9 @@ class Accepted(BaseModel):
     status: RobotStatus
 
 
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     """A JSON response serialised with orjson."""
     return web.Response(
         status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
@@ -113,10 +115,12 @@ async def list_robots(request: web.Request) -> web.Response:
     """``GET /v1/robots``: robots newest first, filtered by status and type, paginated."""
     query = parse(RobotListQuery, dict(request.query))
     page = await request.app[STORE].list_robots(query.status, query.type, query.limit, query.cursor)
-    return json_response({
-        "robots": [r.model_dump(mode="json") for r in page.robots],
-        "next_cursor": page.next_cursor,
-    })
+    return json_response(
+        {
+            "robots": [r.model_dump(mode="json") for r in page.robots],
+            "next_cursor": page.next_cursor,
+        }
+    )
 
 
 async def list_modules(request: web.Request) -> web.Response:
@@ -152,8 +156,9 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         checks["store"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return json_response({"status": "ready" if ready else "not_ready", "checks": checks},
-                         200 if ready else 503)
+    return json_response(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -52,7 +52,10 @@ def start(robot_id: str, attempt: int, module: str, replica: str) -> Transition:
     """Queued robot handed to a replica."""
     now = time.time()
     return Transition(
-        robot_id, attempt, S.QUEUED, S.RUNNING,
+        robot_id,
+        attempt,
+        S.QUEUED,
+        S.RUNNING,
         fields={"module": module, "replica": replica, "started_at": now},
         at=now,
     )
@@ -62,9 +65,16 @@ def succeed(robot_id: str, attempt: int, result: Any) -> Transition:
     """Running robot whose module returned a result."""
     now = time.time()
     return Transition(
-        robot_id, attempt, S.RUNNING, S.SUCCEEDED,
+        robot_id,
+        attempt,
+        S.RUNNING,
+        S.SUCCEEDED,
         fields={
-            "result": result, "error": None, "progress": 1.0, "message": None, "finished_at": now,
+            "result": result,
+            "error": None,
+            "progress": 1.0,
+            "message": None,
+            "finished_at": now,
         },
         at=now,
     )
@@ -74,7 +84,10 @@ def cancel(robot_id: str, attempt: int, from_status: RobotStatus, reason: str) -
     """Queued or running robot cancelled by a client or its module."""
     now = time.time()
     return Transition(
-        robot_id, attempt, from_status, S.CANCELLED,
+        robot_id,
+        attempt,
+        from_status,
+        S.CANCELLED,
         fields={"error": reason, "finished_at": now},
         at=now,
     )
@@ -102,18 +115,29 @@ def give_up_or_retry(
     now = time.time()
     if not retryable:
         return Transition(
-            robot_id, attempt, from_status, S.FAILED,
-            fields={"error": error, "finished_at": now}, at=now,
+            robot_id,
+            attempt,
+            from_status,
+            S.FAILED,
+            fields={"error": error, "finished_at": now},
+            at=now,
         )
     if attempt >= max_attempts:
         reason = f"gave up after {attempt} attempt(s): {error}"
         return Transition(
-            robot_id, attempt, from_status, S.DEAD,
-            fields={"error": reason, "finished_at": now}, at=now,
+            robot_id,
+            attempt,
+            from_status,
+            S.DEAD,
+            fields={"error": reason, "finished_at": now},
+            at=now,
         )
     delay = backoff_delay(attempt, base_delay_s, max_delay_s) if backoff else 0.0
     return Transition(
-        robot_id, attempt, from_status, S.QUEUED,
+        robot_id,
+        attempt,
+        from_status,
+        S.QUEUED,
         new_attempt=attempt + 1,
         fields={"error": error, "not_before": now + delay, "replica": None, "progress": 0.0},
         at=now,

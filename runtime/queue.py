@@ -47,7 +47,10 @@ class RobotQueue:
             return
         self._members[robot_id] = attempt
         entry = _Entry(
-            queue_key(priority, deadline, created_at, next(self._seq)), robot_id, attempt, not_before
+            queue_key(priority, deadline, created_at, next(self._seq)),
+            robot_id,
+            attempt,
+            not_before,
         )
         if not_before > time.time():
             heapq.heappush(self._delayed, (not_before, entry))

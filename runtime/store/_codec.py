@@ -15,21 +15,42 @@ from runtime.store.base import ProgressUpdate
 
 # (column, PostgreSQL array element type) in table order.
 ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("id", "text"), ("type", "text"), ("payload", "text"), ("priority", "int4"),
-    ("deadline", "float8"), ("idempotency_key", "text"), ("max_attempts", "int4"),
-    ("timeout_s", "float8"), ("status", "text"), ("attempt", "int4"), ("module", "text"),
-    ("replica", "text"), ("result", "text"), ("error", "text"), ("progress", "float8"),
-    ("message", "text"), ("not_before", "float8"), ("created_at", "float8"),
-    ("updated_at", "float8"), ("started_at", "float8"), ("finished_at", "float8"),
+    ("id", "text"),
+    ("type", "text"),
+    ("payload", "text"),
+    ("priority", "int4"),
+    ("deadline", "float8"),
+    ("idempotency_key", "text"),
+    ("max_attempts", "int4"),
+    ("timeout_s", "float8"),
+    ("status", "text"),
+    ("attempt", "int4"),
+    ("module", "text"),
+    ("replica", "text"),
+    ("result", "text"),
+    ("error", "text"),
+    ("progress", "float8"),
+    ("message", "text"),
+    ("not_before", "float8"),
+    ("created_at", "float8"),
+    ("updated_at", "float8"),
+    ("started_at", "float8"),
+    ("finished_at", "float8"),
 )
 ROBOT_COLUMN_NAMES = tuple(name for name, _ in ROBOT_COLUMNS)
 ROBOT_SELECT = ", ".join(ROBOT_COLUMN_NAMES)
 
 # Columns a transition may set, with their PostgreSQL types; order fixes the bit of each.
 MUTABLE_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("module", "text"), ("replica", "text"), ("result", "text"), ("error", "text"),
-    ("progress", "float8"), ("message", "text"), ("not_before", "float8"),
-    ("started_at", "float8"), ("finished_at", "float8"),
+    ("module", "text"),
+    ("replica", "text"),
+    ("result", "text"),
+    ("error", "text"),
+    ("progress", "float8"),
+    ("message", "text"),
+    ("not_before", "float8"),
+    ("started_at", "float8"),
+    ("finished_at", "float8"),
 )
 MUTABLE_COLUMN_NAMES = tuple(name for name, _ in MUTABLE_COLUMNS)
 ID_INDEX = ROBOT_COLUMN_NAMES.index("id")
@@ -174,4 +195,3 @@ def pick_stored(
             raise StoreError(f"robot {robot_id} was neither inserted nor found")
         stored.append(robot)
     return stored
-

@@ -42,8 +42,13 @@ def store_errors(backend: str) -> Iterator[None]:
         yield
     except StoreError:
         raise
-    except (sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError, OSError,
-            TimeoutError) as exc:
+    except (
+        sqlite3.Error,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+        TimeoutError,
+    ) as exc:
         if is_unavailable(exc):
             raise StoreUnavailable(f"{backend} store unavailable: {exc}") from exc
         raise StoreError(f"{backend} store error: {exc}") from exc

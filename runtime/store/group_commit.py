@@ -109,8 +109,9 @@ class GroupCommit(Generic[Op]):
             results = await self._commit_batch([p.op for p in batch])
         except Exception as exc:
             if len(batch) > 1 and self._isolate(exc):
-                log.warning("%s: batch of %d failed (%s); retrying one by one",
-                            self._name, len(batch), exc)
+                log.warning(
+                    "%s: batch of %d failed (%s); retrying one by one", self._name, len(batch), exc
+                )
                 for pending in batch:
                     await self._write([pending])
                 return
@@ -123,8 +124,9 @@ class GroupCommit(Generic[Op]):
             _settle(pending.future, result=result)
 
 
-def _settle(future: asyncio.Future[Any], *, result: Any = None,
-            exc: BaseException | None = None) -> None:
+def _settle(
+    future: asyncio.Future[Any], *, result: Any = None, exc: BaseException | None = None
+) -> None:
     if future.done():
         return
     if exc is not None:

@@ -34,8 +34,14 @@ _INSERT_ROBOTS = (
 _ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
 _ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
 
-_ATTEMPT_INPUT = (("id", "text"), ("attempt", "int4"), ("to_status", "text"),
-                  ("sets_error", "bool"), ("error", "text"), ("at", "float8"))
+_ATTEMPT_INPUT = (
+    ("id", "text"),
+    ("attempt", "int4"),
+    ("to_status", "text"),
+    ("sets_error", "bool"),
+    ("error", "text"),
+    ("at", "float8"),
+)
 # Runs before the update so it records module, replica and started_at as they were.
 _INSERT_ATTEMPTS = (
     "INSERT INTO attempts (robot_id, attempt, module, replica, status, error, started_at, "
@@ -46,9 +52,17 @@ _INSERT_ATTEMPTS = (
     "ON CONFLICT DO NOTHING"
 )
 
-_TRANSITION_INPUT = (("idx", "int4"), ("id", "text"), ("attempt", "int4"),
-                     ("from_status", "text"), ("to_status", "text"), ("attempt_after", "int4"),
-                     ("at", "float8"), ("mask", "int4"), *c.MUTABLE_COLUMNS)
+_TRANSITION_INPUT = (
+    ("idx", "int4"),
+    ("id", "text"),
+    ("attempt", "int4"),
+    ("from_status", "text"),
+    ("to_status", "text"),
+    ("attempt_after", "int4"),
+    ("at", "float8"),
+    ("mask", "int4"),
+    *c.MUTABLE_COLUMNS,
+)
 _APPLY = (
     "UPDATE robots AS r SET status = v.to_status, attempt = v.attempt_after, "
     "updated_at = v.at, "
@@ -61,8 +75,7 @@ _APPLY = (
     "RETURNING v.idx"
 )
 
-_PROGRESS_INPUT = (("id", "text"), ("attempt", "int4"), ("progress", "float8"),
-                   ("message", "text"))
+_PROGRESS_INPUT = (("id", "text"), ("attempt", "int4"), ("progress", "float8"), ("message", "text"))
 _SAVE_PROGRESS = (
     f"UPDATE robots AS r SET progress = v.progress, message = v.message "
     f"FROM {_unnest(_PROGRESS_INPUT)} "
@@ -121,8 +134,10 @@ class PostgresStore(RobotStore):
         self._read_pool: asyncpg.Pool | None = None
         self._write_pool: asyncpg.Pool | None = None
         self._writes: GroupCommit[c.WriteOp] = GroupCommit(
-            self._commit_batch, max_batch=max_batch,
-            isolate=lambda exc: not is_unavailable(exc), name="postgresql",
+            self._commit_batch,
+            max_batch=max_batch,
+            isolate=lambda exc: not is_unavailable(exc),
+            name="postgresql",
         )
 
     @property
@@ -189,8 +204,11 @@ class PostgresStore(RobotStore):
             raise ValueError("limit must be at least 1")
         where: list[str] = []
         params: list[Any] = []
-        for column, op, value in (("status", "=", status), ("type", "=", robot_type),
-                                  ("id", "<", cursor)):
+        for column, op, value in (
+            ("status", "=", status),
+            ("type", "=", robot_type),
+            ("id", "<", cursor),
+        ):
             if value is not None:
                 params.append(value.value if isinstance(value, RobotStatus) else value)
                 where.append(f"{column} {op} ${len(params)}")
@@ -232,7 +250,8 @@ class PostgresStore(RobotStore):
         await self._write_now(
             "INSERT INTO modules (name, spec) VALUES ($1, $2) "
             "ON CONFLICT (name) DO UPDATE SET spec = excluded.spec",
-            spec.name, c.module_to_text(spec),
+            spec.name,
+            c.module_to_text(spec),
         )
 
     async def delete_module(self, name: str) -> None:
@@ -248,8 +267,12 @@ class PostgresStore(RobotStore):
 
     async def _pool(self, size: int) -> asyncpg.Pool:
         return await asyncpg.create_pool(
-            self._dsn, min_size=1, max_size=size, timeout=self._connect_timeout_s,
-            command_timeout=self._command_timeout_s, server_settings=self._server_settings,
+            self._dsn,
+            min_size=1,
+            max_size=size,
+            timeout=self._connect_timeout_s,
+            command_timeout=self._command_timeout_s,
+            server_settings=self._server_settings,
         )
 
     def _require(self, pool: asyncpg.Pool | None) -> asyncpg.Pool:
@@ -304,11 +327,15 @@ class PostgresStore(RobotStore):
         await conn.execute(_INSERT_ROBOTS, *_columns(rows, len(c.ROBOT_COLUMNS)))
         by_id = {
             robot.id: robot
-            for robot in map(c.robot_from_row, await conn.fetch(
-                _ROBOTS_BY_ID, [row[c.ID_INDEX] for row in rows]))
+            for robot in map(
+                c.robot_from_row, await conn.fetch(_ROBOTS_BY_ID, [row[c.ID_INDEX] for row in rows])
+            )
         }
-        keys = [row[c.KEY_INDEX] for row in rows
-                if row[c.KEY_INDEX] is not None and row[c.ID_INDEX] not in by_id]
+        keys = [
+            row[c.KEY_INDEX]
+            for row in rows
+            if row[c.KEY_INDEX] is not None and row[c.ID_INDEX] not in by_id
+        ]
         by_key: dict[str, Robot] = {}
         if keys:
             for record in await conn.fetch(_ROBOTS_BY_KEY, keys):
@@ -325,15 +352,25 @@ class PostgresStore(RobotStore):
             chosen = [transitions[i] for i in round_]
             leaving_running = [
                 (t.robot_id, t.attempt, t.to_status, t.sets_error, t.fields.get("error"), t.at)
-                for t in chosen if t.from_status == c.RUNNING
+                for t in chosen
+                if t.from_status == c.RUNNING
             ]
             if leaving_running:
                 await conn.execute(
                     _INSERT_ATTEMPTS, *_columns(leaving_running, len(_ATTEMPT_INPUT))
                 )
             rows = [
-                (i, t.robot_id, t.attempt, t.from_status, t.to_status, t.attempt_after, t.at,
-                 t.mask, *(t.fields.get(name) for name in c.MUTABLE_COLUMN_NAMES))
+                (
+                    i,
+                    t.robot_id,
+                    t.attempt,
+                    t.from_status,
+                    t.to_status,
+                    t.attempt_after,
+                    t.at,
+                    t.mask,
+                    *(t.fields.get(name) for name in c.MUTABLE_COLUMN_NAMES),
+                )
                 for i, t in zip(round_, chosen, strict=True)
             ]
             for record in await conn.fetch(_APPLY, *_columns(rows, len(_TRANSITION_INPUT))):
@@ -350,5 +387,5 @@ class PostgresStore(RobotStore):
 def _split(values: list[Any], sizes: list[int]) -> Iterator[list[Any]]:
     start = 0
     for size in sizes:
-        yield values[start:start + size]
+        yield values[start : start + size]
         start += size

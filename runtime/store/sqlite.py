@@ -67,8 +67,10 @@ class SqliteStore(RobotStore):
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
         self._writes: GroupCommit[c.WriteOp] = GroupCommit(
-            self._commit_batch, max_batch=max_batch,
-            isolate=lambda exc: not is_unavailable(exc), name="sqlite",
+            self._commit_batch,
+            max_batch=max_batch,
+            isolate=lambda exc: not is_unavailable(exc),
+            name="sqlite",
         )
 
     @property
@@ -136,8 +138,7 @@ class SqliteStore(RobotStore):
         if limit < 1:
             raise ValueError("limit must be at least 1")
         where, params = [], []
-        for clause, value in (("status = ?", status), ("type = ?", robot_type),
-                              ("id < ?", cursor)):
+        for clause, value in (("status = ?", status), ("type = ?", robot_type), ("id < ?", cursor)):
             if value is not None:
                 where.append(clause)
                 params.append(value.value if isinstance(value, RobotStatus) else value)
@@ -194,7 +195,9 @@ class SqliteStore(RobotStore):
     def _connect(self, *, wal: bool) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            self.path, timeout=self._busy_timeout_s, isolation_level=None,
+            self.path,
+            timeout=self._busy_timeout_s,
+            isolation_level=None,
             check_same_thread=True,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
@@ -223,6 +226,7 @@ class SqliteStore(RobotStore):
 
     async def _write_now(self, sql: str, params: Sequence[Any]) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
+
         def run() -> None:
             with self._transaction() as conn:
                 conn.execute(sql, params)

@@ -102,16 +102,28 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     log_path = data_dir / "up.log"
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "up", "--config", str(CONFIG),
-             "--data-dir", str(data_dir)],
-            cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "cluster.cli",
+                "up",
+                "--config",
+                str(CONFIG),
+                "--data-dir",
+                str(data_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{gateway_port}"
     try:
         _wait_ready(url, process, log_path, timeout_s=240)
         address = f"127.0.0.1:{ray_port}"
-        ray.init(address=address, namespace="robofleet", logging_level="WARNING",
-                 log_to_driver=False)
+        ray.init(
+            address=address, namespace="robofleet", logging_level="WARNING", log_to_driver=False
+        )
         yield Fleet(url, data_dir, flags, address, process, log_path)
     finally:
         if ray.is_initialized():

@@ -14,15 +14,20 @@ CASES = [
     ("negative timeout", b'{"type": "echo", "timeout_s": -1}', 422, "validation_error"),
     ("unknown field", b'{"type": "echo", "colour": "red"}', 422, "validation_error"),
     ("payload not an object", b'{"type": "echo", "payload": 3}', 422, "validation_error"),
-    ("payload over the size limit",
-     b'{"type": "echo", "payload": {"blob": "' + b"x" * 2_000_000 + b'"}}', 413, None),
+    (
+        "payload over the size limit",
+        b'{"type": "echo", "payload": {"blob": "' + b"x" * 2_000_000 + b'"}}',
+        413,
+        None,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("name", "body", "status", "code"), CASES, ids=[c[0] for c in CASES])
 async def test_bad_submit_is_a_4xx_with_a_message(fleet, http, name, body, status, code):
-    async with http.post(f"{fleet.url}/v1/robots", data=body,
-                         headers={"Content-Type": "application/json"}) as response:
+    async with http.post(
+        f"{fleet.url}/v1/robots", data=body, headers={"Content-Type": "application/json"}
+    ) as response:
         assert response.status == status
         error = (await response.json())["error"]
     assert error["message"]

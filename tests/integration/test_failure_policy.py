@@ -40,11 +40,10 @@ async def _module(http, url, name):
 async def test_breaker_opens_fails_over_and_closes_after_recovery(fleet, http):
     fleet.flag("primary-broken", True)
     try:
-        first = [await submit(http, fleet.url, {"type": "convert", "max_attempts": 5})
-                 for _ in range(6)]
-        await wait_until(
-            lambda: _breaker_is(http, fleet.url, "primary", "open"), timeout_s=30
-        )
+        first = [
+            await submit(http, fleet.url, {"type": "convert", "max_attempts": 5}) for _ in range(6)
+        ]
+        await wait_until(lambda: _breaker_is(http, fleet.url, "primary", "open"), timeout_s=30)
         during = [await submit(http, fleet.url, {"type": "convert"}) for _ in range(10)]
         robots = await wait_terminal(http, fleet.url, first + during)
         assert all(r["status"] == "succeeded" for r in robots.values())
@@ -68,10 +67,14 @@ async def _breaker_is(http, url, name, state) -> bool:
 async def test_registration_refuses_a_bad_module_with_the_reason(fleet, http):
     bad = [
         ({"name": "never", "class": "tests.integration.robots:Unhealthy"}, "unhealthy"),
-        ({"name": "ghost", "class": "no_such_package.mod:Thing", "types": ["ghost"]},
-         "cannot import"),
-        ({"name": "notamodule", "class": "tests.integration.conftest:Fleet", "types": ["x"]},
-         "not a subclass"),
+        (
+            {"name": "ghost", "class": "no_such_package.mod:Thing", "types": ["ghost"]},
+            "cannot import",
+        ),
+        (
+            {"name": "notamodule", "class": "tests.integration.conftest:Fleet", "types": ["x"]},
+            "not a subclass",
+        ),
         ({"name": "Bad Name!", "class": "runtime.builtin:Echo"}, "name"),
     ]
     for spec, reason in bad:
@@ -79,7 +82,9 @@ async def test_registration_refuses_a_bad_module_with_the_reason(fleet, http):
             body = await response.json()
             assert response.status == 422, body
             assert reason in body["error"]["message"]
-    names = {m["name"] for m in (await (await http.get(f"{fleet.url}/v1/modules")).json())["modules"]}
+    names = {
+        m["name"] for m in (await (await http.get(f"{fleet.url}/v1/modules")).json())["modules"]
+    }
     assert not names & {"never", "ghost", "notamodule"}
     async with http.post(f"{fleet.url}/v1/robots", json={"type": "never"}) as response:
         assert response.status == 422
@@ -87,8 +92,13 @@ async def test_registration_refuses_a_bad_module_with_the_reason(fleet, http):
 
 
 async def test_registration_at_run_time_takes_work(fleet, http):
-    spec = {"name": "extra", "class": "tests.integration.robots:Extra", "types": ["extra"],
-            "replicas": 1, "max_concurrency": 4}
+    spec = {
+        "name": "extra",
+        "class": "tests.integration.robots:Extra",
+        "types": ["extra"],
+        "replicas": 1,
+        "max_concurrency": 4,
+    }
     async with http.post(f"{fleet.url}/v1/modules", json=spec) as response:
         assert response.status == 201, await response.text()
     async with http.post(f"{fleet.url}/v1/modules", json=spec) as response:

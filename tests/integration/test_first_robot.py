@@ -13,8 +13,11 @@ from tests.integration.conftest import ROOT, get_robot, submit, wait_terminal
 async def test_curl_robot_succeeds_and_cli_shows_it(fleet, http):
     body = b'{"type":"echo","payload":{"x":1}}'
     # No content type, as `curl -d` sends it.
-    async with http.post(f"{fleet.url}/v1/robots", data=body,
-                         headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
+    async with http.post(
+        f"{fleet.url}/v1/robots",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ) as response:
         assert response.status == 202
         assert response.headers["Location"].startswith("/v1/robots/")
         robot_id = (await response.json())["id"]
@@ -24,7 +27,11 @@ async def test_curl_robot_succeeds_and_cli_shows_it(fleet, http):
 
     shown = subprocess.run(
         [sys.executable, "-m", "cluster.cli", "status", robot_id, "--url", fleet.url],
-        cwd=ROOT, capture_output=True, text=True, timeout=60, env={**os.environ},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
     )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["status"] == "succeeded"
@@ -32,15 +39,31 @@ async def test_curl_robot_succeeds_and_cli_shows_it(fleet, http):
 
 def test_cli_submit_waits_for_the_outcome(fleet):
     done = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "submit", "sleep", "--payload",
-         '{"seconds": 1.2}', "--wait", "--url", fleet.url],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "cluster.cli",
+            "submit",
+            "sleep",
+            "--payload",
+            '{"seconds": 1.2}',
+            "--wait",
+            "--url",
+            fleet.url,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert '"status": "succeeded"' in done.stdout
     modules = subprocess.run(
         [sys.executable, "-m", "cluster.cli", "modules", "--url", fleet.url],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert "module:sleep:2" in modules.stdout
 

@@ -24,12 +24,14 @@ async def test_thousand_concurrent_robots_all_succeed_and_spread(fleet, http):
     assert all(r["status"] == "succeeded" for r in robots.values())
 
     placeholders = ",".join("?" * len(ids))
-    counts = dict(query(
-        fleet.db_path,
-        f"SELECT replica, COUNT(*) FROM attempts WHERE robot_id IN ({placeholders}) "
-        "GROUP BY replica",
-        *ids,
-    ))
+    counts = dict(
+        query(
+            fleet.db_path,
+            f"SELECT replica, COUNT(*) FROM attempts WHERE robot_id IN ({placeholders}) "
+            "GROUP BY replica",
+            *ids,
+        )
+    )
     print(f"\nper-replica counts: {counts}")
     assert set(counts) == {"module:sleep:0", "module:sleep:1", "module:sleep:2"}
     assert sum(counts.values()) == 1000

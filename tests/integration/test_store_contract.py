@@ -48,6 +48,7 @@ async def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     admin: asyncpg.Connection | None = None
     schema = f"robofleet_test_{uuid.uuid4().hex[:12]}"
     if request.param == "sqlite":
+
         def make() -> RobotStore:
             return SqliteStore(tmp_path / "robofleet.db")
     else:
@@ -55,14 +56,14 @@ async def open_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         try:
             admin = await asyncpg.connect(dsn, timeout=5)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-            unreachable(f"PostgreSQL at {dsn} is unreachable ({exc}); "
-                        "set ROBOFLEET_TEST_DATABASE_URL")
+            unreachable(
+                f"PostgreSQL at {dsn} is unreachable ({exc}); set ROBOFLEET_TEST_DATABASE_URL"
+            )
         assert admin is not None
         await admin.execute(f'CREATE SCHEMA "{schema}"')
 
         def make() -> RobotStore:
-            return PostgresStore(dsn, server_settings={"search_path": schema},
-                                 read_pool_size=2)
+            return PostgresStore(dsn, server_settings={"search_path": schema}, read_pool_size=2)
 
     async def open_one() -> RobotStore:
         store = make()
@@ -86,8 +87,12 @@ async def store(open_backend: OpenStore) -> RobotStore:
 
 
 def robot(robot_id: str | None = None, **fields: object) -> Robot:
-    return Robot(id=robot_id or new_robot_id(), type=fields.pop("type", "echo"),
-                 payload={"n": 1, "text": "héllo"}, **fields)
+    return Robot(
+        id=robot_id or new_robot_id(),
+        type=fields.pop("type", "echo"),
+        payload={"n": 1, "text": "héllo"},
+        **fields,
+    )
 
 
 async def run(store: RobotStore, robot_id: str, module: str = "m", replica: str = "m-0") -> None:
@@ -135,12 +140,16 @@ async def test_terminal_exactly_once_under_race(store: RobotStore) -> None:
     await store.create_robots(robots)
     for r in robots:
         await run(store, r.id)
-    outcomes = await asyncio.gather(*(
-        store.apply([t])
-        for r in robots
-        for t in (lifecycle.succeed(r.id, 1, {"ok": True}),
-                  lifecycle.cancel(r.id, 1, S.RUNNING, "client"))
-    ))
+    outcomes = await asyncio.gather(
+        *(
+            store.apply([t])
+            for r in robots
+            for t in (
+                lifecycle.succeed(r.id, 1, {"ok": True}),
+                lifecycle.cancel(r.id, 1, S.RUNNING, "client"),
+            )
+        )
+    )
     for i, r in enumerate(robots):
         won = [outcomes[2 * i][0], outcomes[2 * i + 1][0]]
         assert won.count(True) == 1
@@ -153,10 +162,12 @@ async def test_terminal_exactly_once_under_race(store: RobotStore) -> None:
 async def test_start_and_finish_in_one_batch(store: RobotStore) -> None:
     one, two = robot(), robot()
     await store.create_robots([one, two])
-    assert await store.apply([
-        lifecycle.start(one.id, 1, "m", "m-0"),
-        lifecycle.succeed(one.id, 1, [1, 2, 3]),
-    ]) == [True, True]
+    assert await store.apply(
+        [
+            lifecycle.start(one.id, 1, "m", "m-0"),
+            lifecycle.succeed(one.id, 1, [1, 2, 3]),
+        ]
+    ) == [True, True]
     separate = await asyncio.gather(
         store.apply([lifecycle.start(two.id, 1, "m", "m-1")]),
         store.apply([lifecycle.succeed(two.id, 1, "done")]),
@@ -180,15 +191,27 @@ async def test_requeue_increments_attempt_and_records_attempt(store: RobotStore)
     requeued = await store.get_robot(r.id)
     assert requeued is not None
     assert (requeued.status, requeued.attempt, requeued.replica, requeued.error) == (
-        S.QUEUED, 2, None, "lost replica")
+        S.QUEUED,
+        2,
+        None,
+        "lost replica",
+    )
     [attempt] = await store.attempts(r.id)
     assert (attempt.attempt, attempt.module, attempt.replica, attempt.status, attempt.error) == (
-        1, "m", "m-3", S.QUEUED, "lost replica")
+        1,
+        "m",
+        "m-3",
+        S.QUEUED,
+        "lost replica",
+    )
     assert attempt.started_at == started.started_at and attempt.finished_at == retry.at
-    assert await store.apply([lifecycle.start(r.id, 2, "m", "m-4"),
-                              lifecycle.succeed(r.id, 2, None)]) == [True, True]
+    assert await store.apply(
+        [lifecycle.start(r.id, 2, "m", "m-4"), lifecycle.succeed(r.id, 2, None)]
+    ) == [True, True]
     assert [(a.attempt, a.replica, a.status, a.error) for a in await store.attempts(r.id)] == [
-        (1, "m-3", S.QUEUED, "lost replica"), (2, "m-4", S.SUCCEEDED, None)]
+        (1, "m-3", S.QUEUED, "lost replica"),
+        (2, "m-4", S.SUCCEEDED, None),
+    ]
 
 
 async def test_listing_walks_every_robot_once_newest_first(store: RobotStore) -> None:
@@ -214,7 +237,8 @@ async def test_listing_walks_every_robot_once_newest_first(store: RobotStore) ->
     running = {r.id for r in robots[::3]}
     assert await walk(status=S.RUNNING) == [i for i in newest_first if i in running]
     assert await walk(status=S.QUEUED, robot_type="b") == [
-        i for i in newest_first if i not in running and not int(i, 16) % 2]
+        i for i in newest_first if i not in running and not int(i, 16) % 2
+    ]
     assert (await store.list_robots(robot_type="none")).robots == []
 
 
@@ -235,12 +259,14 @@ async def test_progress_saved_for_current_attempt_only(store: RobotStore) -> Non
     r, waiting = robot(), robot()
     await store.create_robots([r, waiting])
     await run(store, r.id)
-    await store.save_progress([
-        ProgressUpdate(r.id, 1, 0.25, "quarter"),
-        ProgressUpdate(r.id, 1, 0.5, "half"),
-        ProgressUpdate(r.id, 2, 0.9, "stale attempt"),
-        ProgressUpdate(waiting.id, 1, 0.9, "not running"),
-    ])
+    await store.save_progress(
+        [
+            ProgressUpdate(r.id, 1, 0.25, "quarter"),
+            ProgressUpdate(r.id, 1, 0.5, "half"),
+            ProgressUpdate(r.id, 2, 0.9, "stale attempt"),
+            ProgressUpdate(waiting.id, 1, 0.9, "not running"),
+        ]
+    )
     stored, idle = await store.get_robot(r.id), await store.get_robot(waiting.id)
     assert stored is not None and (stored.progress, stored.message) == (0.5, "half")
     assert idle is not None and (idle.progress, idle.message) == (0.0, None)
@@ -258,8 +284,15 @@ async def test_attempt_counts(store: RobotStore) -> None:
 
 
 async def test_modules_save_list_delete(store: RobotStore) -> None:
-    spec = ModuleSpec.model_validate({"name": "ocr", "class": "pkg.mod:Ocr", "types": ["ocr"],
-                                      "resources": {"CPU": 1.0}, "options": {"lang": "eng"}})
+    spec = ModuleSpec.model_validate(
+        {
+            "name": "ocr",
+            "class": "pkg.mod:Ocr",
+            "types": ["ocr"],
+            "resources": {"CPU": 1.0},
+            "options": {"lang": "eng"},
+        }
+    )
     await store.save_module(spec)
     await store.save_module(spec.model_copy(update={"name": "alpha"}))
     assert [m.name for m in await store.list_modules()] == ["alpha", "ocr"]
@@ -275,9 +308,9 @@ async def test_group_commit_batches_concurrent_writers(store: RobotStore) -> Non
     robots = [robot() for _ in range(500)]
     await store.create_robots(robots)
     before = store.commits  # type: ignore[attr-defined]
-    results = await asyncio.gather(*(
-        store.apply([lifecycle.start(r.id, 1, "m", f"m-{i % 7}")]) for i, r in enumerate(robots)
-    ))
+    results = await asyncio.gather(
+        *(store.apply([lifecycle.start(r.id, 1, "m", f"m-{i % 7}")]) for i, r in enumerate(robots))
+    )
     assert results == [[True]] * 500
     assert store.commits - before <= 25  # type: ignore[attr-defined]
 
@@ -302,12 +335,16 @@ async def test_two_stores_share_one_database(open_backend: OpenStore) -> None:
     assert await b.get_robot(robots[0].id) == robots[0]
     for r in robots:
         await run(b, r.id)
-    outcomes = await asyncio.gather(*(
-        s.apply([t])
-        for r in robots
-        for s, t in ((a, lifecycle.succeed(r.id, 1, None)),
-                     (b, lifecycle.cancel(r.id, 1, S.RUNNING, "client")))
-    ))
+    outcomes = await asyncio.gather(
+        *(
+            s.apply([t])
+            for r in robots
+            for s, t in (
+                (a, lifecycle.succeed(r.id, 1, None)),
+                (b, lifecycle.cancel(r.id, 1, S.RUNNING, "client")),
+            )
+        )
+    )
     for i in range(len(robots)):
         assert [outcomes[2 * i][0], outcomes[2 * i + 1][0]].count(True) == 1
     assert await a.unfinished_robots() == []

@@ -27,16 +27,17 @@ async def _new_pid(name: str, old: int) -> bool:
 async def test_killed_replica_robots_are_requeued_and_replica_replaced(fleet, http):
     victim = "module:slow:0"
     old_pid = await _pid(victim)
-    ids = [await submit(http, fleet.url, {"type": "slow", "payload": {"seconds": 2.5}})
-           for _ in range(8)]
+    ids = [
+        await submit(http, fleet.url, {"type": "slow", "payload": {"seconds": 2.5}})
+        for _ in range(8)
+    ]
 
     async def some_running_on_victim() -> bool:
         robots = [await get_robot(http, fleet.url, rid) for rid in ids]
         return any(r["status"] == "running" and r["replica"] == victim for r in robots)
 
     await wait_until(some_running_on_victim, timeout_s=20)
-    on_victim = [rid for rid in ids
-                 if (await get_robot(http, fleet.url, rid))["replica"] == victim]
+    on_victim = [rid for rid in ids if (await get_robot(http, fleet.url, rid))["replica"] == victim]
     os.kill(old_pid, signal.SIGKILL)
 
     robots = await wait_terminal(http, fleet.url, ids, timeout_s=90)
@@ -75,14 +76,18 @@ async def test_unhealthy_replica_is_replaced(fleet, http):
 
 
 async def test_orchestrator_killed_with_robots_queued_and_running(fleet, http):
-    ids = [await submit(http, fleet.url, {"type": "slow", "payload": {"seconds": 1.0}})
-           for _ in range(40)]
+    ids = [
+        await submit(http, fleet.url, {"type": "slow", "payload": {"seconds": 1.0}})
+        for _ in range(40)
+    ]
     ids += [await submit(http, fleet.url, {"type": "echo", "payload": {"i": i}}) for i in range(20)]
     orchestrator = ray.get_actor("orchestrator", namespace="robofleet")
     ray.kill(orchestrator, no_restart=False)
 
     # Submits during the restart wait for the orchestrator and are not lost either.
-    ids += [await submit(http, fleet.url, {"type": "echo", "payload": {"late": i}}) for i in range(5)]
+    ids += [
+        await submit(http, fleet.url, {"type": "echo", "payload": {"late": i}}) for i in range(5)
+    ]
     robots = await wait_terminal(http, fleet.url, ids, timeout_s=180)
     assert all(r["status"] == "succeeded" for r in robots.values()), {
         r["id"]: (r["status"], r["error"]) for r in robots.values() if r["status"] != "succeeded"
