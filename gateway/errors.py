@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from typing import Any
 
 import orjson
@@ -13,6 +14,8 @@ from pydantic import ValidationError
 from runtime.errors import GatewayError, RobofleetError
 
 log = logging.getLogger(__name__)
+
+_request_ids = random.Random(os.urandom(16))
 
 REQUEST_ID = web.AppKey("request_id", str)
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -67,7 +70,7 @@ def _new_request_id(request: web.Request) -> str:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
         return supplied
-    return os.urandom(8).hex()
+    return f"{_request_ids.getrandbits(64):016x}"
 
 
 @web.middleware

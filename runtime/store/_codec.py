@@ -156,6 +156,7 @@ class CreateRobots:
     """Write operation: insert robots unless their id or idempotency key is stored."""
 
     rows: list[tuple[Any, ...]]
+    robots: list[Robot]
 
 
 @dataclass(slots=True)

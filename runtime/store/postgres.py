@@ -29,7 +29,7 @@ def _unnest(columns: Sequence[tuple[str, str]], first: int = 1) -> str:
 
 _INSERT_ROBOTS = (
     f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
-    "ON CONFLICT DO NOTHING"
+    "ON CONFLICT DO NOTHING RETURNING id"
 )
 _ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
 _ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
@@ -133,17 +133,26 @@ class PostgresStore(RobotStore):
         self._command_timeout_s = command_timeout_s
         self._read_pool: asyncpg.Pool | None = None
         self._write_pool: asyncpg.Pool | None = None
+        # Creates and transitions commit on separate connections, so a submit never waits
+        # behind the commit of other robots' outcomes. The two never touch the same row in
+        # a way that needs ordering: a robot is only dispatched once its create returned.
         self._writes: GroupCommit[c.WriteOp] = GroupCommit(
             self._commit_batch,
             max_batch=max_batch,
             isolate=lambda exc: not is_unavailable(exc),
             name="postgresql",
         )
+        self._creates: GroupCommit[c.WriteOp] = GroupCommit(
+            self._commit_batch,
+            max_batch=max_batch,
+            isolate=lambda exc: not is_unavailable(exc),
+            name="postgresql-create",
+        )
 
     @property
     def commits(self) -> int:
         """Write transactions committed since the store was created."""
-        return self._writes.commits
+        return self._writes.commits + self._creates.commits
 
     async def open(self) -> None:
         """Create both pools and apply pending migrations."""
@@ -156,11 +165,13 @@ class PostgresStore(RobotStore):
             await self._release()
             raise
         self._writes.start()
+        self._creates.start()
 
     async def close(self) -> None:
         """Write what is queued and close both pools."""
         try:
             await self._writes.close()
+            await self._creates.close()
         finally:
             await self._release()
 
@@ -170,7 +181,7 @@ class PostgresStore(RobotStore):
             return []
         rows = [c.robot_row(robot) for robot in robots]
         with store_errors("postgresql"):
-            return await self._writes.submit(c.CreateRobots(rows))
+            return await self._creates.submit(c.CreateRobots(rows, list(robots)))
 
     async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
         """Apply conditional transitions in order; return which ones took effect."""
@@ -310,6 +321,11 @@ class PostgresStore(RobotStore):
     async def _commit_batch(self, ops: Sequence[c.WriteOp]) -> list[Any]:
         results: list[Any] = []
         async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+            if not any(type(op) is c.CreateRobots for op in ops):
+                # Outcomes and progress need no flush of their own: a robot is durable from
+                # its create, and an outcome lost to a database crash only means the robot
+                # runs again (at-least-once), still recorded once. Creates stay synchronous.
+                await conn.execute("SET LOCAL synchronous_commit = off")
             for kind, run in groupby(ops, key=type):
                 same = list(run)
                 if kind is c.CreateRobots:
@@ -324,13 +340,17 @@ class PostgresStore(RobotStore):
     @staticmethod
     async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:
         rows = [row for op in ops for row in op.rows]
-        await conn.execute(_INSERT_ROBOTS, *_columns(rows, len(c.ROBOT_COLUMNS)))
-        by_id = {
-            robot.id: robot
-            for robot in map(
-                c.robot_from_row, await conn.fetch(_ROBOTS_BY_ID, [row[c.ID_INDEX] for row in rows])
-            )
+        inserted = {
+            record[0]
+            for record in await conn.fetch(_INSERT_ROBOTS, *_columns(rows, len(c.ROBOT_COLUMNS)))
         }
+        by_id = {robot.id: robot for op in ops for robot in op.robots if robot.id in inserted}
+        existing = [row[c.ID_INDEX] for row in rows if row[c.ID_INDEX] not in inserted]
+        if existing:
+            by_id.update(
+                (robot.id, robot)
+                for robot in map(c.robot_from_row, await conn.fetch(_ROBOTS_BY_ID, existing))
+            )
         keys = [
             row[c.KEY_INDEX]
             for row in rows

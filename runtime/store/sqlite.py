@@ -105,7 +105,7 @@ class SqliteStore(RobotStore):
             return []
         rows = [c.robot_row(robot) for robot in robots]
         with store_errors("sqlite"):
-            return await self._writes.submit(c.CreateRobots(rows))
+            return await self._writes.submit(c.CreateRobots(rows, list(robots)))
 
     async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
         """Apply conditional transitions in order; return which ones took effect."""
@@ -279,7 +279,7 @@ class SqliteStore(RobotStore):
 
     def _write_op(self, conn: sqlite3.Connection, op: c.WriteOp) -> Any:
         if isinstance(op, c.CreateRobots):
-            return self._create(conn, op.rows)
+            return self._create(conn, op.rows, op.robots)
         if isinstance(op, c.ApplyTransitions):
             return [self._apply_one(conn, t) for t in op.transitions]
         conn.executemany(
@@ -289,10 +289,14 @@ class SqliteStore(RobotStore):
         return None
 
     @staticmethod
-    def _create(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Robot]:
+    def _create(
+        conn: sqlite3.Connection, rows: list[tuple[Any, ...]], robots: list[Robot]
+    ) -> list[Robot]:
         stored: list[Robot] = []
-        for row in rows:
-            conn.execute(_INSERT_ROBOT, row)
+        for row, robot in zip(rows, robots, strict=True):
+            if conn.execute(_INSERT_ROBOT, row).rowcount == 1:
+                stored.append(robot)
+                continue
             found = conn.execute(_ROBOT_BY_ID, (row[c.ID_INDEX],)).fetchone()
             if found is None and row[c.KEY_INDEX] is not None:
                 found = conn.execute(_ROBOT_BY_KEY, (row[c.KEY_INDEX],)).fetchone()
