@@ -6,8 +6,9 @@ set -euo pipefail
 
 need_apt=()
 command -v tesseract >/dev/null || need_apt+=(tesseract-ocr tesseract-ocr-eng)
-command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+ldconfig -p | grep -q libGL.so.1 || need_apt+=(libgl1)
+ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
