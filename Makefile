@@ -34,6 +34,7 @@ integration: $(STAMP) services
 	$(BIN)/pytest tests/integration
 
 bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/results/
+	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from runtime.models import HealthState, ModuleSpec
+from runtime.placement import NodeView
 
 
 class ReplicaDriver(Protocol):
     """Starts, calls and stops replica actors; raises ``ReplicaLost`` when one is gone."""
 
-    async def start(self, spec: ModuleSpec, name: str) -> Any:
-        """Create the replica named ``name`` and wait until it answers; return its handle."""
+    async def start(self, spec: ModuleSpec, name: str, node_id: str | None = None) -> Any:
+        """Create the replica named ``name`` (on ``node_id`` if given) and wait until it answers."""
 
     async def find(self, name: str) -> Any | None:
         """Return a live replica already running under ``name`` (after a restart), or None."""
@@ -30,3 +31,6 @@ class ReplicaDriver(Protocol):
 
     def node_of(self, handle: Any) -> str | None:
         """The cluster node a replica runs on, when known."""
+
+    async def nodes(self) -> list[NodeView]:
+        """The cluster's nodes with their total resources."""

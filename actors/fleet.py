@@ -12,16 +12,21 @@ from actors.driver import ReplicaDriver
 from runtime.breaker import BreakerState, CircuitBreaker
 from runtime.config import Settings
 from runtime.models import HealthState, ModuleInfo, ModuleSpec, ReplicaInfo
+from runtime.placement import NodeView, choose_node, demand_of
 from runtime.routing import ModuleLoad, ReplicaLoad, performance_score
 
 log = logging.getLogger(__name__)
 
 EWMA_ALPHA = 0.1
+PLACEMENT_RETRY_S = 2.0
 
 
-def replica_name(module: str, index: int) -> str:
-    """The stable actor name of a module's replica, as the Ray dashboard shows it."""
-    return f"module:{module}:{index}"
+def replica_name(module: str, index: int, prefix: str | None = None) -> str:
+    """The stable actor name of a module's replica, as the Ray dashboard shows it.
+
+    ``module:<name>:<n>`` unless the module spec sets a ``replica_prefix`` (``ocr:<n>``).
+    """
+    return f"{prefix or f'module:{module}'}:{index}"
 
 
 @dataclass(eq=False)
@@ -39,11 +44,14 @@ class ReplicaSlot:
     generation: int = 0
     replacing: bool = False
     replacements: int = 0
+    node_id: str | None = None
+    retired: bool = False
+    prefix: str | None = None
 
     @property
     def name(self) -> str:
         """The replica's actor name."""
-        return replica_name(self.module, self.index)
+        return replica_name(self.module, self.index, self.prefix)
 
 
 @dataclass(eq=False)
@@ -55,6 +63,7 @@ class ModuleRuntime:
     replicas: list[ReplicaSlot]
     success_ewma: float = 1.0
     latency_ewma: float = 0.0
+    unplaceable: str | None = None
 
     @property
     def name(self) -> str:
@@ -109,6 +118,7 @@ class ModuleRuntime:
             breaker=self.breaker.state().value,
             performance=round(self.performance, 4),
             queued=queued,
+            unplaceable=self.unplaceable,
             replicas=[
                 ReplicaInfo(
                     name=r.name,
@@ -117,7 +127,7 @@ class ModuleRuntime:
                     health=r.health,
                     alive=r.alive,
                     completed=r.completed,
-                    node_id=node_of(r.handle) if r.handle is not None else None,
+                    node_id=r.node_id,
                 )
                 for r in self.replicas
             ],
@@ -131,8 +141,13 @@ def new_module_runtime(spec: ModuleSpec, settings: Settings) -> ModuleRuntime:
         error_rate=settings.breaker_error_rate,
         reset_after_s=settings.breaker_reset_s,
     )
-    slots = [ReplicaSlot(spec.name, i, spec.max_concurrency) for i in range(spec.replicas)]
+    slots = [new_replica_slot(spec, i) for i in range(spec.replicas)]
     return ModuleRuntime(spec=spec, breaker=breaker, replicas=slots)
+
+
+def new_replica_slot(spec: ModuleSpec, index: int) -> ReplicaSlot:
+    """The bookkeeping of replica ``index`` of a module, not yet started."""
+    return ReplicaSlot(spec.name, index, spec.max_concurrency, prefix=spec.replica_prefix)
 
 
 class Supervisor:
@@ -153,6 +168,7 @@ class Supervisor:
         self.settings = settings
         self.on_lost = on_lost
         self.on_ready = on_ready
+        self.draining: set[str] = set()
         self._tasks: set[asyncio.Task] = set()
 
     def spawn(self, coro: Any) -> None:
@@ -162,13 +178,22 @@ class Supervisor:
         task.add_done_callback(self._tasks.discard)
 
     async def bring_up(self, module: ModuleRuntime, replica: ReplicaSlot, reuse: bool) -> None:
-        """Start a replica (or adopt a live one of the same name), retrying until it answers."""
+        """Start a replica (or adopt a live one of the same name), retrying until it answers.
+
+        The replica goes to the eligible node holding the fewest replicas of its module; while
+        no node is eligible the module reports itself unplaceable and its robots wait queued.
+        """
         delay = 0.2
-        while True:
+        while not replica.retired:
             try:
                 handle = await self.driver.find(replica.name) if reuse else None
                 if handle is None:
-                    handle = await self.driver.start(module.spec, replica.name)
+                    node_id = await self._place(module, replica)
+                    if node_id is None:
+                        await asyncio.sleep(PLACEMENT_RETRY_S)
+                        continue
+                    replica.node_id = node_id  # reserve: concurrent placements see it
+                    handle = await self.driver.start(module.spec, replica.name, node_id)
                 break
             except Exception as exc:
                 log.warning(
@@ -176,12 +201,35 @@ class Supervisor:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+        else:
+            return
+        replica.node_id = self.driver.node_of(handle)
         replica.handle = handle
         replica.alive = True
         replica.health = HealthState.HEALTHY
         replica.replacing = False
         replica.generation += 1
         self.on_ready()
+
+    async def _place(self, module: ModuleRuntime, replica: ReplicaSlot) -> str | None:
+        demand = demand_of(module.spec.resources)
+        nodes = [
+            NodeView(n.node_id, n.alive, n.resources, n.node_id in self.draining)
+            for n in await self.driver.nodes()
+        ]
+        counts: dict[str, int] = {}
+        for other in module.replicas:
+            if other is not replica and other.node_id and not other.retired:
+                counts[other.node_id] = counts.get(other.node_id, 0) + 1
+        node_id = choose_node(nodes, demand, counts)
+        if node_id is None:
+            reason = f"no live node offers {demand or 'a slot'}"
+            if module.unplaceable != reason:
+                log.warning("module %s is unplaceable: %s", module.name, reason)
+            module.unplaceable = reason
+        else:
+            module.unplaceable = None
+        return node_id
 
     def replace(self, module: ModuleRuntime, replica: ReplicaSlot, reason: str) -> None:
         """Take a replica out of routing, requeue its robots, and start a new one in its place."""
@@ -196,12 +244,21 @@ class Supervisor:
         self.spawn(self._swap(module, replica))
 
     async def _swap(self, module: ModuleRuntime, replica: ReplicaSlot) -> None:
+        await self.retire(replica)
+        replica.retired = False
+        await self.bring_up(module, replica, reuse=False)
+
+    async def retire(self, replica: ReplicaSlot) -> None:
+        """Stop a replica's actor for good."""
+        replica.retired = True
+        replica.alive = False
         if replica.handle is not None:
             try:
                 await self.driver.stop(replica.handle)
             except Exception:
                 log.exception("stopping replica %s failed", replica.name)
-        await self.bring_up(module, replica, reuse=False)
+            replica.handle = None
+            replica.node_id = None
 
     async def check(self, module: ModuleRuntime, replica: ReplicaSlot) -> None:
         """Health-check one replica with a timeout; replace it if it fails."""

@@ -15,6 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from actors import cluster_ops
+from actors.cache import CacheCalls
+from actors.cache_sync import ModuleBoard, RobotStatusSync
 from actors.driver import ReplicaDriver
 from actors.fleet import ModuleRuntime, ReplicaSlot, Supervisor, new_module_runtime
 from actors.writer import TransitionWriter
@@ -40,7 +43,13 @@ def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
 class Orchestrator:
     """Holds the module registry, per-type robot queues and in-flight counts; dispatches."""
 
-    def __init__(self, settings: Settings, store: RobotStore, driver: ReplicaDriver) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: RobotStore,
+        driver: ReplicaDriver,
+        cache: CacheCalls | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.driver = driver
@@ -48,12 +57,15 @@ class Orchestrator:
         self.type_modules: dict[str, list[str]] = defaultdict(list)
         self.queues: dict[str, RobotQueue] = defaultdict(RobotQueue)
         self.robots: dict[str, Robot] = {}
-        self.writer = TransitionWriter(store)
-        self.supervisor = Supervisor(driver, settings, self._on_replica_lost, self._wake_up)
+        # With a cache, every commit marks the robots it changes there (actors.cache_sync).
+        self.status_sync = RobotStatusSync(cache) if cache is not None else None
+        self.module_board = ModuleBoard(cache) if cache is not None else None
+        self.writer = TransitionWriter(store, self.status_sync)
+        self.supervisor = Supervisor(driver, settings, self.requeue_lost, self._wake_up)
         self._wake = asyncio.Event()
         self._rng = random.Random()
         self._tasks: set[asyncio.Task] = set()
-        self._stopping = False
+        self.stopping = False
         self.dispatched = 0
         self.rejected: dict[str, str] = {}
 
@@ -63,9 +75,11 @@ class Orchestrator:
         """Open the store, deploy modules, rebuild queues from the store, start the loops."""
         await self.store.open()
         self.writer.start()
+        if self.status_sync is not None:
+            self.status_sync.start()
         specs = {s.name: s for s in self.settings.modules}
         for spec in await self.store.list_modules():
-            specs.setdefault(spec.name, spec)
+            specs[spec.name] = spec  # registered or scaled at run time: newer than the file
         for spec in specs.values():
             try:
                 spec = await validate_module(spec, self.settings.health_timeout_s)
@@ -74,17 +88,22 @@ class Orchestrator:
                 self.rejected[spec.name] = str(exc)
                 continue
             self._deploy(spec, reuse=True)
+        if self.module_board is not None:
+            await self.module_board.seed(self.modules.values())
         await self._recover()
         self._spawn(self._dispatch_loop())
         self._spawn(self._health_loop())
+        self._spawn(cluster_ops.watch_nodes(self))
 
     async def stop(self) -> None:
         """Stop the loops and flush pending writes (replicas are left to the caller)."""
-        self._stopping = True
+        self.stopping = True
         self._wake.set()
         for task in list(self._tasks):
             task.cancel()
         await self.writer.stop()
+        if self.status_sync is not None:
+            self.status_sync.stop()
         await self.store.close()
 
     async def _recover(self) -> None:
@@ -132,20 +151,27 @@ class Orchestrator:
             raise ModuleRejected(f"invalid module spec: {reasons}") from None
         if spec.name in self.modules:
             raise ModuleExists(f"module {spec.name!r} is already registered")
+        taken = {m.spec.replica_prefix: m.name for m in self.modules.values()}
+        if spec.replica_prefix is not None and spec.replica_prefix in taken:
+            raise ModuleExists(
+                f"replica prefix {spec.replica_prefix!r} is used by module "
+                f"{taken[spec.replica_prefix]!r}"
+            )
         spec = await validate_module(spec, self.settings.health_timeout_s)
         await self.store.save_module(spec)
         module = self._deploy(spec, reuse=False)
-        return self._module_info(module)
+        return self.module_info(module)
 
     def list_modules(self) -> list[dict[str, Any]]:
         """Every module with its health, breaker state, queue length and replicas."""
-        return [self._module_info(m) for m in self.modules.values()]
+        return [self.module_info(m) for m in self.modules.values()]
 
     def robot_types(self) -> list[str]:
         """Robot types some registered module handles."""
         return sorted(t for t, names in self.type_modules.items() if names)
 
-    def _module_info(self, module: ModuleRuntime) -> dict[str, Any]:
+    def module_info(self, module: ModuleRuntime) -> dict[str, Any]:
+        """What ``GET /v1/modules`` shows of one module."""
         queued = sum(len(self.queues[t]) for t in module.spec.types if t in self.queues)
         return module.info(queued, self.driver.node_of).model_dump(mode="json")
 
@@ -177,6 +203,8 @@ class Orchestrator:
             accepted.append((i, Robot.model_validate(item)))
         if accepted:
             stored = await self.store.create_robots([robot for _, robot in accepted])
+            if self.status_sync is not None:
+                self.status_sync.robots_created()
             for (i, submitted), robot in zip(accepted, stored, strict=True):
                 fresh = robot.id == submitted.id and robot.status is RobotStatus.QUEUED
                 if fresh and robot.id not in self.robots:
@@ -203,7 +231,7 @@ class Orchestrator:
     # -- dispatch ------------------------------------------------------------------------
 
     async def _dispatch_loop(self) -> None:
-        while not self._stopping:
+        while not self.stopping:
             self._wake.clear()
             try:
                 self._dispatch_ready()
@@ -350,9 +378,10 @@ class Orchestrator:
         if replica.generation == generation and not replica.replacing:
             self.supervisor.replace(module, replica, reason)
 
-    def _on_replica_lost(
+    def requeue_lost(
         self, module: ModuleRuntime, replica: ReplicaSlot, robot_ids: set[str], reason: str
     ) -> None:
+        """Requeue (or give up on) robots that were running on a replica that is gone."""
         transitions = []
         for robot_id in robot_ids:
             robot = self.robots.get(robot_id)
@@ -373,12 +402,14 @@ class Orchestrator:
         self._wake.set()
 
     async def _health_loop(self) -> None:
-        while not self._stopping:
+        while not self.stopping:
             await asyncio.sleep(self.settings.health_interval_s)
             try:
                 await self.supervisor.check_all(list(self.modules.values()))
             except Exception:
                 log.exception("health loop step failed")
+            if self.module_board is not None:
+                await self.module_board.publish(list(self.modules.values()))
 
     # -- progress ------------------------------------------------------------------------
 
@@ -400,7 +431,97 @@ class Orchestrator:
         except Exception:
             log.warning("saving progress of %d robots failed", len(updates), exc_info=True)
 
+    # -- cancel --------------------------------------------------------------------------
+
+    async def cancel(self, robot_id: str, reason: str = "cancelled by request") -> dict[str, Any]:
+        """Cancel a robot: a queued one at once, a running one by asking its replica.
+
+        A running robot's context is marked cancelled; when its module stops, the replica's
+        outcome comes back with ``cancelled`` and is recorded as such. If the module does
+        not stop within ``cancel_grace_s``, the robot is recorded cancelled anyway (its
+        late outcome is then ignored). Answers ``{"id", "status", "cancel_requested"}``
+        or an error (``not_found``, ``already_terminal``, ``not_cancellable``).
+        """
+        robot = self.robots.get(robot_id)
+        if robot is None:
+            stored = await self.store.get_robot(robot_id)
+            if stored is None:
+                return _error("not_found", f"no robot with id {robot_id!r}")
+            if stored.status.terminal:
+                return _error("already_terminal", f"robot {robot_id} is already {stored.status}")
+            return _error("not_cancellable", f"robot {robot_id} is being recovered; retry")
+        if robot.status is RobotStatus.QUEUED:
+            return await self._cancel_queued(robot, reason)
+        slot = self._replica_slot(robot)
+        if slot is not None and slot.handle is not None:
+            await self.driver.cancel(slot.handle, robot_id)
+        self._spawn(self._cancel_after_grace(robot_id, robot.attempt, reason))
+        return {"id": robot_id, "status": RobotStatus.RUNNING.value, "cancel_requested": True}
+
+    async def _cancel_queued(self, robot: Robot, reason: str) -> dict[str, Any]:
+        # Synchronous up to the write: the dispatch loop cannot start it in between.
+        self.queues[robot.type].discard(robot.id)
+        self.robots.pop(robot.id, None)
+        robot.status = RobotStatus.CANCELLED
+        transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.QUEUED, reason)
+        [applied] = await self.writer.write([transition])
+        if not applied:
+            stored = await self.store.get_robot(robot.id)
+            status = stored.status.value if stored is not None else "unknown"
+            return _error("already_terminal", f"robot {robot.id} is already {status}")
+        return {"id": robot.id, "status": RobotStatus.CANCELLED.value, "cancel_requested": False}
+
+    def _replica_slot(self, robot: Robot) -> ReplicaSlot | None:
+        module = self.modules.get(robot.module or "")
+        if module is None:
+            return None
+        return next((r for r in module.replicas if r.name == robot.replica), None)
+
+    async def _cancel_after_grace(self, robot_id: str, attempt: int, reason: str) -> None:
+        """Record the cancel of a running robot whose module did not stop in time."""
+        deadline = time.monotonic() + self.settings.cancel_grace_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(0.1, self.settings.cancel_grace_s))
+            robot = self.robots.get(robot_id)
+            if robot is None:
+                return  # settled: its module honoured the cancel, or it finished first
+            if robot.status is RobotStatus.QUEUED:
+                await self._cancel_queued(robot, reason)  # it failed and was requeued
+                return
+            if robot.attempt != attempt:  # requeued and started again between two looks
+                attempt = robot.attempt
+                slot = self._replica_slot(robot)
+                if slot is not None and slot.handle is not None:
+                    await self.driver.cancel(slot.handle, robot_id)
+        robot = self.robots.get(robot_id)
+        if robot is None or robot.status is not RobotStatus.RUNNING or robot.attempt != attempt:
+            return
+        # The replica keeps the slot until its late answer comes back and is ignored.
+        self.robots.pop(robot_id, None)
+        await self.writer.write(
+            [
+                lifecycle.cancel(
+                    robot_id,
+                    attempt,
+                    RobotStatus.RUNNING,
+                    f"{reason}; the module did not stop within {self.settings.cancel_grace_s:g}s",
+                )
+            ]
+        )
+
     # -- plumbing ------------------------------------------------------------------------
+
+    async def scale_module(self, name: str, replicas: int) -> dict[str, Any]:
+        """Change a module's replica count at run time."""
+        return await cluster_ops.scale_module(self, name, replicas)
+
+    async def drain_node(self, node_id: str, timeout_s: float = 60.0) -> int:
+        """Move work off a node that is about to leave; returns how many replicas moved."""
+        return await cluster_ops.drain_node(self, node_id, timeout_s)
+
+    def replica_nodes(self) -> dict[str, str | None]:
+        """Which node each replica runs on, by replica name."""
+        return {r.name: r.node_id for m in self.modules.values() for r in m.replicas}
 
     def stats(self) -> dict[str, Any]:
         """Counters for metrics and benchmarks."""

@@ -13,7 +13,7 @@ from typing import Any
 from runtime.errors import is_retryable
 from runtime.models import ModuleSpec, Robot
 from runtime.registry import load_module_class
-from runtime.sdk import RobotContext, call_health, call_hook, call_run
+from runtime.sdk import RobotContext, call_health, call_hook, call_metrics, call_run
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,10 @@ class ReplicaHost:
     async def check_health(self) -> str:
         """Ask the module whether it can take work."""
         return (await call_health(self.module)).value
+
+    def module_metrics(self) -> list[dict[str, Any]]:
+        """The module's own metric samples (its ``metrics()`` hook), as plain dicts."""
+        return call_metrics(self.module)
 
     def cancel(self, robot_id: str) -> bool:
         """Ask a running robot to stop; False if it is not running here."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from runtime.errors import StoreUnavailable
 from runtime.lifecycle import Transition
 from runtime.store.base import RobotStore
+
+if TYPE_CHECKING:
+    from actors.cache_sync import RobotStatusSync
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +23,14 @@ class TransitionWriter:
     Order matters: a robot's ``start`` must reach the store before its ``succeed``, and a
     requeue before the next attempt's ``start``; one flusher writing batches in order
     guarantees it while letting any number of concurrent robots share a commit.
+
+    With a ``status_sync``, the cache is told before each commit which robots are about to
+    change and after it that the commit is done: one cache call each per batch.
     """
 
-    def __init__(self, store: RobotStore) -> None:
+    def __init__(self, store: RobotStore, status_sync: RobotStatusSync | None = None) -> None:
         self.store = store
+        self.status_sync = status_sync
         self._pending: list[tuple[Sequence[Transition], asyncio.Future]] = []
         self._has_work = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -53,6 +61,8 @@ class TransitionWriter:
             self._has_work.clear()
             batch, self._pending = self._pending, []
             flat = [t for transitions, _ in batch for t in transitions]
+            if self.status_sync is not None:
+                await self.status_sync.before_commit(flat)
             try:
                 applied = await self.store.apply(flat)
                 self.commits += 1
@@ -74,6 +84,9 @@ class TransitionWriter:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            finally:
+                if self.status_sync is not None:
+                    self.status_sync.after_commit()
             offset = 0
             for transitions, future in batch:
                 if not future.done():

@@ -29,6 +29,7 @@ DEFAULT_DSN = os.environ.get(
 
 
 async def run_writers(store: RobotStore, robots: int, writers: int) -> tuple[float, int]:
+    """Transitions per second and commits taken by ``writers`` concurrent writers."""
     batch = [Robot(id=new_robot_id(), type="bench") for _ in range(robots)]
     await store.create_robots(batch)
     commits_before = store.commits  # type: ignore[attr-defined]
@@ -45,6 +46,7 @@ async def run_writers(store: RobotStore, robots: int, writers: int) -> tuple[flo
 
 
 async def bench(name: str, make: Callable[[], Awaitable[RobotStore]], robots: int) -> None:
+    """Print the figure of one store with 1 and 256 writers."""
     for writers in (1, 256):
         store = await make()
         try:
@@ -57,6 +59,7 @@ async def bench(name: str, make: Callable[[], Awaitable[RobotStore]], robots: in
 
 
 async def main() -> None:
+    """Run the store benchmark on SQLite (NORMAL, FULL) and PostgreSQL."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--robots", type=int, default=4000)
     parser.add_argument("--dsn", default=DEFAULT_DSN)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.client import GatewayClient, GatewayError
+from cluster.keys_cli import add_keys_parser, bootstrap_admin_key, cmd_keys
 from runtime.config import Settings, load_settings
 from runtime.errors import RobofleetError
 
@@ -43,6 +44,10 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    admin_key = bootstrap_admin_key(settings)
+    if admin_key is not None:
+        print("created the first admin key (shown only this once; store it now):")
+        print(f"  ROBOFLEET_API_KEY={admin_key}", flush=True)
     started_head = settings.ray_address is None
     address = settings.ray_address or deploy.start_head(settings)
     stop = threading.Event()
@@ -72,6 +77,56 @@ def cmd_up(args: argparse.Namespace) -> int:
             if started_head:
                 deploy.stop_head()
     return 0
+
+
+def cmd_join(args: argparse.Namespace) -> int:
+    """Join this machine to a robofleet cluster; Ctrl-C drains it and leaves."""
+    import ray
+
+    from cluster import deploy
+
+    settings = _settings(args)
+    resources = json.loads(args.resources) if args.resources else {}
+    deploy.start_worker(args.head, resources, args.num_cpus)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    node_id = None
+    gateway_name = None
+    try:
+        deploy.connect(args.head, settings.namespace)
+        node_id = _own_node_id(ray)
+        print(f"joined {args.head} as node {node_id}")
+        if not args.no_gateway:
+            deployed = deploy.deploy_gateway(settings, node_id=node_id)
+            gateway_name = deployed["gateway_name"]
+            print(f"  gateway: {deployed['url']}")
+        print("Press Ctrl-C to drain this node and leave.", flush=True)
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if node_id is not None and ray.is_initialized():
+            print("\ndraining: no new work; running robots finish or are requeued...", flush=True)
+            moved = deploy.leave(settings, node_id, gateway_name)
+            print(f"moved {moved} replicas off this node")
+            ray.shutdown()
+        deploy.stop_head()
+    return 0
+
+
+def _own_node_id(ray: Any) -> str:
+    """The node id of the raylet `ray start` just launched on this machine."""
+    import socket
+
+    addresses = {"127.0.0.1", socket.gethostbyname(socket.gethostname())}
+    newest = [
+        n for n in ray.nodes()
+        if n["Alive"] and n["NodeManagerAddress"] in addresses and not n.get("IsHeadNode")
+    ]
+    if not newest:
+        return ray.get_runtime_context().get_node_id()
+    return newest[-1]["NodeID"]
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -138,6 +193,17 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     """Show one robot, or the newest robots."""
     client = _client(args)
+    if args.nodes:
+        for node in client.request("GET", "/v1/cluster")["nodes"]:
+            state = "alive" if node["alive"] else "dead"
+            resources = ", ".join(f"{k}={v:g}" for k, v in sorted(node["resources"].items())
+                                  if k not in ("memory", "object_store_memory"))
+            print(f"{node['node_id'][:12]}  {node['address']:<15} {state:<5} {resources}")
+            for gateway in node["gateways"]:
+                print(f"    {gateway}")
+            for replica in node["replicas"]:
+                print(f"    {replica}")
+        return 0
     if args.id:
         print(json.dumps(client.robot(args.id), indent=2))
         return 0
@@ -148,8 +214,17 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_modules(args: argparse.Namespace) -> int:
-    """List modules with their health, breaker and replicas."""
-    for module in _client(args).modules():
+    """List modules with their health, breaker and replicas, or scale one."""
+    client = _client(args)
+    if args.action == "scale":
+        if args.name is None or args.replicas is None:
+            raise ValueError("usage: robofleet modules scale NAME N")
+        info = client.request(
+            "POST", f"/v1/modules/{args.name}/scale", {"replicas": args.replicas}
+        )
+        print(f"{info['name']}: {len(info['replicas'])} replicas")
+        return 0
+    for module in client.modules():
         replicas = ", ".join(
             f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
             for r in module["replicas"]
@@ -159,6 +234,17 @@ def cmd_modules(args: argparse.Namespace) -> int:
             f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}"
         )
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark harness (``python -m bench``) with the arguments that follow."""
+    try:
+        import bench.runner
+    except ImportError:
+        # bench/ ships with the source tree, not the package: find it next to cluster/.
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        import bench.runner
+    return bench.runner.main(args.bench_args)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -180,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", help="gateway bind address (default 127.0.0.1)")
     up.set_defaults(func=cmd_up)
 
+    join = sub.add_parser("join", help="join this machine to a robofleet cluster")
+    join.add_argument("head", help="HEAD:PORT of the Ray head (robofleet up prints it)")
+    join.add_argument("--resources", help='custom resources as JSON, e.g. \'{"ocr": 1}\'')
+    join.add_argument("--num-cpus", type=int)
+    join.add_argument("--port", type=int, help="port of this node's gateway (default 8080)")
+    join.add_argument("--host", help="gateway bind address (default 127.0.0.1)")
+    join.add_argument("--no-gateway", action="store_true", help="serve no HTTP on this node")
+    join.add_argument("--config", help="TOML config file")
+    join.set_defaults(func=cmd_join)
+
     down = sub.add_parser("down", help="remove robofleet's actors and stop the local Ray head")
     down.add_argument("--address", help="Ray cluster address (default 127.0.0.1:6380)")
     down.add_argument("--keep-ray", action="store_true", help="leave Ray running")
@@ -200,12 +296,25 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("id", nargs="?")
     status.add_argument("--status", help="filter the list by status")
     status.add_argument("--limit", type=int, default=20)
+    status.add_argument("--nodes", action="store_true", help="list nodes, gateways and replicas")
     client_args(status)
     status.set_defaults(func=cmd_status)
 
-    modules = sub.add_parser("modules", help="list modules")
+    modules = sub.add_parser("modules", help="list modules, or `modules scale NAME N`")
+    modules.add_argument("action", nargs="?", choices=["scale"])
+    modules.add_argument("name", nargs="?")
+    modules.add_argument("replicas", nargs="?", type=int)
     client_args(modules)
     modules.set_defaults(func=cmd_modules)
+
+    # Everything after `bench` goes to the harness's own parser (`robofleet bench --help`).
+    bench = sub.add_parser(
+        "bench", help="run the benchmarks (python -m bench)", add_help=False, prefix_chars="\0"
+    )
+    bench.add_argument("bench_args", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+
+    add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
     return parser
 
 

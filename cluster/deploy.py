@@ -14,7 +14,14 @@ from typing import Any
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from actors.remote import RemoteOrchestrator, orchestrator_options
+from actors.remote import (
+    RemoteCache,
+    RemoteDocuments,
+    RemoteOrchestrator,
+    cache_options,
+    documents_options,
+    orchestrator_options,
+)
 from gateway.actor import RemoteGateway, gateway_name
 from runtime.config import Settings
 from runtime.errors import ConfigError
@@ -67,15 +74,54 @@ def connect(address: str, namespace: str) -> None:
         )
 
 
+def deploy_cache(settings: Settings, timeout_s: float = 120.0) -> Any:
+    """Create (or find) the ``cache`` actor on the head node and wait until it answers."""
+    cache = RemoteCache.options(**cache_options(settings.namespace), get_if_exists=True).remote(
+        settings.model_dump(mode="json")
+    )
+    ray.get(cache.ready.remote(), timeout=timeout_s)
+    return cache
+
+
 def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
     """Create (or find) the orchestrator and this node's gateway; wait until both answer."""
     payload = settings.model_dump(mode="json")
+    documents = deploy_documents(settings)
     orchestrator = RemoteOrchestrator.options(
         **orchestrator_options(settings.namespace), get_if_exists=True
     ).remote(payload)
     ray.get(orchestrator.ready.remote(), timeout=timeout_s)
-    node_id = ray.get_runtime_context().get_node_id()
-    node_ip = ray.util.get_node_ip_address()
+    ray.get(documents.stats.remote(), timeout=timeout_s)
+    cache = deploy_cache(settings, timeout_s)
+    return {
+        "orchestrator": orchestrator,
+        "documents": documents,
+        "cache": cache,
+        **deploy_gateway(settings, timeout_s=timeout_s),
+    }
+
+
+def deploy_documents(settings: Settings) -> Any:
+    """Create (or find) the ``documents`` actor on the head node and return its handle.
+
+    It stores uploads on the head node's disk and keeps the OCR results workers share;
+    workers on every node fetch documents from it through Ray, not a shared filesystem.
+    """
+    return RemoteDocuments.options(
+        **documents_options(settings.namespace), get_if_exists=True
+    ).remote(str(settings.documents_dir()), settings.max_document_bytes)
+
+
+def deploy_gateway(
+    settings: Settings, node_id: str | None = None, timeout_s: float = 120.0
+) -> dict[str, Any]:
+    """Create (or find) the gateway of a node (this driver's node by default)."""
+    payload = settings.model_dump(mode="json")
+    node_id = node_id or ray.get_runtime_context().get_node_id()
+    node_ip = next(
+        (n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id),
+        ray.util.get_node_ip_address(),
+    )
     name = gateway_name(node_ip, settings.gateway_port)
     gateway = RemoteGateway.options(
         name=name,
@@ -88,7 +134,40 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
         get_if_exists=True,
     ).remote(payload)
     url = ray.get(gateway.url.remote(), timeout=timeout_s)
-    return {"orchestrator": orchestrator, "gateway": gateway, "gateway_name": name, "url": url}
+    return {"gateway": gateway, "gateway_name": name, "url": url}
+
+
+def start_worker(head_address: str, resources: dict[str, float], num_cpus: int | None) -> None:
+    """Join this machine to a Ray cluster as a worker node."""
+    import json
+
+    command = [_ray_binary(), "start", f"--address={head_address}", "--disable-usage-stats"]
+    if resources:
+        command.append(f"--resources={json.dumps(resources)}")
+    if num_cpus is not None:
+        command.append(f"--num-cpus={num_cpus}")
+    result = subprocess.run(command, env=worker_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+        raise ConfigError(f"could not join the Ray cluster at {head_address}:\n{tail}")
+
+
+def leave(settings: Settings, node_id: str, gateway_name: str | None, timeout_s: float = 60.0) -> int:
+    """Drain a node before it leaves: no new work, running robots finish or are requeued."""
+    from actors.remote import get_orchestrator
+
+    moved = ray.get(
+        get_orchestrator(settings.namespace).drain_node.remote(node_id, timeout_s),
+        timeout=timeout_s + 30,
+    )
+    if gateway_name:
+        try:
+            gateway = ray.get_actor(gateway_name, namespace=settings.namespace)
+            ray.get(gateway.shutdown.remote(), timeout=5)
+            ray.kill(gateway, no_restart=True)
+        except Exception:
+            log.debug("gateway %s already gone", gateway_name, exc_info=True)
+    return moved
 
 
 def robofleet_actor_names(namespace: str) -> list[str]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import ValidationError
 
 from runtime.errors import GatewayError, RobofleetError
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 _request_ids = random.Random(os.urandom(16))
 
-REQUEST_ID = web.AppKey("request_id", str)
+REQUEST_ID = web.RequestKey("request_id", str)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 STATUS_OF_CODE = {
@@ -87,6 +88,13 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(exc.status_code, code, exc.reason, request_id)
+    except HttpProcessingError as exc:
+        # aiohttp's parsers (multipart parts, chunked bodies) raise these outside of
+        # web.HTTPException; they are the client's fault. The parser's message may echo
+        # the input, so it stays out of the body.
+        status = exc.code if 400 <= exc.code < 500 else 400
+        log.info("request %s: malformed request: %s", request_id, exc)
+        return error_response(status, "bad_request", "the request is malformed", request_id)
     except RobofleetError as exc:
         status = STATUS_OF_CODE.get(exc.code, 500)
         if status >= 500:
@@ -98,5 +106,6 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     except Exception:
         log.exception("request %s failed with an internal error", request_id)
         return error_response(500, "internal", "internal error; quote the request id", request_id)
-    response.headers[REQUEST_ID_HEADER] = request_id
+    if not response.prepared:  # a stream already sent its headers, request id included
+        response.headers[REQUEST_ID_HEADER] = request_id
     return response

@@ -8,12 +8,38 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
+from gateway.audit import AUDIT_TARGET
+from gateway.auth import caller
 from gateway.batching import SubmitBatcher
 from gateway.errors import ApiError, validation_message
-from runtime.models import RobotRequest, RobotStatus, new_robot_id
+from gateway.events import stream_robot
+from gateway.module_metrics import module_metrics_text
+from gateway.ratelimit import SETTINGS, Bucket, take_token
+from gateway.robot_reads import ROBOT_READS
+from gateway.schemas import Accepted, RobotListQuery
+from gateway.scope import MODULE_DIRECTORY, check_robot, check_type, may_see
+from runtime.keys import Permission
+from runtime.models import Robot, RobotRequest, new_robot_id
 from runtime.store.base import RobotStore
+
+__all__ = [
+    "BATCHER",
+    "FLEET",
+    "ROUTES",
+    "STORE",
+    "Accepted",
+    "Fleet",
+    "RobotListQuery",
+    "json_response",
+    "parse",
+    "read_json",
+]
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+# What makes two submits "the same request" for Idempotency-Key replays.
+REQUEST_FIELDS = ("type", "payload", "priority", "deadline", "max_attempts", "timeout_s")
 
 
 class Fleet(Protocol):
@@ -31,28 +57,13 @@ class Fleet(Protocol):
     async def ready(self) -> bool:
         """Whether the orchestrator answers."""
 
+    async def cancel(self, robot_id: str) -> dict[str, Any]:
+        """Cancel a queued robot, or ask a running one to stop."""
+
 
 FLEET = web.AppKey("fleet", Fleet)
 STORE = web.AppKey("store", RobotStore)
 BATCHER = web.AppKey("batcher", SubmitBatcher)
-
-
-class RobotListQuery(BaseModel):
-    """Query of ``GET /v1/robots``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    status: RobotStatus | None = None
-    type: str | None = Field(None, max_length=128)
-    limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=64)
-
-
-class Accepted(BaseModel):
-    """Answer to an accepted submit."""
-
-    id: str
-    status: RobotStatus
 
 
 def json_response(
@@ -85,9 +96,43 @@ def parse(model: type[BaseModel], data: Any) -> Any:
         raise ApiError(422, "validation_error", validation_message(exc)) from None
 
 
+def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
+    header = request.headers.get(IDEMPOTENCY_HEADER)
+    if header is None:
+        return robot.idempotency_key
+    header = header.strip()
+    if not 1 <= len(header) <= 200:
+        raise ApiError(422, "validation_error", f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters")
+    if robot.idempotency_key not in (None, header):
+        raise ApiError(
+            422,
+            "validation_error",
+            f"the {IDEMPOTENCY_HEADER} header and the body's idempotency_key differ",
+        )
+    return header
+
+
+def same_request(stored: Robot, request: RobotRequest) -> bool:
+    """Whether a stored robot was submitted with the same fields as ``request``."""
+    return all(getattr(stored, name) == getattr(request, name) for name in REQUEST_FIELDS)
+
+
 async def submit_robot(request: web.Request) -> web.Response:
-    """``POST /v1/robots``: durably accept a robot; 202 once it is in the store."""
+    """``POST /v1/robots``: durably accept a robot; 202 once it is in the store.
+
+    With an ``Idempotency-Key`` header (or body ``idempotency_key``), a repeat of the same
+    request answers 200 with the first robot; the same key with a different request is 409.
+    """
+    key = caller(request)
     robot = parse(RobotRequest, await read_json(request))
+    robot.idempotency_key = _idempotency_key(request, robot)
+    modules = await check_type(request, key, robot.type)
+    limits = request.app[SETTINGS].module_rate_limits
+    if limits:
+        modules = modules or await request.app[MODULE_DIRECTORY].modules_of_type(robot.type)
+        buckets = [Bucket.of(f"key:{key.id}:module:{m}", limits[m]) for m in modules if m in limits]
+        if buckets:
+            await take_token(request, buckets, "module")
     item = robot.model_dump()
     item["id"] = new_robot_id()
     answer = await request.app[BATCHER].submit(item)
@@ -97,35 +142,84 @@ async def submit_robot(request: web.Request) -> web.Response:
             retry = str(max(1, round(error.get("retry_after_s", 1))))
             raise ApiError(429, "queue_full", error["message"], headers={"Retry-After": retry})
         raise ApiError(422, error["code"], error["message"])
-    status = 202 if answer.get("created", True) else 200
+    request[AUDIT_TARGET] = answer["id"]
+    created = answer.get("created", True)
+    if not created and robot.idempotency_key is not None:
+        stored = await request.app[STORE].get_robot(answer["id"])
+        if stored is not None and not same_request(stored, robot):
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                f"idempotency key {robot.idempotency_key!r} was already used for a different "
+                f"request (robot {stored.id})",
+            )
     body = {"id": answer["id"], "status": answer["status"]}
-    return json_response(body, status, headers={"Location": f"/v1/robots/{answer['id']}"})
+    return json_response(
+        body, 202 if created else 200, headers={"Location": f"/v1/robots/{answer['id']}"}
+    )
+
+
+async def _visible_robot(request: web.Request) -> Robot:
+    robot_id = request.match_info["robot_id"]
+    robot = await request.app[ROBOT_READS].robot(robot_id) if len(robot_id) <= 64 else None
+    if robot is None:
+        raise ApiError(404, "not_found", f"no robot with id {robot_id!r}")
+    await check_robot(request, caller(request), robot)
+    return robot
 
 
 async def get_robot(request: web.Request) -> web.Response:
     """``GET /v1/robots/{id}``: one robot with its status, progress and result."""
-    robot_id = request.match_info["robot_id"]
-    robot = await request.app[STORE].get_robot(robot_id) if len(robot_id) <= 64 else None
-    if robot is None:
-        raise ApiError(404, "not_found", f"no robot with id {robot_id!r}")
+    robot = await _visible_robot(request)
     return json_response(robot.model_dump(mode="json"))
 
 
+async def cancel_robot(request: web.Request) -> web.Response:
+    """``POST /v1/robots/{id}/cancel``: cancel a queued robot (200), ask a running one (202).
+
+    A running robot is asked through ``ctx.cancelled``; it is recorded cancelled when its
+    module stops, or after ``cancel_grace_s`` if it does not. A terminal robot is 409.
+    """
+    robot = await _visible_robot(request)
+    if robot.status.terminal:
+        raise ApiError(409, "already_terminal", f"robot {robot.id} is already {robot.status}")
+    answer = await request.app[FLEET].cancel(robot.id)
+    if "error" in answer:
+        error = answer["error"]
+        status = 404 if error["code"] == "not_found" else 409
+        raise ApiError(status, error["code"], error["message"])
+    return json_response(answer, 202 if answer.get("cancel_requested") else 200)
+
+
+async def robot_events(request: web.Request) -> web.StreamResponse:
+    """``GET /v1/robots/{id}/events``: server-sent progress and state changes until terminal."""
+    robot = await _visible_robot(request)
+    poll_s = request.app[SETTINGS].events_poll_s
+    return await stream_robot(request, robot, poll_s, request.app[STORE].get_robot)
+
+
 async def list_robots(request: web.Request) -> web.Response:
-    """``GET /v1/robots``: robots newest first, filtered by status and type, paginated."""
+    """``GET /v1/robots``: robots newest first, filtered by status and type, paginated.
+
+    For a key limited to some modules, robots of other modules are left out of each page
+    (so a page may hold fewer than ``limit``; ``next_cursor`` still walks every robot).
+    """
+    key = caller(request)
     query = parse(RobotListQuery, dict(request.query))
-    page = await request.app[STORE].list_robots(query.status, query.type, query.limit, query.cursor)
+    if query.type is not None:
+        await check_type(request, key, query.type)
+    page = await request.app[ROBOT_READS].page(query.status, query.type, query.limit, query.cursor)
+    robots = [r for r in page.robots if await may_see(request, key, r)]
     return json_response(
-        {
-            "robots": [r.model_dump(mode="json") for r in page.robots],
-            "next_cursor": page.next_cursor,
-        }
+        {"robots": [r.model_dump(mode="json") for r in robots], "next_cursor": page.next_cursor}
     )
 
 
 async def list_modules(request: web.Request) -> web.Response:
     """``GET /v1/modules``: modules with health, breaker state, queue and replicas."""
-    return json_response({"modules": await request.app[FLEET].list_modules()})
+    key = caller(request)
+    modules = await request.app[FLEET].list_modules()
+    return json_response({"modules": [m for m in modules if key.allows_module(m["name"])]})
 
 
 async def register_module(request: web.Request) -> web.Response:
@@ -133,7 +227,10 @@ async def register_module(request: web.Request) -> web.Response:
     data = await read_json(request)
     if not isinstance(data, dict):
         raise ApiError(422, "validation_error", "expected a JSON object")
+    if isinstance(data.get("name"), str):
+        request[AUDIT_TARGET] = data["name"]
     info = await request.app[FLEET].register_module(data)
+    request.app[MODULE_DIRECTORY].invalidate()
     return json_response(info, 201, headers={"Location": f"/v1/modules/{info['name']}"})
 
 
@@ -162,17 +259,21 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """``GET /metrics``: Prometheus text exposition."""
-    return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
+    body = generate_latest() + await module_metrics_text(request.app[FLEET])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-ROUTES = [
-    web.post("/v1/robots", submit_robot),
-    web.get("/v1/robots", list_robots),
-    web.get("/v1/robots/{robot_id}", get_robot),
-    web.get("/v1/modules", list_modules),
-    web.post("/v1/modules", register_module),
-    web.get("/healthz", healthz),
-    web.get("/readyz", readyz),
-    web.get("/metrics", metrics),
+ROUTES: list[tuple[web.RouteDef, Permission]] = [
+    (web.post("/v1/robots", submit_robot), Permission.OPERATE),
+    (web.get("/v1/robots", list_robots), Permission.READ),
+    (web.get("/v1/robots/{robot_id}", get_robot), Permission.READ),
+    (web.post("/v1/robots/{robot_id}/cancel", cancel_robot), Permission.OPERATE),
+    (web.get("/v1/robots/{robot_id}/events", robot_events), Permission.READ),
+    (web.get("/v1/modules", list_modules), Permission.READ),
+    (web.post("/v1/modules", register_module), Permission.ADMIN),
+    (web.get("/healthz", healthz), Permission.PUBLIC),
+    (web.get("/readyz", readyz), Permission.PUBLIC),
+    (web.get("/metrics", metrics), Permission.READ),
 ]
+"""Every route of this module with the permission a key needs to call it."""

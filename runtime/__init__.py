@@ -2,11 +2,12 @@
 
 from runtime.errors import BadPayload, PermanentError, RetryableError, RobofleetError
 from runtime.models import HealthState, ModuleSpec, Robot, RobotRequest, RobotStatus
-from runtime.sdk import Module, RobotContext
+from runtime.sdk import MetricSample, Module, RobotContext
 
 __all__ = [
     "BadPayload",
     "HealthState",
+    "MetricSample",
     "Module",
     "ModuleSpec",
     "PermanentError",

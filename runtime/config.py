@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import ConfigError
@@ -31,7 +32,37 @@ DEFAULT_MODULES = [
             "max_concurrency": 16,
         }
     ),
+    # The OCR pool: replicas named ocr:<n>, one per CPU, each reserving that CPU. Refused
+    # with the reason in the log (and the rest deployed) where Tesseract is not installed.
+    ModuleSpec.model_validate(
+        {
+            "name": "ocr",
+            "class": "actors.ocr_worker:OcrWorker",
+            "types": ["ocr.extract", "invoice.extract"],
+            "replicas": os.cpu_count() or 1,
+            "max_concurrency": 2,
+            "resources": {"num_cpus": 1},
+            "replica_prefix": "ocr",
+        }
+    ),
 ]
+OCR_MODULE = "ocr"
+
+
+class RateLimit(BaseModel):
+    """A token bucket: ``burst`` requests at once, refilled at ``rate`` per second."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate: float = Field(gt=0, description="Tokens added per second.")
+    burst: float = Field(ge=1, description="Bucket size: requests allowed at once.")
+
+
+DEFAULT_RATE_LIMITS = {
+    "admin": RateLimit(rate=10_000, burst=20_000),
+    "operator": RateLimit(rate=2_000, burst=4_000),
+    "viewer": RateLimit(rate=500, burst=1_000),
+}
 
 
 class Settings(BaseSettings):
@@ -41,7 +72,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path.home() / ".robofleet", description="SQLite store and documents.")
     database_url: str | None = Field(None, description="PostgreSQL DSN; SQLite when unset.")
-    redis_url: str | None = Field(None, description="Redis URL for the shared cache tier.")
+    redis_url: str | None = Field(
+        None, description="Redis URL for the shared cache and rate-limit tier."
+    )
     config_file: Path | None = Field(None, description="TOML file with [[modules]] and settings.")
 
     ray_address: str | None = Field(
@@ -66,7 +99,74 @@ class Settings(BaseSettings):
     breaker_reset_s: float = Field(10.0)
     sqlite_synchronous: str = Field("NORMAL", pattern="^(OFF|NORMAL|FULL)$")
 
+    cancel_grace_s: float = Field(
+        10.0, gt=0, description="How long a running robot asked to cancel may take to stop."
+    )
+    events_poll_s: float = Field(
+        0.25, gt=0, description="How often an event stream looks for changes of its robot."
+    )
+
+    key_cache_ttl_s: float = Field(
+        2.0, ge=0, description="How long a validated API key is trusted without a store read."
+    )
+    redis_prefix: str = Field("robofleet:", description="Prefix of every Redis key robofleet uses.")
+    rate_limits: dict[str, RateLimit] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description="Token bucket per API key, by role (admin, operator, viewer).",
+    )
+    module_rate_limits: dict[str, RateLimit] = Field(
+        default_factory=dict,
+        description="Extra token bucket per API key and module, for submits to that module.",
+    )
+    auth_failure_limit: RateLimit = Field(
+        default_factory=lambda: RateLimit(rate=1, burst=20),
+        description="Failed authentications allowed per client address.",
+    )
+
+    cache_reads: bool = Field(
+        True, description="Serve robot reads through the cache actor (false: always the store)."
+    )
+    cache_ttl_robot_s: float = Field(60.0, gt=0, description="TTL of a cached robot status.")
+    cache_ttl_module_health_s: float = Field(300.0, gt=0, description="TTL of module health.")
+    cache_ttl_performance_s: float = Field(600.0, gt=0, description="TTL of performance scores.")
+    cache_ttl_config_s: float = Field(1800.0, gt=0, description="TTL of cached configuration.")
+    cache_ttl_api_key_s: float = Field(60.0, gt=0, description="TTL of a cached API key record.")
+    cache_max_entries: int = Field(100_000, ge=1, description="Most entries in cache memory.")
+    cache_max_bytes: int = Field(64 * 1024 * 1024, ge=1024, description="Most cache memory bytes.")
+    cache_compress_min_bytes: int = Field(2048, ge=0, description="Compress values this big.")
+    cache_timeout_s: float = Field(
+        0.25, gt=0, description="Longest wait for the cache actor before reading the store instead."
+    )
+
+    max_document_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="Largest document POST /v1/documents accepts."
+    )
+    ocr_workers: int | None = Field(
+        None, ge=0, le=256, description="Replicas of the 'ocr' module (default: one per CPU)."
+    )
+
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(DEFAULT_MODULES))
+
+    @model_validator(mode="after")
+    def _ocr_pool_size(self) -> Settings:
+        if self.ocr_workers is not None:
+            self.modules = [
+                m.model_copy(update={"replicas": self.ocr_workers}) if m.name == OCR_MODULE else m
+                for m in self.modules
+            ]
+        return self
+
+    def role_rate_limit(self, role: str) -> RateLimit:
+        """The token bucket of a role: configured, else the default, else the viewer's."""
+        return (
+            self.rate_limits.get(role)
+            or DEFAULT_RATE_LIMITS.get(role)
+            or DEFAULT_RATE_LIMITS["viewer"]
+        )
+
+    def documents_dir(self) -> Path:
+        """Where uploaded documents are stored, content-addressed (on the head node)."""
+        return self.data_dir.expanduser() / "documents"
 
     def gateway_url(self) -> str:
         """The URL clients use to reach the local gateway."""

@@ -12,6 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ROBOT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MODULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+REPLICA_PREFIX_PATTERN = r"^[a-z][a-z0-9_.-]{0,62}$"
+# Actor names that start like these belong to robofleet itself.
+RESERVED_REPLICA_PREFIXES = frozenset({"module", "gateway"})
 
 
 class RobotStatus(StrEnum):
@@ -150,6 +153,11 @@ class ModuleSpec(BaseModel):
     max_concurrency: int = Field(4, ge=1, le=10_000)
     resources: dict[str, float] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict, description="Passed to the module.")
+    replica_prefix: str | None = Field(
+        None,
+        pattern=REPLICA_PREFIX_PATTERN,
+        description="Replica actor names are '<prefix>:<n>'; default 'module:<name>'.",
+    )
 
     @field_validator("types")
     @classmethod
@@ -159,6 +167,13 @@ class ModuleSpec(BaseModel):
         for robot_type in value:
             if not re.fullmatch(ROBOT_TYPE_PATTERN, robot_type):
                 raise ValueError(f"invalid robot type {robot_type!r}")
+        return value
+
+    @field_validator("replica_prefix")
+    @classmethod
+    def _prefix_not_reserved(cls, value: str | None) -> str | None:
+        if value in RESERVED_REPLICA_PREFIXES:
+            raise ValueError(f"replica prefix {value!r} is reserved")
         return value
 
     @field_validator("resources")
@@ -192,4 +207,5 @@ class ModuleInfo(BaseModel):
     breaker: str
     performance: float
     queued: int
+    unplaceable: str | None = None
     replicas: list[ReplicaInfo]

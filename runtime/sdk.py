@@ -22,7 +22,8 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from runtime.models import HealthState, Robot
 
@@ -60,6 +61,17 @@ class RobotContext:
             self._sink(self.robot_id, self.attempt, fraction, message)
 
 
+@dataclass(frozen=True)
+class MetricSample:
+    """One value a module exports; the gateway's ``/metrics`` adds ``module`` and ``replica``."""
+
+    name: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+    kind: Literal["counter", "gauge"] = "gauge"
+    help: str = ""
+
+
 class Module:
     """Base class of an automation module; override ``run`` and, if useful, the hooks."""
 
@@ -77,6 +89,10 @@ class Module:
     def check_health(self) -> bool | HealthState:
         """Hook: say whether this replica can take work; the default says yes."""
         return True
+
+    def metrics(self) -> list[MetricSample]:
+        """Hook: this replica's own metrics, exported as Prometheus metrics (none by default)."""
+        return []
 
     def run(self, robot: Robot, ctx: RobotContext) -> Any | Awaitable[Any]:
         """Do the robot's work and return its JSON-serialisable result."""
@@ -104,6 +120,24 @@ async def call_health(module: Module) -> HealthState:
     if isinstance(answer, str):
         return HealthState(answer)
     return HealthState.HEALTHY if answer else HealthState.UNHEALTHY
+
+
+def call_metrics(module: Module) -> list[dict[str, Any]]:
+    """Run a module's ``metrics`` hook; return its samples as dicts, none if the hook fails."""
+    try:
+        return [
+            {
+                "name": s.name,
+                "value": float(s.value),
+                "labels": dict(s.labels),
+                "kind": s.kind,
+                "help": s.help,
+            }
+            for s in module.metrics()
+        ]
+    except Exception:
+        log.exception("module %s: metrics hook failed", type(module).__name__)
+        return []
 
 
 def call_hook(module: Module, name: str) -> None:

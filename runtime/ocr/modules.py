@@ -2,11 +2,15 @@
 
 A robot's payload names its document in one of two ways::
 
-    {"document_id": "<sha256>"}       read from the DocumentStore at options["documents_dir"]
-    {"document_b64": "<base64>"}      the bytes themselves, for workers with no shared disk
+    {"document_id": "<sha256>"}       from the module's DocumentSource (the ``documents``
+                                      actor on a cluster, or options["documents_dir"])
+    {"document_b64": "<base64>"}      the bytes themselves
 
 Both may be given (the id is then checked against the bytes, and a known id skips decoding).
 An optional ``"settings"`` object holds :class:`runtime.ocr.results.OcrSettings` fields.
+Every result carries ``elapsed_s``, the seconds this robot spent in the worker, and
+``dedup``: None when an engine ran, "worker" for a hit in the worker's own cache, "shared"
+for a result another worker made (one call to the ``documents`` actor).
 ``run`` is synchronous: OCR is CPU-bound and the runtime runs it in a thread.
 """
 
@@ -15,16 +19,19 @@ from __future__ import annotations
 import base64
 import binascii
 import threading
+import time
+from collections import OrderedDict
 from typing import Any
 
 from runtime.errors import BadPayload
 from runtime.models import HealthState, Robot
-from runtime.ocr.documents import DocumentStore, document_id
+from runtime.ocr.documents import DocumentNotFound, DocumentStore, document_id
 from runtime.ocr.invoice import FIELDS, extract_invoice
 from runtime.ocr.layout import lines_text
 from runtime.ocr.pipeline import OcrEngine, parse_settings
-from runtime.ocr.results import OcrLimits, OcrResult
-from runtime.sdk import Module, RobotContext
+from runtime.ocr.results import OcrLimits, OcrResult, OcrSettings
+from runtime.ocr.shelf import DocumentSource, LocalDocuments
+from runtime.sdk import MetricSample, Module, RobotContext
 
 _SHARED_LOCK = threading.Lock()
 _SHARED: OcrEngine | None = None
@@ -39,6 +46,28 @@ def shared_engine() -> OcrEngine:
         return _SHARED
 
 
+class _Answers:
+    """A small thread-safe LRU of ``invoice.extract`` answers by (document id, settings)."""
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> dict[str, Any] | None:
+        with self._lock:
+            answer = self._entries.get(key)
+            if answer is not None:
+                self._entries.move_to_end(key)
+            return answer
+
+    def put(self, key: tuple[str, str], answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._entries[key] = answer
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+
 def _limits(options: dict[str, Any]) -> OcrLimits | None:
     keys = ("max_bytes", "max_pages", "max_pixels")
     chosen = {key: int(options[key]) for key in keys if key in options}
@@ -48,18 +77,31 @@ def _limits(options: dict[str, Any]) -> OcrLimits | None:
 class _DocumentModule(Module):
     """Shared plumbing: find the document's bytes, run the OCR engine."""
 
-    def __init__(self, options: dict[str, Any] | None = None, engine: OcrEngine | None = None):
+    def __init__(
+        self,
+        options: dict[str, Any] | None = None,
+        engine: OcrEngine | None = None,
+        documents: DocumentSource | None = None,
+    ):
         super().__init__(options)
         limits = _limits(self.options)
         self.engine = engine or (OcrEngine(limits) if limits else shared_engine())
         documents_dir = self.options.get("documents_dir")
-        self.documents = DocumentStore(documents_dir, self.engine.limits) if documents_dir else None
+        if documents is None and documents_dir:
+            documents = LocalDocuments(DocumentStore(documents_dir, self.engine.limits))
+        self.documents = documents
+        self._answers: _Answers = _Answers()
 
     def check_health(self) -> bool | HealthState:
         """Healthy when Tesseract runs here; without it only PDF text layers could be read."""
         return bool(self.engine.readers["tesseract"].available())
 
-    def _ocr(self, payload: dict[str, Any], settings: Any) -> OcrResult:
+    def metrics(self) -> list[MetricSample]:
+        """The engine's counters: calls, successes, latency, wins, dedup hits."""
+        return self.engine.stats.samples()
+
+    def _ocr(self, payload: dict[str, Any], settings: Any) -> tuple[OcrResult, str | None]:
+        """The document's OCR result, and where a dedup hit came from ("worker", "shared")."""
         if not isinstance(payload, dict):
             raise BadPayload("payload must be an object")
         doc_id = payload.get("document_id")
@@ -71,19 +113,34 @@ class _DocumentModule(Module):
         if doc_id is not None:
             cached = self.engine.lookup(doc_id, settings)
             if cached is not None:
-                return cached
+                return cached, "worker"
         if encoded is not None:
             data = self._decode(encoded)
             if doc_id is not None and document_id(data) != doc_id:
                 raise BadPayload("payload.document_b64 does not match payload.document_id")
         else:
-            if self.documents is None:
-                raise BadPayload(
-                    "this module has no document store (options.documents_dir); "
-                    "send document_b64 instead"
-                )
-            data = self.documents.get(doc_id)  # type: ignore[arg-type]
-        return self.engine.process(data, settings)
+            assert doc_id is not None
+            data_or_result = self._fetch(doc_id, settings)
+            if isinstance(data_or_result, OcrResult):
+                return data_or_result, "shared"
+            data = data_or_result
+        result = self.engine.process(data, settings, looked_up=doc_id is not None)
+        if self.documents is not None and not result.cached:
+            self.documents.remember(result)
+        return result, "worker" if result.cached else None
+
+    def _fetch(self, doc_id: str, settings: OcrSettings) -> bytes | OcrResult:
+        if self.documents is None:
+            raise BadPayload(
+                "this module has no document store (options.documents_dir); "
+                "send document_b64 instead"
+            )
+        fetched = self.documents.fetch(doc_id, settings.fingerprint())
+        if fetched.result is not None:
+            return self.engine.adopt(fetched.result)
+        if fetched.data is None:
+            raise DocumentNotFound(f"no document with id {doc_id}")
+        return fetched.data
 
     def _decode(self, encoded: Any) -> bytes:
         if not isinstance(encoded, str | bytes):
@@ -96,6 +153,33 @@ class _DocumentModule(Module):
         except (binascii.Error, ValueError):
             raise BadPayload("payload.document_b64 is not valid base64") from None
 
+    def text_result(self, robot: Robot) -> dict[str, Any]:
+        """``ocr.extract``: the OCR result of the robot's document as a JSON-ready dict."""
+        started = time.perf_counter()
+        settings = parse_settings(robot.payload.get("settings"))
+        result, dedup = self._ocr(robot.payload, settings)
+        answer = result.model_dump()
+        answer["dedup"] = dedup
+        answer["elapsed_s"] = round(time.perf_counter() - started, 6)
+        return answer
+
+    def invoice_result(self, robot: Robot) -> dict[str, Any]:
+        """``invoice.extract``: the invoice fields of the robot's document, with confidences."""
+        started = time.perf_counter()
+        settings = parse_settings(robot.payload.get("settings"))
+        result, dedup = self._ocr(robot.payload, settings)
+        key = (result.document_id, result.settings_hash)
+        # Fields are a pure function of the OCR result: a dedup hit skips extracting them too.
+        answer = self._answers.get(key)
+        if answer is None:
+            answer = invoice_answer(result)
+            self._answers.put(key, answer)
+        return {
+            **answer,
+            "ocr": {**answer["ocr"], "cached": result.cached, "dedup": dedup},
+            "elapsed_s": round(time.perf_counter() - started, 6),
+        }
+
 
 class OcrExtract(_DocumentModule):
     """``ocr.extract``: a document in, text per page with confidence and word boxes out."""
@@ -104,8 +188,7 @@ class OcrExtract(_DocumentModule):
 
     def run(self, robot: Robot, ctx: RobotContext) -> dict[str, Any]:
         """OCR the robot's document and return the result as a JSON-ready dict."""
-        settings = parse_settings(robot.payload.get("settings"))
-        return self._ocr(robot.payload, settings).model_dump()
+        return self.text_result(robot)
 
 
 class InvoiceExtract(_DocumentModule):
@@ -115,23 +198,46 @@ class InvoiceExtract(_DocumentModule):
 
     def run(self, robot: Robot, ctx: RobotContext) -> dict[str, Any]:
         """OCR the robot's document and return its invoice fields, each with a confidence."""
-        settings = parse_settings(robot.payload.get("settings"))
-        result = self._ocr(robot.payload, settings)
-        lines: list[str] = []
-        for page in result.pages:
-            # Lines rebuilt from word boxes keep a label and its value together even when
-            # the engine read them as two columns.
-            lines.extend(lines_text(page.words) if page.words else page.text.splitlines())
-        fields = extract_invoice(lines, result.confidence)
-        return {
-            "document_id": result.document_id,
-            "fields": {name: getattr(fields, name).model_dump() for name in FIELDS},
-            "values": fields.values(),
-            "ocr": {
-                "engine": result.engine,
-                "engines_tried": result.engines_tried,
-                "confidence": result.confidence,
-                "pages": len(result.pages),
-                "cached": result.cached,
-            },
-        }
+        return self.invoice_result(robot)
+
+
+class OcrModule(_DocumentModule):
+    """Both OCR robot types in one module: what each ``ocr:<n>`` worker runs."""
+
+    types = ("ocr.extract", "invoice.extract")
+
+    def setup(self) -> None:
+        """Refuse to start where Tesseract is missing, saying how to install it."""
+        if not self.engine.readers["tesseract"].available():
+            raise RuntimeError(
+                "Tesseract is not installed on this node (apt-get install tesseract-ocr "
+                "tesseract-ocr-eng); the OCR workers need it"
+            )
+
+    def run(self, robot: Robot, ctx: RobotContext) -> dict[str, Any]:
+        """Run ``invoice.extract`` or ``ocr.extract`` on the robot's document."""
+        if robot.type == "invoice.extract":
+            return self.invoice_result(robot)
+        return self.text_result(robot)
+
+
+def invoice_answer(result: OcrResult) -> dict[str, Any]:
+    """Turn an OCR result into the ``invoice.extract`` answer: fields, values, OCR summary."""
+    lines: list[str] = []
+    for page in result.pages:
+        # Lines rebuilt from word boxes keep a label and its value together even when
+        # the engine read them as two columns.
+        lines.extend(lines_text(page.words) if page.words else page.text.splitlines())
+    fields = extract_invoice(lines, result.confidence)
+    return {
+        "document_id": result.document_id,
+        "fields": {name: getattr(fields, name).model_dump() for name in FIELDS},
+        "values": fields.values(),
+        "ocr": {
+            "engine": result.engine,
+            "engines_tried": result.engines_tried,
+            "confidence": result.confidence,
+            "pages": len(result.pages),
+            "cached": result.cached,
+        },
+    }

@@ -96,17 +96,31 @@ class OcrEngine:
         self.stats.dedup(found is not None)
         return None if found is None else found.model_copy(update={"cached": True})
 
+    def adopt(self, result: OcrResult) -> OcrResult:
+        """Cache a result another worker made (a shared dedup hit); return it marked cached."""
+        self.cache.put((result.document_id, result.settings_hash), result)
+        self.stats.shared_hit()
+        return result.model_copy(update={"cached": True})
+
     def process(
-        self, data: bytes, settings: OcrSettings | Mapping[str, Any] | None = None
+        self,
+        data: bytes,
+        settings: OcrSettings | Mapping[str, Any] | None = None,
+        looked_up: bool = False,
     ) -> OcrResult:
-        """OCR a document (or return the cached result); raise BadPayload for a bad document."""
+        """OCR a document (or return the cached result); raise BadPayload for a bad document.
+
+        ``looked_up`` says the caller has just missed :meth:`lookup` for this document, so
+        the cache is not asked (nor the miss counted) twice.
+        """
         settings = parse_settings(settings)
         doc_id = document_id(data)
         key: ResultKey = (doc_id, settings.fingerprint())
-        cached = self.cache.get(key)
-        self.stats.dedup(cached is not None)
-        if cached is not None:
-            return cached.model_copy(update={"cached": True})
+        if not looked_up:
+            cached = self.cache.get(key)
+            self.stats.dedup(cached is not None)
+            if cached is not None:
+                return cached.model_copy(update={"cached": True})
         self._check_language(settings.lang)
         started = time.perf_counter()
         pages: list[PageText] = []

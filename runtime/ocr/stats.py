@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from runtime.sdk import MetricSample
 
 
 @dataclass
@@ -39,6 +41,7 @@ class OcrStats:
     failures: int = 0
     dedup_hits: int = 0
     dedup_misses: int = 0
+    shared_hits: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def engine_call(self, engine: str, seconds: float, ok: bool) -> None:
@@ -74,6 +77,11 @@ class OcrStats:
             else:
                 self.dedup_misses += 1
 
+    def shared_hit(self) -> None:
+        """Count a local dedup miss answered by a result another worker stored."""
+        with self._lock:
+            self.shared_hits += 1
+
     def calls(self, engine: str) -> int:
         """Return how many times ``engine`` has been called."""
         with self._lock:
@@ -98,4 +106,40 @@ class OcrStats:
                 "failures": self.failures,
                 "dedup_hits": self.dedup_hits,
                 "dedup_misses": self.dedup_misses,
+                "shared_hits": self.shared_hits,
             }
+
+    def samples(self) -> list[MetricSample]:
+        """Return the counters as metric samples (``robofleet_ocr_*``) for ``/metrics``."""
+        snap = self.snapshot()
+        out: list[MetricSample] = []
+
+        def add(name: str, value: float, help_: str, **labels: str) -> None:
+            kind: Literal["counter", "gauge"] = "counter" if name.endswith("_total") else "gauge"
+            out.append(MetricSample(f"robofleet_ocr_{name}", value, labels, kind, help_))
+
+        for engine, c in snap["engines"].items():
+            for outcome, key in (("ok", "successes"), ("failed", "failures")):
+                add("engine_calls_total", c[key], _CALLS, engine=engine, outcome=outcome)
+            add("engine_seconds_total", c["seconds_total"], _SECONDS, engine=engine)
+            add("engine_wins_total", c["wins"], _WINS, engine=engine)
+            add("engine_success_ratio", c["success_rate"], _RATIO, engine=engine)
+            add("engine_mean_seconds", c["mean_seconds"], _MEAN, engine=engine)
+        ok = snap["documents"] - snap["failures"]
+        add("documents_total", ok, _DOCUMENTS, outcome="ok")
+        add("documents_total", snap["failures"], _DOCUMENTS, outcome="failed")
+        add("pages_total", snap["pages"], "Pages that went through the OCR engines")
+        misses = snap["dedup_misses"] - snap["shared_hits"]
+        add("dedup_total", snap["dedup_hits"], _DEDUP, result="hit")
+        add("dedup_total", snap["shared_hits"], _DEDUP, result="shared_hit")
+        add("dedup_total", misses, _DEDUP, result="miss")
+        return out
+
+
+_CALLS = "OCR engine page reads, by outcome"
+_SECONDS = "Seconds spent in an OCR engine"
+_WINS = "Pages whose kept text came from the engine"
+_RATIO = "Engine successes over calls"
+_MEAN = "Mean seconds per engine call"
+_DOCUMENTS = "Documents that went through the OCR engines (dedup hits excluded)"
+_DEDUP = "Dedup lookups: hit in this worker, hit in the shared result shelf, or miss"

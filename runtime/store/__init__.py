@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from runtime.config import Settings
-from runtime.store.base import ProgressUpdate, RobotPage, RobotStore
+from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.postgres import PostgresStore
 from runtime.store.sqlite import SqliteStore
 
 __all__ = [
+    "AuditPage",
     "GroupCommit",
     "PostgresStore",
     "ProgressUpdate",

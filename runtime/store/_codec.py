@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from runtime.errors import StoreError
+from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store.base import ProgressUpdate
@@ -196,3 +197,58 @@ def pick_stored(
             raise StoreError(f"robot {robot_id} was neither inserted nor found")
         stored.append(robot)
     return stored
+
+
+KEY_COLUMN_NAMES = (
+    "id",
+    "key_hash",
+    "role",
+    "modules",
+    "name",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+    "rotated_from",
+    "overlap_until",
+)
+KEY_SELECT = ", ".join(KEY_COLUMN_NAMES)
+AUDIT_COLUMN_NAMES = (
+    "id",
+    "at",
+    "request_id",
+    "actor",
+    "client",
+    "action",
+    "target",
+    "outcome",
+    "status",
+    "detail",
+)
+AUDIT_SELECT = ", ".join(AUDIT_COLUMN_NAMES)
+
+
+def key_row(key: ApiKey) -> tuple[Any, ...]:
+    """A key record as a tuple in :data:`KEY_COLUMN_NAMES` order (modules as JSON text)."""
+    values = key.model_dump(mode="json")
+    values["modules"] = None if key.modules is None else dump_json(key.modules)
+    return tuple(values[name] for name in KEY_COLUMN_NAMES)
+
+
+def key_from_row(row: Sequence[Any]) -> ApiKey:
+    """Rebuild a key record from a row selected with :data:`KEY_SELECT`."""
+    values = dict(zip(KEY_COLUMN_NAMES, row, strict=True))
+    if values["modules"] is not None:
+        values["modules"] = orjson.loads(values["modules"])
+    return ApiKey.model_validate(values)
+
+
+def audit_row(entry: AuditEntry) -> tuple[Any, ...]:
+    """An audit entry as a tuple in :data:`AUDIT_COLUMN_NAMES` order."""
+    values = entry.model_dump()
+    values["at"] = float(values["at"])
+    return tuple(values[name] for name in AUDIT_COLUMN_NAMES)
+
+
+def audit_from_row(row: Sequence[Any]) -> AuditEntry:
+    """Rebuild an audit entry from a row selected with :data:`AUDIT_SELECT`."""
+    return AuditEntry.model_validate(dict(zip(AUDIT_COLUMN_NAMES, row, strict=True)))

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 
@@ -28,8 +29,16 @@ class RobotPage:
     next_cursor: str | None
 
 
+@dataclass(slots=True)
+class AuditPage:
+    """One page of the audit log, newest first, and the cursor of the next page."""
+
+    entries: list[AuditEntry]
+    next_cursor: str | None
+
+
 class RobotStore(ABC):
-    """Durable record of robots, their attempts and runtime-registered modules.
+    """Durable record of robots, their attempts, runtime-registered modules, keys and audit.
 
     Writes from many concurrent robots are group-committed: concurrent calls to
     :meth:`create_robots` and :meth:`apply` that arrive while a commit is under way are
@@ -102,3 +111,46 @@ class RobotStore(ABC):
     @abstractmethod
     async def list_modules(self) -> list[ModuleSpec]:
         """Modules registered at run time, to re-deploy after a restart."""
+
+    # -- API keys and audit --------------------------------------------------------------
+
+    @abstractmethod
+    async def create_api_key(self, key: ApiKey, only_if_none: bool = False) -> bool:
+        """Insert a key record; with ``only_if_none``, only when the store has no key yet.
+
+        Returns whether it was inserted (``only_if_none`` is how ``robofleet up`` makes
+        the first admin key exactly once).
+        """
+
+    @abstractmethod
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose SHA-256 is ``key_hash``, whatever its state, or None."""
+
+    @abstractmethod
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """One key record by id, or None."""
+
+    @abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key record, oldest first."""
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str, at: float) -> bool:
+        """Revoke a key from ``at`` on; False if there is no such key or it is revoked."""
+
+    @abstractmethod
+    async def rotate_api_key(self, key_id: str, new_key: ApiKey, overlap_until: float) -> bool:
+        """In one transaction: insert ``new_key`` and let ``key_id`` live until ``overlap_until``.
+
+        False (and nothing written) if the old key does not exist or is revoked.
+        """
+
+    @abstractmethod
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries (one transaction for the batch)."""
+
+    @abstractmethod
+    async def list_audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """Audit entries newest first, optionally of one actor, keyset-paginated on the id."""

@@ -10,15 +10,26 @@ from typing import Any
 import asyncpg
 
 from runtime.errors import StoreError
+from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store.base import ProgressUpdate, RobotPage, RobotStore
+from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
 _MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
+_FIRST_KEY_LOCK = 0x726F626F6B657931  # serialises "create the first key" across processes
+_INSERT_KEY = (
+    f"INSERT INTO api_keys ({c.KEY_SELECT}) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(c.KEY_COLUMN_NAMES)))})"
+)
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_log ({c.AUDIT_SELECT}) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(c.AUDIT_COLUMN_NAMES)))}) "
+    "ON CONFLICT DO NOTHING"
+)
 
 
 def _unnest(columns: Sequence[tuple[str, str]], first: int = 1) -> str:
@@ -273,6 +284,89 @@ class PostgresStore(RobotStore):
         """Modules registered at run time, by name."""
         rows = await self._read("SELECT spec FROM modules ORDER BY name")
         return [c.module_from_text(spec) for (spec,) in rows]
+
+    # -- API keys and audit --------------------------------------------------------------
+
+    async def create_api_key(self, key: ApiKey, only_if_none: bool = False) -> bool:
+        """Insert a key record (with ``only_if_none``, only into an empty key table)."""
+        with store_errors("postgresql"):
+            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+                if only_if_none:
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _FIRST_KEY_LOCK)
+                    if await conn.fetchval("SELECT EXISTS (SELECT 1 FROM api_keys)"):
+                        return False
+                await conn.execute(_INSERT_KEY, *c.key_row(key))
+                return True
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose SHA-256 is ``key_hash``, or None."""
+        rows = await self._read(
+            f"SELECT {c.KEY_SELECT} FROM api_keys WHERE key_hash = $1", key_hash
+        )
+        return c.key_from_row(rows[0]) if rows else None
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """One key record by id, or None."""
+        rows = await self._read(f"SELECT {c.KEY_SELECT} FROM api_keys WHERE id = $1", key_id)
+        return c.key_from_row(rows[0]) if rows else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key record, oldest first."""
+        rows = await self._read(f"SELECT {c.KEY_SELECT} FROM api_keys ORDER BY created_at, id")
+        return [c.key_from_row(row) for row in rows]
+
+    async def revoke_api_key(self, key_id: str, at: float) -> bool:
+        """Revoke a key from ``at`` on; False if absent or already revoked."""
+        with store_errors("postgresql"):
+            status = await self._require(self._write_pool).execute(
+                "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                float(at),
+                key_id,
+            )
+        return status == "UPDATE 1"
+
+    async def rotate_api_key(self, key_id: str, new_key: ApiKey, overlap_until: float) -> bool:
+        """Insert ``new_key`` and end ``key_id`` at ``overlap_until``, in one transaction."""
+        with store_errors("postgresql"):
+            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+                status = await conn.execute(
+                    "UPDATE api_keys SET overlap_until = $1 WHERE id = $2 AND revoked_at IS NULL",
+                    float(overlap_until),
+                    key_id,
+                )
+                if status != "UPDATE 1":
+                    return False
+                await conn.execute(_INSERT_KEY, *c.key_row(new_key))
+                return True
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries in one transaction."""
+        if not entries:
+            return
+        rows = [c.audit_row(entry) for entry in entries]
+        with store_errors("postgresql"):
+            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+                await conn.executemany(_INSERT_AUDIT, rows)
+
+    async def list_audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """Audit entries newest first, optionally of one actor."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where: list[str] = []
+        params: list[Any] = []
+        for column, op, value in (("actor", "=", actor), ("id", "<", cursor)):
+            if value is not None:
+                params.append(value)
+                where.append(f"{column} {op} ${len(params)}")
+        sql = f"SELECT {c.AUDIT_SELECT} FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        params.append(limit + 1)
+        rows = await self._read(f"{sql} ORDER BY id DESC LIMIT ${len(params)}", *params)
+        entries = [c.audit_from_row(row) for row in rows[:limit]]
+        return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
 
     # -- pools ---------------------------------------------------------------------------
 

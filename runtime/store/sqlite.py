@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from runtime.errors import StoreError
+from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store.base import ProgressUpdate, RobotPage, RobotStore
+from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
@@ -38,6 +39,13 @@ _SAVE_PROGRESS = (
     f"WHERE id = ? AND attempt = ? AND status = '{c.RUNNING}'"
 )
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+_INSERT_KEY = (
+    f"INSERT INTO api_keys ({c.KEY_SELECT}) VALUES ({', '.join('?' * len(c.KEY_COLUMN_NAMES))})"
+)
+_INSERT_AUDIT = (
+    f"INSERT INTO audit_log ({c.AUDIT_SELECT}) "
+    f"VALUES ({', '.join('?' * len(c.AUDIT_COLUMN_NAMES))}) ON CONFLICT DO NOTHING"
+)
 
 
 class SqliteStore(RobotStore):
@@ -190,6 +198,88 @@ class SqliteStore(RobotStore):
         rows = await self._read("SELECT spec FROM modules ORDER BY name", ())
         return [c.module_from_text(spec) for (spec,) in rows]
 
+    # -- API keys and audit --------------------------------------------------------------
+
+    async def create_api_key(self, key: ApiKey, only_if_none: bool = False) -> bool:
+        """Insert a key record (with ``only_if_none``, only into an empty key table)."""
+
+        def insert(conn: sqlite3.Connection) -> bool:
+            if only_if_none and conn.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone():
+                return False
+            conn.execute(_INSERT_KEY, c.key_row(key))
+            return True
+
+        return await self._write_fn(insert)
+
+    async def api_key_by_hash(self, key_hash: str) -> ApiKey | None:
+        """The key whose SHA-256 is ``key_hash``, or None."""
+        rows = await self._read(
+            f"SELECT {c.KEY_SELECT} FROM api_keys WHERE key_hash = ?", (key_hash,)
+        )
+        return c.key_from_row(rows[0]) if rows else None
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """One key record by id, or None."""
+        rows = await self._read(f"SELECT {c.KEY_SELECT} FROM api_keys WHERE id = ?", (key_id,))
+        return c.key_from_row(rows[0]) if rows else None
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key record, oldest first."""
+        rows = await self._read(f"SELECT {c.KEY_SELECT} FROM api_keys ORDER BY created_at, id", ())
+        return [c.key_from_row(row) for row in rows]
+
+    async def revoke_api_key(self, key_id: str, at: float) -> bool:
+        """Revoke a key from ``at`` on; False if absent or already revoked."""
+
+        def revoke(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (float(at), key_id),
+            )
+            return cursor.rowcount == 1
+
+        return await self._write_fn(revoke)
+
+    async def rotate_api_key(self, key_id: str, new_key: ApiKey, overlap_until: float) -> bool:
+        """Insert ``new_key`` and end ``key_id`` at ``overlap_until``, in one transaction."""
+
+        def rotate(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "UPDATE api_keys SET overlap_until = ? WHERE id = ? AND revoked_at IS NULL",
+                (float(overlap_until), key_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            conn.execute(_INSERT_KEY, c.key_row(new_key))
+            return True
+
+        return await self._write_fn(rotate)
+
+    async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append audit entries in one transaction."""
+        if not entries:
+            return
+        rows = [c.audit_row(entry) for entry in entries]
+        await self._write_fn(lambda conn: conn.executemany(_INSERT_AUDIT, rows))
+
+    async def list_audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """Audit entries newest first, optionally of one actor."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        where, params = [], []
+        for clause, value in (("actor = ?", actor), ("id < ?", cursor)):
+            if value is not None:
+                where.append(clause)
+                params.append(value)
+        sql = f"SELECT {c.AUDIT_SELECT} FROM audit_log"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
+        entries = [c.audit_from_row(row) for row in rows[:limit]]
+        return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
+
     # -- threads and connections -------------------------------------------------------
 
     def _connect(self, *, wal: bool) -> sqlite3.Connection:
@@ -233,6 +323,16 @@ class SqliteStore(RobotStore):
 
         with store_errors("sqlite"):
             await self._on_writer(run)
+
+    async def _write_fn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in its own write transaction, outside group commit."""
+
+        def run() -> T:
+            with self._transaction() as conn:
+                return fn(conn)
+
+        with store_errors("sqlite"):
+            return await self._on_writer(run)
 
     def _transaction(self) -> _Transaction:
         assert self._write_conn is not None

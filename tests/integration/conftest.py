@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("robofleet-test.toml")
 TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
 IN_CI = os.environ.get("CI", "").lower() == "true"
+REDIS_URL = os.environ.get("ROBOFLEET_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Every Redis key this session's robofleet writes starts with this; flushed at the end.
+REDIS_PREFIX = f"robofleet-test-{uuid.uuid4().hex[:8]}:"
+_ADMIN_KEY_LINE = re.compile(r"ROBOFLEET_API_KEY=(rf_\S+)")
 
 
 def free_port() -> int:
@@ -41,7 +47,8 @@ def service_missing(reason: str) -> None:
 
 @dataclass
 class Fleet:
-    """A running robofleet: its gateway URL, data dir, behaviour flags and Ray address."""
+    """A running robofleet: its gateway URL, data dir, behaviour flags, Ray address and the
+    admin key ``robofleet up`` printed."""
 
     url: str
     data_dir: Path
@@ -49,6 +56,12 @@ class Fleet:
     ray_address: str
     process: subprocess.Popen
     log_path: Path
+    admin_key: str
+
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """Headers authenticating as the first admin key."""
+        return {"Authorization": f"Bearer {self.admin_key}"}
 
     @property
     def db_path(self) -> Path:
@@ -97,6 +110,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
         "ROBOFLEET_TEST_FLAGS": str(flags),
         "PYTHONPATH": str(ROOT),
+        "ROBOFLEET_REDIS_URL": REDIS_URL,
+        "ROBOFLEET_REDIS_PREFIX": REDIS_PREFIX,
     }
     env.pop("ROBOFLEET_DATABASE_URL", None)
     log_path = data_dir / "up.log"
@@ -120,11 +135,13 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     url = f"http://127.0.0.1:{gateway_port}"
     try:
         _wait_ready(url, process, log_path, timeout_s=240)
+        printed = _ADMIN_KEY_LINE.search(log_path.read_text())
+        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
         address = f"127.0.0.1:{ray_port}"
         ray.init(
             address=address, namespace="robofleet", logging_level="WARNING", log_to_driver=False
         )
-        yield Fleet(url, data_dir, flags, address, process, log_path)
+        yield Fleet(url, data_dir, flags, address, process, log_path, printed[1])
     finally:
         if ray.is_initialized():
             ray.shutdown()
@@ -133,12 +150,29 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
             process.wait(timeout=90)
         except subprocess.TimeoutExpired:
             process.kill()
+        _flush_redis_prefix(REDIS_PREFIX)
+
+
+def _flush_redis_prefix(prefix: str) -> None:
+    """Delete this session's Redis keys (and nothing else)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+    except redis.RedisError:
+        pass
 
 
 @pytest.fixture
-async def http():
-    """An aiohttp client session."""
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+async def http(fleet: Fleet):
+    """An aiohttp client session authenticated with the fleet's admin key."""
+    async with aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=60), headers=fleet.admin_headers
+    ) as session:
         yield session
 
 

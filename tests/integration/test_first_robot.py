@@ -26,7 +26,17 @@ async def test_curl_robot_succeeds_and_cli_shows_it(fleet, http):
     assert robot["result"] == {"x": 1}
 
     shown = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "status", robot_id, "--url", fleet.url],
+        [
+            sys.executable,
+            "-m",
+            "cluster.cli",
+            "status",
+            robot_id,
+            "--url",
+            fleet.url,
+            "--api-key",
+            fleet.admin_key,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -50,6 +60,8 @@ def test_cli_submit_waits_for_the_outcome(fleet):
             "--wait",
             "--url",
             fleet.url,
+            "--api-key",
+            fleet.admin_key,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -59,7 +71,16 @@ def test_cli_submit_waits_for_the_outcome(fleet):
     assert done.returncode == 0, done.stderr
     assert '"status": "succeeded"' in done.stdout
     modules = subprocess.run(
-        [sys.executable, "-m", "cluster.cli", "modules", "--url", fleet.url],
+        [
+            sys.executable,
+            "-m",
+            "cluster.cli",
+            "modules",
+            "--url",
+            fleet.url,
+            "--api-key",
+            fleet.admin_key,
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -14,6 +14,7 @@ import pytest
 from runtime import lifecycle
 from runtime.config import Settings
 from runtime.errors import StoreError, StoreUnavailable
+from runtime.keys import AuditEntry, Role, hash_key, new_api_key
 from runtime.lifecycle import Transition
 from runtime.models import ModuleSpec, Robot, RobotStatus, new_robot_id
 from runtime.store import (
@@ -362,6 +363,81 @@ async def test_closed_store_refuses_writes(store: RobotStore) -> None:
     await store.close()
     with pytest.raises(StoreError):
         await store.create_robots([robot()])
+
+
+async def test_api_keys_create_find_list(store: RobotStore) -> None:
+    secret, admin = new_api_key(Role.ADMIN, name="first", now=100.0)
+    _, viewer = new_api_key(Role.VIEWER, ["echo", "ocr"], expires_in_s=60, now=200.0)
+    assert await store.create_api_key(admin) is True
+    assert await store.create_api_key(viewer) is True
+    assert await store.api_key_by_hash(hash_key(secret)) == admin
+    assert await store.api_key_by_hash(hash_key("rf_nope")) is None
+    assert await store.get_api_key(viewer.id) == viewer
+    assert await store.get_api_key("missing") is None
+    assert await store.list_api_keys() == [admin, viewer]
+    with pytest.raises(StoreError):  # the hash is unique
+        await store.create_api_key(admin.model_copy(update={"id": "other"}))
+
+
+async def test_first_api_key_is_created_once(open_backend: OpenStore) -> None:
+    a, b = await asyncio.gather(open_backend(), open_backend())
+    keys = [new_api_key(Role.ADMIN)[1] for _ in range(6)]
+    created = await asyncio.gather(
+        *(s.create_api_key(k, only_if_none=True) for s, k in zip([a, b] * 3, keys, strict=True))
+    )
+    assert sum(created) == 1
+    assert len(await a.list_api_keys()) == 1
+    assert await a.create_api_key(new_api_key(Role.VIEWER)[1]) is True
+
+
+async def test_api_key_revoke_and_rotate(store: RobotStore) -> None:
+    _, old = new_api_key(Role.OPERATOR, ["echo"])
+    await store.create_api_key(old)
+    _, new = new_api_key(Role.OPERATOR, ["echo"], rotated_from=old.id)
+    assert await store.rotate_api_key(old.id, new, overlap_until=5000.0) is True
+    stored_old, stored_new = await store.get_api_key(old.id), await store.get_api_key(new.id)
+    assert stored_old is not None and stored_old.overlap_until == 5000.0
+    assert stored_new == new and stored_new.rotated_from == old.id
+    assert await store.revoke_api_key(old.id, at=6000.0) is True
+    assert await store.revoke_api_key(old.id, at=7000.0) is False
+    assert await store.revoke_api_key("missing", at=1.0) is False
+    revoked = await store.get_api_key(old.id)
+    assert revoked is not None and revoked.revoked_at == 6000.0
+    _, newer = new_api_key(Role.OPERATOR)
+    assert await store.rotate_api_key(old.id, newer, 9000.0) is False  # revoked: nothing written
+    assert await store.rotate_api_key("missing", newer, 9000.0) is False
+    assert await store.get_api_key(newer.id) is None
+
+
+async def test_audit_append_and_page(store: RobotStore) -> None:
+    entries = [
+        AuditEntry(
+            id=f"{i:024x}",
+            at=1000.0 + i,
+            request_id=f"req-{i}",
+            actor="key-a" if i % 2 else "anonymous",
+            client="127.0.0.1",
+            action="POST /v1/robots",
+            target=f"robot-{i}",
+            outcome="ok" if i % 2 else "unauthenticated",
+            status=202 if i % 2 else 401,
+            detail=None if i % 2 else "unknown API key",
+        )
+        for i in range(1, 8)
+    ]
+    await store.record_audit(entries[:3])
+    await store.record_audit(entries[3:])
+    await store.record_audit(entries[:1])  # a replayed batch is not written twice
+    seen, cursor = [], None
+    while True:
+        page = await store.list_audit(limit=3, cursor=cursor)
+        seen += page.entries
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(entries))
+    by_a = await store.list_audit(actor="key-a")
+    assert [e.id for e in by_a.entries] == [e.id for e in reversed(entries) if e.actor == "key-a"]
 
 
 async def test_unreachable_postgres_is_store_unavailable() -> None:

@@ -83,7 +83,7 @@ def test_config_file_from_env(monkeypatch, tmp_path):
 def test_file_without_modules_keeps_default_modules(tmp_path):
     settings = load_settings(write(tmp_path, "namespace = 'green'\n"))
     assert settings.namespace == "green"
-    assert [m.name for m in settings.modules] == ["echo", "sleep"]
+    assert [m.name for m in settings.modules] == ["echo", "sleep", "ocr"]
 
 
 def test_env_beats_file_and_overrides_beat_env(monkeypatch, tmp_path):

@@ -1,0 +1,246 @@
+"""Ratios, goals, the results files and the markdown table of one benchmark run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+HEADLINE_CONNECTIONS = 64
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def _submit_at(rows: list[dict[str, Any]], connections: int) -> dict[str, Any] | None:
+    return next((r for r in rows if r["connections"] == connections), None)
+
+
+def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """robofleet against Celery, the Ray ceiling and Ray Serve, per store."""
+    out: dict[str, Any] = {}
+    ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
+    celery = (scenarios.get("celery") or {}).get("tasks_per_s")
+    for store, e2e in (scenarios.get("e2e") or {}).items():
+        out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
+        out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(e2e.get("dispatch_per_s"), ceiling)
+    serve = {r["connections"]: r for r in (scenarios.get("serve") or {}).get("levels", [])}
+    for store, rows in (scenarios.get("submit") or {}).items():
+        for row in rows:
+            peer = serve.get(row["connections"])
+            if peer is None:
+                continue
+            key = f"[{store}@{row['connections']}]"
+            out["submit_over_serve_throughput" + key] = _ratio(
+                row["accepted_per_s"], peer["requests_per_s"]
+            )
+            out["submit_over_serve_p99" + key] = _ratio(row["p99_ms"], peer["p99_ms"])
+    return out
+
+
+def headline(scenarios: dict[str, Any], ratio: dict[str, Any]) -> list[dict[str, Any]]:
+    """The figures issue 7 sets goals for, with whether this run met them."""
+    rows: list[dict[str, Any]] = []
+
+    def add(figure: str, store: str, value: float | None, goal: str, met: bool | None) -> None:
+        rows.append({"figure": figure, "store": store, "value": value, "goal": goal, "met": met})
+
+    for store, submit in (scenarios.get("submit") or {}).items():
+        at = _submit_at(submit, HEADLINE_CONNECTIONS)
+        if at is not None:
+            p99 = at["p99_ms"]
+            add(f"submit p99 @{HEADLINE_CONNECTIONS} conns (ms)", store, p99, "<= 15", p99 <= 15)
+        best = max((r["accepted_per_s"] for r in submit), default=None)
+        add("accepted robots/s (best level)", store, best, ">= 2000", best and best >= 2000)
+    for store, e2e in (scenarios.get("e2e") or {}).items():
+        rate = e2e.get("robots_per_s")
+        add("end-to-end robots/s", store, rate, ">= 1000", rate is not None and rate >= 1000)
+        over = ratio.get(f"e2e_over_celery[{store}]")
+        add("end-to-end / Celery", store, over, ">= 2.0x", over is not None and over >= 2)
+        over = ratio.get(f"dispatch_over_ray_ceiling[{store}]")
+        add("dispatch / Ray ceiling", store, over, ">= 1.0x", over is not None and over >= 1)
+    return rows
+
+
+def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
+    """Write ``<time>[-label].json``, ``latest.json`` and ``latest.md``; return the first."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(results["started_at"]))
+    label = f"-{results['label']}" if results.get("label") else ""
+    path = results_dir / f"{stamp}{label}.json"
+    text = json.dumps(results, indent=1, default=str)
+    path.write_text(text)
+    (results_dir / "latest.json").write_text(text)
+    (results_dir / "latest.md").write_text(markdown(results))
+    return path
+
+
+def _fmt(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines + [""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The run as markdown: machine, headline against goals, then each scenario."""
+    m = results["machine"]
+    v = m["versions"]
+    s = results["scenarios"]
+    lines = [
+        f"## robofleet benchmark {results.get('label') or ''}".rstrip(),
+        "",
+        f"{m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, {m['os']}, "
+        f"Python {m['python']}, Ray {v.get('ray')}, aiohttp {v.get('aiohttp')}, "
+        f"Celery {v.get('celery') or '-'}; commit {m['git'].get('commit', '?')}"
+        f"{' (dirty)' if m['git'].get('dirty') else ''}; load before run {m['load_average']}; "
+        f"run took {results.get('duration_s', 0):.0f} s"
+        f"{'' if results.get('complete', True) else ' (INCOMPLETE: the run stopped early)'}.",
+        "",
+    ]
+    if results.get("headline"):
+        lines += ["### Goals (issue 7)", ""]
+        lines += _table(
+            ["figure", "store", "value", "goal", "met"],
+            [
+                [
+                    h["figure"],
+                    h["store"],
+                    _fmt(h["value"], 2 if "/" in h["figure"] else 1),
+                    h["goal"],
+                    _fmt(h["met"]),
+                ]
+                for h in results["headline"]
+            ],
+        )
+    if s.get("submit"):
+        lines += ["### Submit: POST /v1/robots (robots held in queue: accept path only)", ""]
+        rows = [
+            [
+                store,
+                _fmt(r["connections"]),
+                _fmt(r["accepted_per_s"]),
+                _fmt(r["p50_ms"], 2),
+                _fmt(r["p95_ms"], 2),
+                _fmt(r["p99_ms"], 2),
+                _fmt(r["errors"]),
+            ]
+            for store, levels in s["submit"].items()
+            for r in levels
+        ]
+        lines += _table(
+            ["store", "conns", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows
+        )
+    ratio = results.get("ratios", {})
+    if s.get("e2e"):
+        lines += ["### End to end: no-op echo robots, submit to recorded success", ""]
+        rows = [
+            [
+                store,
+                _fmt(e["robots"]),
+                _fmt(e["robots_per_s"]),
+                _fmt(e["submit_per_s"]),
+                _fmt(e.get("dispatch_per_s")),
+                _fmt(e.get("dispatch_peak_per_s")),
+                _fmt(ratio.get(f"dispatch_over_ray_ceiling[{store}]"), 2),
+                _fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
+                _fmt(e.get("store_commits")),
+                "yes" if e.get("profiled") else "no",
+            ]
+            for store, e in s["e2e"].items()
+        ]
+        lines += _table(
+            [
+                "store",
+                "robots",
+                "robots/s",
+                "submit/s",
+                "dispatch/s",
+                "peak dispatch/s",
+                "vs Ray ceiling",
+                "vs Celery",
+                "commits",
+                "profiled",
+            ],
+            rows,
+        )
+    peers = []
+    if s.get("ray_ceiling"):
+        c = s["ray_ceiling"]
+        peers.append(
+            [
+                "Ray 1:1 async-actor calls with args",
+                f"{_fmt(c['calls_per_s'])} calls/s",
+                f"sd {_fmt(c['stdev'])}",
+            ]
+        )
+    if s.get("celery"):
+        c = s["celery"]
+        peers.append(
+            [
+                "Celery, 2 prefork processes, Redis",
+                f"{_fmt(c['tasks_per_s'])} tasks/s",
+                f"{_fmt(c['tasks'])} tasks, sent at {_fmt(c['submit_per_s'])}/s",
+            ]
+        )
+    if peers:
+        lines += ["### Peers", ""] + _table(["peer", "figure", "notes"], peers)
+    if s.get("serve"):
+        lines += [
+            f"### Ray Serve no-op, {s['serve']['replicas']} replicas, vs robofleet submit",
+            "",
+        ]
+        stores = list((s.get("submit") or {}).keys())
+        rows = []
+        for r in s["serve"]["levels"]:
+            row = [
+                _fmt(r["connections"]),
+                _fmt(r["requests_per_s"]),
+                _fmt(r["p50_ms"], 2),
+                _fmt(r["p99_ms"], 2),
+                _fmt(r["errors"]),
+            ]
+            for store in stores:
+                key = f"[{store}@{r['connections']}]"
+                row += [
+                    _fmt(ratio.get("submit_over_serve_throughput" + key), 2),
+                    _fmt(ratio.get("submit_over_serve_p99" + key), 2),
+                ]
+            rows.append(row)
+        header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
+        for store in stores:
+            header += [f"robofleet/Serve req/s ({store})", f"robofleet/Serve p99 ({store})"]
+        lines += _table(header, rows)
+    if s.get("scaling"):
+        lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]
+        base = s["scaling"][0]["robots_per_s"] or None
+        rows = [
+            [
+                _fmt(r["replicas"]),
+                _fmt(r["robots"]),
+                _fmt(r["robots_per_s"]),
+                _fmt(_ratio(r["robots_per_s"], base), 2),
+            ]
+            for r in s["scaling"]
+        ]
+        lines += _table(["replicas", "robots", "robots/s", "speed-up"], rows)
+    if results.get("phases"):
+        phases = ", ".join(f"{p['name']} {p['seconds']:.0f}s" for p in results["phases"])
+        lines += [f"Time per phase: {phases}.", ""]
+    for name, reason in (results.get("skipped") or {}).items():
+        lines.append(f"- skipped {name}: {reason}")
+    for name, error in (results.get("errors") or {}).items():
+        lines.append(f"- FAILED {name}: {error}")
+    return "\n".join(lines).rstrip() + "\n"

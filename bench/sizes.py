@@ -1,0 +1,71 @@
+"""How big each scenario runs: the defaults fit ``make bench`` in its 15-minute budget.
+
+``BENCH_SCALE`` (or ``--scale``) multiplies every robot count and duration, so
+``BENCH_SCALE=0.1`` is a quick look and ``BENCH_SCALE=2`` a steadier figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Robot counts, durations and connection levels of one benchmark run."""
+
+    e2e_robots: int = 20_000
+    celery_tasks: int = 20_000
+    scaling_robots: int = 5_000
+    submit_levels: tuple[int, ...] = (1, 16, 64, 256)
+    serve_levels: tuple[int, ...] = (1, 16, 64, 256)
+    submit_duration_s: float = 5.0
+    warmup_s: float = 1.0
+    e2e_connections: int = 64
+    ceiling_rounds: int = 3
+    ceiling_round_s: float = 2.0
+    scaling_replicas: tuple[int, ...] = (1, 2, 4)
+    seed: int = 7
+
+    def scaled(self, factor: float) -> Sizes:
+        """These sizes with every count and duration multiplied by ``factor``."""
+        if factor == 1.0:
+            return self
+
+        def count(n: int) -> int:
+            return max(1, round(n * factor))
+
+        def seconds(s: float) -> float:
+            return max(0.2, s * factor)
+
+        return dataclasses.replace(
+            self,
+            e2e_robots=count(self.e2e_robots),
+            celery_tasks=count(self.celery_tasks),
+            scaling_robots=count(self.scaling_robots),
+            submit_duration_s=seconds(self.submit_duration_s),
+            warmup_s=seconds(self.warmup_s) if factor < 1 else self.warmup_s,
+            ceiling_round_s=seconds(self.ceiling_round_s),
+        )
+
+    @classmethod
+    def tiny(cls) -> Sizes:
+        """Sizes for the smoke test: every scenario in a few seconds."""
+        return cls(
+            e2e_robots=60,
+            celery_tasks=60,
+            scaling_robots=30,
+            submit_levels=(1, 4),
+            serve_levels=(4,),
+            submit_duration_s=0.5,
+            warmup_s=0.1,
+            e2e_connections=4,
+            ceiling_rounds=1,
+            ceiling_round_s=0.3,
+            scaling_replicas=(1, 2),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The sizes as plain JSON-able values."""
+        return dataclasses.asdict(self)

@@ -1,0 +1,143 @@
+"""The audit trail: every mutating call and every authentication or authorization failure.
+
+Entries are written to the store by a background task in batches (one transaction per
+batch, at most ``flush_s`` after the call), so auditing adds no store round trip to a
+request. ``GET /v1/audit`` (admin) reads them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import REQUEST_ID, ApiError
+from runtime.keys import ApiKey, AuditEntry
+from runtime.models import new_robot_id
+from runtime.store.base import RobotStore
+
+log = logging.getLogger(__name__)
+
+AUDIT_TARGET = web.RequestKey("audit_target", str)
+"""Request item: what a handler acted on (robot id, key id, module name)."""
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_PENDING = 50_000
+
+
+class AuditLog:
+    """Collects audit entries and writes them to the store in the background."""
+
+    def __init__(self, store: RobotStore, flush_s: float = 0.2) -> None:
+        self._store = store
+        self._flush_s = flush_s
+        self._pending: list[AuditEntry] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.written = 0
+
+    def record(self, entry: AuditEntry) -> None:
+        """Queue one entry (dropping the oldest, loudly, if the store is far behind)."""
+        if len(self._pending) >= MAX_PENDING:
+            log.error("audit log: %d entries pending; dropping the oldest", len(self._pending))
+            del self._pending[: MAX_PENDING // 10]
+        self._pending.append(entry)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def close(self) -> None:
+        """Write what is pending and stop."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write every pending entry now."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await self._store.record_audit(batch)
+                self.written += len(batch)
+            except Exception:
+                log.exception("audit log: writing %d entries failed; will retry", len(batch))
+                self._pending[:0] = batch
+                return
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self._flush_s)
+            await self.flush()
+            if self._pending:
+                await asyncio.sleep(1.0)
+                self._wake.set()
+
+
+AUDIT_LOG = web.AppKey("audit_log", AuditLog)
+
+
+def _outcome(status: int) -> str:
+    if status < 400:
+        return "ok"
+    if status == 401:
+        return "unauthenticated"
+    if status == 403:
+        return "denied"
+    return "error" if status >= 500 else "rejected"
+
+
+def _action(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    path = resource.canonical if resource is not None else request.path
+    return f"{request.method} {path}"[:200]
+
+
+def audit_middleware(caller_of: Any) -> Any:
+    """Middleware recording mutating calls and auth failures; ``caller_of`` finds the key."""
+
+    @web.middleware
+    async def audit(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Run the request, then queue an audit entry if it mutated or was refused."""
+        status, detail = 499, None
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except ApiError as exc:
+            status, detail = exc.status_code, exc.message
+            raise
+        except web.HTTPException as exc:
+            status = exc.status_code
+            raise
+        except Exception as exc:
+            status, detail = 500, type(exc).__name__
+            raise
+        finally:
+            if request.method not in SAFE_METHODS or status in (401, 403):
+                key: ApiKey | None = caller_of(request)
+                match = request.match_info
+                target = request.get(AUDIT_TARGET) or match.get("robot_id") or match.get("key_id")
+                request.app[AUDIT_LOG].record(
+                    AuditEntry(
+                        id=new_robot_id(),  # time-ordered ids, like robots'
+                        at=time.time(),
+                        request_id=request.get(REQUEST_ID, ""),
+                        actor=key.id if key is not None else "anonymous",
+                        client=request.remote,
+                        action=_action(request),
+                        target=str(target)[:200] if target else None,
+                        outcome=_outcome(status),
+                        status=status,
+                        detail=detail[:500] if detail else None,
+                    )
+                )
+
+    return audit

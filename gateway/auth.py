@@ -1,0 +1,121 @@
+"""Authentication and role checks: API keys from ``Authorization: Bearer`` or ``X-API-Key``.
+
+Keys are looked up by their SHA-256 in the store and the record is cached for
+``key_cache_ttl_s`` (2 s by default), so a check costs a hash and a dict lookup. The
+record's own times are compared on every request, so expiry and the end of a rotation
+overlap are exact; a revocation made through another gateway is seen within the TTL, one
+made through this gateway at once (it clears the cache).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from gateway.errors import ApiError
+from gateway.ratelimit import RATE_LIMITER
+from runtime.keys import ApiKey, Permission, denial, hash_key
+from runtime.store.base import RobotStore
+
+CALLER = web.RequestKey("caller", ApiKey)
+"""Request item: the :class:`ApiKey` of an authenticated request."""
+
+MAX_KEY_CHARS = 256
+_CACHE_MAX = 10_000
+
+
+class KeyCache:
+    """Key records by hash, trusted for ``ttl_s`` seconds (unknown keys too)."""
+
+    def __init__(
+        self, store: RobotStore, ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._entries: dict[str, tuple[float, ApiKey | None]] = {}
+        self.store_reads = 0
+
+    async def lookup(self, key: str) -> ApiKey | None:
+        """The record of a presented key, or None if the store has no such key."""
+        key_hash = hash_key(key)
+        now = self._clock()
+        cached = self._entries.get(key_hash)
+        if cached is not None and now - cached[0] < self._ttl_s:
+            return cached[1]
+        self.store_reads += 1
+        record = await self._store.api_key_by_hash(key_hash)
+        if len(self._entries) >= _CACHE_MAX:
+            self._entries.clear()
+        self._entries[key_hash] = (now, record)
+        return record
+
+    def invalidate(self) -> None:
+        """Forget every cached record (after a revocation or rotation through this gateway)."""
+        self._entries.clear()
+
+
+KEY_CACHE = web.AppKey("key_cache", KeyCache)
+PERMISSIONS = web.AppKey("permissions", dict)
+
+
+def presented_key(request: web.Request) -> str | None:
+    """The key a request carries, from ``Authorization: Bearer`` or ``X-API-Key``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    value = request.headers.get("X-API-Key", "").strip()
+    return value or None
+
+
+def route_permission(request: web.Request) -> Permission | None:
+    """What the matched route needs; None when no route matched (the handler answers 404)."""
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None or request.match_info.http_exception is not None:
+        return None
+    method = "GET" if route.method == "HEAD" else route.method
+    table: dict[tuple[str, str], Permission] = request.app[PERMISSIONS]
+    # A route nobody declared a permission for is admin-only: fail closed.
+    return table.get((method, resource.canonical), Permission.ADMIN)
+
+
+def caller(request: web.Request) -> ApiKey:
+    """The authenticated key of a request that passed the auth middleware."""
+    key: ApiKey = request[CALLER]
+    return key
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(
+        401, "unauthenticated", message, headers={"WWW-Authenticate": 'Bearer realm="robofleet"'}
+    )
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Let public routes through; otherwise require a valid key whose role allows the route."""
+    permission = route_permission(request)
+    if permission is Permission.PUBLIC:
+        return await handler(request)
+    presented = presented_key(request)
+    problem: str | None
+    key: ApiKey | None = None
+    if presented is None:
+        problem = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
+    elif len(presented) > MAX_KEY_CHARS:
+        problem = "unknown API key"
+    else:
+        key = await request.app[KEY_CACHE].lookup(presented)
+        problem = "unknown API key" if key is None else key.problem()
+    if problem is not None or key is None:
+        await request.app[RATE_LIMITER].charge_auth_failure(request)
+        raise _unauthenticated(problem or "unknown API key")
+    request[CALLER] = key
+    if permission is not None and not key.may(permission):
+        raise ApiError(403, "forbidden", denial(key.role, permission))
+    return await handler(request)

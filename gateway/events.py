@@ -1,0 +1,106 @@
+"""``GET /v1/robots/{id}/events``: server-sent events of a robot's progress and state changes.
+
+How: the gateway polls the store for the robot every ``events_poll_s`` (0.25 s) and sends
+what changed. The store already has everything a client wants to see (the orchestrator
+records every transition and writes coalesced progress), so this needs no new call into
+the orchestrator, survives an orchestrator restart, and works from any gateway. The cost is
+one primary-key read per open stream per interval. A state that comes and goes within one
+interval (queued → running → succeeded in 0.1 s) is reported as its end state; the
+terminal state is always sent, followed by a ``result`` event with the whole robot, and
+then the stream ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from gateway.errors import REQUEST_ID, REQUEST_ID_HEADER
+from runtime.models import Robot, RobotEvent
+
+HEARTBEAT_S = 15.0
+
+
+def robot_events(previous: Robot | None, current: Robot) -> list[RobotEvent]:
+    """The events that take a client from ``previous`` (None: nothing seen) to ``current``."""
+    events: list[RobotEvent] = []
+    if previous is None or (previous.status, previous.attempt) != (current.status, current.attempt):
+        events.append(
+            RobotEvent(
+                robot_id=current.id,
+                attempt=current.attempt,
+                kind="status",
+                status=current.status,
+                progress=current.progress,
+                message=current.error if current.status.terminal else current.message,
+                at=current.updated_at,
+            )
+        )
+    elif (previous.progress, previous.message) != (current.progress, current.message):
+        events.append(
+            RobotEvent(
+                robot_id=current.id,
+                attempt=current.attempt,
+                kind="progress",
+                status=current.status,
+                progress=current.progress,
+                message=current.message,
+                at=time.time(),
+            )
+        )
+    return events
+
+
+def sse_frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
+    """One server-sent event."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\n".encode() + b"data: " + data + b"\n\n"
+
+
+async def stream_robot(
+    request: web.Request,
+    first: Robot,
+    poll_s: float,
+    fetch: Callable[[str], Awaitable[Robot | None]],
+) -> web.StreamResponse:
+    """Send events for a robot until it is terminal or the client goes away."""
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+            REQUEST_ID_HEADER: request.get(REQUEST_ID, ""),
+        }
+    )
+    await response.prepare(request)
+    previous: Robot | None = None
+    current: Robot | None = first
+    sequence = 0
+    quiet_since = time.monotonic()
+    try:
+        while current is not None:
+            for event in robot_events(previous, current):
+                sequence += 1
+                await response.write(
+                    sse_frame(event.kind, event.model_dump_json().encode(), sequence)
+                )
+                quiet_since = time.monotonic()
+            previous = current
+            if current.status.terminal:
+                sequence += 1
+                body = orjson.dumps(current.model_dump(mode="json"))
+                await response.write(sse_frame("result", body, sequence))
+                break
+            if time.monotonic() - quiet_since > HEARTBEAT_S:
+                await response.write(b": keep-alive\n\n")
+                quiet_since = time.monotonic()
+            await asyncio.sleep(poll_s)
+            current = await fetch(current.id)
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client went away
+    return response

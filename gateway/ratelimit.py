@@ -1,0 +1,341 @@
+"""Token-bucket rate limiting per API key (and per key and module), and per client address
+for failed authentications.
+
+With ``ROBOFLEET_REDIS_URL`` set, buckets live in Redis and are updated by one Lua script
+(atomic, timed by the Redis clock), so every gateway shares one budget. When Redis is
+absent or stops answering, each gateway falls back to buckets in its own memory: the
+switch is logged once, ``robofleet_ratelimit_redis_up`` drops to 0, and a background task
+reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import Counter, Gauge
+
+from gateway.errors import ApiError
+from runtime.config import RateLimit, Settings
+
+log = logging.getLogger(__name__)
+
+REDIS_UP = Gauge(
+    "robofleet_ratelimit_redis_up", "1 while rate limits are kept in Redis, 0 on local buckets"
+)
+FALLBACKS = Counter(
+    "robofleet_ratelimit_local_fallbacks_total", "Times the rate limiter fell back to local buckets"
+)
+LIMITED = Counter("robofleet_ratelimit_rejected_total", "Requests refused with 429", ["bucket"])
+
+RATE_HEADERS = web.RequestKey("rate_headers", dict)
+"""Request item: the ``RateLimit-*`` headers to stamp on the response."""
+
+# KEYS: bucket keys. ARGV: cost, then rate and burst of each bucket. Takes ``cost`` tokens
+# from every bucket or from none; returns allowed, tokens left, retry-after, time to full.
+TOKEN_BUCKET_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local cost = tonumber(ARGV[1])
+local tokens = {}
+local allowed = 1
+local retry = 0
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[2 * i])
+  local burst = tonumber(ARGV[2 * i + 1])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
+  local level = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if level == nil or ts == nil then
+    level = burst
+    ts = now
+  end
+  level = math.min(burst, level + math.max(0, now - ts) * rate)
+  tokens[i] = level
+  if level < cost then
+    allowed = 0
+    retry = math.max(retry, (cost - level) / rate)
+  end
+end
+local remaining = -1
+local reset = 0
+for i = 1, #KEYS do
+  local rate = tonumber(ARGV[2 * i])
+  local burst = tonumber(ARGV[2 * i + 1])
+  local level = tokens[i]
+  if allowed == 1 then
+    level = level - cost
+  end
+  redis.call('HSET', KEYS[i], 'tokens', tostring(level), 'ts', tostring(now))
+  redis.call('PEXPIRE', KEYS[i], math.ceil(burst / rate * 1000) + 1000)
+  if remaining < 0 or level < remaining then
+    remaining = level
+  end
+  reset = math.max(reset, (burst - level) / rate)
+end
+return {allowed, tostring(remaining), tostring(retry), tostring(reset)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One token bucket: its name (without prefix), refill rate and size."""
+
+    name: str
+    rate: float
+    burst: float
+
+    @classmethod
+    def of(cls, name: str, limit: RateLimit) -> Bucket:
+        """A bucket named ``name`` with a configured limit."""
+        return cls(name, limit.rate, limit.burst)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The outcome of taking a token: allowed or not, and what the headers say."""
+
+    allowed: bool
+    limit: float
+    remaining: float
+    retry_after_s: float
+    reset_s: float
+
+    def headers(self) -> dict[str, str]:
+        """``RateLimit-Limit/Remaining/Reset``, plus ``Retry-After`` when refused."""
+        headers = {
+            "RateLimit-Limit": str(int(self.limit)),
+            "RateLimit-Remaining": str(max(0, math.floor(self.remaining))),
+            "RateLimit-Reset": str(max(0, math.ceil(self.reset_s))),
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after_s)))
+        return headers
+
+
+class LocalBuckets:
+    """Token buckets in this process's memory: same semantics as the Lua script."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, max_buckets: int = 50_000):
+        self._clock = clock
+        self._max_buckets = max_buckets
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def acquire(self, buckets: Sequence[Bucket], cost: float = 1.0) -> Decision:
+        """Take ``cost`` tokens from every bucket, or from none if one lacks them."""
+        now = self._clock()
+        levels = []
+        retry = 0.0
+        for bucket in buckets:
+            level, ts = self._state.get(bucket.name, (bucket.burst, now))
+            level = min(bucket.burst, level + max(0.0, now - ts) * bucket.rate)
+            levels.append(level)
+            if level < cost:
+                retry = max(retry, (cost - level) / bucket.rate)
+        allowed = retry == 0.0
+        if len(self._state) > self._max_buckets:
+            self._prune(now)
+        remaining, reset = math.inf, 0.0
+        for bucket, level in zip(buckets, levels, strict=True):
+            if allowed:
+                level -= cost
+            self._state[bucket.name] = (level, now)
+            remaining = min(remaining, level)
+            reset = max(reset, (bucket.burst - level) / bucket.rate)
+        limit = min(b.burst for b in buckets)
+        return Decision(allowed, limit, remaining, retry, reset)
+
+    def _prune(self, now: float) -> None:
+        # A bucket untouched for a minute is full again or close to it; forgetting it is safe
+        # for every limit whose burst refills within that time.
+        self._state = {k: v for k, v in self._state.items() if now - v[1] < 60.0}
+
+
+class RateLimiter:
+    """Shared buckets in Redis when configured and reachable, local buckets otherwise."""
+
+    def __init__(
+        self,
+        redis_url: str | None,
+        prefix: str = "robofleet:",
+        *,
+        reconnect_s: float = 1.0,
+        timeout_s: float = 0.25,
+    ) -> None:
+        self.redis_url = redis_url
+        self.prefix = prefix + "rl:"
+        self.local = LocalBuckets()
+        self._reconnect_s = reconnect_s
+        self._timeout_s = timeout_s
+        self._client: Any = None
+        self._script: Any = None
+        self._redis_up = False
+        self._probe: asyncio.Task | None = None
+
+    @property
+    def using_redis(self) -> bool:
+        """Whether decisions currently come from Redis."""
+        return self._redis_up
+
+    async def start(self) -> None:
+        """Connect to Redis if configured; fall back (and keep trying) if it does not answer."""
+        REDIS_UP.set(0)
+        if not self.redis_url:
+            return
+        from redis.asyncio import Redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        self._client = Redis.from_url(
+            self.redis_url,
+            socket_timeout=self._timeout_s,
+            socket_connect_timeout=self._timeout_s,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._script = self._client.register_script(TOKEN_BUCKET_LUA)
+        try:
+            await self._client.ping()
+        except Exception as exc:
+            self._went_down(exc)
+            return
+        self._came_up()
+
+    async def close(self) -> None:
+        """Stop reconnecting and close the Redis connection."""
+        if self._probe is not None:
+            self._probe.cancel()
+            self._probe = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def acquire(self, buckets: Sequence[Bucket], cost: float = 1.0) -> Decision:
+        """Take a token from every bucket (atomically), in Redis when it is up."""
+        if self._redis_up:
+            args: list[Any] = [cost]
+            for bucket in buckets:
+                args += [bucket.rate, bucket.burst]
+            try:
+                raw = await self._script(keys=[self.prefix + b.name for b in buckets], args=args)
+            except Exception as exc:
+                self._went_down(exc)
+            else:
+                return Decision(
+                    allowed=int(raw[0]) == 1,
+                    limit=min(b.burst for b in buckets),
+                    remaining=float(raw[1]),
+                    retry_after_s=float(raw[2]),
+                    reset_s=float(raw[3]),
+                )
+        return self.local.acquire(buckets, cost)
+
+    async def charge_auth_failure(
+        self, request: web.Request, limit: RateLimit | None = None
+    ) -> None:
+        """Count a failed authentication of the client; raise 429 once its budget is spent."""
+        settings: Settings = request.app[SETTINGS]
+        bucket = Bucket.of(
+            f"authfail:{request.remote or 'unknown'}", limit or settings.auth_failure_limit
+        )
+        decision = await self.acquire([bucket])
+        if not decision.allowed:
+            LIMITED.labels("auth_failure").inc()
+            raise ApiError(
+                429,
+                "too_many_auth_failures",
+                "too many failed authentications from this address; retry later",
+                headers=decision.headers(),
+            )
+
+    def _went_down(self, exc: BaseException) -> None:
+        if self._redis_up or self._probe is None:
+            log.warning(
+                "rate limiter: Redis at %s is unavailable (%s); local buckets until it is back",
+                _safe_url(self.redis_url),
+                type(exc).__name__,
+            )
+            FALLBACKS.inc()
+        self._redis_up = False
+        REDIS_UP.set(0)
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.get_running_loop().create_task(self._reconnect())
+
+    def _came_up(self) -> None:
+        self._redis_up = True
+        REDIS_UP.set(1)
+
+    async def _reconnect(self) -> None:
+        while True:
+            await asyncio.sleep(self._reconnect_s)
+            try:
+                await self._client.ping()
+            except Exception:
+                continue
+            log.warning("rate limiter: Redis is back; buckets are shared again")
+            self._came_up()
+            return
+
+
+def _safe_url(url: str | None) -> str:
+    """A Redis URL without its password, for logs."""
+    if not url or "@" not in url:
+        return url or ""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+
+
+RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
+SETTINGS = web.AppKey("settings", Settings)
+
+
+async def take_token(request: web.Request, buckets: Sequence[Bucket], label: str) -> None:
+    """Take a token from ``buckets`` for this request; raise 429 with the headers if refused."""
+    decision = await request.app[RATE_LIMITER].acquire(buckets)
+    request[RATE_HEADERS] = decision.headers()
+    if not decision.allowed:
+        LIMITED.labels(label).inc()
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"rate limit of {decision.limit:g} requests reached; retry after "
+            f"{request[RATE_HEADERS]['Retry-After']}s",
+            headers=request[RATE_HEADERS],
+        )
+
+
+def rate_limit_middleware(caller_of: Callable[[web.Request], Any]) -> Any:
+    """Middleware taking one token per authenticated request from its key's bucket."""
+
+    @web.middleware
+    async def rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Refuse with 429 once the calling key's token bucket is empty."""
+        key = caller_of(request)
+        if key is not None:
+            settings: Settings = request.app[SETTINGS]
+            limit = settings.role_rate_limit(key.role.value)
+            await take_token(request, [Bucket.of(f"key:{key.id}", limit)], "key")
+        return await handler(request)
+
+    return rate_limit
+
+
+async def take_module_token(request: web.Request, key_id: str, module: str) -> None:
+    """Take a token from the key's bucket for ``module``, when that module has a limit."""
+    settings: Settings = request.app[SETTINGS]
+    limit = settings.module_rate_limits.get(module)
+    if limit is not None:
+        await take_token(request, [Bucket.of(f"key:{key_id}:module:{module}", limit)], "module")
+
+
+async def stamp_rate_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare`` hook: put the ``RateLimit-*`` headers on every response."""
+    headers = request.get(RATE_HEADERS)
+    if headers:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)

@@ -1,0 +1,110 @@
+"""Pydantic models of the gateway's queries, bodies and answers; the OpenAPI document uses them."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from runtime.keys import Role
+from runtime.models import MODULE_NAME_PATTERN, RobotStatus
+
+
+class RobotListQuery(BaseModel):
+    """Query of ``GET /v1/robots``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: RobotStatus | None = None
+    type: str | None = Field(None, max_length=128)
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=64)
+
+
+class Accepted(BaseModel):
+    """Answer to an accepted (202) or replayed (200) submit."""
+
+    id: str
+    status: RobotStatus
+
+
+class CancelAnswer(BaseModel):
+    """Answer to a cancel: ``cancelled`` at once (queued), or asked to stop (running)."""
+
+    id: str
+    status: RobotStatus
+    cancel_requested: bool = Field(
+        description="True when the robot was running and has been asked to stop."
+    )
+
+
+class KeyCreate(BaseModel):
+    """Body of ``POST /v1/keys``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    modules: list[str] | None = Field(
+        None,
+        max_length=64,
+        description="Limit an operator or viewer key to these modules; null means all.",
+    )
+    expires_in_s: float | None = Field(
+        None, gt=0, le=10 * 365 * 86_400, description="Seconds until the key expires."
+    )
+    name: str | None = Field(None, max_length=200, description="A note on who holds the key.")
+
+    @field_validator("modules")
+    @classmethod
+    def _module_names(cls, value: list[str] | None) -> list[str] | None:
+        for module in value or ():
+            if not re.fullmatch(MODULE_NAME_PATTERN, module):
+                raise ValueError(f"invalid module name {module!r}")
+        return value
+
+
+class KeyRotate(BaseModel):
+    """Body of ``POST /v1/keys/{key_id}/rotate`` (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overlap_s: float = Field(
+        3600.0, ge=0, le=30 * 86_400, description="How long the old key keeps working."
+    )
+
+
+class KeyInfo(BaseModel):
+    """A key as listings show it: never the key itself."""
+
+    id: str
+    role: Role
+    modules: list[str] | None
+    name: str | None
+    state: str = Field(description="active, rotating, revoked, expired or rotated.")
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+    rotated_from: str | None
+    overlap_until: float | None
+
+
+class KeyCreated(KeyInfo):
+    """A new key: the only answer that carries the key in plain text."""
+
+    key: str = Field(description="The API key; shown this once, store it now.")
+
+
+class KeyList(BaseModel):
+    """Answer of ``GET /v1/keys``."""
+
+    keys: list[KeyInfo]
+
+
+class AuditQuery(BaseModel):
+    """Query of ``GET /v1/audit``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    actor: str | None = Field(None, max_length=64)
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, max_length=64)

@@ -1,0 +1,86 @@
+"""The benchmark harness at a tiny size, so it cannot rot: every scenario yields its figures.
+
+No timing assertions: only that each scenario ran against the session's robofleet and
+produced the numbers the table is made of. The Celery and Ray Serve peers skip locally when
+the ``bench`` extra is not installed (or Redis is down) and must run under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+
+from bench import celery_peer, serve_peer
+from bench.fleet import Target
+from bench.runner import Options, run_all
+from bench.sizes import Sizes
+from tests.integration.conftest import service_missing
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def bench_headers(fleet) -> dict[str, str]:
+    """A key of the harness's own, so it spends its own rate-limit bucket, not the tests'."""
+    async with aiohttp.ClientSession(headers=fleet.admin_headers) as http:
+        body = {"role": "admin", "name": "bench-smoke"}
+        async with http.post(f"{fleet.url}/v1/keys", json=body) as response:
+            assert response.status == 201, await response.text()
+            key = (await response.json())["key"]
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def run_scenario(fleet, headers, tmp_path, scenario: str) -> dict:
+    """Run one scenario of the harness at its tiny size on the session's robofleet."""
+    target = Target(fleet.url, str(fleet.db_path), "robofleet", headers)
+    options = Options(
+        sizes=Sizes.tiny(), scenarios=(scenario,), target=target, results_dir=tmp_path
+    )
+    results = await run_all(options)
+    assert not results["errors"], results["errors"]
+    assert (tmp_path / "latest.json").exists() and (tmp_path / "latest.md").exists()
+    return results["scenarios"]
+
+
+async def test_ray_ceiling(fleet, bench_headers, tmp_path):
+    ceiling = (await run_scenario(fleet, bench_headers, tmp_path, "ray"))["ray_ceiling"]
+    assert ceiling["calls_per_s"] > 0
+
+
+async def test_submit(fleet, bench_headers, tmp_path):
+    rows = (await run_scenario(fleet, bench_headers, tmp_path, "submit"))["submit"]["sqlite"]
+    assert [r["connections"] for r in rows] == list(Sizes.tiny().submit_levels)
+    for row in rows:
+        assert row["accepted_per_s"] > 0
+        assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+
+
+async def test_end_to_end(fleet, bench_headers, tmp_path):
+    e2e = (await run_scenario(fleet, bench_headers, tmp_path, "e2e"))["e2e"]["sqlite"]
+    assert e2e["succeeded"] == e2e["accepted"] == Sizes.tiny().e2e_robots
+    assert e2e["robots_per_s"] > 0
+    assert e2e["dispatched"] >= e2e["succeeded"]
+
+
+async def test_scaling(fleet, bench_headers, tmp_path):
+    rows = (await run_scenario(fleet, bench_headers, tmp_path, "scaling"))["scaling"]
+    assert [r["replicas"] for r in rows] == list(Sizes.tiny().scaling_replicas)
+    assert all(r["succeeded"] == Sizes.tiny().scaling_robots for r in rows)
+
+
+async def test_celery_peer(fleet, bench_headers, tmp_path):
+    if not celery_peer.installed():
+        service_missing("celery[redis] is not installed (pip install -e '.[bench]')")
+    results = await run_scenario(fleet, bench_headers, tmp_path, "celery")
+    if "celery" not in results:
+        service_missing(f"Redis for the Celery peer is unreachable at {celery_peer.redis_url()}")
+    assert results["celery"]["succeeded"] == Sizes.tiny().celery_tasks
+    assert results["celery"]["tasks_per_s"] > 0
+
+
+async def test_serve_peer(fleet, bench_headers, tmp_path):
+    if not serve_peer.installed():
+        service_missing("ray[serve] is not installed (pip install -e '.[bench]')")
+    serve = (await run_scenario(fleet, bench_headers, tmp_path, "serve"))["serve"]
+    assert [r["connections"] for r in serve["levels"]] == list(Sizes.tiny().serve_levels)
+    assert all(r["requests_per_s"] > 0 for r in serve["levels"])

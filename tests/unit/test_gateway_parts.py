@@ -1,0 +1,115 @@
+import asyncio
+import time
+
+import pytest
+
+from cluster.keys_cli import parse_duration
+from gateway.app import create_app
+from gateway.auth import PERMISSIONS, KeyCache
+from gateway.events import robot_events, sse_frame
+from runtime.config import Settings
+from runtime.keys import Role, hash_key, new_api_key
+from runtime.models import Robot, RobotStatus
+
+
+class _NoFleet:
+    async def submit_many(self, items):
+        return []
+
+    async def list_modules(self):
+        return []
+
+
+def test_every_route_declares_a_permission():
+    app = create_app(Settings(), _NoFleet(), None)  # type: ignore[arg-type]
+    declared = app[PERMISSIONS]
+    for route in app.router.routes():
+        method = "GET" if route.method == "HEAD" else route.method
+        assert (method, route.resource.canonical) in declared, (method, route.resource.canonical)
+
+
+class CountingStore:
+    def __init__(self, keys) -> None:
+        self.keys = {k.key_hash: k for k in keys}
+        self.reads = 0
+
+    async def api_key_by_hash(self, key_hash):
+        self.reads += 1
+        return self.keys.get(key_hash)
+
+
+def test_key_cache_serves_from_memory_within_the_ttl():
+    secret, record = new_api_key(Role.VIEWER)
+    store = CountingStore([record])
+    now = [0.0]
+    cache = KeyCache(store, ttl_s=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    async def run():
+        assert await cache.lookup(secret) == record
+        assert await cache.lookup("rf_unknown") is None
+        for _ in range(10):
+            await cache.lookup(secret)
+            await cache.lookup("rf_unknown")
+        assert store.reads == 2
+        now[0] = 2.5
+        await cache.lookup(secret)
+        assert store.reads == 3
+        cache.invalidate()
+        await cache.lookup(secret)
+        assert store.reads == 4
+
+    asyncio.run(run())
+
+
+def test_a_cached_key_check_costs_well_under_a_millisecond():
+    secret, record = new_api_key(Role.ADMIN)
+    cache = KeyCache(CountingStore([record]), ttl_s=60.0)  # type: ignore[arg-type]
+
+    async def run() -> float:
+        await cache.lookup(secret)
+        started = time.perf_counter()
+        for _ in range(10_000):
+            await cache.lookup(secret)
+        return (time.perf_counter() - started) / 10_000
+
+    per_check = asyncio.run(run())
+    assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
+    assert hash_key(secret) == record.key_hash
+
+
+def _robot(**fields) -> Robot:
+    return Robot(id="r1", type="sleep", **fields)
+
+
+def test_robot_events_report_state_then_progress():
+    queued = _robot()
+    running = _robot(status=RobotStatus.RUNNING, progress=0.0)
+    half = _robot(status=RobotStatus.RUNNING, progress=0.5, message="half")
+    done = _robot(status=RobotStatus.SUCCEEDED, progress=1.0)
+    assert [e.kind for e in robot_events(None, queued)] == ["status"]
+    assert [(e.kind, e.status) for e in robot_events(queued, running)] == [("status", "running")]
+    [progress] = robot_events(running, half)
+    assert (progress.kind, progress.progress, progress.message) == ("progress", 0.5, "half")
+    assert robot_events(half, half) == []
+    [end] = robot_events(half, done)
+    assert (end.kind, end.status) == ("status", "succeeded")
+    retried = _robot(status=RobotStatus.RUNNING, attempt=2)
+    assert [e.kind for e in robot_events(running, retried)] == ["status"]
+
+
+def test_sse_frame():
+    assert sse_frame("progress", b'{"a":1}', 3) == b'id: 3\nevent: progress\ndata: {"a":1}\n\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30d", 30 * 86400), ("12h", 43200), ("15m", 900), ("45s", 45), ("90", 90), ("2w", 1209600)],
+)
+def test_parse_duration(text, seconds):
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "d", "-1d", "0", "3y", "1.5.2h"])
+def test_parse_duration_refuses(text):
+    with pytest.raises(ValueError):
+        parse_duration(text)
