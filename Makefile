@@ -4,13 +4,14 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services lint unit integration bench clean
+.PHONY: run test install services lint unit integration multinode bench clean
 
 run: $(STAMP)  ## start robofleet in the foreground (Ctrl-C stops it)
 	$(BIN)/robofleet up
 
 test: $(STAMP) services lint  ## install what is needed, then lint and run every test
 	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest tests/multinode  # its own three-node Ray cluster, so its own process
 
 install: $(STAMP)
 
@@ -32,6 +33,9 @@ unit: $(STAMP)
 
 integration: $(STAMP) services
 	$(BIN)/pytest tests/integration
+
+multinode: $(STAMP)
+	$(BIN)/pytest tests/multinode
 
 bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/results/
 	$(BIN)/pip install -q -e '.[bench]'

@@ -20,7 +20,7 @@ NODE_WATCH_INTERVAL_S = 1.0
 
 
 async def watch_nodes(orchestrator: Orchestrator) -> None:
-    """Replace the replicas of nodes the cluster reports dead, without waiting for a call to fail."""
+    """Replace the replicas of nodes the cluster reports dead, before any call to them fails."""
     while not orchestrator.stopping:
         await asyncio.sleep(NODE_WATCH_INTERVAL_S)
         try:
@@ -78,7 +78,9 @@ async def scale_module(orchestrator: Orchestrator, name: str, replicas: int) -> 
         for replica in leaving:
             replica.alive = False
             orchestrator.supervisor.spawn(_retire_when_idle(orchestrator, module, replica))
-    spec = ModuleSpec.model_validate({**module.spec.model_dump(by_alias=True), "replicas": replicas})
+    spec = ModuleSpec.model_validate(
+        {**module.spec.model_dump(by_alias=True), "replicas": replicas}
+    )
     module.spec = spec
     await orchestrator.store.save_module(spec)
     return orchestrator.module_info(module)

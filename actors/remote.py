@@ -10,8 +10,8 @@ import logging
 from typing import Any
 
 import ray
-from ray.util import metrics as ray_metrics
 from ray.exceptions import ActorDiedError, ActorUnavailableError, GetTimeoutError, RayActorError
+from ray.util import metrics as ray_metrics
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.cache import CacheHost

@@ -6,9 +6,10 @@ Brings up one robofleet (``robofleet up``, SQLite store, no Redis unless
 ``ROBOFLEET_REDIS_URL`` is set), submits N ``echo`` robots and waits until they succeeded,
 then starts a second gateway on the same store and cluster with ``cache_reads = false``.
 Both gateways get the same load: C concurrent clients reading random robot ids for S
-seconds after a warm-up, in alternating rounds. The hit rate is the cache actor's robot
-hits over lookups during the measured window. Results go to
-``bench/results/cache_reads.json`` and a markdown table on stdout.
+seconds after a warm-up, in alternating rounds, then one client alone. The hit rate is the
+cache actor's robot hits over lookups during the measured window. Results go to
+``bench/results/cache_reads.json`` (``cache_reads_redis.json`` with a Redis tier) and a
+markdown table on stdout.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from bench.fleet import (
 )
 from bench.loadgen import percentile
 
-RESULTS = Path(__file__).with_name("results") / "cache_reads.json"
+RESULTS_DIR = Path(__file__).with_name("results")
 
 
 async def submit_robots(target: Target, count: int, clients: int = 32) -> list[str]:
@@ -141,7 +142,13 @@ async def run(robots: int, seconds: float, clients: int, rounds: int, ray_addres
                     figures["hit_rate"] = round(hits / max(1, hits + misses), 4)
                 results[name].append(figures)
                 print(f"[cache_reads] {name}: {figures}", file=sys.stderr, flush=True)
+        single: dict[str, dict[str, Any]] = {}
+        for name, url in gateways.items():  # one client: the cost of one read, no queueing
+            single[name] = await read_load(url, target.headers, ids, 1, min(5.0, seconds))
+            print(f"[cache_reads] {name}, 1 client: {single[name]}", file=sys.stderr, flush=True)
     return {
+        "redis": bool(os.environ.get("ROBOFLEET_REDIS_URL")),
+        "single_client": single,
         "scenario": "cache_reads",
         "robots": robots,
         "clients": clients,
@@ -163,6 +170,11 @@ def table(document: dict[str, Any]) -> str:
         last = rounds[-1]
         hit = f"{last['hit_rate']:.1%}" if "hit_rate" in last else "-"
         lines.append(f"| {name} | {last['p50_ms']} | {last['p99_ms']} | {last['rps']} | {hit} |")
+    for name, figures in document.get("single_client", {}).items():
+        lines.append(
+            f"| {name}, 1 client | {figures['p50_ms']} | {figures['p99_ms']} | {figures['rps']} "
+            "| |"
+        )
     return "\n".join(lines)
 
 
@@ -188,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         document = asyncio.run(run(args.robots, args.seconds, args.clients, args.rounds, address))
     finally:
         ray.shutdown()
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(document, indent=2))
+    RESULTS_DIR.mkdir(exist_ok=True)
+    name = "cache_reads_redis.json" if document["redis"] else "cache_reads.json"
+    (RESULTS_DIR / name).write_text(json.dumps(document, indent=2))
     print(table(document))
     return 0
 

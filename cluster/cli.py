@@ -39,7 +39,7 @@ def _client(args: argparse.Namespace) -> GatewayClient:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    """Start (or join) Ray, deploy robofleet, and serve until Ctrl-C."""
+    """Start (or join) Ray, deploy robofleet, and serve until Ctrl-C or `robofleet down`."""
     from cluster import deploy
 
     settings = _settings(args)
@@ -48,10 +48,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     if admin_key is not None:
         print("created the first admin key (shown only this once; store it now):")
         print(f"  ROBOFLEET_API_KEY={admin_key}", flush=True)
-    started_head = settings.ray_address is None
-    address = settings.ray_address or deploy.start_head(settings)
+    head = None
+    if settings.ray_address:
+        address = settings.ray_address
+    else:
+        address, head = deploy.start_head(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    pid_file = _pid_file(settings)
+    pid_file.write_text(str(os.getpid()))
     try:
         deploy.connect(address, settings.namespace)
         deployed = deploy.deploy(settings)
@@ -60,13 +65,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  gateway:   {deployed['url']}")
         print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
         print(f"  ray:       {address}")
-        print("Press Ctrl-C to stop.", flush=True)
+        print("Press Ctrl-C (or run `robofleet down`) to stop.", flush=True)
         while not stop.wait(1.0):
             pass
     except KeyboardInterrupt:
         pass
     finally:
         print("\nstopping robofleet...", flush=True)
+        pid_file.unlink(missing_ok=True)
         try:
             import ray
 
@@ -74,9 +80,14 @@ def cmd_up(args: argparse.Namespace) -> int:
                 deploy.teardown(settings.namespace)
                 ray.shutdown()
         finally:
-            if started_head:
-                deploy.stop_head()
+            if head is not None:
+                head.stop()
+        print("stopped.", flush=True)
     return 0
+
+
+def _pid_file(settings: Settings) -> Path:
+    return settings.data_dir / "robofleet-up.pid"
 
 
 def cmd_join(args: argparse.Namespace) -> int:
@@ -87,7 +98,10 @@ def cmd_join(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     resources = json.loads(args.resources) if args.resources else {}
-    deploy.start_worker(args.head, resources, args.num_cpus)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    worker = deploy.start_worker(
+        args.head, resources, args.num_cpus, settings.data_dir / "ray-worker.log"
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     node_id = None
@@ -111,7 +125,7 @@ def cmd_join(args: argparse.Namespace) -> int:
             moved = deploy.leave(settings, node_id, gateway_name)
             print(f"moved {moved} replicas off this node")
             ray.shutdown()
-        deploy.stop_head()
+        worker.stop()
     return 0
 
 
@@ -121,7 +135,8 @@ def _own_node_id(ray: Any) -> str:
 
     addresses = {"127.0.0.1", socket.gethostbyname(socket.gethostname())}
     newest = [
-        n for n in ray.nodes()
+        n
+        for n in ray.nodes()
         if n["Alive"] and n["NodeManagerAddress"] in addresses and not n.get("IsHeadNode")
     ]
     if not newest:
@@ -130,12 +145,25 @@ def _own_node_id(ray: Any) -> str:
 
 
 def cmd_down(args: argparse.Namespace) -> int:
-    """Remove robofleet's actors and stop the local Ray head."""
+    """Stop the `robofleet up` of this data dir; with no such process, remove the actors."""
     import ray
 
     from cluster import deploy
 
     settings = _settings(args)
+    pid_file = _pid_file(settings)
+    if pid_file.exists():
+        pid = int(pid_file.read_text().strip() or 0)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pid_file.unlink(missing_ok=True)
+        else:
+            deadline = time.monotonic() + 120
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            print(f"stopped robofleet (pid {pid}) and the Ray head it started")
+            return 0
     address = settings.ray_address or f"127.0.0.1:{settings.ray_port}"
     try:
         deploy.connect(address, settings.namespace)
@@ -144,10 +172,18 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"removed {removed} robofleet actors")
     except Exception as exc:
         print(f"no robofleet cluster answered at {address} ({type(exc).__name__})")
-    if not args.keep_ray:
-        deploy.stop_head()
-        print("stopped the local Ray head")
+    if args.stop_ray:
+        deploy.stop_all_local_ray()
+        print("stopped every Ray process of this user on this machine")
     return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _payload(raw: str) -> dict[str, Any]:
@@ -196,8 +232,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if args.nodes:
         for node in client.request("GET", "/v1/cluster")["nodes"]:
             state = "alive" if node["alive"] else "dead"
-            resources = ", ".join(f"{k}={v:g}" for k, v in sorted(node["resources"].items())
-                                  if k not in ("memory", "object_store_memory"))
+            resources = ", ".join(
+                f"{k}={v:g}"
+                for k, v in sorted(node["resources"].items())
+                if k not in ("memory", "object_store_memory")
+            )
             print(f"{node['node_id'][:12]}  {node['address']:<15} {state:<5} {resources}")
             for gateway in node["gateways"]:
                 print(f"    {gateway}")
@@ -219,9 +258,7 @@ def cmd_modules(args: argparse.Namespace) -> int:
     if args.action == "scale":
         if args.name is None or args.replicas is None:
             raise ValueError("usage: robofleet modules scale NAME N")
-        info = client.request(
-            "POST", f"/v1/modules/{args.name}/scale", {"replicas": args.replicas}
-        )
+        info = client.request("POST", f"/v1/modules/{args.name}/scale", {"replicas": args.replicas})
         print(f"{info['name']}: {len(info['replicas'])} replicas")
         return 0
     for module in client.modules():
@@ -268,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     join = sub.add_parser("join", help="join this machine to a robofleet cluster")
     join.add_argument("head", help="HEAD:PORT of the Ray head (robofleet up prints it)")
-    join.add_argument("--resources", help='custom resources as JSON, e.g. \'{"ocr": 1}\'')
+    join.add_argument("--resources", help="custom resources as JSON, e.g. '{\"ocr\": 1}'")
     join.add_argument("--num-cpus", type=int)
     join.add_argument("--port", type=int, help="port of this node's gateway (default 8080)")
     join.add_argument("--host", help="gateway bind address (default 127.0.0.1)")
@@ -278,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     down = sub.add_parser("down", help="remove robofleet's actors and stop the local Ray head")
     down.add_argument("--address", help="Ray cluster address (default 127.0.0.1:6380)")
-    down.add_argument("--keep-ray", action="store_true", help="leave Ray running")
+    down.add_argument("--data-dir", help="data dir of the `robofleet up` to stop")
+    down.add_argument(
+        "--stop-ray",
+        action="store_true",
+        help="when no `robofleet up` runs here, also `ray stop` every local Ray process",
+    )
     down.set_defaults(func=cmd_down)
 
     submit = sub.add_parser("submit", help="submit a robot")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,11 @@ from runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# Ray's token auth turns itself on for every later `ray start` once any local `ray.init()`
+# has left a token in ~/.ray; robofleet decides explicitly instead. Set RAY_AUTH_MODE=token
+# (and share the token with every node) to use it.
+RAY_AUTH_MODE = "disabled"
+
 
 def _ray_binary() -> str:
     candidate = Path(sys.executable).with_name("ray")
@@ -37,13 +44,67 @@ def _ray_binary() -> str:
 def worker_env() -> dict[str, str]:
     """Environment for Ray processes: the current directory importable, for user modules."""
     env = dict(os.environ)
+    env.setdefault("RAY_AUTH_MODE", RAY_AUTH_MODE)
     paths = [os.getcwd(), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
 
 
-def start_head(settings: Settings) -> str:
+class LocalRay:
+    """Ray processes this command started with ``ray start --block``.
+
+    Stopping them ends only those processes, never another Ray cluster on the machine. They
+    run in their own session, so a Ctrl-C in the terminal reaches robofleet first, which
+    drains and removes its actors before it stops Ray.
+    """
+
+    def __init__(
+        self, command: list[str], log_path: Path, what: str, temp_dir: Path | None = None
+    ) -> None:
+        self.what = what
+        self.temp_dir = temp_dir
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("w") as log_file:
+            self.process = subprocess.Popen(
+                [*command, "--block"],
+                env=worker_env(),
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_started(self, timeout_s: float = 120.0) -> None:
+        """Wait until Ray reports its runtime started; raise ConfigError if it exits first."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            text = self.log_path.read_text(errors="replace")
+            if "Ray runtime started" in text:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.stop()
+        tail = "\n".join(self.log_path.read_text(errors="replace").strip().splitlines()[-15:])
+        raise ConfigError(f"could not start {self.what}:\n{tail}")
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop the Ray processes this object started."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        if self.temp_dir is not None:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+def start_head(settings: Settings) -> tuple[str, LocalRay]:
     """Start a local Ray head (GCS on ``settings.ray_port``, dashboard on its port)."""
+    temp_dir = Path(tempfile.mkdtemp(prefix="robofleet-ray-"))
     command = [
         _ray_binary(),
         "start",
@@ -53,21 +114,27 @@ def start_head(settings: Settings) -> str:
         f"--dashboard-port={settings.dashboard_port}",
         "--include-dashboard=true",
         "--disable-usage-stats",
+        # A temp dir of its own keeps this head apart from any other Ray on the machine.
+        f"--temp-dir={temp_dir}",
     ]
-    result = subprocess.run(command, env=worker_env(), capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-        raise ConfigError(f"could not start the Ray head on port {settings.ray_port}:\n{tail}")
-    return f"127.0.0.1:{settings.ray_port}"
+    head = LocalRay(
+        command,
+        settings.data_dir / "ray-head.log",
+        f"the Ray head on port {settings.ray_port}",
+        temp_dir=temp_dir,
+    )
+    head.wait_started()
+    return f"127.0.0.1:{settings.ray_port}", head
 
 
-def stop_head() -> None:
-    """Stop the Ray processes started on this machine."""
+def stop_all_local_ray() -> None:
+    """Stop every Ray process of this user on this machine (``ray stop``)."""
     subprocess.run([_ray_binary(), "stop", "--force"], capture_output=True, env=worker_env())
 
 
 def connect(address: str, namespace: str) -> None:
     """Attach this process to a running Ray cluster as a driver."""
+    os.environ.setdefault("RAY_AUTH_MODE", RAY_AUTH_MODE)
     if not ray.is_initialized():
         ray.init(
             address=address, namespace=namespace, logging_level=logging.WARNING, log_to_driver=False
@@ -137,7 +204,9 @@ def deploy_gateway(
     return {"gateway": gateway, "gateway_name": name, "url": url}
 
 
-def start_worker(head_address: str, resources: dict[str, float], num_cpus: int | None) -> None:
+def start_worker(
+    head_address: str, resources: dict[str, float], num_cpus: int | None, log_path: Path
+) -> LocalRay:
     """Join this machine to a Ray cluster as a worker node."""
     import json
 
@@ -146,13 +215,14 @@ def start_worker(head_address: str, resources: dict[str, float], num_cpus: int |
         command.append(f"--resources={json.dumps(resources)}")
     if num_cpus is not None:
         command.append(f"--num-cpus={num_cpus}")
-    result = subprocess.run(command, env=worker_env(), capture_output=True, text=True)
-    if result.returncode != 0:
-        tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
-        raise ConfigError(f"could not join the Ray cluster at {head_address}:\n{tail}")
+    worker = LocalRay(command, log_path, f"a Ray worker joined to {head_address}")
+    worker.wait_started()
+    return worker
 
 
-def leave(settings: Settings, node_id: str, gateway_name: str | None, timeout_s: float = 60.0) -> int:
+def leave(
+    settings: Settings, node_id: str, gateway_name: str | None, timeout_s: float = 60.0
+) -> int:
     """Drain a node before it leaves: no new work, running robots finish or are requeued."""
     from actors.remote import get_orchestrator
 

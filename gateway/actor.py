@@ -60,7 +60,8 @@ class RayFleet:
         nodes = await asyncio.to_thread(ray.nodes)
         named = await asyncio.to_thread(ray.util.list_named_actors, True)
         gateways = sorted(
-            a["name"] for a in named
+            a["name"]
+            for a in named
             if a.get("namespace") == self._namespace and a["name"].startswith("gateway:")
         )
         replica_nodes = await self.handle.replica_nodes.remote()
@@ -68,16 +69,22 @@ class RayFleet:
         view = []
         for node in nodes:
             node_id = node["NodeID"]
-            view.append({
-                "node_id": node_id,
-                "address": node.get("NodeManagerAddress"),
-                "alive": bool(node["Alive"]),
-                "resources": {
-                    k: v for k, v in node.get("Resources", {}).items() if not k.startswith("node:")
-                },
-                "gateways": [g for g, n in zip(gateways, gateway_nodes, strict=True) if n == node_id],
-                "replicas": sorted(r for r, n in replica_nodes.items() if n == node_id),
-            })
+            view.append(
+                {
+                    "node_id": node_id,
+                    "address": node.get("NodeManagerAddress"),
+                    "alive": bool(node["Alive"]),
+                    "resources": {
+                        k: v
+                        for k, v in node.get("Resources", {}).items()
+                        if not k.startswith("node:")
+                    },
+                    "gateways": [
+                        g for g, n in zip(gateways, gateway_nodes, strict=True) if n == node_id
+                    ],
+                    "replicas": sorted(r for r, n in replica_nodes.items() if n == node_id),
+                }
+            )
         return {"nodes": view}
 
     async def module_metrics(self) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from gateway.cluster_routes import ClusterNode, ClusterView, ScaleRequest, cluster_paths
 from gateway.documents import StoredDocument
 from gateway.schemas import (
     Accepted,
@@ -69,6 +70,9 @@ class Health(BaseModel):
 
 
 MODELS: list[type[BaseModel]] = [
+    ClusterNode,
+    ClusterView,
+    ScaleRequest,
     StoredDocument,
     RobotRequest,
     Robot,
@@ -369,6 +373,7 @@ def build_openapi() -> dict[str, Any]:
         },
     }
     paths.update(_document_paths())
+    paths.update(cluster_paths(_op, _ref))
     return {
         "openapi": "3.1.0",
         "info": {"title": "robofleet", "version": "0.1.0"},

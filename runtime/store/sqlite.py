@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -291,8 +292,17 @@ class SqliteStore(RobotStore):
             check_same_thread=True,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_s * 1000)}")
-        if wal:
-            conn.execute("PRAGMA journal_mode = WAL")
+        if wal and conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            # Switching modes takes an exclusive lock that the busy handler does not wait
+            # for; once the file is in WAL mode (the first opener did it) this is skipped.
+            for attempt in range(50):
+                try:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    break
+                except sqlite3.OperationalError:
+                    if attempt == 49:
+                        raise
+                    time.sleep(0.1)
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         return conn
 

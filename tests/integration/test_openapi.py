@@ -96,7 +96,11 @@ def test_schemathesis_finds_no_5xx_and_no_schema_breaks(fleet: Fleet, request):
 
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
-        run(operation)
+        if "{name}" in operation.path:
+            # Scaling a real module to a random size would starve the shared test fleet.
+            run(operation, path_parameters={"name": "no-such-module"})
+        else:
+            run(operation)
     for operation in operations:
         if "{robot_id}" in operation.path:
             for some_id in (robot_id, running_id):
@@ -114,7 +118,14 @@ def test_schemathesis_finds_no_5xx_and_no_schema_breaks(fleet: Fleet, request):
         reporter.write_line(line)
     served = session.get(f"{fleet.url}/openapi.json", timeout=30).json()
     documented = sum(len(methods) for methods in served["paths"].values())
-    assert len(operations) == documented
+    labels = {operation.label for operation in operations}
+    missing = [
+        f"{method.upper()} {path}"
+        for path, methods in served["paths"].items()
+        for method in methods
+        if f"{method.upper()} {path}" not in labels and path != "/openapi.json"
+    ]  # loaded from its URL, schemathesis leaves out the document's own route
+    assert not missing, f"operations schemathesis did not load: {missing}"
     assert total >= len(operations) * 3, ran
     for operation in operations:
         assert ran[operation.label] > 0, operation.label
