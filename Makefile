@@ -40,6 +40,7 @@ multinode: $(STAMP)
 bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/results/
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.multinode
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
