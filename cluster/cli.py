@@ -54,11 +54,12 @@ def cmd_up(args: argparse.Namespace) -> int:
     else:
         address, head = deploy.start_head(settings)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     pid_file = _pid_file(settings)
     pid_file.write_text(str(os.getpid()))
     try:
         deploy.connect(address, settings.namespace)
+        # After ray.init, which installs a SIGTERM handler of its own that exits with 15.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         deployed = deploy.deploy(settings)
         store = settings.database_url and "PostgreSQL" or f"SQLite at {settings.data_dir}"
         print(f"robofleet is up (store: {store})")
@@ -103,11 +104,11 @@ def cmd_join(args: argparse.Namespace) -> int:
         args.head, resources, args.num_cpus, settings.data_dir / "ray-worker.log"
     )
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     node_id = None
     gateway_name = None
     try:
         deploy.connect(args.head, settings.namespace)
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         node_id = _own_node_id(ray)
         print(f"joined {args.head} as node {node_id}")
         if not args.no_gateway:
