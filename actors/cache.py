@@ -54,12 +54,22 @@ class CacheCalls(Protocol):
         """Invalidate keys everywhere."""
 
     async def robots_changing(
-        self, versions: dict[str, int], backlog: dict[str, int], reset: bool, lists: bool
+        self,
+        versions: dict[str, int],
+        backlog: dict[str, int],
+        reset: bool,
+        lists: bool,
+        settled: int = 0,
+        created: bool = False,
     ) -> str:
-        """Mark robots about to change (plus undelivered marks); return the incarnation."""
+        """Mark robots about to change (plus undelivered marks); return the incarnation.
 
-    async def lists_changed(self, settled: bool) -> None:
-        """Robots were created, or an announced commit finished."""
+        ``settled`` earlier announced commits finished and ``created`` robots appeared
+        since the last call (list news carried along instead of a call of its own).
+        """
+
+    async def lists_changed(self, settled: bool | int) -> None:
+        """Robots were created (``settled`` false), or ``settled`` announced commits finished."""
 
 
 class MetricsSink(Protocol):
@@ -131,18 +141,35 @@ class CacheHost:
         await self.cache.evict_many([(CacheKind(k), key) for k, key in items])
 
     async def robots_changing(
-        self, versions: dict[str, int], backlog: dict[str, int], reset: bool, lists: bool
+        self,
+        versions: dict[str, int],
+        backlog: dict[str, int],
+        reset: bool,
+        lists: bool,
+        settled: int = 0,
+        created: bool = False,
     ) -> str:
-        """Before a commit: take undelivered marks (or a reset), then mark these robots."""
+        """Before a commit: take undelivered marks (or a reset), then mark these robots.
+
+        ``settled`` earlier announced commits finished and ``created`` robots appeared
+        since the last call: list news carried along instead of a call of its own.
+        """
+        if created:
+            self.cache.lists_changed(False)
+        for _ in range(settled):
+            self.cache.lists_changed(True)
         if reset or backlog or not self.cache.guard.gate_open:
             await self.cache.sync_robots(backlog, reset)
         if versions or lists:
             await self.cache.mark_robots(versions, lists)
         return self.cache.guard.incarnation
 
-    async def lists_changed(self, settled: bool) -> None:
-        """Robots were created (``settled=False``) or an announced commit finished."""
-        self.cache.lists_changed(settled)
+    async def lists_changed(self, settled: bool | int) -> None:
+        """Robots were created (``settled`` false) or ``settled`` announced commits finished."""
+        if not settled:
+            self.cache.lists_changed(False)
+        for _ in range(int(settled)):
+            self.cache.lists_changed(True)
 
     # -- observability -------------------------------------------------------------------
 
@@ -217,4 +244,3 @@ def module_entries(modules: list[dict[str, Any]]) -> list[Any]:
                 performance[figure] = module[figure]
         entries.append((CacheKind.PERFORMANCE, name, orjson.dumps(performance), None))
     return entries
-

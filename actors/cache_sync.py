@@ -25,6 +25,7 @@ from runtime.lifecycle import Transition
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 100_000
+LISTS_LINGER_S = 0.005
 
 
 class RobotStatusSync:
@@ -50,6 +51,9 @@ class RobotStatusSync:
         self._last_ok = 0.0
         self._tasks: set[asyncio.Task] = set()
         self._heartbeat: asyncio.Task | None = None
+        self._settled = 0
+        self._created = False
+        self._lists_sender: asyncio.Task | None = None
 
     def start(self) -> None:
         """Start the heartbeat that syncs the cache while no transition happens."""
@@ -70,11 +74,38 @@ class RobotStatusSync:
 
     def after_commit(self) -> None:
         """The batch announced by :meth:`before_commit` is in the store (or failed)."""
-        self._fire(self.calls.lists_changed(True))
+        self._settled += 1
+        self._notify_lists()
 
     def robots_created(self) -> None:
         """New robots are in the store: list pages are out of date."""
-        self._fire(self.calls.lists_changed(False))
+        self._created = True
+        self._notify_lists()
+
+    def _notify_lists(self) -> None:
+        # List news rides on the next commit's mark call when one follows soon (under load,
+        # always); otherwise it goes alone after a short linger. One actor call, not three.
+        if self._lists_sender is None or self._lists_sender.done():
+            self._lists_sender = asyncio.get_running_loop().create_task(self._send_lists())
+
+    async def _send_lists(self) -> None:
+        await asyncio.sleep(LISTS_LINGER_S)
+        while self._settled or self._created:
+            async with self._lock:
+                settled, created = self._take_lists()
+                if not (settled or created):
+                    return
+                try:
+                    await asyncio.wait_for(
+                        self.calls.lists_changed(settled or False), self.timeout_s
+                    )
+                except Exception:
+                    log.debug("cache list notification not delivered", exc_info=True)
+
+    def _take_lists(self) -> tuple[int, bool]:
+        settled, created = self._settled, self._created
+        self._settled, self._created = 0, False
+        return settled, created
 
     async def _send(self, versions: dict[str, int], lists: bool) -> None:
         async with self._lock:
@@ -82,11 +113,15 @@ class RobotStatusSync:
             reset = self.needs_reset
             timeout = self.down_timeout_s if self.down else self.timeout_s
             self.calls_made += 1
+            settled, created = self._take_lists()
             try:
                 self.incarnation = await asyncio.wait_for(
-                    self.calls.robots_changing(versions, backlog, reset, lists), timeout
+                    self.calls.robots_changing(versions, backlog, reset, lists, settled, created),
+                    timeout,
                 )
             except Exception as exc:
+                self._settled += settled
+                self._created = self._created or created
                 if not self.down:
                     log.warning(
                         "cache not answering (%r); robot reads use the store until it is back",
@@ -120,17 +155,6 @@ class RobotStatusSync:
             elif time.monotonic() - self._last_ok > 2 * self.heartbeat_s:
                 # Also opens the gate of a cache that restarted while nothing happened.
                 await self._send({}, lists=False)
-
-    def _fire(self, call: Any) -> None:
-        async def quietly() -> None:
-            try:
-                await asyncio.wait_for(call, self.timeout_s)
-            except Exception:
-                log.debug("cache notification not delivered", exc_info=True)
-
-        task = asyncio.get_running_loop().create_task(quietly())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 class ModuleBoard:

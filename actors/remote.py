@@ -204,13 +204,21 @@ class RayCacheCalls:
         await self._call("evict_many", items)
 
     async def robots_changing(
-        self, versions: dict[str, int], backlog: dict[str, int], reset: bool, lists: bool
+        self,
+        versions: dict[str, int],
+        backlog: dict[str, int],
+        reset: bool,
+        lists: bool,
+        settled: int = 0,
+        created: bool = False,
     ) -> str:
         """Mark robots about to change (plus undelivered marks); return the incarnation."""
-        return await self._call("robots_changing", versions, backlog, reset, lists)
+        return await self._call(
+            "robots_changing", versions, backlog, reset, lists, settled, created
+        )
 
-    async def lists_changed(self, settled: bool) -> None:
-        """Robots were created, or an announced commit finished."""
+    async def lists_changed(self, settled: bool | int) -> None:
+        """Robots were created (``settled`` false), or ``settled`` announced commits finished."""
         await self._call("lists_changed", settled)
 
     async def stats(self) -> dict[str, Any]:

@@ -46,10 +46,16 @@ class LocalCalls:
         await self.host.evict_many(items)
 
     async def robots_changing(
-        self, versions: dict[str, int], backlog: dict[str, int], reset: bool, lists: bool
+        self,
+        versions: dict[str, int],
+        backlog: dict[str, int],
+        reset: bool,
+        lists: bool,
+        settled: int = 0,
+        created: bool = False,
     ) -> str:
         self._check("robots_changing")
-        return await self.host.robots_changing(versions, backlog, reset, lists)
+        return await self.host.robots_changing(versions, backlog, reset, lists, settled, created)
 
     async def lists_changed(self, settled: bool) -> None:
         self._check("lists_changed")
