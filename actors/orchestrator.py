@@ -519,6 +519,10 @@ class Orchestrator:
         """Move work off a node that is about to leave; returns how many replicas moved."""
         return await cluster_ops.drain_node(self, node_id, timeout_s)
 
+    def cluster_settings(self) -> dict[str, Any]:
+        """The settings every node's gateway must share (store, Redis, limits, namespace)."""
+        return self.settings.model_dump(mode="json")
+
     def replica_nodes(self) -> dict[str, str | None]:
         """Which node each replica runs on, by replica name."""
         return {r.name: r.node_id for m in self.modules.values() for r in m.replicas}

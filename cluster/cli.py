@@ -100,6 +100,7 @@ def cmd_join(args: argparse.Namespace) -> int:
     settings = _settings(args)
     resources = json.loads(args.resources) if args.resources else {}
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    known = _node_ids(args.head, settings.namespace)
     worker = deploy.start_worker(
         args.head, resources, args.num_cpus, settings.data_dir / "ray-worker.log"
     )
@@ -109,10 +110,11 @@ def cmd_join(args: argparse.Namespace) -> int:
     try:
         deploy.connect(args.head, settings.namespace)
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        node_id = _own_node_id(ray)
+        node_id = _own_node_id(ray, known)
         print(f"joined {args.head} as node {node_id}")
         if not args.no_gateway:
-            deployed = deploy.deploy_gateway(settings, node_id=node_id)
+            gateway_settings = _head_settings(settings, args)
+            deployed = deploy.deploy_gateway(gateway_settings, node_id=node_id)
             gateway_name = deployed["gateway_name"]
             print(f"  gateway: {deployed['url']}")
         print("Press Ctrl-C to drain this node and leave.", flush=True)
@@ -130,19 +132,51 @@ def cmd_join(args: argparse.Namespace) -> int:
     return 0
 
 
-def _own_node_id(ray: Any) -> str:
-    """The node id of the raylet `ray start` just launched on this machine."""
-    import socket
+def _head_settings(local: Settings, args: argparse.Namespace) -> Settings:
+    """The head's settings (same store, Redis and limits) with this node's HTTP address."""
+    import ray
 
-    addresses = {"127.0.0.1", socket.gethostbyname(socket.gethostname())}
-    newest = [
+    from actors.remote import get_orchestrator
+
+    head = ray.get(get_orchestrator(local.namespace).cluster_settings.remote(), timeout=60)
+    overrides = {"gateway_port": args.port or head["gateway_port"]}
+    if args.host:
+        overrides["gateway_host"] = args.host
+    settings = Settings(**{**head, **overrides})
+    if not settings.database_url:
+        print(
+            "note: the head keeps its state in SQLite; a gateway on another machine cannot "
+            "read that file. For several machines, run the head with ROBOFLEET_DATABASE_URL "
+            "(PostgreSQL)."
+        )
+    return settings
+
+
+def _node_ids(address: str, namespace: str) -> set[str]:
+    """Ids of the cluster's nodes now, asked from a short-lived driver."""
+    import ray
+
+    from cluster import deploy
+
+    deploy.connect(address, namespace)
+    try:
+        return {n["NodeID"] for n in ray.nodes()}
+    finally:
+        ray.shutdown()
+
+
+def _own_node_id(ray: Any, known: set[str]) -> str:
+    """The node `ray start` just added here: alive, not the head, not there before."""
+    fresh = [
         n
         for n in ray.nodes()
-        if n["Alive"] and n["NodeManagerAddress"] in addresses and not n.get("IsHeadNode")
+        if n["Alive"]
+        and n["NodeID"] not in known
+        and "node:__internal_head__" not in n.get("Resources", {})
     ]
-    if not newest:
-        return ray.get_runtime_context().get_node_id()
-    return newest[-1]["NodeID"]
+    if len(fresh) != 1:
+        raise RobofleetError(f"cannot tell which node joined: {len(fresh)} new nodes appeared")
+    return fresh[0]["NodeID"]
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -312,6 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     join.add_argument("--host", help="gateway bind address (default 127.0.0.1)")
     join.add_argument("--no-gateway", action="store_true", help="serve no HTTP on this node")
     join.add_argument("--config", help="TOML config file")
+    join.add_argument("--data-dir", help="where this node keeps its Ray log (default ~/.robofleet)")
     join.set_defaults(func=cmd_join)
 
     down = sub.add_parser("down", help="remove robofleet's actors and stop the local Ray head")
