@@ -50,16 +50,11 @@ def _settings(data_dir: Path, resources: dict[str, float]) -> Any:
 
 
 async def _admin_key(settings: Any) -> str:
-    from runtime.keys import Role, new_api_key
-    from runtime.store import open_store
+    from cluster.keys_cli import issue_admin_key
 
-    secret, record = new_api_key(Role.ADMIN, name="bench-multinode")
-    store = await open_store(settings)
-    try:
-        await store.create_api_key(record)
-    finally:
-        await store.close()
-    return secret
+    key = await issue_admin_key(settings, "bench-multinode")
+    assert key is not None
+    return key
 
 
 async def _drive(url: str, key: str, robots: int, connections: int) -> float:

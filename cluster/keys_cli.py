@@ -33,17 +33,21 @@ def parse_duration(text: str) -> float:
 
 def bootstrap_admin_key(settings: Settings) -> str | None:
     """Create an admin key if the store has no key at all; return it (None if keys exist)."""
+    return asyncio.run(
+        issue_admin_key(settings, "first admin key (robofleet up)", only_if_none=True)
+    )
 
-    async def run() -> str | None:
-        store = create_store(settings)
-        await store.open()
-        try:
-            secret, record = new_api_key(Role.ADMIN, name="first admin key (robofleet up)")
-            return secret if await store.create_api_key(record, only_if_none=True) else None
-        finally:
-            await store.close()
 
-    return asyncio.run(run())
+async def issue_admin_key(settings: Settings, name: str, only_if_none: bool = False) -> str | None:
+    """Store a new admin key straight in the store; return it (None if ``only_if_none`` and
+    keys exist). For bring-up, tests and benchmarks that own the store."""
+    store = create_store(settings)
+    await store.open()
+    try:
+        secret, record = new_api_key(Role.ADMIN, name=name)
+        return secret if await store.create_api_key(record, only_if_none=only_if_none) else None
+    finally:
+        await store.close()
 
 
 def _when(ts: float | None) -> str:

@@ -41,12 +41,26 @@ class MultiNode:
 
 
 MODULES = [
-    {"name": "anywhere", "class": "tests.multinode.robots:Anywhere", "replicas": 3,
-     "max_concurrency": 8},
-    {"name": "needs-ocr", "class": "tests.multinode.robots:NeedsOcr", "replicas": 2,
-     "max_concurrency": 8, "resources": {"ocr": 0.1}},
-    {"name": "pool", "class": "tests.multinode.robots:PoolWork", "replicas": 2,
-     "max_concurrency": 60, "resources": {"pool": 0.1}},
+    {
+        "name": "anywhere",
+        "class": "tests.multinode.robots:Anywhere",
+        "replicas": 3,
+        "max_concurrency": 8,
+    },
+    {
+        "name": "needs-ocr",
+        "class": "tests.multinode.robots:NeedsOcr",
+        "replicas": 2,
+        "max_concurrency": 8,
+        "resources": {"ocr": 0.1},
+    },
+    {
+        "name": "pool",
+        "class": "tests.multinode.robots:PoolWork",
+        "replicas": 2,
+        "max_concurrency": 60,
+        "resources": {"pool": 0.1},
+    },
 ]
 
 
@@ -71,8 +85,9 @@ def multinode(tmp_path_factory: pytest.TempPathFactory):
         "b": cluster.add_node(num_cpus=1, resources={"pool": 1, "ocr": 1}),
     }
     cluster.wait_for_nodes()
-    ray.init(address=cluster.address, namespace="robofleet", logging_level="WARNING",
-             log_to_driver=False)
+    ray.init(
+        address=cluster.address, namespace="robofleet", logging_level="WARNING", log_to_driver=False
+    )
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("multinode"),
         gateway_port=free_port(),
@@ -91,16 +106,11 @@ def multinode(tmp_path_factory: pytest.TempPathFactory):
 
 
 async def _admin_key(settings: Any) -> str:
-    from runtime.keys import Role, new_api_key
-    from runtime.store import open_store
+    from cluster.keys_cli import issue_admin_key
 
-    secret, record = new_api_key(Role.ADMIN, name="multinode-tests")
-    store = await open_store(settings)
-    try:
-        await store.create_api_key(record)
-    finally:
-        await store.close()
-    return secret
+    key = await issue_admin_key(settings, "multinode-tests")
+    assert key is not None
+    return key
 
 
 @pytest.fixture
