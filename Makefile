@@ -41,6 +41,7 @@ bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.multinode
+	$(BIN)/python -m bench.drain
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
