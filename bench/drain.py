@@ -111,10 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: measure, print, keep the JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--robots", type=int, default=20_000)
+    parser.add_argument("--out", type=Path, default=RESULTS / "drain.json")
     args = parser.parse_args(argv)
     figures = measure(args.robots)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "drain.json").write_text(json.dumps(figures, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
     print(
         f"drain: {figures['robots']} robots in {figures['seconds']} s = "
         f"{figures['robots_per_s']} robots/s; Ray 1:1 async-actor ceiling "

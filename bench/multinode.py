@@ -133,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--robots", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--out", type=Path, default=RESULTS / "multinode.json")
     args = parser.parse_args(argv)
     figures = measure(args.robots, args.connections)
     figures["robots"] = args.robots
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "multinode.json").write_text(json.dumps(figures, indent=2))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(figures, indent=2))
     print(f"two nodes / one node: {figures['two_over_one']}")
     return 0
 

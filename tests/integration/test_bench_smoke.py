@@ -84,3 +84,33 @@ async def test_serve_peer(fleet, bench_headers, tmp_path):
     serve = (await run_scenario(fleet, bench_headers, tmp_path, "serve"))["serve"]
     assert [r["connections"] for r in serve["levels"]] == list(Sizes.tiny().serve_levels)
     assert all(r["requests_per_s"] > 0 for r in serve["levels"])
+
+
+@pytest.mark.parametrize(
+    ("module", "args"),
+    [("bench.drain", ["--robots", "300"]), ("bench.multinode", ["--robots", "200"])],
+)
+def test_standalone_scenarios(module, args, tmp_path):
+    """The scenarios that bring up a Ray cluster of their own, in a process of their own."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import ROOT
+
+    out = tmp_path / "figures.json"
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args, "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    if module == "bench.drain":
+        assert figures["robots"] == 300 and figures["robots_per_s"] > 0
+        assert figures["ray_ceiling_calls_per_s"] > 0
+    else:
+        assert figures["one node"]["replica_nodes"] == 1
+        assert figures["two nodes"]["replica_nodes"] == 2
