@@ -74,6 +74,7 @@ def measure(robots: int) -> dict[str, Any]:
     os.environ["PYTHONPATH"] = pythonpath()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(
+        address="local",  # a cluster of its own, never another robofleet on this machine
         namespace="robofleet",
         num_cpus=2,
         include_dashboard=False,
