@@ -11,11 +11,11 @@ import asyncpg
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
+from runtime.store._writes import GroupCommitWrites
+from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
@@ -116,7 +116,7 @@ def _rounds(transitions: Sequence[c.EncodedTransition]) -> list[list[int]]:
     return rounds
 
 
-class PostgresStore(RobotStore):
+class PostgresStore(GroupCommitWrites, RobotStore):
     """A :class:`RobotStore` in PostgreSQL.
 
     Writes are group-committed through a small write pool; batched transitions become one
@@ -124,6 +124,8 @@ class PostgresStore(RobotStore):
     behind a commit. ``server_settings`` is passed to every connection (e.g.
     ``{"search_path": "tenant"}``).
     """
+
+    _backend = "postgresql"
 
     def __init__(
         self,
@@ -185,29 +187,6 @@ class PostgresStore(RobotStore):
             await self._creates.close()
         finally:
             await self._release()
-
-    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
-        """Insert robots unless their id or idempotency key is stored; return stored rows."""
-        if not robots:
-            return []
-        rows = [c.robot_row(robot) for robot in robots]
-        with store_errors("postgresql"):
-            return await self._creates.submit(c.CreateRobots(rows, list(robots)))
-
-    async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
-        """Apply conditional transitions in order; return which ones took effect."""
-        if not transitions:
-            return []
-        encoded = [c.encode_transition(t) for t in transitions]
-        with store_errors("postgresql"):
-            return await self._writes.submit(c.ApplyTransitions(encoded))
-
-    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
-        """Record the latest progress of running attempts."""
-        if not updates:
-            return
-        with store_errors("postgresql"):
-            await self._writes.submit(c.SaveProgress(list(updates)))
 
     async def get_robot(self, robot_id: str) -> Robot | None:
         """Return one robot, or None."""

@@ -12,11 +12,11 @@ from typing import Any, TypeVar
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.lifecycle import Transition
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
+from runtime.store._writes import GroupCommitWrites
+from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
@@ -49,7 +49,7 @@ _INSERT_AUDIT = (
 )
 
 
-class SqliteStore(RobotStore):
+class SqliteStore(GroupCommitWrites, RobotStore):
     """A :class:`RobotStore` in one SQLite file, safe to open from several processes.
 
     All writes go through one dedicated thread and are group-committed; reads use a second
@@ -57,6 +57,8 @@ class SqliteStore(RobotStore):
     IMMEDIATE`` and ``busy_timeout`` let another process (a gateway reading, a second
     writer) share the file.
     """
+
+    _backend = "sqlite"
 
     def __init__(
         self,
@@ -107,29 +109,6 @@ class SqliteStore(RobotStore):
             await self._writes.close()
         finally:
             await self._release()
-
-    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
-        """Insert robots unless their id or idempotency key is stored; return stored rows."""
-        if not robots:
-            return []
-        rows = [c.robot_row(robot) for robot in robots]
-        with store_errors("sqlite"):
-            return await self._writes.submit(c.CreateRobots(rows, list(robots)))
-
-    async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
-        """Apply conditional transitions in order; return which ones took effect."""
-        if not transitions:
-            return []
-        encoded = [c.encode_transition(t) for t in transitions]
-        with store_errors("sqlite"):
-            return await self._writes.submit(c.ApplyTransitions(encoded))
-
-    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
-        """Record the latest progress of running attempts."""
-        if not updates:
-            return
-        with store_errors("sqlite"):
-            await self._writes.submit(c.SaveProgress(list(updates)))
 
     async def get_robot(self, robot_id: str) -> Robot | None:
         """Return one robot, or None."""
