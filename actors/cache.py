@@ -68,8 +68,8 @@ class CacheCalls(Protocol):
         since the last call (list news carried along instead of a call of its own).
         """
 
-    async def lists_changed(self, settled: bool | int) -> None:
-        """Robots were created (``settled`` false), or ``settled`` announced commits finished."""
+    async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
+        """``settled`` announced commits finished; ``created``: robots appeared."""
 
 
 class MetricsSink(Protocol):
@@ -154,21 +154,18 @@ class CacheHost:
         ``settled`` earlier announced commits finished and ``created`` robots appeared
         since the last call: list news carried along instead of a call of its own.
         """
-        if created:
-            self.cache.lists_changed(False)
-        for _ in range(settled):
-            self.cache.lists_changed(True)
+        await self.lists_changed(settled, created)
         if reset or backlog or not self.cache.guard.gate_open:
             await self.cache.sync_robots(backlog, reset)
         if versions or lists:
             await self.cache.mark_robots(versions, lists)
         return self.cache.guard.incarnation
 
-    async def lists_changed(self, settled: bool | int) -> None:
-        """Robots were created (``settled`` false) or ``settled`` announced commits finished."""
-        if not settled:
+    async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
+        """``settled`` announced commits finished; ``created``: robots appeared."""
+        if created:
             self.cache.lists_changed(False)
-        for _ in range(int(settled)):
+        for _ in range(settled):
             self.cache.lists_changed(True)
 
     # -- observability -------------------------------------------------------------------

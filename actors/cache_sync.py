@@ -46,7 +46,6 @@ class RobotStatusSync:
         self.needs_reset = True  # what a previous orchestrator owed the cache is unknown
         self.down = False
         self.incarnation: str | None = None
-        self.calls_made = 0
         self._lock = asyncio.Lock()
         self._last_ok = 0.0
         self._tasks: set[asyncio.Task] = set()
@@ -97,7 +96,7 @@ class RobotStatusSync:
                     return
                 try:
                     await asyncio.wait_for(
-                        self.calls.lists_changed(settled or False), self.timeout_s
+                        self.calls.lists_changed(settled, created), self.timeout_s
                     )
                 except Exception:
                     log.debug("cache list notification not delivered", exc_info=True)
@@ -112,7 +111,6 @@ class RobotStatusSync:
             backlog = dict(self.backlog)
             reset = self.needs_reset
             timeout = self.down_timeout_s if self.down else self.timeout_s
-            self.calls_made += 1
             settled, created = self._take_lists()
             try:
                 self.incarnation = await asyncio.wait_for(

@@ -108,7 +108,7 @@ class ModuleRuntime:
             probing=self.breaker.state() is BreakerState.HALF_OPEN,
         )
 
-    def info(self, queued: int, node_of: Callable[[Any], str | None]) -> ModuleInfo:
+    def info(self, queued: int) -> ModuleInfo:
         """What ``GET /v1/modules`` shows of this module."""
         return ModuleInfo(
             name=self.name,

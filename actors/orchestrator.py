@@ -110,19 +110,16 @@ class Orchestrator:
         requeues: list[Transition] = []
         for robot in await self.store.unfinished_robots():
             if robot.status is RobotStatus.RUNNING:
-                t = lifecycle.give_up_or_retry(
-                    robot.id,
-                    robot.attempt,
-                    robot.max_attempts,
+                t = self._retry_or_give_up(
+                    robot,
                     f"orchestrator restarted while attempt {robot.attempt} ran",
                     retryable=True,
                     backoff=False,
                 )
                 requeues.append(t)
-                if t.to_status is not RobotStatus.QUEUED:
-                    continue
-                robot.attempt, robot.status = t.attempt_after, RobotStatus.QUEUED
-            self._enqueue(robot)
+                self._after(robot, t)
+            else:
+                self._enqueue(robot)
         if requeues:
             await self.writer.write(requeues)
         log.info(
@@ -173,7 +170,7 @@ class Orchestrator:
     def module_info(self, module: ModuleRuntime) -> dict[str, Any]:
         """What ``GET /v1/modules`` shows of one module."""
         queued = sum(len(self.queues[t]) for t in module.spec.types if t in self.queues)
-        return module.info(queued, self.driver.node_of).model_dump(mode="json")
+        return module.info(queued).model_dump(mode="json")
 
     # -- submit --------------------------------------------------------------------------
 
@@ -259,8 +256,10 @@ class Orchestrator:
                 if chosen is None:
                     break
                 replica_load = pick_replica(chosen.replicas, self._rng)
+                if replica_load is None:
+                    break
                 popped = queue.pop()
-                if popped is None or replica_load is None:
+                if popped is None:
                     break
                 robot = self.robots.get(popped[0])
                 if (

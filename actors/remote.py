@@ -217,9 +217,9 @@ class RayCacheCalls:
             "robots_changing", versions, backlog, reset, lists, settled, created
         )
 
-    async def lists_changed(self, settled: bool | int) -> None:
-        """Robots were created (``settled`` false), or ``settled`` announced commits finished."""
-        await self._call("lists_changed", settled)
+    async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
+        """``settled`` announced commits finished; ``created``: robots appeared."""
+        await self._call("lists_changed", settled, created)
 
     async def stats(self) -> dict[str, Any]:
         """The cache actor's statistics."""

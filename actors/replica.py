@@ -45,7 +45,6 @@ class ReplicaHost:
         self._progress: dict[str, tuple[str, int, float, str | None]] = {}
         self._contexts: dict[str, RobotContext] = {}
         self._flusher: asyncio.Task | None = None
-        self.completed = 0
 
     def ping(self) -> dict[str, Any]:
         """Identify the replica: its name, process id and robots in progress."""
@@ -102,7 +101,6 @@ class ReplicaHost:
         finally:
             self._contexts.pop(robot.id, None)
             self._progress.pop(robot.id, None)
-        self.completed += 1
         outcome.update(id=robot.id, attempt=robot.attempt, seconds=time.monotonic() - started)
         return outcome
 

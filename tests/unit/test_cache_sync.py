@@ -57,9 +57,9 @@ class LocalCalls:
         self._check("robots_changing")
         return await self.host.robots_changing(versions, backlog, reset, lists, settled, created)
 
-    async def lists_changed(self, settled: bool) -> None:
+    async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
         self._check("lists_changed")
-        await self.host.lists_changed(settled)
+        await self.host.lists_changed(settled, created)
 
 
 class RecordingStore:
