@@ -37,7 +37,6 @@ class AuditLog:
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self.written = 0
 
     def record(self, entry: AuditEntry) -> None:
         """Queue one entry (dropping the oldest, loudly, if the store is far behind)."""
@@ -64,7 +63,6 @@ class AuditLog:
             batch, self._pending = self._pending, []
             try:
                 await self._store.record_audit(batch)
-                self.written += len(batch)
             except Exception:
                 log.exception("audit log: writing %d entries failed; will retry", len(batch))
                 self._pending[:0] = batch

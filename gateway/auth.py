@@ -37,7 +37,6 @@ class KeyCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, ApiKey | None]] = {}
-        self.store_reads = 0
 
     async def lookup(self, key: str) -> ApiKey | None:
         """The record of a presented key, or None if the store has no such key."""
@@ -46,7 +45,6 @@ class KeyCache:
         cached = self._entries.get(key_hash)
         if cached is not None and now - cached[0] < self._ttl_s:
             return cached[1]
-        self.store_reads += 1
         record = await self._store.api_key_by_hash(key_hash)
         if len(self._entries) >= _CACHE_MAX:
             self._entries.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 from typing import Any
@@ -22,6 +23,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 REQUEST_ID_HEADER = "X-Request-ID"
 
 STATUS_OF_CODE = {
+    "not_found": 404,
     "unknown_robot_type": 422,
     "queue_full": 429,
     "module_rejected": 422,
@@ -29,6 +31,22 @@ STATUS_OF_CODE = {
     "store_unavailable": 503,
     "bad_config": 400,
 }
+
+
+def raise_for_answer(answer: dict[str, Any], default_status: int) -> None:
+    """Raise the HTTP error of an orchestrator answer that carries ``{"error": ...}``.
+
+    The status comes from :data:`STATUS_OF_CODE` (``default_status`` for other codes), and
+    an answer with ``retry_after_s`` gets a ``Retry-After`` header, rounded up.
+    """
+    error = answer.get("error")
+    if error is None:
+        return
+    headers = None
+    if "retry_after_s" in error:
+        headers = {"Retry-After": str(max(1, math.ceil(error["retry_after_s"])))}
+    status = STATUS_OF_CODE.get(error["code"], default_status)
+    raise ApiError(status, error["code"], error["message"], headers=headers)
 
 
 class ApiError(GatewayError):

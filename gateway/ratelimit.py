@@ -325,14 +325,6 @@ def rate_limit_middleware(caller_of: Callable[[web.Request], Any]) -> Any:
     return rate_limit
 
 
-async def take_module_token(request: web.Request, key_id: str, module: str) -> None:
-    """Take a token from the key's bucket for ``module``, when that module has a limit."""
-    settings: Settings = request.app[SETTINGS]
-    limit = settings.module_rate_limits.get(module)
-    if limit is not None:
-        await take_token(request, [Bucket.of(f"key:{key_id}:module:{module}", limit)], "module")
-
-
 async def stamp_rate_headers(request: web.Request, response: web.StreamResponse) -> None:
     """``on_response_prepare`` hook: put the ``RateLimit-*`` headers on every response."""
     headers = request.get(RATE_HEADERS)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from gateway.audit import AUDIT_TARGET
 from gateway.auth import caller
 from gateway.batching import SubmitBatcher
-from gateway.errors import ApiError, validation_message
+from gateway.errors import ApiError, raise_for_answer, validation_message
 from gateway.events import stream_robot
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import SETTINGS, Bucket, take_token
@@ -136,12 +136,7 @@ async def submit_robot(request: web.Request) -> web.Response:
     item = robot.model_dump()
     item["id"] = new_robot_id()
     answer = await request.app[BATCHER].submit(item)
-    if "error" in answer:
-        error = answer["error"]
-        if error["code"] == "queue_full":
-            retry = str(max(1, round(error.get("retry_after_s", 1))))
-            raise ApiError(429, "queue_full", error["message"], headers={"Retry-After": retry})
-        raise ApiError(422, error["code"], error["message"])
+    raise_for_answer(answer, 422)
     request[AUDIT_TARGET] = answer["id"]
     created = answer.get("created", True)
     if not created and robot.idempotency_key is not None:
@@ -184,10 +179,7 @@ async def cancel_robot(request: web.Request) -> web.Response:
     if robot.status.terminal:
         raise ApiError(409, "already_terminal", f"robot {robot.id} is already {robot.status}")
     answer = await request.app[FLEET].cancel(robot.id)
-    if "error" in answer:
-        error = answer["error"]
-        status = 404 if error["code"] == "not_found" else 409
-        raise ApiError(status, error["code"], error["message"])
+    raise_for_answer(answer, 409)
     return json_response(answer, 202 if answer.get("cancel_requested") else 200)
 
 

@@ -90,9 +90,14 @@ class ApiKey(BaseModel):
         """Whether the key's role grants ``permission``."""
         return permission in ROLE_PERMISSIONS[self.role]
 
+    @property
+    def unscoped(self) -> bool:
+        """Whether the key may act on every module (an admin, or no module list)."""
+        return self.role is Role.ADMIN or self.modules is None
+
     def allows_module(self, module: str) -> bool:
         """Whether the key may act on robots of ``module``."""
-        return self.role is Role.ADMIN or self.modules is None or module in self.modules
+        return self.unscoped or module in (self.modules or ())
 
 
 def denial(role: Role, permission: Permission) -> str:
