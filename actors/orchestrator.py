@@ -210,6 +210,7 @@ class Orchestrator:
                     "id": robot.id,
                     "status": robot.status.value,
                     "created": robot.id == submitted.id,
+                    "same_request": robot.same_request(submitted),
                 }
             self._wake.set()
         return [a for a in answers if a is not None]

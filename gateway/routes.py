@@ -39,9 +39,6 @@ __all__ = [
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # What makes two submits "the same request" for Idempotency-Key replays.
-REQUEST_FIELDS = ("type", "payload", "priority", "deadline", "max_attempts", "timeout_s")
-
-
 class Fleet(Protocol):
     """What the gateway needs of the orchestrator."""
 
@@ -112,11 +109,6 @@ def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
     return header
 
 
-def same_request(stored: Robot, request: RobotRequest) -> bool:
-    """Whether a stored robot was submitted with the same fields as ``request``."""
-    return all(getattr(stored, name) == getattr(request, name) for name in REQUEST_FIELDS)
-
-
 async def submit_robot(request: web.Request) -> web.Response:
     """``POST /v1/robots``: durably accept a robot; 202 once it is in the store.
 
@@ -139,15 +131,13 @@ async def submit_robot(request: web.Request) -> web.Response:
     raise_for_answer(answer, 422)
     request[AUDIT_TARGET] = answer["id"]
     created = answer.get("created", True)
-    if not created and robot.idempotency_key is not None:
-        stored = await request.app[STORE].get_robot(answer["id"])
-        if stored is not None and not same_request(stored, robot):
-            raise ApiError(
-                409,
-                "idempotency_conflict",
-                f"idempotency key {robot.idempotency_key!r} was already used for a different "
-                f"request (robot {stored.id})",
-            )
+    if not created and not answer.get("same_request", True):
+        raise ApiError(
+            409,
+            "idempotency_conflict",
+            f"idempotency key {robot.idempotency_key!r} was already used for a different "
+            f"request (robot {answer['id']})",
+        )
     body = {"id": answer["id"], "status": answer["status"]}
     return json_response(
         body, 202 if created else 200, headers={"Location": f"/v1/robots/{answer['id']}"}

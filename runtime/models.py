@@ -57,6 +57,10 @@ class RobotRequest(BaseModel):
 _ids = random.Random(os.urandom(16))
 
 
+REQUEST_FIELDS = tuple(name for name in RobotRequest.model_fields if name != "idempotency_key")
+"""What a client chooses of a robot, apart from its idempotency key."""
+
+
 def new_robot_id() -> str:
     """Return a new robot id: 12 hex digits of milliseconds then 12 random hex digits.
 
@@ -93,6 +97,10 @@ class Robot(BaseModel):
     updated_at: float = Field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
+
+    def same_request(self, other: Robot) -> bool:
+        """Whether two robots were submitted with the same request (idempotency key aside)."""
+        return all(getattr(self, name) == getattr(other, name) for name in REQUEST_FIELDS)
 
     @classmethod
     def from_request(cls, request: RobotRequest, robot_id: str | None = None) -> Robot:
