@@ -19,6 +19,7 @@ from actors.orchestrator import Orchestrator
 from actors.replica import ReplicaHost
 from runtime.config import Settings
 from runtime.errors import ReplicaLost, RetryableError
+from runtime.heap import GcPauses, settle_heap
 from runtime.models import HealthState, ModuleSpec
 from runtime.ocr.results import OcrResult
 from runtime.ocr.shelf import DocumentShelf, FetchedDocument
@@ -57,6 +58,12 @@ class OrchestratorActor(Orchestrator):
             ),
         }
         asyncio.get_running_loop().create_task(self._export_gauges())
+        self._gc = GcPauses()
+        settle_heap()
+
+    def gc_pauses(self) -> dict[str, dict[str, float]]:
+        """Garbage-collector pauses of this process since the last call (for benchmarks)."""
+        return self._gc.summary(reset=True)
 
     def ready(self) -> bool:
         """Answer once the orchestrator has started (used by readiness checks)."""
@@ -81,6 +88,7 @@ class ReplicaActor(ReplicaHost):
         self._namespace = namespace
         self._orchestrator: Any = None
         super().__init__(spec, replica_name, flush_progress=self._send_progress)
+        settle_heap()
 
     def ping(self) -> dict[str, Any]:
         """Identify the replica, with the node it runs on."""
@@ -100,6 +108,7 @@ class CacheActor(CacheHost):
         self._namespace = parsed.namespace
         super().__init__(parsed, self._orchestrator_modules, RayCacheMetrics())
         await self.start()
+        settle_heap()
 
     async def _orchestrator_modules(self) -> list[dict[str, Any]]:
         return await get_orchestrator(self._namespace).list_modules.remote()

@@ -12,6 +12,7 @@ from aiohttp import web
 from actors.remote import RayCacheCalls, RayDocuments, get_orchestrator
 from gateway.app import create_app
 from runtime.config import Settings
+from runtime.heap import GcPauses, settle_heap
 from runtime.store import create_store
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,12 @@ class GatewayHost:
         )
         await site.start()
         log.info("gateway listening on %s", self.settings.gateway_url())
+        self._gc = GcPauses()
+        settle_heap()
+
+    def gc_pauses(self) -> dict[str, dict[str, float]]:
+        """Garbage-collector pauses of this gateway since the last call (for benchmarks)."""
+        return self._gc.summary(reset=True)
 
     def url(self) -> str:
         """The URL this gateway serves."""

@@ -46,15 +46,31 @@ LATENCY = Histogram(
 )
 
 
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def _series(template: str, method: str, status: int) -> tuple[Any, Any]:
+    """The latency and count series of one route, method and status (labelled once)."""
+    key = (template, method, status)
+    series = _SERIES.get(key)
+    if series is None:
+        series = (LATENCY.labels(template, method), REQUESTS.labels(template, method, str(status)))
+        if len(_SERIES) < 4096:  # unmatched paths may bring any method
+            _SERIES[key] = series
+    return series
+
+
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
     """Count requests and time them per route template."""
     started = time.perf_counter()
     response = await handler(request)
     route = request.match_info.route.resource
-    template = route.canonical if route is not None else "unmatched"
-    LATENCY.labels(template, request.method).observe(time.perf_counter() - started)
-    REQUESTS.labels(template, request.method, str(response.status)).inc()
+    latency, count = _series(
+        route.canonical if route is not None else "unmatched", request.method, response.status
+    )
+    latency.observe(time.perf_counter() - started)
+    count.inc()
     return response
 
 

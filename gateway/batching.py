@@ -16,7 +16,7 @@ class SubmitBatcher:
     ``max_batch`` robots with at most ``max_in_flight`` calls outstanding.
     """
 
-    def __init__(self, send: Send, max_batch: int = 256, max_in_flight: int = 4) -> None:
+    def __init__(self, send: Send, max_batch: int = 256, max_in_flight: int = 1) -> None:
         self._send = send
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight

@@ -212,18 +212,19 @@ KEY_COLUMN_NAMES = (
     "overlap_until",
 )
 KEY_SELECT = ", ".join(KEY_COLUMN_NAMES)
-AUDIT_COLUMN_NAMES = (
-    "id",
-    "at",
-    "request_id",
-    "actor",
-    "client",
-    "action",
-    "target",
-    "outcome",
-    "status",
-    "detail",
+AUDIT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "text"),
+    ("at", "float8"),
+    ("request_id", "text"),
+    ("actor", "text"),
+    ("client", "text"),
+    ("action", "text"),
+    ("target", "text"),
+    ("outcome", "text"),
+    ("status", "int4"),
+    ("detail", "text"),
 )
+AUDIT_COLUMN_NAMES = tuple(name for name, _ in AUDIT_COLUMNS)
 AUDIT_SELECT = ", ".join(AUDIT_COLUMN_NAMES)
 
 
@@ -244,9 +245,18 @@ def key_from_row(row: Sequence[Any]) -> ApiKey:
 
 def audit_row(entry: AuditEntry) -> tuple[Any, ...]:
     """An audit entry as a tuple in :data:`AUDIT_COLUMN_NAMES` order."""
-    values = entry.model_dump()
-    values["at"] = float(values["at"])
-    return tuple(values[name] for name in AUDIT_COLUMN_NAMES)
+    return (
+        entry.id,
+        float(entry.at),
+        entry.request_id,
+        entry.actor,
+        entry.client,
+        entry.action,
+        entry.target,
+        entry.outcome,
+        entry.status,
+        entry.detail,
+    )
 
 
 def audit_from_row(row: Sequence[Any]) -> AuditEntry:
