@@ -24,6 +24,7 @@ from actors.writer import TransitionWriter
 from runtime import lifecycle
 from runtime.config import Settings
 from runtime.errors import ModuleExists, ModuleRejected, ReplicaLost
+from runtime.keys import accepted_entry
 from runtime.lifecycle import Transition
 from runtime.models import ModuleSpec, Robot, RobotStatus
 from runtime.queue import RobotQueue
@@ -178,7 +179,9 @@ class Orchestrator:
         """Persist and enqueue robots; return, per item, its id and status or an error.
 
         Each item is a validated ``RobotRequest`` dict plus the ``id`` the gateway chose,
-        so a retried call after an orchestrator restart cannot create a robot twice.
+        so a retried call after an orchestrator restart cannot create a robot twice. An item
+        may carry ``audit`` (who asked, see :func:`runtime.keys.accepted_entry`): the robot's
+        audit entry is then stored with it and its answer says ``audited``.
         """
         answers: list[dict[str, Any] | None] = [None] * len(items)
         accepted: list[tuple[int, Robot]] = []
@@ -199,10 +202,14 @@ class Orchestrator:
             pending_per_type[robot_type] += 1
             accepted.append((i, Robot.model_validate(item)))
         if accepted:
-            stored = await self.store.create_robots([robot for _, robot in accepted])
+            audit = [
+                accepted_entry(robot.id, items[i]["audit"]) if items[i].get("audit") else None
+                for i, robot in accepted
+            ]
+            stored = await self.store.create_robots([robot for _, robot in accepted], audit)
             if self.status_sync is not None:
                 self.status_sync.robots_created()
-            for (i, submitted), robot in zip(accepted, stored, strict=True):
+            for n, ((i, submitted), robot) in enumerate(zip(accepted, stored, strict=True)):
                 fresh = robot.id == submitted.id and robot.status is RobotStatus.QUEUED
                 if fresh and robot.id not in self.robots:
                     self._enqueue(robot)
@@ -211,6 +218,7 @@ class Orchestrator:
                     "status": robot.status.value,
                     "created": robot.id == submitted.id,
                     "same_request": robot.same_request(submitted),
+                    "audited": robot.id == submitted.id and audit[n] is not None,
                 }
             self._wake.set()
         return [a for a in answers if a is not None]

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ValidationError
 
-from gateway.audit import AUDIT_TARGET
+from gateway.audit import AUDIT_TARGET, AUDITED, audit_context
 from gateway.auth import caller
 from gateway.batching import SubmitBatcher
 from gateway.errors import ApiError, raise_for_answer, validation_message
@@ -127,9 +127,11 @@ async def submit_robot(request: web.Request) -> web.Response:
             await take_token(request, buckets, "module")
     item = robot.model_dump()
     item["id"] = new_robot_id()
+    item["audit"] = audit_context(request, key)
     answer = await request.app[BATCHER].submit(item)
     raise_for_answer(answer, 422)
     request[AUDIT_TARGET] = answer["id"]
+    request[AUDITED] = bool(answer.get("audited"))
     created = answer.get("created", True)
     if not created and not answer.get("same_request", True):
         raise ApiError(

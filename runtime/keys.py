@@ -14,8 +14,11 @@ import os
 import secrets
 import time
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, Field
+
+from runtime.models import new_robot_id
 
 KEY_PREFIX = "rf_"
 
@@ -152,3 +155,23 @@ class AuditEntry(BaseModel):
     outcome: str = Field(description="'ok', 'denied', 'unauthenticated', 'rejected' or 'error'.")
     status: int
     detail: str | None = None
+
+
+def accepted_entry(robot_id: str, caller: dict[str, Any]) -> AuditEntry:
+    """The audit entry of a robot accepted (202): written by the store with the robot.
+
+    ``caller`` is what the gateway knew of the request: ``request_id``, ``actor`` (key
+    id), ``client`` and ``action``.
+    """
+    return AuditEntry.model_construct(
+        id=new_robot_id(),
+        at=time.time(),
+        request_id=caller.get("request_id", ""),
+        actor=caller.get("actor", "anonymous"),
+        client=caller.get("client"),
+        action=caller.get("action", "POST /v1/robots"),
+        target=robot_id,
+        outcome="ok",
+        status=202,
+        detail=None,
+    )

@@ -158,6 +158,8 @@ class CreateRobots:
 
     rows: list[tuple[Any, ...]]
     robots: list[Robot]
+    audit: list[tuple[Any, ...] | None]
+    """Per robot, the audit row to write if (and only if) this operation inserts it."""
 
 
 @dataclass(slots=True)

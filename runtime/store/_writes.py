@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from runtime.keys import AuditEntry
 from runtime.lifecycle import Transition
 from runtime.models import Robot
 from runtime.store import _codec as c
@@ -23,14 +24,23 @@ class GroupCommitWrites:
     _writes: GroupCommit[c.WriteOp]
     _creates: GroupCommit[c.WriteOp] | None = None
 
-    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
-        """Insert robots unless their id or idempotency key is stored; return stored rows."""
+    async def create_robots(
+        self, robots: Sequence[Robot], audit: Sequence[AuditEntry | None] | None = None
+    ) -> list[Robot]:
+        """Insert robots unless their id or idempotency key is stored; return stored rows.
+
+        Each robot's audit entry, if any, is written with it and only if it is inserted.
+        """
         if not robots:
             return []
         rows = [c.robot_row(robot) for robot in robots]
+        entries = audit if audit is not None else [None] * len(rows)
+        audit_rows = [c.audit_row(e) if e is not None else None for e in entries]
+        if len(audit_rows) != len(rows):
+            raise ValueError("create_robots: one audit entry (or None) per robot")
         queue = self._creates or self._writes
         with store_errors(self._backend):
-            return await queue.submit(c.CreateRobots(rows, list(robots)))
+            return await queue.submit(c.CreateRobots(rows, list(robots), audit_rows))
 
     async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
         """Apply conditional transitions in order; return which ones took effect."""

@@ -54,12 +54,15 @@ class RobotStore(ABC):
         """Flush pending writes and release connections."""
 
     @abstractmethod
-    async def create_robots(self, robots: Sequence[Robot]) -> list[Robot]:
+    async def create_robots(
+        self, robots: Sequence[Robot], audit: Sequence[AuditEntry | None] | None = None
+    ) -> list[Robot]:
         """Insert new queued robots durably; return what the store holds for each.
 
         A robot whose id already exists is not inserted again: the stored row is returned
         (so a retried submit is harmless). Likewise for a robot whose ``idempotency_key``
-        matches a stored robot's.
+        matches a stored robot's. ``audit`` gives, per robot, an entry recorded in the same
+        transaction if and only if that robot is inserted.
         """
 
     @abstractmethod

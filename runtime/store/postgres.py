@@ -37,9 +37,14 @@ _INSERT_AUDIT = (
     f"INSERT INTO audit_log ({c.AUDIT_SELECT}) SELECT * FROM {_unnest(c.AUDIT_COLUMNS)} "
     "ON CONFLICT DO NOTHING"
 )
+# Robots, and the audit entries of those actually inserted, in one statement.
 _INSERT_ROBOTS = (
-    f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
-    "ON CONFLICT DO NOTHING RETURNING id"
+    f"WITH new AS (INSERT INTO robots ({c.ROBOT_SELECT}) "
+    f"SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} ON CONFLICT DO NOTHING RETURNING id), "
+    f"audited AS (INSERT INTO audit_log ({c.AUDIT_SELECT}) "
+    f"SELECT * FROM {_unnest(c.AUDIT_COLUMNS, len(c.ROBOT_COLUMNS) + 1)} "
+    "WHERE v.target IN (SELECT id FROM new) ON CONFLICT DO NOTHING) "
+    "SELECT id FROM new"
 )
 _ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
 _ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
@@ -419,9 +424,14 @@ class PostgresStore(GroupCommitWrites, RobotStore):
     @staticmethod
     async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:
         rows = [row for op in ops for row in op.rows]
+        audit = [row for op in ops for row in op.audit if row is not None]
         inserted = {
             record[0]
-            for record in await conn.fetch(_INSERT_ROBOTS, *_columns(rows, len(c.ROBOT_COLUMNS)))
+            for record in await conn.fetch(
+                _INSERT_ROBOTS,
+                *_columns(rows, len(c.ROBOT_COLUMNS)),
+                *_columns(audit, len(c.AUDIT_COLUMNS)),
+            )
         }
         by_id = {robot.id: robot for op in ops for robot in op.robots if robot.id in inserted}
         existing = [row[c.ID_INDEX] for row in rows if row[c.ID_INDEX] not in inserted]

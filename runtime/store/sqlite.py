@@ -368,7 +368,7 @@ class SqliteStore(GroupCommitWrites, RobotStore):
 
     def _write_op(self, conn: sqlite3.Connection, op: c.WriteOp) -> Any:
         if isinstance(op, c.CreateRobots):
-            return self._create(conn, op.rows, op.robots)
+            return self._create(conn, op)
         if isinstance(op, c.ApplyTransitions):
             return [self._apply_one(conn, t) for t in op.transitions]
         conn.executemany(
@@ -378,12 +378,12 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         return None
 
     @staticmethod
-    def _create(
-        conn: sqlite3.Connection, rows: list[tuple[Any, ...]], robots: list[Robot]
-    ) -> list[Robot]:
+    def _create(conn: sqlite3.Connection, op: c.CreateRobots) -> list[Robot]:
         stored: list[Robot] = []
-        for row, robot in zip(rows, robots, strict=True):
+        for row, robot, audit in zip(op.rows, op.robots, op.audit, strict=True):
             if conn.execute(_INSERT_ROBOT, row).rowcount == 1:
+                if audit is not None:
+                    conn.execute(_INSERT_AUDIT, audit)
                 stored.append(robot)
                 continue
             found = conn.execute(_ROBOT_BY_ID, (row[c.ID_INDEX],)).fetchone()

@@ -14,7 +14,7 @@ import pytest
 from runtime import lifecycle
 from runtime.config import Settings
 from runtime.errors import StoreError, StoreUnavailable
-from runtime.keys import AuditEntry, Role, hash_key, new_api_key
+from runtime.keys import AuditEntry, Role, accepted_entry, hash_key, new_api_key
 from runtime.lifecycle import Transition
 from runtime.models import ModuleSpec, Robot, RobotStatus, new_robot_id
 from runtime.store import (
@@ -113,6 +113,21 @@ async def test_create_same_id_twice_returns_stored(store: RobotStore) -> None:
     again = first.model_copy(update={"payload": {"other": True}})
     assert await store.create_robots([again]) == [first]
     assert (await store.get_robot(first.id)) == first
+
+
+async def test_create_writes_the_audit_entry_of_each_robot_it_inserts(store: RobotStore) -> None:
+    caller = {"request_id": "req-1", "actor": "key-a", "client": "10.0.0.9"}
+    fresh, repeat, unaudited = robot(), robot(idempotency_key="order-7"), robot()
+    await store.create_robots([robot(idempotency_key="order-7")])
+    audit = [accepted_entry(fresh.id, caller), accepted_entry(repeat.id, caller), None]
+    stored = await store.create_robots([fresh, repeat, unaudited], audit)
+    assert stored[0] == fresh and stored[2] == unaudited and stored[1].id != repeat.id
+    await store.create_robots([fresh], [accepted_entry(fresh.id, caller)])  # a retried call
+    entries = (await store.list_audit()).entries
+    assert [(e.target, e.request_id, e.actor, e.client, e.action, e.outcome, e.status)
+            for e in entries] == [
+        (fresh.id, "req-1", "key-a", "10.0.0.9", "POST /v1/robots", "ok", 202)
+    ]
 
 
 async def test_idempotency_key_dedup(store: RobotStore) -> None:
