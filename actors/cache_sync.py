@@ -25,7 +25,7 @@ from runtime.lifecycle import Transition
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 100_000
-LISTS_LINGER_S = 0.005
+LISTS_LINGER_S = 0.02  # list pages may lag a create by this much; one cache call per period
 
 
 class RobotStatusSync:
@@ -88,8 +88,10 @@ class RobotStatusSync:
             self._lists_sender = asyncio.get_running_loop().create_task(self._send_lists())
 
     async def _send_lists(self) -> None:
-        await asyncio.sleep(LISTS_LINGER_S)
-        while self._settled or self._created:
+        while True:
+            await asyncio.sleep(LISTS_LINGER_S)
+            if not (self._settled or self._created):
+                return
             async with self._lock:
                 settled, created = self._take_lists()
                 if not (settled or created):

@@ -10,16 +10,21 @@ Send = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 
 
 class SubmitBatcher:
-    """Sends at once when idle; while calls are in flight, later submits pile up and go together.
+    """Sends at once when idle; while a call is in flight, later submits pile up and go together.
 
-    So one robot alone pays one actor call, and under load a call carries up to
-    ``max_batch`` robots with at most ``max_in_flight`` calls outstanding.
+    One robot alone pays one actor call. Under load a call carries up to ``max_batch``
+    robots; a second call may overlap the first once ``min_overlap`` robots wait, so the
+    orchestrator works on one batch while the next is on its way, and a call never goes
+    out with only the first few robots of a wave (which would make every batch small).
     """
 
-    def __init__(self, send: Send, max_batch: int = 256, max_in_flight: int = 1) -> None:
+    def __init__(
+        self, send: Send, max_batch: int = 256, max_in_flight: int = 2, min_overlap: int = 32
+    ) -> None:
         self._send = send
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
+        self.min_overlap = min_overlap
         self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
@@ -32,8 +37,15 @@ class SubmitBatcher:
         self._kick()
         return await future
 
+    def _may_send(self) -> bool:
+        if not self._pending:
+            return False
+        if self._in_flight == 0:
+            return True
+        return self._in_flight < self.max_in_flight and len(self._pending) >= self.min_overlap
+
     def _kick(self) -> None:
-        while self._pending and self._in_flight < self.max_in_flight:
+        while self._may_send():
             batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
             self._in_flight += 1
             task = asyncio.get_running_loop().create_task(self._flush(batch))

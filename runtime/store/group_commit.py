@@ -1,10 +1,12 @@
 """Group commit: concurrent write requests share the next transaction.
 
-Each caller enqueues one operation and awaits its own future. A single flusher task takes
+Each caller enqueues one operation and awaits its own future. A flusher task takes
 everything queued, hands it to the backend as one batch (one transaction), and resolves
 each future with that operation's result. Operations that arrive while a commit is under
 way wait for the next one, so the number of transactions tracks the database's commit
-latency rather than the number of callers.
+latency rather than the number of callers. Operations that need no order among themselves
+(robot creates) may have several flushers, so one batch's commit does not wait for
+another's flush to disk.
 """
 
 from __future__ import annotations
@@ -46,13 +48,15 @@ class GroupCommit(Generic[Op]):
         max_batch: int = 512,
         isolate: Callable[[BaseException], bool] = lambda exc: True,
         name: str = "store",
+        flushers: int = 1,
     ) -> None:
         self._commit_batch = commit_batch
         self._max_batch = max_batch
         self._isolate = isolate
         self._name = name
+        self._flushers = flushers
         self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
-        self._flusher: asyncio.Task[None] | None = None
+        self._flusher: asyncio.Future[Any] | None = None
         self._closing = False
         self.commits = 0
         """Transactions committed so far."""
@@ -60,11 +64,15 @@ class GroupCommit(Generic[Op]):
         """Operations written so far."""
 
     def start(self) -> None:
-        """Start the flusher task on the running event loop."""
+        """Start the flusher tasks on the running event loop."""
         if self._flusher is None:
             self._closing = False
-            self._flusher = asyncio.get_running_loop().create_task(
-                self._run(), name=f"{self._name}-group-commit"
+            loop = asyncio.get_running_loop()
+            self._flusher = asyncio.gather(
+                *(
+                    loop.create_task(self._run(), name=f"{self._name}-group-commit-{i}")
+                    for i in range(self._flushers)
+                )
             )
 
     async def submit(self, op: Op) -> Any:
@@ -76,11 +84,12 @@ class GroupCommit(Generic[Op]):
         return await future
 
     async def close(self) -> None:
-        """Write everything already queued, then stop the flusher."""
+        """Write everything already queued, then stop the flushers."""
         if self._flusher is None:
             return
         self._closing = True
-        self._queue.put_nowait(None)
+        for _ in range(self._flushers):
+            self._queue.put_nowait(None)  # each flusher stops at one, after what came before
         try:
             await self._flusher
         finally:
@@ -94,14 +103,15 @@ class GroupCommit(Generic[Op]):
             while True:
                 if item is None:
                     stop = True
-                elif not item.future.done():
+                    break
+                if not item.future.done():
                     batch.append(item)
                 if len(batch) >= self._max_batch or self._queue.empty():
                     break
                 item = self._queue.get_nowait()
             if batch:
                 await self._write(batch)
-            if stop and self._queue.empty():
+            if stop:
                 return
 
     async def _write(self, batch: list[_Pending[Op]]) -> None:

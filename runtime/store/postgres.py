@@ -136,7 +136,7 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         dsn: str,
         *,
         read_pool_size: int = 8,
-        write_pool_size: int = 2,
+        write_pool_size: int = 3,
         server_settings: Mapping[str, str] | None = None,
         connect_timeout_s: float = 10.0,
         command_timeout_s: float = 60.0,
@@ -164,6 +164,7 @@ class PostgresStore(GroupCommitWrites, RobotStore):
             max_batch=max_batch,
             isolate=lambda exc: not is_unavailable(exc),
             name="postgresql-create",
+            flushers=2,  # creates need no order: one batch need not wait for another's fsync
         )
 
     @property

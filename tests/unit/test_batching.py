@@ -1,0 +1,118 @@
+"""Micro-batching of submits and group commit: how many calls, of what size, when."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from gateway.batching import SubmitBatcher
+from runtime.store.group_commit import GroupCommit
+
+
+class Orchestrator:
+    """A stand-in that holds each call until the test releases it."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[int]] = []
+        self.release: list[asyncio.Event] = []
+
+    async def submit_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.calls.append([item["n"] for item in items])
+        gate = asyncio.Event()
+        self.release.append(gate)
+        await gate.wait()
+        return [{"id": str(item["n"])} for item in items]
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_lone_robot_goes_at_once() -> None:
+    orchestrator = Orchestrator()
+    batcher = SubmitBatcher(orchestrator.submit_many)
+    answer = asyncio.ensure_future(batcher.submit({"n": 1}))
+    await settle()
+    assert orchestrator.calls == [[1]]
+    orchestrator.release[0].set()
+    assert await answer == {"id": "1"}
+
+
+async def test_robots_arriving_during_a_call_wait_and_go_together() -> None:
+    orchestrator = Orchestrator()
+    batcher = SubmitBatcher(orchestrator.submit_many, min_overlap=8)
+    first = asyncio.ensure_future(batcher.submit({"n": 0}))
+    await settle()
+    waiting = [asyncio.ensure_future(batcher.submit({"n": n})) for n in range(1, 6)]
+    await settle()
+    assert orchestrator.calls == [[0]]  # 5 waiting < min_overlap: no second call
+    orchestrator.release[0].set()
+    await settle()
+    assert orchestrator.calls == [[0], [1, 2, 3, 4, 5]]
+    orchestrator.release[1].set()
+    assert await first == {"id": "0"}
+    assert [await w for w in waiting] == [{"id": str(n)} for n in range(1, 6)]
+
+
+async def test_a_second_call_overlaps_once_enough_robots_wait() -> None:
+    orchestrator = Orchestrator()
+    batcher = SubmitBatcher(orchestrator.submit_many, max_in_flight=2, min_overlap=3)
+    answers = [asyncio.ensure_future(batcher.submit({"n": 0}))]
+    await settle()
+    answers += [asyncio.ensure_future(batcher.submit({"n": n})) for n in range(1, 10)]
+    await settle()
+    # the second call left as soon as 3 waited; the rest wait for a free slot
+    assert orchestrator.calls == [[0], [1, 2, 3]]
+    orchestrator.release[1].set()
+    await settle()
+    assert orchestrator.calls[2] == [4, 5, 6, 7, 8, 9]
+    for gate in orchestrator.release:
+        gate.set()
+    assert [await a for a in answers] == [{"id": str(n)} for n in range(10)]
+
+
+async def test_a_failed_call_fails_every_robot_in_it() -> None:
+    async def broken(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise RuntimeError("orchestrator gone")
+
+    batcher = SubmitBatcher(broken)
+    results = await asyncio.gather(
+        *(batcher.submit({"n": n}) for n in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(r, RuntimeError) for r in results)
+
+
+async def test_group_commit_with_two_flushers_overlaps_commits_and_drains_on_close() -> None:
+    started: list[list[int]] = []
+    gates: list[asyncio.Event] = []
+
+    async def commit(ops: Any) -> list[int]:
+        started.append(list(ops))
+        gate = asyncio.Event()
+        gates.append(gate)
+        await gate.wait()
+        return [op * 10 for op in ops]
+
+    writes: GroupCommit[int] = GroupCommit(commit, flushers=2, name="test")
+    writes.start()
+    first = asyncio.ensure_future(writes.submit(1))
+    await settle()
+    second = [asyncio.ensure_future(writes.submit(n)) for n in (2, 3)]
+    await settle()
+    assert started == [[1], [2, 3]]  # the second batch did not wait for the first commit
+    third = asyncio.ensure_future(writes.submit(4))
+    await settle()
+    assert len(started) == 2  # both flushers busy: 4 waits
+    gates[1].set()
+    await settle()
+    assert started[2] == [4]
+    closing = asyncio.ensure_future(writes.close())
+    for gate in gates:
+        gate.set()
+    await closing
+    assert [await first, *[await s for s in second], await third] == [10, 20, 30, 40]
+    with pytest.raises(Exception, match="not open"):
+        await writes.submit(5)
