@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-services:  ## install and start Tesseract, PostgreSQL and Redis when missing
+services:  ## install wrk, Tesseract, PostgreSQL and Redis, and start the last two, when missing
 	bash .ci/ensure-services.sh
 
 lint: $(STAMP)  ## ruff and mypy
@@ -41,7 +41,6 @@ bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/
 	$(BIN)/pip install -q -e '.[bench]'
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.multinode
-	$(BIN)/python -m bench.drain
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

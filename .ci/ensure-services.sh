@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
-# Tesseract (OCR), PostgreSQL (database "test", trust auth on loopback) and Redis.
+# Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
+# auth on loopback) and Redis.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v tesseract >/dev/null || need_apt+=(tesseract-ocr tesseract-ocr-eng)
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 ldconfig -p | grep -q libGL.so.1 || need_apt+=(libgl1)
 ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
+command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -39,4 +41,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), postgresql up, redis up"
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up"

@@ -23,6 +23,8 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
             out[f"submit p99 ms @{r['connections']} [{store}]"] = r["p99_ms"]
     for store, e in (s.get("e2e") or {}).items():
         out[f"e2e dispatch/s [{store}]"] = e.get("dispatch_per_s")
+    for store, d in (s.get("dispatch") or {}).items():
+        out[f"dispatch alone robots/s [{store}]"] = d["robots_per_s"]
     for r in s.get("scaling") or []:
         out[f"scaling robots/s @{r['replicas']} replicas"] = r["robots_per_s"]
     if s.get("celery"):

@@ -35,6 +35,16 @@ HOLD_MODULE = {
     "replicas": 0,
     "max_concurrency": 1,
 }
+# The dispatch scenario queues its robots behind this module, then scales it to 2 replicas.
+# (``echo``'s class handles only type ``echo``; the no-op takes whatever types it is given.)
+DRAIN_TYPE = "bench-drain"
+DRAIN_MODULE = {
+    "name": "bench-drain",
+    "class": "bench.noop:NoOp",
+    "types": [DRAIN_TYPE],
+    "replicas": 0,
+    "max_concurrency": 64,
+}
 
 
 # What `robofleet up` prints when it makes the first admin key of an empty store.
@@ -44,6 +54,8 @@ PRINTED_KEY = re.compile(r"ROBOFLEET_API_KEY=(\S+)")
 UNLIMITED = {"rate": 1_000_000.0, "burst": 1_000_000.0}
 BENCH_SETTINGS: dict[str, Any] = {
     "rate_limits": {"admin": UNLIMITED, "operator": UNLIMITED, "viewer": UNLIMITED},
+    # The submit levels pile bench-hold robots up in one queue; never refuse them for that.
+    "max_queued_per_type": 2_000_000,
 }
 
 

@@ -1,14 +1,15 @@
-"""The HTTP load generator: a fixed number of keep-alive connections, client-side latencies.
+"""The aiohttp load generator of the fixed-count scenarios (end to end, dispatch, scaling).
 
 Runs in its own process so its CPU is not the server's event loop::
 
     python -m bench.loadgen --url http://127.0.0.1:8080/v1/robots --connections 64 \\
-        --duration 5 --warmup 1 --robot-type bench-hold --seed 7
+        --requests 20000 --robot-type echo --seed 7
 
 Each connection is one coroutine that sends a request, reads the whole answer and sends the
-next, so exactly ``--connections`` requests are outstanding. ``--requests N`` sends N bodies
-once each (the end-to-end scenarios); ``--duration S`` sends for S seconds after ``--warmup``.
-The answer is one JSON object on stdout (see :func:`summarise`). :func:`run_load` starts it.
+next, so exactly ``--connections`` requests are outstanding. Each of the N bodies is sent
+until accepted: a ``429`` goes again after its ``Retry-After``. The answer is one JSON object
+on stdout (see :func:`summarise`). :func:`run_load` starts it. The duration-mode scenarios
+(submit, the Ray Serve peer) use wrk instead (:mod:`bench.wrk`).
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-BODY_POOL = 4096  # distinct bodies cycled through in --duration mode
+BODY_POOL = 4096  # distinct bodies wrk cycles through
 
 
 @dataclass
 class Load:
-    """One load generator run: where, how many connections, how much, with which bodies."""
+    """One load generator run: where, how many connections, how much, with which bodies.
+
+    ``requests`` is for this module's fixed-count mode, ``duration_s`` and ``warmup_s`` for wrk.
+    """
 
     url: str
     connections: int
@@ -50,17 +54,13 @@ class Load:
             self.url,
             "--connections",
             str(self.connections),
-            "--warmup",
-            str(self.warmup_s),
+            "--requests",
+            str(self.requests),
             "--robot-type",
             self.robot_type,
             "--seed",
             str(self.seed),
         ]
-        if self.requests is not None:
-            args += ["--requests", str(self.requests)]
-        else:
-            args += ["--duration", str(self.duration_s or 5.0)]
         for name, value in (self.headers or {}).items():
             args += ["--header", f"{name}: {value}"]
         return args
@@ -104,7 +104,7 @@ async def generate(load: Load) -> dict[str, Any]:
 
     from bench.workload import robot_bodies
 
-    count = load.requests if load.requests is not None else BODY_POOL
+    count = load.requests or 0
     bodies = robot_bodies(load.seed, count, load.robot_type)
     headers = {"Content-Type": "application/json", **(load.headers or {})}
     latencies: list[float] = []
@@ -112,24 +112,16 @@ async def generate(load: Load) -> dict[str, Any]:
     next_body = 0
     pending: list[bytes] = []
     retries = [0]
-    recording = load.warmup_s <= 0
-    stop_at = float("inf")
 
     async def connection(session: aiohttp.ClientSession) -> None:
         nonlocal next_body
         while True:
-            if load.requests is not None:
-                if pending:
-                    body = pending.pop()
-                elif next_body >= count:
-                    return
-                else:
-                    body = bodies[next_body]
-                    next_body += 1
+            if pending:
+                body = pending.pop()
+            elif next_body >= count:
+                return
             else:
-                if time.perf_counter() >= stop_at:
-                    return
-                body = bodies[next_body % count]
+                body = bodies[next_body]
                 next_body += 1
             started = time.perf_counter()
             try:
@@ -139,26 +131,19 @@ async def generate(load: Load) -> dict[str, Any]:
                     retry_after = response.headers.get("Retry-After")
             except aiohttp.ClientError as exc:
                 code, retry_after = type(exc).__name__, None
-            if code == "429" and load.requests is not None:
+            if code == "429":
                 # Sending N robots means N accepted: a refused one goes again when told to.
                 retries[0] += 1
                 await asyncio.sleep(float(retry_after or 1))
                 pending.append(body)
                 continue
-            if recording:
-                latencies.append(time.perf_counter() - started)
-                statuses[code] = statuses.get(code, 0) + 1
+            latencies.append(time.perf_counter() - started)
+            statuses[code] = statuses.get(code, 0) + 1
 
     connector = aiohttp.TCPConnector(limit=load.connections, limit_per_host=load.connections)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        if load.requests is None and load.warmup_s > 0:
-            stop_at = time.perf_counter() + load.warmup_s
-            await asyncio.gather(*(connection(session) for _ in range(load.connections)))
-        recording = True
         started = time.perf_counter()
-        if load.requests is None:
-            stop_at = started + (load.duration_s or 5.0)
         await asyncio.gather(*(connection(session) for _ in range(load.connections)))
         elapsed = time.perf_counter() - started
     summary = summarise(load.connections, latencies, statuses, elapsed)
@@ -195,10 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="robofleet benchmark load generator")
     parser.add_argument("--url", required=True, help="URL to POST robot bodies to")
     parser.add_argument("--connections", type=int, default=16)
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--duration", type=float, help="seconds of measured load")
-    mode.add_argument("--requests", type=int, help="send this many bodies, once each")
-    parser.add_argument("--warmup", type=float, default=0.0, help="unmeasured seconds first")
+    parser.add_argument("--requests", type=int, required=True, help="bodies to get accepted")
     parser.add_argument("--robot-type", default="echo")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--header", action="append", default=[], help="'Name: value'")
@@ -207,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     load = Load(
         url=args.url,
         connections=args.connections,
-        duration_s=args.duration,
         requests=args.requests,
-        warmup_s=args.warmup,
         robot_type=args.robot_type,
         seed=args.seed,
         headers={k.strip(): v.strip() for k, v in headers.items()},

@@ -1,8 +1,9 @@
 """A no-op module for benchmarks: handles whatever types its spec names and returns at once.
 
 Used with ``replicas = 0`` as the ``bench-hold`` module, so submitted robots stay queued and
-the submit scenario measures the accept path alone; and as the scaling module when the
-harness drives a robofleet it did not start.
+the submit scenario measures the accept path alone; as the ``bench-drain`` module of the
+dispatch scenario; and as the scaling module when the harness drives a robofleet it did not
+start.
 """
 
 from __future__ import annotations

@@ -26,7 +26,8 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
     for store, e2e in (scenarios.get("e2e") or {}).items():
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
-        out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(e2e.get("dispatch_per_s"), ceiling)
+    for store, drain in (scenarios.get("dispatch") or {}).items():
+        out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     serve = {r["connections"]: r for r in (scenarios.get("serve") or {}).get("levels", [])}
     for store, rows in (scenarios.get("submit") or {}).items():
         for row in rows:
@@ -60,6 +61,7 @@ def headline(scenarios: dict[str, Any], ratio: dict[str, Any]) -> list[dict[str,
         add("end-to-end robots/s", store, rate, ">= 1000", rate is not None and rate >= 1000)
         over = ratio.get(f"e2e_over_celery[{store}]")
         add("end-to-end / Celery", store, over, ">= 2.0x", over is not None and over >= 2)
+    for store in scenarios.get("dispatch") or {}:
         over = ratio.get(f"dispatch_over_ray_ceiling[{store}]")
         add("dispatch / Ray ceiling", store, over, ">= 1.0x", over is not None and over >= 1)
     return rows
@@ -107,7 +109,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"Celery {v.get('celery') or '-'}; commit {m['git'].get('commit', '?')}"
         f"{' (dirty)' if m['git'].get('dirty') else ''}; load before run {m['load_average']}; "
         f"run took {results.get('duration_s', 0):.0f} s"
-        f"{'' if results.get('complete', True) else ' (INCOMPLETE: the run stopped early)'}.",
+        f"{'' if results.get('complete', True) else ' (INCOMPLETE: the run stopped early)'}. "
+        f"Load generator: {results.get('load_generator') or '-'} for submit and Serve, "
+        "the aiohttp client of bench.loadgen for end to end and dispatch.",
         "",
     ]
     if results.get("headline"):
@@ -126,7 +130,11 @@ def markdown(results: dict[str, Any]) -> str:
             ],
         )
     if s.get("submit"):
-        lines += ["### Submit: POST /v1/robots (robots held in queue: accept path only)", ""]
+        lines += [
+            f"### Submit: POST /v1/robots by {results.get('load_generator') or 'wrk'} "
+            "(robots held in queue: accept path only)",
+            "",
+        ]
         rows = [
             [
                 store,
@@ -154,7 +162,6 @@ def markdown(results: dict[str, Any]) -> str:
                 _fmt(e["submit_per_s"]),
                 _fmt(e.get("dispatch_per_s")),
                 _fmt(e.get("dispatch_peak_per_s")),
-                _fmt(ratio.get(f"dispatch_over_ray_ceiling[{store}]"), 2),
                 _fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
                 _fmt(e.get("store_commits")),
                 "yes" if e.get("profiled") else "no",
@@ -169,13 +176,25 @@ def markdown(results: dict[str, Any]) -> str:
                 "submit/s",
                 "dispatch/s",
                 "peak dispatch/s",
-                "vs Ray ceiling",
                 "vs Celery",
                 "commits",
                 "profiled",
             ],
             rows,
         )
+    if s.get("dispatch"):
+        lines += ["### Dispatch alone: robots queued behind 0 replicas, then released to 2", ""]
+        rows = [
+            [
+                store,
+                _fmt(d["robots"]),
+                _fmt(d["seconds"], 2),
+                _fmt(d["robots_per_s"]),
+                _fmt(ratio.get(f"dispatch_over_ray_ceiling[{store}]"), 2),
+            ]
+            for store, d in s["dispatch"].items()
+        ]
+        lines += _table(["store", "robots", "seconds", "robots/s", "vs Ray ceiling"], rows)
     peers = []
     if s.get("ray_ceiling"):
         c = s["ray_ceiling"]

@@ -1,8 +1,8 @@
 """Run every scenario in one go and report: the entry point of ``python -m bench``.
 
 Order, so that nothing measured shares the CPU with something idle-but-alive for long:
-the Ray ceiling on an empty cluster; per store, one robofleet for submit, end to end and the
-first scaling point; the other scaling points on their own robofleets; Celery; Ray Serve.
+the Ray ceiling on an empty cluster; per store, one robofleet for submit, end to end, dispatch
+and the first scaling point; the other scaling points on their own robofleets; Celery; Ray Serve.
 All of it runs on one Ray cluster this process starts (``ray.init(address="local")``, so
 the GCS port is random and never Redis's 6379) and stops at the end; or, with ``--url``,
 against a robofleet that is already running (the smoke test uses its session fleet).
@@ -23,14 +23,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bench import celery_peer, e2e, groups, ray_ceiling, report, scaling, serve_peer, submit
-from bench.fleet import HOLD_MODULE, ManagedFleet, Target, api_headers, echo_module, pythonpath
+from bench import (
+    celery_peer,
+    dispatch,
+    e2e,
+    groups,
+    ray_ceiling,
+    report,
+    scaling,
+    serve_peer,
+    submit,
+    wrk,
+)
+from bench.fleet import (
+    DRAIN_MODULE,
+    HOLD_MODULE,
+    ManagedFleet,
+    Target,
+    api_headers,
+    echo_module,
+    pythonpath,
+)
 from bench.machine import describe
 from bench.profile import Profiler
 from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ray", "submit", "e2e", "celery", "serve", "scaling")
+SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "scaling")
+WRK_SCENARIOS = ("submit", "serve")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -102,6 +122,7 @@ class Run:
             "mode": "existing" if self.options.target else "managed",
             "machine": describe(),
             "sizes": self.options.sizes.as_dict(),
+            "load_generator": wrk.version(),
             "scenarios": self.scenarios,
             "ratios": ratio,
             "headline": report.headline(self.scenarios, ratio),
@@ -174,7 +195,7 @@ def _celery_missing() -> str | None:
 
 
 async def _on_target(run: Run, target: Target, profile: bool) -> None:
-    """Submit and end to end on one robofleet."""
+    """Submit, end to end and dispatch on one robofleet."""
     store = target.store_kind
     if run.wants("submit"):
         rows = await run.step(f"submit[{store}]", submit.run(target, run.options.sizes))
@@ -200,10 +221,15 @@ async def _on_target(run: Run, target: Target, profile: bool) -> None:
                 f"submit {result['submit_per_s']:,.0f}/s, "
                 f"dispatch {result.get('dispatch_per_s', 0):,.0f}/s"
             )
+    if run.wants("dispatch"):
+        result = await run.step(f"dispatch[{store}]", dispatch.run(target, run.options.sizes))
+        if result is not None:
+            run.scenarios.setdefault("dispatch", {})[store] = result
+            say(f"  {result['robots']:,} robots dispatched at {result['robots_per_s']:,.0f}/s")
 
 
 async def _store_group(run: Run, store: str, ray_address: str, scale_one: bool) -> None:
-    """One robofleet on ``store``: submit, end to end, and the first scaling point."""
+    """One robofleet on ``store``: submit, end to end, dispatch and the first scaling point."""
     options = run.options
     database_url = None
     if store == "postgresql":
@@ -212,9 +238,8 @@ async def _store_group(run: Run, store: str, ray_address: str, scale_one: bool) 
             run.skipped["postgresql"] = reason
             return
         database_url = options.database_url
-    fleet = ManagedFleet(
-        store, ray_address, [echo_module(1), HOLD_MODULE], database_url, options.headers
-    )
+    modules = [echo_module(1), HOLD_MODULE, DRAIN_MODULE]
+    fleet = ManagedFleet(store, ray_address, modules, database_url, options.headers)
     async with fleet as target:
         run.phases.append({"name": f"up[{store}]", "seconds": round(fleet.up_seconds, 1)})
         await _on_target(run, target, options.profile and store == options.stores[0])
@@ -513,6 +538,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.group:
         return asyncio.run(_group_main(args.group, args.group_options, args.group_out))
     options = options_from(args)
+    if set(WRK_SCENARIOS) & set(options.scenarios) and wrk.missing():
+        raise SystemExit(wrk.missing())
     results = asyncio.run(run_all(options))
     print(report.markdown(results))
     return 1 if results["errors"] else 0

@@ -2,7 +2,7 @@
 
 What a user would hand-roll on Ray instead of robofleet: Serve's HTTP proxy on a free port
 routes ``POST /v1/robots`` to a deployment that reads the body and answers ``202``. The same
-load generator and connection levels as the submit scenario drive it.
+load generator (wrk) and connection levels as the submit scenario drive it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import asyncio
 import time
 from typing import Any
 
+from bench import wrk
 from bench.fleet import free_port
-from bench.loadgen import Load, run_load
+from bench.loadgen import Load
 from bench.sizes import Sizes
 from bench.submit import load_row
 
@@ -72,7 +73,7 @@ async def run(sizes: Sizes) -> dict[str, Any]:
         start_s = await asyncio.to_thread(_start, port)
         rows = []
         for connections in sizes.serve_levels:
-            summary = await run_load(
+            summary = await wrk.run(
                 Load(
                     url=f"http://127.0.0.1:{port}/v1/robots",
                     connections=connections,

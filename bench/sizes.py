@@ -18,6 +18,7 @@ class Sizes:
     e2e_robots: int = 20_000
     celery_tasks: int = 20_000
     scaling_robots: int = 5_000
+    dispatch_robots: int = 20_000
     submit_levels: tuple[int, ...] = (1, 16, 64, 256)
     serve_levels: tuple[int, ...] = (1, 16, 64, 256)
     submit_duration_s: float = 5.0
@@ -44,6 +45,7 @@ class Sizes:
             e2e_robots=count(self.e2e_robots),
             celery_tasks=count(self.celery_tasks),
             scaling_robots=count(self.scaling_robots),
+            dispatch_robots=count(self.dispatch_robots),
             submit_duration_s=seconds(self.submit_duration_s),
             warmup_s=seconds(self.warmup_s) if factor < 1 else self.warmup_s,
             ceiling_round_s=seconds(self.ceiling_round_s),
@@ -56,10 +58,11 @@ class Sizes:
             e2e_robots=60,
             celery_tasks=60,
             scaling_robots=30,
+            dispatch_robots=60,
             submit_levels=(1, 4),
             serve_levels=(4,),
-            submit_duration_s=0.5,
-            warmup_s=0.1,
+            submit_duration_s=1.0,  # wrk counts whole seconds
+            warmup_s=1.0,
             e2e_connections=4,
             ceiling_rounds=1,
             ceiling_round_s=0.3,

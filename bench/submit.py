@@ -1,15 +1,17 @@
 """Scenario 1, submit: ``POST /v1/robots`` at 1, 16, 64 and 256 connections.
 
 The robots are of type ``bench-hold``, a module with no replicas, so they stay queued and the
-figure is the accept path alone: validate, micro-batch, persist, enqueue, ``202``.
+figure is the accept path alone: validate, micro-batch, persist, enqueue, ``202``. wrk
+(:mod:`bench.wrk`) drives it, as it drives the Ray Serve peer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bench import wrk
 from bench.fleet import HOLD_MODULE, HOLD_TYPE, Target, ensure_module
-from bench.loadgen import Load, run_load
+from bench.loadgen import Load
 from bench.sizes import Sizes
 
 
@@ -18,7 +20,7 @@ async def run(target: Target, sizes: Sizes) -> list[dict[str, Any]]:
     await ensure_module(target, HOLD_MODULE)
     rows = []
     for connections in sizes.submit_levels:
-        summary = await run_load(
+        summary = await wrk.run(
             Load(
                 url=target.submit_url,
                 connections=connections,

@@ -1,0 +1,163 @@
+"""wrk drives the duration-mode scenarios: submit and the Ray Serve peer.
+
+Each run is ``wrk -t1 -c<N> -d<S>s --latency -s <script> <url>`` in a process of its own. The
+script, written to a temporary file, POSTs the seeded bodies of
+:func:`bench.workload.robot_bodies` in turn, counts the answers by status code and prints one
+JSON line when done. An unmeasured wrk run of ``warmup_s`` seconds goes first. wrk counts
+time in whole seconds, so both durations are rounded up to at least one second. The summary
+has the shape of :func:`bench.loadgen.summarise`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.loadgen import BODY_POOL, Load
+from bench.workload import robot_bodies
+
+INSTALL = "wrk is not installed: apt-get install -y wrk (make bench installs it)"
+TIMEOUT_S = 60  # a slower answer would not be counted, so make it generous
+LUA = """
+local bodies = {
+%s
+}
+local prepared = {}
+local turn = 0
+statuses = {}  -- global: done() reads it from each thread
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  wrk.headers["Content-Type"] = "application/json"
+  for i, body in ipairs(bodies) do
+    prepared[i] = wrk.format("POST", nil, nil, body)
+  end
+end
+
+function request()
+  turn = turn %% #prepared + 1
+  return prepared[turn]
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local counts = {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do
+      counts[status] = (counts[status] or 0) + n
+    end
+  end
+  local fields, non_2xx = {}, 0
+  for status, n in pairs(counts) do
+    fields[#fields + 1] = string.format('"%%d": %%d', status, n)
+    if status < 200 or status > 299 then non_2xx = non_2xx + n end
+  end
+  local e = summary.errors
+  local answered = summary.requests > 0
+  io.write(string.format(
+    '{"requests": %%d, "duration_us": %%d, "non_2xx": %%d, "statuses": {%%s}, ' ..
+    '"errors": {"connect": %%d, "read": %%d, "write": %%d, "timeout": %%d}, ' ..
+    '"latency_us": {"p50": %%d, "p95": %%d, "p99": %%d, "max": %%d, "mean": %%.1f}}\\n',
+    summary.requests, summary.duration, non_2xx, table.concat(fields, ", "),
+    e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    latency.max, answered and latency.mean or 0))
+end
+"""
+
+
+def missing() -> str | None:
+    """Why wrk cannot run on this machine, or None when it can."""
+    return None if shutil.which("wrk") else INSTALL
+
+
+@functools.cache
+def version() -> str | None:
+    """``wrk 4.1.0``, from ``wrk -v``; None when wrk is not installed."""
+    if missing():
+        return None
+    done = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
+    found = re.search(r"\d+\.\d+(\.\d+)?", done.stdout + done.stderr)
+    return f"wrk {found[0]}" if found else "wrk"
+
+
+def _lua_string(data: bytes) -> str:
+    return (
+        '"'
+        + "".join(chr(b) if 32 <= b < 127 and b not in (34, 92) else f"\\{b:03d}" for b in data)
+        + '"'
+    )
+
+
+def script(bodies: list[bytes]) -> str:
+    """The Lua script that cycles through ``bodies`` and prints the JSON summary line."""
+    return LUA % ",\n".join(_lua_string(b) for b in bodies)
+
+
+def summary(out: dict[str, Any], connections: int) -> dict[str, Any]:
+    """The script's JSON line as :func:`bench.loadgen.summarise` would have it."""
+    statuses = dict(out["statuses"])
+    statuses.update({f"{k}_error": n for k, n in out["errors"].items() if n and k != "timeout"})
+    elapsed = out["duration_us"] / 1e6
+    ok = sum(n for code, n in statuses.items() if code.startswith("2"))
+    ms = {k: round(v / 1000, 3) for k, v in out["latency_us"].items()}
+    return {
+        "connections": connections,
+        "requests": sum(statuses.values()),
+        "ok": ok,
+        "statuses": statuses,
+        "elapsed_s": round(elapsed, 4),
+        "throughput_per_s": round(ok / elapsed, 1) if elapsed > 0 else 0.0,
+        "latency_ms": ms,
+        "timeouts": out["errors"]["timeout"],
+        "generator": version(),
+    }
+
+
+async def _wrk(load: Load, seconds: float, lua: Path) -> dict[str, Any]:
+    argv = ["wrk", "-t1", f"-c{load.connections}", f"-d{max(1, math.ceil(seconds))}s",
+            "--latency", f"--timeout={TIMEOUT_S}s", "-s", str(lua)]  # fmt: skip
+    for name, value in (load.headers or {}).items():
+        argv += ["-H", f"{name}: {value}"]
+    process = await asyncio.create_subprocess_exec(
+        *argv, load.url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), seconds + TIMEOUT_S + 30)
+    except BaseException:
+        process.kill()
+        await process.wait()
+        raise
+    lines = [line for line in out.decode().splitlines() if line.startswith('{"requests"')]
+    if process.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {(out + err).decode()[-2000:]}")
+    return json.loads(lines[-1])
+
+
+async def run(load: Load) -> dict[str, Any]:
+    """Warm up, then drive ``load`` for ``load.duration_s`` seconds; return the summary."""
+    if missing():
+        raise RuntimeError(INSTALL)
+    bodies = robot_bodies(load.seed, BODY_POOL, load.robot_type)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
+        lua = Path(scratch) / "post.lua"
+        lua.write_text(script(bodies))
+        if load.warmup_s > 0:
+            await _wrk(load, load.warmup_s, lua)
+        out = await _wrk(load, load.duration_s or 5.0, lua)
+    return summary(out, load.connections)
