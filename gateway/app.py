@@ -102,7 +102,11 @@ def create_app(
     app[SETTINGS] = settings
     app[FLEET] = fleet
     app[STORE] = store
-    app[BATCHER] = SubmitBatcher(fleet.submit_many, max_batch=settings.submit_batch_max)
+    app[BATCHER] = SubmitBatcher(
+        fleet.submit_many,
+        max_batch=settings.submit_batch_max,
+        min_overlap=settings.submit_overlap_min,
+    )
     app[KEY_CACHE] = KeyCache(store, settings.key_cache_ttl_s)
     app[MODULE_DIRECTORY] = ModuleDirectory(fleet.list_modules)
     app[RATE_LIMITER] = RateLimiter(settings.redis_url, settings.redis_prefix)

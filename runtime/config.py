@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     gateway_port: int = Field(8080)
     max_body_bytes: int = Field(1_048_576, description="Largest accepted request body.")
     submit_batch_max: int = Field(256, description="Most robots per gateway->orchestrator call.")
+    submit_overlap_min: int = Field(
+        32,
+        ge=1,
+        description="Robots waiting before a second gateway->orchestrator call may overlap "
+        "the one in flight.",
+    )
 
     max_queued_per_type: int = Field(100_000, description="Queue bound; past it submits get 429.")
     health_interval_s: float = Field(10.0)

@@ -163,7 +163,7 @@ def accepted_entry(robot_id: str, caller: dict[str, Any]) -> AuditEntry:
     ``caller`` is what the gateway knew of the request: ``request_id``, ``actor`` (key
     id), ``client`` and ``action``.
     """
-    return AuditEntry.model_construct(
+    return AuditEntry(
         id=new_robot_id(),
         at=time.time(),
         request_id=caller.get("request_id", ""),
