@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -201,6 +202,7 @@ def cmd_down(args: argparse.Namespace) -> int:
             return 0
     address = settings.ray_address or f"127.0.0.1:{settings.ray_port}"
     try:
+        _check_listening(address)  # Ray itself would retry an absent head for minutes
         deploy.connect(address, settings.namespace)
         removed = deploy.teardown(settings.namespace)
         ray.shutdown()
@@ -211,6 +213,13 @@ def cmd_down(args: argparse.Namespace) -> int:
         deploy.stop_all_local_ray()
         print("stopped every Ray process of this user on this machine")
     return 0
+
+
+def _check_listening(address: str, timeout_s: float = 2.0) -> None:
+    """Raise ``ConnectionRefusedError`` (or ``OSError``) unless ``HOST:PORT`` accepts TCP."""
+    host, _, port = address.rpartition(":")
+    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+        pass
 
 
 def _alive(pid: int) -> bool:
