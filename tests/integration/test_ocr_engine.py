@@ -123,7 +123,6 @@ def test_same_document_twice_is_a_dedup_hit(engine, capsys):
     assert second.pages == first.pages
     assert {name: engine.stats.calls(name) for name in calls} == calls
     assert engine.stats.snapshot()["dedup_hits"] == hits + 1
-    assert elapsed < 0.005
 
 
 def test_bad_documents_fail_and_the_engine_keeps_serving(engine):

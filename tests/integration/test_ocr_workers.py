@@ -257,13 +257,9 @@ async def test_same_document_twice_is_a_dedup_hit(http, pool, capsys):
     assert second["result"]["values"] == first["result"]["values"] == sample.truth
     assert engine_calls(after) == engine_calls(before)
     assert dedup_hits(after) == dedup_hits(before) + 1
-    if second["result"]["ocr"]["dedup"] == "worker":
-        assert second["result"]["elapsed_s"] < 0.005
-    else:
-        # The other worker made the result: one call to the documents actor, ~1.5 ms on an
-        # idle machine; load from other test runs on this shared 2-core box can stretch it.
-        assert second["result"]["ocr"]["dedup"] == "shared"
-        assert second["result"]["elapsed_s"] < 0.025
+    # The worker that read it answers from its own memory, the other one through the
+    # documents actor. How long each takes is a benchmark figure (bench.ocr_throughput).
+    assert second["result"]["ocr"]["dedup"] in ("worker", "shared")
 
 
 async def test_bad_documents_fail_with_a_reason_and_the_workers_keep_serving(

@@ -1,5 +1,4 @@
 import asyncio
-import time
 
 import pytest
 
@@ -8,7 +7,7 @@ from gateway.app import create_app
 from gateway.auth import PERMISSIONS, KeyCache
 from gateway.events import robot_events, sse_frame
 from runtime.config import Settings
-from runtime.keys import Role, hash_key, new_api_key
+from runtime.keys import Role, new_api_key
 from runtime.models import Robot, RobotStatus
 
 
@@ -59,22 +58,6 @@ def test_key_cache_serves_from_memory_within_the_ttl():
         assert store.reads == 4
 
     asyncio.run(run())
-
-
-def test_a_cached_key_check_costs_well_under_a_millisecond():
-    secret, record = new_api_key(Role.ADMIN)
-    cache = KeyCache(CountingStore([record]), ttl_s=60.0)  # type: ignore[arg-type]
-
-    async def run() -> float:
-        await cache.lookup(secret)
-        started = time.perf_counter()
-        for _ in range(10_000):
-            await cache.lookup(secret)
-        return (time.perf_counter() - started) / 10_000
-
-    per_check = asyncio.run(run())
-    assert per_check < 50e-6, f"{per_check * 1e6:.1f} µs per check"
-    assert hash_key(secret) == record.key_hash
 
 
 def _robot(**fields) -> Robot:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 
 import pytest
 from PIL import Image
@@ -142,10 +141,7 @@ def test_dedup_returns_the_cached_result_without_an_engine_call():
     data = _png()
     first = engine.process(data)
     calls = engine.stats.calls("tesseract")
-    started = time.perf_counter()
     second = engine.process(data)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 0.005
     assert engine.stats.calls("tesseract") == calls == len(tess.calls) == 1
     assert second.cached and not first.cached
     assert second.model_dump(exclude={"cached"}) == first.model_dump(exclude={"cached"})
