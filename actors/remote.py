@@ -46,6 +46,8 @@ class OrchestratorActor(Orchestrator):
             RayReplicaDriver(parsed.namespace),
             RayCacheCalls(parsed.namespace),
         )
+        self._gc = GcPauses()
+        settle_heap()  # before start(): robots recovered from the store are not frozen
         await self.start()
         self._gauges = {
             "unplaceable": ray_metrics.Gauge(
@@ -58,8 +60,6 @@ class OrchestratorActor(Orchestrator):
             ),
         }
         asyncio.get_running_loop().create_task(self._export_gauges())
-        self._gc = GcPauses()
-        settle_heap()
 
     def gc_pauses(self) -> dict[str, dict[str, float]]:
         """Garbage-collector pauses of this process since the last call (for benchmarks)."""
@@ -88,7 +88,6 @@ class ReplicaActor(ReplicaHost):
         self._namespace = namespace
         self._orchestrator: Any = None
         super().__init__(spec, replica_name, flush_progress=self._send_progress)
-        settle_heap()
 
     def ping(self) -> dict[str, Any]:
         """Identify the replica, with the node it runs on."""

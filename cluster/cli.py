@@ -216,9 +216,12 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def _check_listening(address: str, timeout_s: float = 2.0) -> None:
-    """Raise ``ConnectionRefusedError`` (or ``OSError``) unless ``HOST:PORT`` accepts TCP."""
+    """Raise ``OSError`` unless a plain ``HOST:PORT`` accepts TCP; other forms pass to Ray."""
     host, _, port = address.rpartition(":")
-    with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+    if "://" in address or not port.isdigit():
+        return  # ray://..., auto: Ray resolves these itself
+    host = host.strip("[]") or "127.0.0.1"
+    with socket.create_connection((host, int(port)), timeout=timeout_s):
         pass
 
 

@@ -16,15 +16,23 @@ class SubmitBatcher:
     robots; a second call may overlap the first once ``min_overlap`` robots wait, so the
     orchestrator works on one batch while the next is on its way, and a call never goes
     out with only the first few robots of a wave (which would make every batch small).
+    Robots that wait ``max_wait_s`` behind a slow call go in a second call however few.
     """
 
     def __init__(
-        self, send: Send, max_batch: int = 256, max_in_flight: int = 2, min_overlap: int = 32
+        self,
+        send: Send,
+        max_batch: int = 256,
+        max_in_flight: int = 2,
+        min_overlap: int = 32,
+        max_wait_s: float = 0.02,
     ) -> None:
         self._send = send
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
         self.min_overlap = min_overlap
+        self.max_wait_s = max_wait_s
+        self._timer: asyncio.TimerHandle | None = None
         self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
@@ -46,11 +54,25 @@ class SubmitBatcher:
 
     def _kick(self) -> None:
         while self._may_send():
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
-            self._in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._flush(batch))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._send_batch()
+        if not self._pending and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        elif self._pending and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.max_wait_s, self._overdue)
+
+    def _overdue(self) -> None:
+        self._timer = None
+        if self._pending and self._in_flight < self.max_in_flight:
+            self._send_batch()
+        self._kick()
+
+    def _send_batch(self) -> None:
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._in_flight += 1
+        task = asyncio.get_running_loop().create_task(self._flush(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _flush(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
         try:

@@ -44,6 +44,8 @@ class GcPauses:
     def __init__(self) -> None:
         self._started = 0.0
         self._pauses: dict[int, list[float]] = {}
+        # Labelled now: labels() takes the metric's lock, which a collection could interrupt.
+        self._series = {generation: GC_PAUSE.labels(str(generation)) for generation in (0, 1, 2)}
         gc.callbacks.append(self._on_gc)
 
     def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -52,7 +54,7 @@ class GcPauses:
             return
         seconds = time.perf_counter() - self._started
         generation = info["generation"]
-        GC_PAUSE.labels(str(generation)).observe(seconds)
+        self._series[generation].observe(seconds)
         count, total, longest = self._pauses.get(generation, (0, 0.0, 0.0))
         self._pauses[generation] = [count + 1, total + seconds, max(longest, seconds)]
 

@@ -56,7 +56,7 @@ class GroupCommit(Generic[Op]):
         self._name = name
         self._flushers = flushers
         self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
-        self._flusher: asyncio.Future[Any] | None = None
+        self._flusher: list[asyncio.Task[None]] | None = None
         self._closing = False
         self.commits = 0
         """Transactions committed so far."""
@@ -68,12 +68,10 @@ class GroupCommit(Generic[Op]):
         if self._flusher is None:
             self._closing = False
             loop = asyncio.get_running_loop()
-            self._flusher = asyncio.gather(
-                *(
-                    loop.create_task(self._run(), name=f"{self._name}-group-commit-{i}")
-                    for i in range(self._flushers)
-                )
-            )
+            self._flusher = [
+                loop.create_task(self._run(), name=f"{self._name}-group-commit-{i}")
+                for i in range(self._flushers)
+            ]
 
     async def submit(self, op: Op) -> Any:
         """Queue ``op`` for the next transaction and return its result once committed."""
@@ -91,9 +89,12 @@ class GroupCommit(Generic[Op]):
         for _ in range(self._flushers):
             self._queue.put_nowait(None)  # each flusher stops at one, after what came before
         try:
-            await self._flusher
+            results = await asyncio.gather(*self._flusher, return_exceptions=True)
         finally:
             self._flusher = None
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
 
     async def _run(self) -> None:
         while True:
@@ -110,7 +111,14 @@ class GroupCommit(Generic[Op]):
                     break
                 item = self._queue.get_nowait()
             if batch:
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except BaseException as exc:  # no caller may wait forever on its write
+                    for pending in batch:
+                        _settle(pending.future, exc=StoreError(f"{self._name}: write lost"))
+                    if not isinstance(exc, Exception):
+                        raise
+                    log.exception("%s: group commit flusher failed a batch", self._name)
             if stop:
                 return
 
@@ -127,6 +135,11 @@ class GroupCommit(Generic[Op]):
                 return
             for pending in batch:
                 _settle(pending.future, exc=exc)
+            return
+        if len(results) != len(batch):
+            error = StoreError(f"{self._name}: {len(results)} results for {len(batch)} writes")
+            for pending in batch:
+                _settle(pending.future, exc=error)
             return
         self.commits += 1
         self.operations += len(batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import groupby
@@ -18,6 +19,8 @@ from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
+
+log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
 _FIRST_KEY_LOCK = 0x726F626F6B657931  # serialises "create the first key" across processes
@@ -96,6 +99,14 @@ _SAVE_PROGRESS = (
     f"FROM {_unnest(_PROGRESS_INPUT)} "
     f"WHERE r.id = v.id AND r.attempt = v.attempt AND r.status = '{c.RUNNING}'"
 )
+
+
+def _lock_order(row: Sequence[Any]) -> str:
+    """The idempotency key: every create takes its unique-index locks in key order.
+
+    The sort is stable, so of two robots with one key the first submitted still wins.
+    """
+    return str(row[c.KEY_INDEX] or "")
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
@@ -403,8 +414,16 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         if all(type(op) is c.CreateRobots for op in ops):
             # One INSERT is its own transaction: no BEGIN and COMMIT round trips. What it
             # reads afterwards (rows that were there already) is committed data anyway.
-            async with self._require(self._write_pool).acquire() as conn:
-                return list(await self._create(conn, list(ops)))
+            # Two create flushers may collide on an idempotency key; rows go in key order so
+            # they cannot deadlock, and a deadlock all the same is tried once more.
+            for attempt in (1, 2):
+                try:
+                    async with self._require(self._write_pool).acquire() as conn:
+                        return list(await self._create(conn, list(ops)))
+                except asyncpg.exceptions.DeadlockDetectedError:
+                    if attempt == 2:
+                        raise
+                    log.warning("postgresql: create batch deadlocked; trying it once more")
         async with self._require(self._write_pool).acquire() as conn, conn.transaction():
             if not any(type(op) is c.CreateRobots for op in ops):
                 # Outcomes and progress need no flush of their own: a robot is durable from
@@ -426,11 +445,12 @@ class PostgresStore(GroupCommitWrites, RobotStore):
     async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:
         rows = [row for op in ops for row in op.rows]
         audit = [row for op in ops for row in op.audit if row is not None]
+        in_lock_order = sorted(rows, key=_lock_order)
         inserted = {
             record[0]
             for record in await conn.fetch(
                 _INSERT_ROBOTS,
-                *_columns(rows, len(c.ROBOT_COLUMNS)),
+                *_columns(in_lock_order, len(c.ROBOT_COLUMNS)),
                 *_columns(audit, len(c.AUDIT_COLUMNS)),
             )
         }

@@ -130,6 +130,22 @@ async def test_create_writes_the_audit_entry_of_each_robot_it_inserts(store: Rob
     ]
 
 
+async def test_concurrent_creates_sharing_keys_in_opposite_order_both_succeed(
+    store: RobotStore,
+) -> None:
+    for round_ in range(30):
+        keys = [f"pair-{round_}-{i}" for i in range(40)]
+        forward = [robot(idempotency_key=k) for k in keys]
+        backward = [robot(idempotency_key=k) for k in reversed(keys)]
+        first = asyncio.ensure_future(store.create_robots(forward))
+        for _ in range(3):  # one flusher takes it, so the next goes on a flusher of its own
+            await asyncio.sleep(0)
+        two = await store.create_robots(backward)
+        one = await first
+        by_key = {r.idempotency_key: r.id for r in one}
+        assert {r.idempotency_key: r.id for r in two} == by_key  # one robot per key
+
+
 async def test_idempotency_key_dedup(store: RobotStore) -> None:
     first = robot(idempotency_key="order-42")
     assert await store.create_robots([first]) == [first]

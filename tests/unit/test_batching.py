@@ -116,3 +116,19 @@ async def test_group_commit_with_two_flushers_overlaps_commits_and_drains_on_clo
     assert [await first, *[await s for s in second], await third] == [10, 20, 30, 40]
     with pytest.raises(Exception, match="not open"):
         await writes.submit(5)
+
+
+async def test_robots_behind_a_slow_call_go_after_max_wait_however_few() -> None:
+    orchestrator = Orchestrator()
+    batcher = SubmitBatcher(orchestrator.submit_many, min_overlap=32, max_wait_s=0.02)
+    first = asyncio.ensure_future(batcher.submit({"n": 0}))
+    await settle()
+    late = asyncio.ensure_future(batcher.submit({"n": 1}))
+    await settle()
+    assert orchestrator.calls == [[0]]
+    await asyncio.sleep(0.05)
+    assert orchestrator.calls == [[0], [1]]  # the first call still hangs
+    orchestrator.release[1].set()
+    assert await late == {"id": "1"}
+    orchestrator.release[0].set()
+    assert await first == {"id": "0"}
