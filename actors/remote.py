@@ -46,9 +46,11 @@ class OrchestratorActor(Orchestrator):
             RayReplicaDriver(parsed.namespace),
             RayCacheCalls(parsed.namespace),
         )
-        self._gc = GcPauses()
-        settle_heap()  # before start(): robots recovered from the store are not frozen
         await self.start()
+        # After start(): a queue recovered from the store is frozen with the rest, so no
+        # later collection walks it (settle_heap collects first: no garbage is frozen).
+        self._gc = GcPauses()
+        settle_heap()
         self._gauges = {
             "unplaceable": ray_metrics.Gauge(
                 "robofleet_module_unplaceable",

@@ -33,6 +33,7 @@ class SubmitBatcher:
         self.min_overlap = min_overlap
         self.max_wait_s = max_wait_s
         self._timer: asyncio.TimerHandle | None = None
+        self._waiting_since = 0.0  # when the oldest robot still pending began to wait
         self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
@@ -40,7 +41,10 @@ class SubmitBatcher:
 
     async def submit(self, item: dict[str, Any]) -> dict[str, Any]:
         """Hand one robot to the orchestrator and return its answer."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        if not self._pending:
+            self._waiting_since = loop.time()
         self._pending.append((item, future))
         self._kick()
         return await future
@@ -55,20 +59,25 @@ class SubmitBatcher:
     def _kick(self) -> None:
         while self._may_send():
             self._send_batch()
-        if not self._pending and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        elif self._pending and self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.max_wait_s, self._overdue)
+        if self._pending and self._timer is None:
+            loop = asyncio.get_running_loop()
+            due = self._waiting_since + self.max_wait_s
+            self._timer = loop.call_at(due, self._overdue)
 
     def _overdue(self) -> None:
         self._timer = None
-        if self._pending and self._in_flight < self.max_in_flight:
+        if not self._pending:
+            return
+        if asyncio.get_running_loop().time() < self._waiting_since + self.max_wait_s:
+            self._kick()  # what waited longest has gone; wait for what is left
+        elif self._in_flight < self.max_in_flight:
             self._send_batch()
-        self._kick()
+            self._kick()
+        # else every call is in flight: the first to return sends what waits
 
     def _send_batch(self) -> None:
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
+        self._waiting_since = asyncio.get_running_loop().time()  # for what is left, if any
         self._in_flight += 1
         task = asyncio.get_running_loop().create_task(self._flush(batch))
         self._tasks.add(task)
