@@ -415,15 +415,18 @@ class PostgresStore(GroupCommitWrites, RobotStore):
             # One INSERT is its own transaction: no BEGIN and COMMIT round trips. What it
             # reads afterwards (rows that were there already) is committed data anyway.
             # Two create flushers may collide on an idempotency key; rows go in key order so
-            # they cannot deadlock, and a deadlock all the same is tried once more.
+            # they cannot deadlock, and a deadlock all the same is tried once more. So is a
+            # lost connection: the INSERT may have committed before it went, and a second
+            # run finds those robots by id (and writes no second audit entry).
             for attempt in (1, 2):
                 try:
                     async with self._require(self._write_pool).acquire() as conn:
                         return list(await self._create(conn, list(ops)))
-                except asyncpg.exceptions.DeadlockDetectedError:
-                    if attempt == 2:
+                except Exception as exc:
+                    deadlock = isinstance(exc, asyncpg.exceptions.DeadlockDetectedError)
+                    if attempt == 2 or not (deadlock or is_unavailable(exc)):
                         raise
-                    log.warning("postgresql: create batch deadlocked; trying it once more")
+                    log.warning("postgresql: create batch failed (%r); trying it once more", exc)
         async with self._require(self._write_pool).acquire() as conn, conn.transaction():
             if not any(type(op) is c.CreateRobots for op in ops):
                 # Outcomes and progress need no flush of their own: a robot is durable from
