@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 Send = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
 
 
+CROWD_DECAY = 0.01  # per submit: the crowd estimate halves in about 70 submits once it shrinks
+
+
 class SubmitBatcher:
     """Sends at once when idle; while a call is in flight, later submits pile up and go together.
 
     One robot alone pays one actor call. Under load a call carries up to ``max_batch``
-    robots; a second call may overlap the first once ``min_overlap`` robots wait, so the
+    robots; a second call may overlap the first once enough robots wait, so the
     orchestrator works on one batch while the next is on its way, and a call never goes
     out with only the first few robots of a wave (which would make every batch small).
-    Robots that wait ``max_wait_s`` behind a slow call go in a second call however few.
+    "Enough" is ``min_overlap``, or fewer when fewer clients submit at once: the batcher
+    follows the crowd (the most robots it held at once, forgotten slowly) and lets a call
+    overlap once a share of it waits, so 16 clients make two waves of 8 instead of one
+    wave that waits out every call. Robots that wait ``max_wait_s`` behind a slow call go
+    in a second call however few.
     """
 
     def __init__(
@@ -36,6 +44,9 @@ class SubmitBatcher:
         self._waiting_since = 0.0  # when the oldest robot still pending began to wait
         self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
         self._in_flight = 0
+        self._in_flight_robots = 0
+        # Start by assuming a crowd big enough for min_overlap; shrink toward what is seen.
+        self._crowd = float(min_overlap * max_in_flight)
         self._tasks: set[asyncio.Task] = set()
         self.calls = 0
 
@@ -46,6 +57,9 @@ class SubmitBatcher:
         if not self._pending:
             self._waiting_since = loop.time()
         self._pending.append((item, future))
+        held = len(self._pending) + self._in_flight_robots
+        # Up at once, down slowly: a crowd that just sent a wave still counts as a crowd.
+        self._crowd = max(float(held), self._crowd - (self._crowd - held) * CROWD_DECAY)
         self._kick()
         return await future
 
@@ -54,7 +68,12 @@ class SubmitBatcher:
             return False
         if self._in_flight == 0:
             return True
-        return self._in_flight < self.max_in_flight and len(self._pending) >= self.min_overlap
+        return self._in_flight < self.max_in_flight and len(self._pending) >= self.overlap_at()
+
+    def overlap_at(self) -> int:
+        """How many robots must wait before a call may overlap the one in flight."""
+        share = math.ceil(self._crowd / self.max_in_flight)
+        return max(1, min(self.min_overlap, share))
 
     def _kick(self) -> None:
         while self._may_send():
@@ -79,6 +98,7 @@ class SubmitBatcher:
         batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch :]
         self._waiting_since = asyncio.get_running_loop().time()  # for what is left, if any
         self._in_flight += 1
+        self._in_flight_robots += len(batch)
         task = asyncio.get_running_loop().create_task(self._flush(batch))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -98,4 +118,5 @@ class SubmitBatcher:
                 raise
         finally:
             self._in_flight -= 1
+            self._in_flight_robots -= len(batch)
             self._kick()

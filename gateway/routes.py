@@ -38,7 +38,8 @@ __all__ = [
 ]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# What makes two submits "the same request" for Idempotency-Key replays.
+
+
 class Fleet(Protocol):
     """What the gateway needs of the orchestrator."""
 

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         32,
         ge=1,
         description="Robots waiting before a second gateway->orchestrator call may overlap "
-        "the one in flight.",
+        "the one in flight; fewer when fewer clients submit at once.",
     )
 
     max_queued_per_type: int = Field(100_000, description="Queue bound; past it submits get 429.")

@@ -256,4 +256,3 @@ class FleetCache:
             except Exception:
                 self._remember_dirty(batch)
                 raise
-

@@ -132,3 +132,39 @@ async def test_robots_behind_a_slow_call_go_after_max_wait_however_few() -> None
     assert await late == {"id": "1"}
     orchestrator.release[0].set()
     assert await first == {"id": "0"}
+
+
+async def test_a_small_crowd_of_clients_makes_two_waves_of_half_each() -> None:
+    """8 clients, each submitting again once answered: calls overlap with about 4 robots each.
+
+    With the fixed threshold of 32 they could never overlap: each wave waited out the call
+    in flight before it, doubling every robot's wait.
+    """
+    sizes: list[int] = []
+    in_flight = peak = 0
+
+    async def orchestrator(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        nonlocal in_flight, peak
+        sizes.append(len(items))
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.002)
+        in_flight -= 1
+        return [{"id": str(item["n"])} for item in items]
+
+    batcher = SubmitBatcher(orchestrator, max_in_flight=2, min_overlap=32)
+
+    async def client(n: int) -> None:
+        for i in range(60):
+            assert await batcher.submit({"n": n * 1000 + i}) == {"id": str(n * 1000 + i)}
+
+    await asyncio.gather(*(client(n) for n in range(8)))
+    assert batcher.overlap_at() == 4
+    assert peak == 2
+    late = sizes[len(sizes) // 2 :]
+    assert max(late) <= 6 and sum(late) / len(late) >= 2.5
+
+
+async def test_a_crowd_bigger_than_min_overlap_keeps_min_overlap() -> None:
+    batcher = SubmitBatcher(Orchestrator().submit_many, max_in_flight=2, min_overlap=32)
+    assert batcher.overlap_at() == 32
