@@ -39,6 +39,8 @@ def plan(
         groups.append("celery")  # needs no Ray: runs in the parent
     if "serve" in scenarios:
         groups.append("serve")
+    if "floor" in scenarios:
+        groups.append("floor")  # a bare aiohttp process: no Ray, runs in the parent
     return groups
 
 

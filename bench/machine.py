@@ -46,7 +46,9 @@ def _git() -> dict[str, Any]:
         return result.stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "-s"))}
+        # Results this run writes (and earlier runs left) are not changes to what was measured.
+        changed = git("status", "--short", "--", ".", ":(exclude)bench/results")
+        return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(changed)}
     except OSError:
         return {}
 

@@ -39,6 +39,13 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
                 row["accepted_per_s"], peer["requests_per_s"]
             )
             out["submit_over_serve_p99" + key] = _ratio(row["p99_ms"], peer["p99_ms"])
+    floor = {r["connections"]: r for r in (scenarios.get("floor") or {}).get("levels", [])}
+    for store, rows in (scenarios.get("submit") or {}).items():
+        for row in rows:
+            bare = floor.get(row["connections"])
+            if bare is not None:
+                added = row["p99_ms"] - bare["p99_ms"]
+                out[f"submit_p99_over_floor_ms[{store}@{row['connections']}]"] = round(added, 2)
     return out
 
 
@@ -241,6 +248,29 @@ def markdown(results: dict[str, Any]) -> str:
         header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
         for store in stores:
             header += [f"robofleet/Serve req/s ({store})", f"robofleet/Serve p99 ({store})"]
+        lines += _table(header, rows)
+    if s.get("floor"):
+        lines += [
+            "### HTTP floor: a bare aiohttp process (parse the body, answer 202) under the same"
+            " load",
+            "",
+        ]
+        stores = list((s.get("submit") or {}).keys())
+        rows = []
+        for r in s["floor"]["levels"]:
+            row = [
+                _fmt(r["connections"]),
+                _fmt(r["requests_per_s"]),
+                _fmt(r["p50_ms"], 2),
+                _fmt(r["p99_ms"], 2),
+                _fmt(r["errors"]),
+            ]
+            for store in stores:
+                key = f"[{store}@{r['connections']}]"
+                row.append(_fmt(ratio.get("submit_p99_over_floor_ms" + key), 2))
+            rows.append(row)
+        header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
+        header += [f"robofleet p99 minus floor, ms ({store})" for store in stores]
         lines += _table(header, rows)
     if s.get("scaling"):
         lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]

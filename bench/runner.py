@@ -28,6 +28,7 @@ from bench import (
     dispatch,
     e2e,
     groups,
+    http_floor,
     ray_ceiling,
     report,
     scaling,
@@ -49,8 +50,8 @@ from bench.profile import Profiler
 from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "scaling")
-WRK_SCENARIOS = ("submit", "serve")
+SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
+WRK_SCENARIOS = ("submit", "serve", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -302,6 +303,15 @@ async def _celery(run: Run) -> None:
         say(f"  {result['tasks_per_s']:,.0f} tasks/s")
 
 
+async def _floor(run: Run) -> None:
+    result = await run.step("floor", http_floor.run(run.options.sizes))
+    if result is not None:
+        run.scenarios["floor"] = result
+        for r in result["levels"]:
+            rate, p99 = r["requests_per_s"], r["p99_ms"]
+            say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+
+
 async def _managed(run: Run) -> None:
     """Every group in its own process and Ray cluster, each retried once if it dies."""
     options = run.options
@@ -309,6 +319,9 @@ async def _managed(run: Run) -> None:
     for group in plan:
         if group == "celery":
             await _celery(run)
+            continue
+        if group == "floor":
+            await _floor(run)
             continue
         for attempt in range(1, groups.ATTEMPTS + 1):
             say(f"group {group} (attempt {attempt}) ...")
@@ -390,6 +403,8 @@ async def _existing(run: Run, target: Target) -> None:
             await _celery(run)
         if run.wants("serve"):
             await _serve(run)
+        if run.wants("floor"):
+            await _floor(run)
 
 
 async def _group_main(group: str, options_path: Path, out_path: Path) -> int:

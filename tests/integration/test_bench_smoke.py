@@ -92,6 +92,13 @@ async def test_serve_peer(fleet, bench_headers, tmp_path):
     assert all(r["requests_per_s"] > 0 for r in serve["levels"])
 
 
+async def test_http_floor(fleet, bench_headers, tmp_path):
+    floor = (await run_scenario(fleet, bench_headers, tmp_path, "floor"))["floor"]
+    assert [r["connections"] for r in floor["levels"]] == list(Sizes.tiny().submit_levels)
+    assert all(r["requests_per_s"] > 0 and r["errors"] == 0 for r in floor["levels"])
+    assert "HTTP floor" in (tmp_path / "latest.md").read_text()
+
+
 def test_multinode(tmp_path):
     """The scenario that brings up a Ray cluster of its own, in a process of its own."""
     import json
