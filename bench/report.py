@@ -87,6 +87,28 @@ def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
     return path
 
 
+def _cpu_table(s: dict[str, Any]) -> list[str]:
+    """CPU µs per answered request by process role at the headline level, for each wrk run."""
+    runs: list[tuple[str, dict[str, float]]] = []
+    for store, levels in (s.get("submit") or {}).items():
+        row = _submit_at(levels, HEADLINE_CONNECTIONS)
+        if row and row.get("cpu_us_per_request"):
+            runs.append((f"robofleet ({store})", row["cpu_us_per_request"]))
+    for name, label in (("floor", "HTTP floor"), ("serve", "Ray Serve")):
+        row = _submit_at((s.get(name) or {}).get("levels", []), HEADLINE_CONNECTIONS)
+        if row and row.get("cpu_us_per_request"):
+            runs.append((label, row["cpu_us_per_request"]))
+    if not runs:
+        return []
+    roles = sorted({role for _, cpu in runs for role in cpu if role != "total"})
+    rows = [[name, *(_fmt(cpu.get(role), 1) for role in roles), _fmt(cpu["total"], 1)]
+            for name, cpu in runs]  # fmt: skip
+    return [
+        f"### CPU per answered request at {HEADLINE_CONNECTIONS} connections, µs, by process",
+        "",
+    ] + _table(["run", *roles, "total"], rows)
+
+
 def _fmt(value: Any, digits: int = 0) -> str:
     if value is None:
         return "-"
@@ -158,6 +180,7 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _table(
             ["store", "conns", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "errors"], rows
         )
+    lines += _cpu_table(s)
     ratio = results.get("ratios", {})
     if s.get("e2e"):
         lines += ["### End to end: no-op echo robots, submit to recorded success", ""]

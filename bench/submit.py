@@ -48,4 +48,5 @@ def load_row(summary: dict[str, Any], rate_name: str) -> dict[str, Any]:
         "requests": summary["requests"],
         "errors": summary["requests"] - summary["ok"],
         "statuses": summary["statuses"],
+        "cpu_us_per_request": summary.get("cpu_us_per_request", {}),
     }

@@ -5,7 +5,8 @@ script, written to a temporary file, POSTs the seeded bodies of
 :func:`bench.workload.robot_bodies` in turn, counts the answers by status code and prints one
 JSON line when done. An unmeasured wrk run of ``warmup_s`` seconds goes first. wrk counts
 time in whole seconds, so both durations are rounded up to at least one second. The summary
-has the shape of :func:`bench.loadgen.summarise`.
+has the shape of :func:`bench.loadgen.summarise`, plus the CPU time per answered request of
+each process role over the measured run (:mod:`bench.cpu`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from bench.cpu import CpuMeter
 from bench.loadgen import BODY_POOL, Load
 from bench.workload import robot_bodies
 
@@ -159,5 +161,10 @@ async def run(load: Load) -> dict[str, Any]:
         lua.write_text(script(bodies))
         if load.warmup_s > 0:
             await _wrk(load, load.warmup_s, lua)
+        meter = CpuMeter("wrk")
+        meter.start()
         out = await _wrk(load, load.duration_s or 5.0, lua)
-    return summary(out, load.connections)
+        meter.stop()
+    result = summary(out, load.connections)
+    result["cpu_us_per_request"] = meter.per_request_us(result["ok"])
+    return result

@@ -53,6 +53,9 @@ async def test_submit(fleet, bench_headers, tmp_path):
     for row in rows:
         assert row["accepted_per_s"] > 0
         assert row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        # where the CPU went: at least the gateway and the load generator worked
+        assert row["cpu_us_per_request"]["gateway"] > 0
+        assert row["cpu_us_per_request"]["wrk"] > 0
 
 
 async def test_end_to_end(fleet, bench_headers, tmp_path):

@@ -1,0 +1,62 @@
+"""The benchmark report: what a reader of ``latest.md`` is shown from a results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import report
+
+
+def level(connections: int, rate: float, p99: float, cpu: dict[str, float]) -> dict[str, Any]:
+    return {
+        "connections": connections,
+        "accepted_per_s": rate,
+        "requests_per_s": rate,
+        "p50_ms": p99 / 2,
+        "p95_ms": p99 * 0.9,
+        "p99_ms": p99,
+        "errors": 0,
+        "cpu_us_per_request": cpu,
+    }
+
+
+def results() -> dict[str, Any]:
+    scenarios = {
+        "submit": {
+            "postgresql": [
+                level(1, 300, 9.0, {}),
+                level(64, 4000, 27.0, {"gateway": 140.0, "orchestrator": 90.0, "total": 230.0}),
+            ]
+        },
+        "floor": {"levels": [level(64, 18000, 6.0, {"floor server": 50.0, "total": 60.0})]},
+    }
+    ratios = report.ratios(scenarios)
+    return {
+        "machine": {
+            "cores": 2,
+            "cpu": "test",
+            "memory_gib": 1,
+            "os": "Linux",
+            "python": "3.11",
+            "versions": {},
+            "git": {"commit": "abc"},
+            "load_average": [0, 0, 0],
+        },
+        "scenarios": scenarios,
+        "ratios": ratios,
+        "headline": report.headline(scenarios, ratios),
+    }
+
+
+def test_what_robofleet_adds_over_the_http_floor_is_the_difference_of_their_p99() -> None:
+    data = results()
+    assert data["ratios"]["submit_p99_over_floor_ms[postgresql@64]"] == 21.0
+    assert "| 64 | 18,000 | 3.00 | 6.00 | 0 | 21.00 |" in report.markdown(data)
+
+
+def test_cpu_per_request_is_tabled_by_process_at_64_connections() -> None:
+    text = report.markdown(results())
+    assert "### CPU per answered request at 64 connections" in text
+    assert "| run | floor server | gateway | orchestrator | total |" in text
+    assert "| robofleet (postgresql) | - | 140.0 | 90.0 | 230.0 |" in text
+    assert "| HTTP floor | 50.0 | - | - | 60.0 |" in text
