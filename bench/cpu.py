@@ -25,7 +25,8 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("ray::ProxyActor", "serve proxy"),
     ("ray::ServeController", "serve controller"),
     ("bench.http_floor", "floor server"),
-    ("postgres", "postgresql"),
+    ("postgres: ", "postgresql"),  # backends and workers: "postgres: 15/main: ..."
+    ("bin/postgres", "postgresql"),
     ("raylet", "ray system"),
     ("gcs_server", "ray system"),
     ("ray::", "other actors"),
