@@ -80,7 +80,8 @@ async def run(sizes: Sizes) -> dict[str, Any]:
                     warmup_s=sizes.warmup_s,
                     robot_type="echo",
                     seed=sizes.seed + connections,
-                )
+                ),
+                sizes.wrk_repeats,
             )
             rows.append(load_row(summary, "requests_per_s"))
     finally:

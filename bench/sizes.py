@@ -22,6 +22,7 @@ class Sizes:
     submit_levels: tuple[int, ...] = (1, 16, 64, 256)
     serve_levels: tuple[int, ...] = (1, 16, 64, 256)
     submit_duration_s: float = 5.0
+    wrk_repeats: int = 3  # measured runs per level (after one warm-up); the median p99 is kept
     warmup_s: float = 1.0
     e2e_connections: int = 64
     ceiling_rounds: int = 3
@@ -62,6 +63,7 @@ class Sizes:
             submit_levels=(1, 4),
             serve_levels=(4,),
             submit_duration_s=1.0,  # wrk counts whole seconds
+            wrk_repeats=1,
             warmup_s=1.0,
             e2e_connections=4,
             ceiling_rounds=1,

@@ -29,7 +29,8 @@ async def run(target: Target, sizes: Sizes) -> list[dict[str, Any]]:
                 robot_type=HOLD_TYPE,
                 seed=sizes.seed + connections,
                 headers=target.headers,
-            )
+            ),
+            sizes.wrk_repeats,
         )
         rows.append(load_row(summary, "accepted_per_s"))
     return rows
@@ -49,4 +50,5 @@ def load_row(summary: dict[str, Any], rate_name: str) -> dict[str, Any]:
         "errors": summary["requests"] - summary["ok"],
         "statuses": summary["statuses"],
         "cpu_us_per_request": summary.get("cpu_us_per_request", {}),
+        "p99_runs_ms": [r["p99"] for r in summary.get("runs", [])],
     }

@@ -25,7 +25,8 @@ def results() -> dict[str, Any]:
         "submit": {
             "postgresql": [
                 level(1, 300, 9.0, {}),
-                level(64, 4000, 27.0, {"gateway": 140.0, "orchestrator": 90.0, "total": 230.0}),
+                level(64, 4000, 27.0, {"gateway": 140.0, "orchestrator": 90.0, "total": 230.0})
+                | {"p99_runs_ms": [24.5, 27.0, 31.25]},
             ]
         },
         "floor": {"levels": [level(64, 18000, 6.0, {"floor server": 50.0, "total": 60.0})]},
@@ -60,3 +61,9 @@ def test_cpu_per_request_is_tabled_by_process_at_64_connections() -> None:
     assert "| run | floor server | gateway | orchestrator | total |" in text
     assert "| robofleet (postgresql) | - | 140.0 | 90.0 | 230.0 |" in text
     assert "| HTTP floor | 50.0 | - | - | 60.0 |" in text
+
+
+def test_the_submit_table_shows_the_p99_of_every_run_beside_the_median() -> None:
+    text = report.markdown(results())
+    assert "| postgresql | 64 | 4,000 | 13.50 | 24.30 | 27.00 | 24.5 / 27.0 / 31.2 | 0 |" in text
+    assert "| postgresql | 1 | 300 | 4.50 | 8.10 | 9.00 | - | 0 |" in text
