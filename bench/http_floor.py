@@ -18,11 +18,9 @@ import sys
 import time
 from typing import Any
 
-from bench import wrk
 from bench.fleet import ROOT, free_port, pythonpath
-from bench.loadgen import Load
 from bench.sizes import Sizes
-from bench.submit import load_row
+from bench.submit import measure_levels
 
 ANSWER = b'{"id":"0192d3f4a5b60000000000000000","status":"queued"}'
 START_TIMEOUT_S = 30.0
@@ -70,20 +68,8 @@ async def run(sizes: Sizes) -> dict[str, Any]:
     )
     try:
         await _wait_listening(port, process)
-        rows = []
-        for connections in sizes.submit_levels:
-            summary = await wrk.run(
-                Load(
-                    url=f"http://127.0.0.1:{port}/v1/robots",
-                    connections=connections,
-                    duration_s=sizes.submit_duration_s,
-                    warmup_s=sizes.warmup_s,
-                    robot_type="echo",
-                    seed=sizes.seed + connections,
-                ),
-                sizes.wrk_repeats,
-            )
-            rows.append(load_row(summary, "requests_per_s"))
+        url = f"http://127.0.0.1:{port}/v1/robots"
+        rows = await measure_levels(url, sizes.submit_levels, sizes, "requests_per_s")
     finally:
         process.send_signal(signal.SIGINT)
         try:

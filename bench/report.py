@@ -19,6 +19,10 @@ def _submit_at(rows: list[dict[str, Any]], connections: int) -> dict[str, Any] |
     return next((r for r in rows if r["connections"] == connections), None)
 
 
+def _by_connections(peer: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
+    return {r["connections"]: r for r in (peer or {}).get("levels", [])}
+
+
 def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
     """robofleet against Celery, the Ray ceiling and Ray Serve, per store."""
     out: dict[str, Any] = {}
@@ -28,24 +32,20 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
     for store, drain in (scenarios.get("dispatch") or {}).items():
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
-    serve = {r["connections"]: r for r in (scenarios.get("serve") or {}).get("levels", [])}
+    serve = _by_connections(scenarios.get("serve"))
+    floor = _by_connections(scenarios.get("floor"))
     for store, rows in (scenarios.get("submit") or {}).items():
         for row in rows:
-            peer = serve.get(row["connections"])
-            if peer is None:
-                continue
             key = f"[{store}@{row['connections']}]"
-            out["submit_over_serve_throughput" + key] = _ratio(
-                row["accepted_per_s"], peer["requests_per_s"]
-            )
-            out["submit_over_serve_p99" + key] = _ratio(row["p99_ms"], peer["p99_ms"])
-    floor = {r["connections"]: r for r in (scenarios.get("floor") or {}).get("levels", [])}
-    for store, rows in (scenarios.get("submit") or {}).items():
-        for row in rows:
+            peer = serve.get(row["connections"])
+            if peer is not None:
+                out["submit_over_serve_throughput" + key] = _ratio(
+                    row["accepted_per_s"], peer["requests_per_s"]
+                )
+                out["submit_over_serve_p99" + key] = _ratio(row["p99_ms"], peer["p99_ms"])
             bare = floor.get(row["connections"])
             if bare is not None:
-                added = row["p99_ms"] - bare["p99_ms"]
-                out[f"submit_p99_over_floor_ms[{store}@{row['connections']}]"] = round(added, 2)
+                out["submit_p99_over_floor_ms" + key] = round(row["p99_ms"] - bare["p99_ms"], 2)
     return out
 
 
@@ -87,6 +87,33 @@ def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
     return path
 
 
+def _peer_table(
+    title: str,
+    levels: list[dict[str, Any]],
+    stores: list[str],
+    ratio: dict[str, Any],
+    columns: dict[str, str],
+) -> list[str]:
+    """A peer's figures per connection level, then each ratio column for each store."""
+    rows = []
+    for r in levels:
+        row = [
+            _fmt(r["connections"]),
+            _fmt(r["requests_per_s"]),
+            _fmt(r["p50_ms"], 2),
+            _fmt(r["p99_ms"], 2),
+            _fmt(r["errors"]),
+        ]
+        for store in stores:
+            key = f"[{store}@{r['connections']}]"
+            row += [_fmt(ratio.get(name + key), 2) for name in columns]
+        rows.append(row)
+    header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
+    for store in stores:
+        header += [f"{label} ({store})" for label in columns.values()]
+    return [title, ""] + _table(header, rows)
+
+
 def _cpu_table(s: dict[str, Any]) -> list[str]:
     """CPU µs per answered request by process role at the headline level, for each wrk run."""
     runs: list[tuple[str, dict[str, float]]] = []
@@ -95,7 +122,7 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
         if row and row.get("cpu_us_per_request"):
             runs.append((f"robofleet ({store})", row["cpu_us_per_request"]))
     for name, label in (("floor", "HTTP floor"), ("serve", "Ray Serve")):
-        row = _submit_at((s.get(name) or {}).get("levels", []), HEADLINE_CONNECTIONS)
+        row = _by_connections(s.get(name)).get(HEADLINE_CONNECTIONS)
         if row and row.get("cpu_us_per_request"):
             runs.append((label, row["cpu_us_per_request"]))
     if not runs:
@@ -250,55 +277,27 @@ def markdown(results: dict[str, Any]) -> str:
         )
     if peers:
         lines += ["### Peers", ""] + _table(["peer", "figure", "notes"], peers)
+    stores = list((s.get("submit") or {}).keys())
     if s.get("serve"):
-        lines += [
+        lines += _peer_table(
             f"### Ray Serve no-op, {s['serve']['replicas']} replicas, vs robofleet submit",
-            "",
-        ]
-        stores = list((s.get("submit") or {}).keys())
-        rows = []
-        for r in s["serve"]["levels"]:
-            row = [
-                _fmt(r["connections"]),
-                _fmt(r["requests_per_s"]),
-                _fmt(r["p50_ms"], 2),
-                _fmt(r["p99_ms"], 2),
-                _fmt(r["errors"]),
-            ]
-            for store in stores:
-                key = f"[{store}@{r['connections']}]"
-                row += [
-                    _fmt(ratio.get("submit_over_serve_throughput" + key), 2),
-                    _fmt(ratio.get("submit_over_serve_p99" + key), 2),
-                ]
-            rows.append(row)
-        header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
-        for store in stores:
-            header += [f"robofleet/Serve req/s ({store})", f"robofleet/Serve p99 ({store})"]
-        lines += _table(header, rows)
+            s["serve"]["levels"],
+            stores,
+            ratio,
+            {
+                "submit_over_serve_throughput": "robofleet/Serve req/s",
+                "submit_over_serve_p99": "robofleet/Serve p99",
+            },
+        )
     if s.get("floor"):
-        lines += [
+        lines += _peer_table(
             "### HTTP floor: a bare aiohttp process (parse the body, answer 202) under the same"
             " load",
-            "",
-        ]
-        stores = list((s.get("submit") or {}).keys())
-        rows = []
-        for r in s["floor"]["levels"]:
-            row = [
-                _fmt(r["connections"]),
-                _fmt(r["requests_per_s"]),
-                _fmt(r["p50_ms"], 2),
-                _fmt(r["p99_ms"], 2),
-                _fmt(r["errors"]),
-            ]
-            for store in stores:
-                key = f"[{store}@{r['connections']}]"
-                row.append(_fmt(ratio.get("submit_p99_over_floor_ms" + key), 2))
-            rows.append(row)
-        header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
-        header += [f"robofleet p99 minus floor, ms ({store})" for store in stores]
-        lines += _table(header, rows)
+            s["floor"]["levels"],
+            stores,
+            ratio,
+            {"submit_p99_over_floor_ms": "robofleet p99 minus floor, ms"},
+        )
     if s.get("scaling"):
         lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]
         base = s["scaling"][0]["robots_per_s"] or None

@@ -11,11 +11,9 @@ import asyncio
 import time
 from typing import Any
 
-from bench import wrk
 from bench.fleet import free_port
-from bench.loadgen import Load
 from bench.sizes import Sizes
-from bench.submit import load_row
+from bench.submit import measure_levels
 
 APP_NAME = "bench-noop"
 REPLICAS = 2
@@ -71,20 +69,8 @@ async def run(sizes: Sizes) -> dict[str, Any]:
     port = free_port()
     try:
         start_s = await asyncio.to_thread(_start, port)
-        rows = []
-        for connections in sizes.serve_levels:
-            summary = await wrk.run(
-                Load(
-                    url=f"http://127.0.0.1:{port}/v1/robots",
-                    connections=connections,
-                    duration_s=sizes.submit_duration_s,
-                    warmup_s=sizes.warmup_s,
-                    robot_type="echo",
-                    seed=sizes.seed + connections,
-                ),
-                sizes.wrk_repeats,
-            )
-            rows.append(load_row(summary, "requests_per_s"))
+        url = f"http://127.0.0.1:{port}/v1/robots"
+        rows = await measure_levels(url, sizes.serve_levels, sizes, "requests_per_s")
     finally:
         await asyncio.to_thread(_shutdown)
     return {

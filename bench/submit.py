@@ -18,21 +18,35 @@ from bench.sizes import Sizes
 async def run(target: Target, sizes: Sizes) -> list[dict[str, Any]]:
     """One row per connection level: accepted/s and client-side latency percentiles."""
     await ensure_module(target, HOLD_MODULE)
+    return await measure_levels(
+        target.submit_url, sizes.submit_levels, sizes, "accepted_per_s", HOLD_TYPE, target.headers
+    )
+
+
+async def measure_levels(
+    url: str,
+    levels: tuple[int, ...],
+    sizes: Sizes,
+    rate_name: str,
+    robot_type: str = "echo",
+    headers: dict[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """wrk against ``url`` at each connection level; one :func:`load_row` per level.
+
+    Submit, the Ray Serve peer and the HTTP floor all measure this way, so their rows compare.
+    """
     rows = []
-    for connections in sizes.submit_levels:
-        summary = await wrk.run(
-            Load(
-                url=target.submit_url,
-                connections=connections,
-                duration_s=sizes.submit_duration_s,
-                warmup_s=sizes.warmup_s,
-                robot_type=HOLD_TYPE,
-                seed=sizes.seed + connections,
-                headers=target.headers,
-            ),
-            sizes.wrk_repeats,
+    for connections in levels:
+        load = Load(
+            url=url,
+            connections=connections,
+            duration_s=sizes.submit_duration_s,
+            warmup_s=sizes.warmup_s,
+            robot_type=robot_type,
+            seed=sizes.seed + connections,
+            headers=headers,
         )
-        rows.append(load_row(summary, "accepted_per_s"))
+        rows.append(load_row(await wrk.run(load, sizes.wrk_repeats), rate_name))
     return rows
 
 
