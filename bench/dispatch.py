@@ -1,10 +1,10 @@
 """Scenario 3, dispatch alone: robots queued behind a module with no replica, then released.
 
 End to end is bound by how fast the gateway accepts robots; this scenario takes the gateway
-out of the clock. N ``bench-drain`` robots are submitted (the aiohttp load generator, fixed
-count) while that module has 0 replicas; then it is scaled to 2 and the clock runs from the
-orchestrator's first dispatch until it holds none of them unfinished (every outcome settled
-and handed to the store writer). The report divides the rate by the Ray ceiling of the run.
+out of the clock. N ``bench-drain`` robots are submitted (wrk, a fixed count) while that
+module has 0 replicas; then it is scaled to 2 and the clock runs from the orchestrator's
+first dispatch until it holds none of them unfinished (every outcome settled and handed to
+the store writer). The report divides the rate by the Ray ceiling of the run.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from typing import Any
 
 import aiohttp
 
+from bench import wrk
 from bench.fleet import DRAIN_MODULE, DRAIN_TYPE, Target, ensure_module
-from bench.loadgen import Load, run_load
+from bench.loadgen import Load
 from bench.sizes import Sizes
 
 REPLICAS = 2
@@ -56,7 +57,7 @@ async def run(target: Target, sizes: Sizes) -> dict[str, Any]:
         seed=sizes.seed + 1,
         headers=target.headers,
     )
-    submit = await run_load(load)
+    submit = await wrk.send(load)
     robots = submit["ok"]
     if robots != sizes.dispatch_robots:
         raise RuntimeError(f"{robots}/{sizes.dispatch_robots} accepted: {submit['statuses']}")

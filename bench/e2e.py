@@ -1,9 +1,10 @@
 """Scenario 2, end to end: N no-op robots submitted as fast as the gateway takes them.
 
-The load generator posts N ``echo`` robots over a fixed set of connections while this process
-counts the robots the store records ``succeeded`` (one indexed ``GROUP BY`` per poll) and
-samples the orchestrator's ``dispatched`` counter. The clock runs from the first submit to
-the last success. Also used by the scaling scenario.
+wrk (:func:`bench.wrk.send`) posts N ``echo`` robots over a fixed set of connections while
+this process counts the robots the store records ``succeeded`` (one indexed ``GROUP BY`` per
+poll) and samples the orchestrator's ``dispatched`` counter. The clock runs from the first
+submit to the last success; CPU is metered by process over the same span. Also used by the
+scaling scenario.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import time
 from typing import Any
 
+from bench import wrk
+from bench.cpu import CpuMeter
 from bench.fleet import Target, orchestrator_stats
-from bench.loadgen import Load, run_load
+from bench.loadgen import Load
 from bench.profile import Profiler, actor_pids
 from bench.sizes import Sizes
 
@@ -55,6 +58,7 @@ async def run(
     count = robots if robots is not None else sizes.e2e_robots
     probe = target.probe()
     submitting: asyncio.Future = asyncio.get_running_loop().create_future()
+    meter = CpuMeter("wrk")
     try:
         before = await probe.counts(robot_type)
         stats_before = await _stats(target.namespace)
@@ -68,8 +72,9 @@ async def run(
             seed=sizes.seed,
             headers=target.headers,
         )
+        meter.start()
         started = time.perf_counter()
-        submitting = asyncio.ensure_future(run_load(load))
+        submitting = asyncio.ensure_future(wrk.send(load))
         expected = count
         submit: dict[str, Any] | None = None
         submit_done_s = None
@@ -101,6 +106,7 @@ async def run(
                 )
             await asyncio.sleep(POLL_S)
         elapsed = time.perf_counter() - started
+        meter.stop()
     finally:
         if not submitting.done():
             submitting.cancel()
@@ -121,6 +127,7 @@ async def run(
         "submit_latency_ms": submit["latency_ms"] if submit else None,
         "submit_statuses": submit["statuses"] if submit else None,
         "profiled": profiler is not None,
+        "cpu_us_per_robot": meter.per_request_us(succeeded),
     }
     if stats_before and stats_after:
         dispatched = stats_after["dispatched"] - stats_before["dispatched"]

@@ -115,12 +115,15 @@ def _peer_table(
 
 
 def _cpu_table(s: dict[str, Any]) -> list[str]:
-    """CPU µs per answered request by process role at the headline level, for each wrk run."""
+    """CPU µs per robot by process role: each wrk run at the headline level, each end to end."""
     runs: list[tuple[str, dict[str, float]]] = []
     for store, levels in (s.get("submit") or {}).items():
         row = _submit_at(levels, HEADLINE_CONNECTIONS)
         if row and row.get("cpu_us_per_request"):
-            runs.append((f"robofleet ({store})", row["cpu_us_per_request"]))
+            runs.append((f"robofleet submit ({store})", row["cpu_us_per_request"]))
+    for store, e in (s.get("e2e") or {}).items():
+        if e.get("cpu_us_per_robot"):
+            runs.append((f"robofleet end to end ({store})", e["cpu_us_per_robot"]))
     for name, label in (("floor", "HTTP floor"), ("serve", "Ray Serve")):
         row = _by_connections(s.get(name)).get(HEADLINE_CONNECTIONS)
         if row and row.get("cpu_us_per_request"):
@@ -131,7 +134,8 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
     rows = [[name, *(_fmt(cpu.get(role), 1) for role in roles), _fmt(cpu["total"], 1)]
             for name, cpu in runs]  # fmt: skip
     return [
-        f"### CPU per answered request at {HEADLINE_CONNECTIONS} connections, µs, by process",
+        f"### CPU per answered request, µs, by process: at {HEADLINE_CONNECTIONS} connections, "
+        "and per robot end to end",
         "",
     ] + _table(["run", *roles, "total"], rows)
 
@@ -166,8 +170,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"{' (dirty)' if m['git'].get('dirty') else ''}; load before run {m['load_average']}; "
         f"run took {results.get('duration_s', 0):.0f} s"
         f"{'' if results.get('complete', True) else ' (INCOMPLETE: the run stopped early)'}. "
-        f"Load generator: {results.get('load_generator') or '-'} for submit and Serve, "
-        "the aiohttp client of bench.loadgen for end to end and dispatch.",
+        f"Load generator: {results.get('load_generator') or '-'} for every HTTP scenario "
+        "(timed for submit, Serve and the floor; a fixed count for end to end and dispatch).",
         "",
     ]
     if results.get("headline"):

@@ -1,11 +1,13 @@
-"""wrk drives the duration-mode scenarios: submit and the Ray Serve peer.
+"""wrk is the load generator of every HTTP scenario: for a duration (submit, the Ray Serve
+peer, the floor) or for a count (end to end, dispatch: :func:`send`).
 
 Each run is ``wrk -t1 -c<N> -d<S>s --latency -s <script> <url>`` in a process of its own. The
 script, written to a temporary file, POSTs the seeded bodies of
 :func:`bench.workload.robot_bodies` in turn, counts the answers by status code and prints one
 JSON line when done. An unmeasured wrk run of ``warmup_s`` seconds goes first. wrk counts
-time in whole seconds, so both durations are rounded up to at least one second. The summary
-has the shape of :func:`bench.loadgen.summarise`, plus the CPU time per answered request of
+time in whole seconds, so both durations are rounded up to at least one second. A counted run
+stops once its count of bodies was accepted. The summary has throughput, latency
+percentiles and answers by status, plus the CPU time per answered request of
 each process role over the measured run (:mod:`bench.cpu`).
 """
 
@@ -17,6 +19,7 @@ import json
 import math
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -28,12 +31,15 @@ from bench.workload import robot_bodies
 
 INSTALL = "wrk is not installed: apt-get install -y wrk (make bench installs it)"
 TIMEOUT_S = 60  # a slower answer would not be counted, so make it generous
+COUNTED = "all-counted"  # what a counted run prints once its last body is accepted
 LUA = """
 local bodies = {
 %s
 }
+local total = %d  -- bodies to get accepted, then stop; 0: run for the duration
 local prepared = {}
 local turn = 0
+local sent, accepted, refused = 0, 0, 0
 statuses = {}  -- global: done() reads it from each thread
 local threads = {}
 
@@ -53,8 +59,30 @@ function request()
   return prepared[turn]
 end
 
+if total > 0 then
+  -- Counted: a connection sends only while bodies are left; the others idle until the
+  -- last answer stops the run. A body is counted here, before request() builds it.
+  function delay()
+    if sent >= total then return 3600000 end
+    sent = sent + 1
+    return 0
+  end
+end
+
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if total == 0 then return end
+  if status >= 200 and status <= 299 then
+    accepted = accepted + 1
+  else
+    sent = sent - 1  -- refused: another body goes in its place
+    refused = refused + 1
+  end
+  if accepted >= total or refused > total then
+    wrk.thread:stop()
+    io.write("%s\\n")  -- the main thread sleeps out -d unless interrupted: bench.wrk does
+    io.flush()
+  end
 end
 
 function done(summary, latency, requests)
@@ -106,13 +134,16 @@ def _lua_string(data: bytes) -> str:
     )
 
 
-def script(bodies: list[bytes]) -> str:
-    """The Lua script that cycles through ``bodies`` and prints the JSON summary line."""
-    return LUA % ",\n".join(_lua_string(b) for b in bodies)
+def script(bodies: list[bytes], total: int = 0) -> str:
+    """The Lua script that cycles through ``bodies`` and prints the JSON summary line.
+
+    With ``total`` it stops once that many answers were 2xx (a refused body is replaced).
+    """
+    return LUA % (",\n".join(_lua_string(b) for b in bodies), total, COUNTED)
 
 
 def summary(out: dict[str, Any], connections: int) -> dict[str, Any]:
-    """The script's JSON line as :func:`bench.loadgen.summarise` would have it."""
+    """The script's JSON line as a summary: 2xx answers per second, latency in ms, statuses."""
     statuses = dict(out["statuses"])
     statuses.update({f"{k}_error": n for k, n in out["errors"].items() if n and k != "timeout"})
     elapsed = out["duration_us"] / 1e6
@@ -140,7 +171,7 @@ async def _wrk(load: Load, seconds: float, lua: Path) -> dict[str, Any]:
         *argv, load.url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), seconds + TIMEOUT_S + 30)
+        out, err = await asyncio.wait_for(_output(process), seconds + TIMEOUT_S + 30)
     except BaseException:
         process.kill()
         await process.wait()
@@ -149,6 +180,20 @@ async def _wrk(load: Load, seconds: float, lua: Path) -> dict[str, Any]:
     if process.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed ({process.returncode}): {(out + err).decode()[-2000:]}")
     return json.loads(lines[-1])
+
+
+async def _output(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """wrk's stdout and stderr once it exits; a counted run is interrupted when it says so."""
+    assert process.stdout is not None and process.stderr is not None
+    errors = asyncio.ensure_future(process.stderr.read())
+    out = b""
+    while line := await process.stdout.readline():
+        if line.strip() == COUNTED.encode():
+            process.send_signal(signal.SIGINT)  # wrk then prints its summary and exits
+        else:
+            out += line
+    await process.wait()
+    return out, await errors
 
 
 async def run(load: Load, repeats: int = 1) -> dict[str, Any]:
@@ -179,3 +224,22 @@ async def run(load: Load, repeats: int = 1) -> dict[str, Any]:
         {"throughput_per_s": r["throughput_per_s"], **r["latency_ms"]} for r in results
     ]
     return median
+
+
+async def send(load: Load) -> dict[str, Any]:
+    """Get ``load.requests`` bodies accepted over ``load.connections`` connections, then stop.
+
+    The fixed-count mode of end to end and dispatch: no warm-up, one run, the summary of
+    one run of :func:`run` (the caller meters CPU over what it times).
+    """
+    if missing():
+        raise RuntimeError(INSTALL)
+    count = load.requests or 0
+    if count < 1:
+        raise ValueError("a counted run needs requests >= 1")
+    bodies = robot_bodies(load.seed, min(count, BODY_POOL), load.robot_type)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
+        lua = Path(scratch) / "send.lua"
+        lua.write_text(script(bodies, count))
+        out = await _wrk(load, max(120.0, count / 50), lua)
+    return summary(out, load.connections)

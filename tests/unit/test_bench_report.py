@@ -30,6 +30,14 @@ def results() -> dict[str, Any]:
             ]
         },
         "floor": {"levels": [level(64, 18000, 6.0, {"floor server": 50.0, "total": 60.0})]},
+        "e2e": {
+            "postgresql": {
+                "robots": 100,
+                "robots_per_s": 1000.0,
+                "submit_per_s": 1100.0,
+                "cpu_us_per_robot": {"gateway": 300.0, "orchestrator": 500.0, "total": 800.0},
+            }
+        },
     }
     ratios = report.ratios(scenarios)
     return {
@@ -55,11 +63,12 @@ def test_what_robofleet_adds_over_the_http_floor_is_the_difference_of_their_p99(
     assert "| 64 | 18,000 | 3.00 | 6.00 | 0 | 21.00 |" in report.markdown(data)
 
 
-def test_cpu_per_request_is_tabled_by_process_at_64_connections() -> None:
+def test_cpu_is_tabled_by_process_at_64_connections_and_per_robot_end_to_end() -> None:
     text = report.markdown(results())
-    assert "### CPU per answered request at 64 connections" in text
+    assert "### CPU per answered request, µs, by process: at 64 connections" in text
     assert "| run | floor server | gateway | orchestrator | total |" in text
-    assert "| robofleet (postgresql) | - | 140.0 | 90.0 | 230.0 |" in text
+    assert "| robofleet submit (postgresql) | - | 140.0 | 90.0 | 230.0 |" in text
+    assert "| robofleet end to end (postgresql) | - | 300.0 | 500.0 | 800.0 |" in text
     assert "| HTTP floor | 50.0 | - | - | 60.0 |" in text
 
 
