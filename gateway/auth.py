@@ -9,6 +9,7 @@ made through this gateway at once (it clears the cache).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any
@@ -28,7 +29,12 @@ _CACHE_MAX = 10_000
 
 
 class KeyCache:
-    """Key records by hash, trusted for ``ttl_s`` seconds (unknown keys too)."""
+    """Key records by hash, trusted for ``ttl_s`` seconds (unknown keys too).
+
+    One store read per key at a time: when an entry expires under load, the requests that
+    arrive while it is being read again wait for that read instead of each making their own
+    (64 clients of one key would otherwise queue 64 reads every ``ttl_s``).
+    """
 
     def __init__(
         self, store: RobotStore, ttl_s: float, clock: Callable[[], float] = time.monotonic
@@ -37,23 +43,46 @@ class KeyCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, ApiKey | None]] = {}
+        self._reads: dict[str, asyncio.Future[ApiKey | None]] = {}
+        self._generation = 0  # bumped by invalidate(): a read begun before is not kept
 
     async def lookup(self, key: str) -> ApiKey | None:
         """The record of a presented key, or None if the store has no such key."""
         key_hash = hash_key(key)
-        now = self._clock()
         cached = self._entries.get(key_hash)
-        if cached is not None and now - cached[0] < self._ttl_s:
+        if cached is not None and self._clock() - cached[0] < self._ttl_s:
             return cached[1]
+        read = self._reads.get(key_hash)
+        if read is None:
+            read = asyncio.ensure_future(self._read(key_hash, self._generation))
+            self._reads[key_hash] = read
+            read.add_done_callback(lambda done: self._forget_read(key_hash, done))
+        return await asyncio.shield(read)  # one waiter cancelled must not cancel the read
+
+    async def _read(self, key_hash: str, generation: int) -> ApiKey | None:
+        now = self._clock()
         record = await self._store.api_key_by_hash(key_hash)
-        if len(self._entries) >= _CACHE_MAX:
-            self._entries.clear()
-        self._entries[key_hash] = (now, record)
+        if generation == self._generation:
+            if len(self._entries) >= _CACHE_MAX:
+                self._entries.clear()
+            self._entries[key_hash] = (now, record)
         return record
 
+    def _forget_read(self, key_hash: str, read: asyncio.Future[ApiKey | None]) -> None:
+        if self._reads.get(key_hash) is read:
+            del self._reads[key_hash]
+        if not read.cancelled():
+            read.exception()  # retrieved: a failed read is raised to its waiters, not logged
+
     def invalidate(self) -> None:
-        """Forget every cached record (after a revocation or rotation through this gateway)."""
+        """Forget every cached record (after a revocation or rotation through this gateway).
+
+        A read already under way still answers the requests waiting for it, but what it
+        read is not kept.
+        """
         self._entries.clear()
+        self._reads.clear()
+        self._generation += 1
 
 
 KEY_CACHE = web.AppKey("key_cache", KeyCache)

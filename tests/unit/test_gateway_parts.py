@@ -96,3 +96,56 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_refuses(text):
     with pytest.raises(ValueError):
         parse_duration(text)
+
+
+class SlowStore(CountingStore):
+    def __init__(self, keys) -> None:
+        super().__init__(keys)
+        self.release = asyncio.Event()
+
+    async def api_key_by_hash(self, key_hash):
+        self.reads += 1
+        await self.release.wait()
+        return self.keys.get(key_hash)
+
+
+def test_requests_arriving_while_a_key_is_read_wait_for_that_one_read():
+    secret, record = new_api_key(Role.OPERATOR)
+    store = SlowStore([record])
+    now = [0.0]
+    cache = KeyCache(store, ttl_s=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+
+    async def run():
+        waiting = [asyncio.ensure_future(cache.lookup(secret)) for _ in range(64)]
+        await asyncio.sleep(0)
+        waiting[0].cancel()  # a client that went away does not cancel the others' read
+        store.release.set()
+        found = await asyncio.gather(*waiting[1:])
+        assert found == [record] * 63
+        assert store.reads == 1
+        now[0] = 2.5  # expired: read once more, once
+        store.release.clear()
+        again = [asyncio.ensure_future(cache.lookup(secret)) for _ in range(8)]
+        await asyncio.sleep(0)
+        store.release.set()
+        assert await asyncio.gather(*again) == [record] * 8
+        assert store.reads == 2
+
+    asyncio.run(run())
+
+
+def test_a_read_begun_before_an_invalidation_is_not_kept():
+    secret, record = new_api_key(Role.OPERATOR)
+    store = SlowStore([record])
+    cache = KeyCache(store, ttl_s=2.0, clock=lambda: 0.0)  # type: ignore[arg-type]
+
+    async def run():
+        before = asyncio.ensure_future(cache.lookup(secret))
+        await asyncio.sleep(0)
+        cache.invalidate()  # e.g. the key was revoked through this gateway meanwhile
+        store.release.set()
+        assert await before == record  # the request already waiting gets what was read
+        await cache.lookup(secret)
+        assert store.reads == 2  # but the next one reads the store again
+
+    asyncio.run(run())
