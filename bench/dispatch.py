@@ -62,7 +62,7 @@ async def run(target: Target, sizes: Sizes) -> dict[str, Any]:
     if robots != sizes.dispatch_robots:
         raise RuntimeError(f"{robots}/{sizes.dispatch_robots} accepted: {submit['statuses']}")
     before = (await orchestrator.stats.remote())["dispatched"]
-    timeout_s = max(120.0, robots / 50)
+    timeout_s = wrk.counted_timeout_s(robots)
     stats: dict[str, Any] = {}
 
     async def dispatching() -> bool:

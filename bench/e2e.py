@@ -80,7 +80,7 @@ async def run(
         submit_done_s = None
         timeline: list[tuple[float, int, int]] = []
         last_stats = 0.0
-        timeout_s = max(120.0, count / 50)
+        timeout_s = wrk.counted_timeout_s(count)
         succeeded = failed = 0
         while True:
             now = time.perf_counter() - started

@@ -1,8 +1,9 @@
 """The load a scenario puts on an HTTP endpoint, and the percentile helper of the scenarios.
 
-wrk (:mod:`bench.wrk`) generates every load, in a process of its own so that its CPU is not
-the server's event loop: for a duration (submit, the Ray Serve peer, the HTTP floor) or for
-a fixed count of accepted robots (end to end, dispatch, scaling).
+wrk (:mod:`bench.wrk`) generates the load of every HTTP scenario of ``python -m bench``, in a
+process of its own so that its CPU is not the server's event loop: for a duration (submit,
+the Ray Serve peer, the HTTP floor) or for a fixed count of accepted robots (end to end,
+dispatch, scaling).
 """
 
 from __future__ import annotations

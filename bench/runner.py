@@ -51,7 +51,7 @@ from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
 SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
-WRK_SCENARIOS = ("submit", "serve", "floor")
+WRK_SCENARIOS = ("submit", "e2e", "dispatch", "scaling", "serve", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")

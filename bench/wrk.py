@@ -1,19 +1,20 @@
-"""wrk is the load generator of every HTTP scenario: for a duration (submit, the Ray Serve
-peer, the floor) or for a count (end to end, dispatch: :func:`send`).
+"""wrk is the load generator of the HTTP scenarios of ``python -m bench``: for a duration
+(submit, the Ray Serve peer, the floor: :func:`run`) or for a count (end to end, dispatch,
+scaling: :func:`send`).
 
 Each run is ``wrk -t1 -c<N> -d<S>s --latency -s <script> <url>`` in a process of its own. The
 script, written to a temporary file, POSTs the seeded bodies of
 :func:`bench.workload.robot_bodies` in turn, counts the answers by status code and prints one
-JSON line when done. An unmeasured wrk run of ``warmup_s`` seconds goes first. wrk counts
-time in whole seconds, so both durations are rounded up to at least one second. A counted run
-stops once its count of bodies was accepted. The summary has throughput, latency
-percentiles and answers by status, plus the CPU time per answered request of
-each process role over the measured run (:mod:`bench.cpu`).
+JSON line when done. A summary has throughput, latency percentiles and answers by status.
+A timed run is preceded by an unmeasured one of ``warmup_s`` seconds (wrk counts whole
+seconds, so both are rounded up) and adds the CPU time per answered request of each process
+role (:mod:`bench.cpu`). A counted run stops once its count of bodies was accepted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import math
@@ -22,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,8 @@ local bodies = {
 local total = %d  -- bodies to get accepted, then stop; 0: run for the duration
 local prepared = {}
 local turn = 0
-local sent, accepted, refused = 0, 0, 0
+local sent, accepted, refused, stopped = 0, 0, 0, false
+local waits = {}  -- ms each replacement of a refused body waits first (its Retry-After)
 statuses = {}  -- global: done() reads it from each thread
 local threads = {}
 
@@ -65,20 +68,22 @@ if total > 0 then
   function delay()
     if sent >= total then return 3600000 end
     sent = sent + 1
-    return 0
+    return table.remove(waits) or 0
   end
 end
 
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
-  if total == 0 then return end
+  if total == 0 or stopped then return end
   if status >= 200 and status <= 299 then
     accepted = accepted + 1
   else
-    sent = sent - 1  -- refused: another body goes in its place
+    sent = sent - 1  -- refused: another body goes in its place, after its Retry-After
     refused = refused + 1
+    table.insert(waits, 1000 * (tonumber(headers["Retry-After"]) or 0))
   end
   if accepted >= total or refused > total then
+    stopped = true
     wrk.thread:stop()
     io.write("%s\\n")  -- the main thread sleeps out -d unless interrupted: bench.wrk does
     io.flush()
@@ -187,28 +192,46 @@ async def _output(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
     assert process.stdout is not None and process.stderr is not None
     errors = asyncio.ensure_future(process.stderr.read())
     out = b""
-    while line := await process.stdout.readline():
-        if line.strip() == COUNTED.encode():
-            process.send_signal(signal.SIGINT)  # wrk then prints its summary and exits
-        else:
-            out += line
-    await process.wait()
-    return out, await errors
+    try:
+        while line := await process.stdout.readline():
+            if line.strip() == COUNTED.encode():
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGINT)  # wrk prints its summary and exits
+            else:
+                out += line
+        await process.wait()
+        return out, await errors
+    finally:
+        errors.cancel()
+
+
+@contextlib.contextmanager
+def _script_file(load: Load, total: int = 0) -> Iterator[Path]:
+    """The Lua script of ``load`` in a temporary file (``total``: a counted run)."""
+    if missing():
+        raise RuntimeError(INSTALL)
+    pool = min(total, BODY_POOL) if total else BODY_POOL
+    bodies = robot_bodies(load.seed, pool, load.robot_type)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
+        lua = Path(scratch) / "post.lua"
+        lua.write_text(script(bodies, total))
+        yield lua
+
+
+def counted_timeout_s(count: int) -> float:
+    """How long a counted run of ``count`` robots may take (and a scenario wait for them)."""
+    return max(120.0, count / 50)
 
 
 async def run(load: Load, repeats: int = 1) -> dict[str, Any]:
     """Warm up, then drive ``load`` for ``load.duration_s`` seconds ``repeats`` times.
 
     Returns the summary of the run with the median p99 (on a busy host one run can land on
-    a hiccup either way), with every run's throughput and percentiles under ``runs``.
+    a hiccup either way), with every run's throughput and percentiles under ``runs`` and
+    the CPU per answered request of each process role under ``cpu_us_per_request``.
     """
-    if missing():
-        raise RuntimeError(INSTALL)
-    bodies = robot_bodies(load.seed, BODY_POOL, load.robot_type)
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
-        lua = Path(scratch) / "post.lua"
-        lua.write_text(script(bodies))
+    with _script_file(load) as lua:
         if load.warmup_s > 0:
             await _wrk(load, load.warmup_s, lua)
         for _ in range(max(1, repeats)):
@@ -229,17 +252,17 @@ async def run(load: Load, repeats: int = 1) -> dict[str, Any]:
 async def send(load: Load) -> dict[str, Any]:
     """Get ``load.requests`` bodies accepted over ``load.connections`` connections, then stop.
 
-    The fixed-count mode of end to end and dispatch: no warm-up, one run, the summary of
-    one run of :func:`run` (the caller meters CPU over what it times).
+    The counted mode of end to end and dispatch: no warm-up, one run. A refused body is
+    replaced by another after its ``Retry-After``. Returns throughput, latency and statuses
+    (no CPU figures: the caller meters what it times), or raises if fewer were accepted
+    within :func:`counted_timeout_s`. A body whose answer a socket error lost is sent again
+    and may have been stored the first time: ``statuses`` then counts ``read_error``.
     """
-    if missing():
-        raise RuntimeError(INSTALL)
     count = load.requests or 0
     if count < 1:
         raise ValueError("a counted run needs requests >= 1")
-    bodies = robot_bodies(load.seed, min(count, BODY_POOL), load.robot_type)
-    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
-        lua = Path(scratch) / "send.lua"
-        lua.write_text(script(bodies, count))
-        out = await _wrk(load, max(120.0, count / 50), lua)
-    return summary(out, load.connections)
+    with _script_file(load, count) as lua:
+        out = summary(await _wrk(load, counted_timeout_s(count), lua), load.connections)
+    if out["ok"] < count:
+        raise RuntimeError(f"{out['ok']}/{count} robots accepted: {out['statuses']}")
+    return out

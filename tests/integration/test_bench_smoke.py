@@ -63,6 +63,9 @@ async def test_end_to_end(fleet, bench_headers, tmp_path):
     assert e2e["succeeded"] == e2e["accepted"] == Sizes.tiny().e2e_robots
     assert e2e["robots_per_s"] > 0
     assert e2e["dispatched"] >= e2e["succeeded"]
+    # where the CPU went, per robot: at least the gateway and the load generator worked
+    assert e2e["cpu_us_per_robot"]["gateway"] > 0
+    assert e2e["cpu_us_per_robot"]["wrk"] > 0
 
 
 async def test_dispatch(fleet, bench_headers, tmp_path):

@@ -149,3 +149,28 @@ def test_a_read_begun_before_an_invalidation_is_not_kept():
         assert store.reads == 2  # but the next one reads the store again
 
     asyncio.run(run())
+
+
+class FailingStore(CountingStore):
+    async def api_key_by_hash(self, key_hash):
+        self.reads += 1
+        await asyncio.sleep(0)
+        raise ConnectionError("store down")
+
+
+def test_a_failed_key_read_reaches_every_waiter_and_is_not_cached():
+    secret, record = new_api_key(Role.OPERATOR)
+    store = FailingStore([record])
+    cache = KeyCache(store, ttl_s=2.0, clock=lambda: 0.0)  # type: ignore[arg-type]
+
+    async def run():
+        results = await asyncio.gather(
+            *(cache.lookup(secret) for _ in range(4)), return_exceptions=True
+        )
+        assert all(isinstance(r, ConnectionError) for r in results)
+        assert store.reads == 1
+        with pytest.raises(ConnectionError):
+            await cache.lookup(secret)  # the next request reads again
+        assert store.reads == 2
+
+    asyncio.run(run())
