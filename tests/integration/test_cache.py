@@ -187,6 +187,13 @@ async def test_two_cache_actors_share_writes_through_redis(fleet, private_redis)
     try:
         for actor in (a, b):  # what the orchestrator's writer does: open robot reads
             await actor.robots_changing.remote({}, {}, False, False)
+
+        async def both_warm() -> bool:
+            # A fresh cache actor writes the fleet's module list under config "modules"
+            # when it warms up; a write of the test's own made before then would be replaced.
+            return all([(await actor.stats.remote())["warm"] for actor in (a, b)])
+
+        await eventually(both_warm, timeout_s=60)
         # A clock-versioned kind written on one node is read on the other.
         await a.set_many.remote([("config", "modules", b'["echo"]', None)])
         assert (await b.get_many.remote([("config", "modules")]))[0] == [b'["echo"]']
