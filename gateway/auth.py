@@ -43,8 +43,7 @@ class KeyCache:
         self._ttl_s = ttl_s
         self._clock = clock
         self._entries: dict[str, tuple[float, ApiKey | None]] = {}
-        self._reads: dict[str, asyncio.Future[ApiKey | None]] = {}
-        self._generation = 0  # bumped by invalidate(): a read begun before is not kept
+        self._reads: dict[str, asyncio.Task[ApiKey | None]] = {}  # reads under way, by hash
 
     async def lookup(self, key: str) -> ApiKey | None:
         """The record of a presented key, or None if the store has no such key."""
@@ -54,25 +53,23 @@ class KeyCache:
             return cached[1]
         read = self._reads.get(key_hash)
         if read is None:
-            read = asyncio.ensure_future(self._read(key_hash, self._generation))
-            self._reads[key_hash] = read
-            read.add_done_callback(lambda done: self._forget_read(key_hash, done))
+            read = self._reads[key_hash] = asyncio.ensure_future(self._read(key_hash))
         return await asyncio.shield(read)  # one waiter cancelled must not cancel the read
 
-    async def _read(self, key_hash: str, generation: int) -> ApiKey | None:
+    async def _read(self, key_hash: str) -> ApiKey | None:
         now = self._clock()
-        record = await self._store.api_key_by_hash(key_hash)
-        if generation == self._generation:
+        try:
+            record = await self._store.api_key_by_hash(key_hash)
+        finally:
+            # Still the read of record unless invalidate() dropped it meanwhile.
+            current = self._reads.get(key_hash) is asyncio.current_task()
+            if current:
+                del self._reads[key_hash]
+        if current:
             if len(self._entries) >= _CACHE_MAX:
                 self._entries.clear()
             self._entries[key_hash] = (now, record)
         return record
-
-    def _forget_read(self, key_hash: str, read: asyncio.Future[ApiKey | None]) -> None:
-        if self._reads.get(key_hash) is read:
-            del self._reads[key_hash]
-        if not read.cancelled():
-            read.exception()  # retrieved: a failed read is raised to its waiters, not logged
 
     def invalidate(self) -> None:
         """Forget every cached record (after a revocation or rotation through this gateway).
@@ -82,7 +79,6 @@ class KeyCache:
         """
         self._entries.clear()
         self._reads.clear()
-        self._generation += 1
 
 
 KEY_CACHE = web.AppKey("key_cache", KeyCache)

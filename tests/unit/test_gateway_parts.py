@@ -37,11 +37,17 @@ class CountingStore:
         return self.keys.get(key_hash)
 
 
-def test_key_cache_serves_from_memory_within_the_ttl():
-    secret, record = new_api_key(Role.VIEWER)
-    store = CountingStore([record])
+def key_cache(store_class, role=Role.OPERATOR):
+    """A key cache with a 2 s TTL over a store of one new key, on a clock the test moves."""
+    secret, record = new_api_key(role)
+    store = store_class([record])
     now = [0.0]
-    cache = KeyCache(store, ttl_s=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    cache = KeyCache(store, ttl_s=2.0, clock=lambda: now[0])
+    return secret, record, store, cache, now
+
+
+def test_key_cache_serves_from_memory_within_the_ttl():
+    secret, record, store, cache, now = key_cache(CountingStore, Role.VIEWER)
 
     async def run():
         assert await cache.lookup(secret) == record
@@ -110,10 +116,7 @@ class SlowStore(CountingStore):
 
 
 def test_requests_arriving_while_a_key_is_read_wait_for_that_one_read():
-    secret, record = new_api_key(Role.OPERATOR)
-    store = SlowStore([record])
-    now = [0.0]
-    cache = KeyCache(store, ttl_s=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    secret, record, store, cache, now = key_cache(SlowStore)
 
     async def run():
         waiting = [asyncio.ensure_future(cache.lookup(secret)) for _ in range(64)]
@@ -135,9 +138,7 @@ def test_requests_arriving_while_a_key_is_read_wait_for_that_one_read():
 
 
 def test_a_read_begun_before_an_invalidation_is_not_kept():
-    secret, record = new_api_key(Role.OPERATOR)
-    store = SlowStore([record])
-    cache = KeyCache(store, ttl_s=2.0, clock=lambda: 0.0)  # type: ignore[arg-type]
+    secret, record, store, cache, _ = key_cache(SlowStore)
 
     async def run():
         before = asyncio.ensure_future(cache.lookup(secret))
@@ -159,9 +160,7 @@ class FailingStore(CountingStore):
 
 
 def test_a_failed_key_read_reaches_every_waiter_and_is_not_cached():
-    secret, record = new_api_key(Role.OPERATOR)
-    store = FailingStore([record])
-    cache = KeyCache(store, ttl_s=2.0, clock=lambda: 0.0)  # type: ignore[arg-type]
+    secret, _, store, cache, _ = key_cache(FailingStore)
 
     async def run():
         results = await asyncio.gather(
