@@ -11,24 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.errors import ApiError
 from gateway.routes import FLEET, json_response, parse, read_json
 from runtime.keys import Permission
-from runtime.models import MODULE_NAME_PATTERN, ModuleInfo
-
-
-class ClusterNode(BaseModel):
-    """One node of the cluster with its resources, gateways and replicas."""
-
-    node_id: str
-    address: str | None = None
-    alive: bool
-    resources: dict[str, float]
-    gateways: list[str]
-    replicas: list[str]
-
-
-class ClusterView(BaseModel):
-    """Answer of ``GET /v1/cluster``."""
-
-    nodes: list[ClusterNode]
+from runtime.models import MODULE_NAME_PATTERN, ClusterNode, ClusterView, ModuleInfo
 
 
 class ScaleRequest(BaseModel):

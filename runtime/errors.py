@@ -10,7 +10,12 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     ├── RoutingError
     │   ├── UnknownRobotType
     │   └── QueueFull
+    ├── ControlError            (a request to act on a robot that cannot be carried out)
+    │   ├── RobotNotFound
+    │   ├── AlreadyTerminal
+    │   └── NotCancellable
     ├── ModuleError
+    │   ├── UnknownModule
     │   ├── ModuleRejected
     │   └── ModuleExists
     ├── SupervisionError
@@ -20,6 +25,10 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   └── PermanentError
     │       └── BadPayload
     └── GatewayError
+
+Each class declares the ``code`` and ``http_status`` a client sees; actors raise, and the
+gateway translates once, at its boundary (``gateway.errors``). ``retry_after_s``, when set,
+becomes a ``Retry-After`` header. A status of 500 or more hides the message from the client.
 
 Errors cross Ray actor boundaries by pickle, so every constructor passes all of its
 arguments to ``super().__init__`` and none is keyword-only.
@@ -32,6 +41,8 @@ class RobofleetError(Exception):
     """Raised when robofleet itself detects a problem; the root of the tree."""
 
     code = "internal"
+    http_status = 500
+    retry_after_s: float | None = None
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -45,6 +56,7 @@ class ConfigError(RobofleetError):
     """Raised when settings or a config file are invalid."""
 
     code = "bad_config"
+    http_status = 400
 
 
 class StoreError(RobofleetError):
@@ -57,6 +69,7 @@ class StoreUnavailable(StoreError):
     """Raised when the state store cannot be reached or refuses the connection."""
 
     code = "store_unavailable"
+    http_status = 503
 
 
 class MigrationError(StoreError):
@@ -69,6 +82,7 @@ class RoutingError(RobofleetError):
     """Raised when a robot cannot be routed to any module."""
 
     code = "routing_error"
+    http_status = 422
 
 
 class UnknownRobotType(RoutingError):
@@ -81,19 +95,57 @@ class QueueFull(RoutingError):
     """Raised when a robot type's queue is past its bound; clients should retry later."""
 
     code = "queue_full"
+    http_status = 429
 
     def __init__(self, message: str = "", retry_after_s: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
 
-    def __reduce__(self):  # keeps retry_after_s across pickle
+    def __reduce__(self) -> tuple[type[QueueFull], tuple[str, float]]:  # keeps retry_after_s
         return (type(self), (self.message, self.retry_after_s))
+
+
+class ControlError(RobofleetError):
+    """Raised when a request to act on a robot (cancel, retry) cannot be carried out."""
+
+    code = "control_error"
+    http_status = 409
+
+
+class RobotNotFound(ControlError):
+    """Raised when no robot has the id a request names."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class AlreadyTerminal(ControlError):
+    """Raised when a robot to act on has already reached a terminal status."""
+
+    code = "already_terminal"
+    http_status = 409
+
+
+class NotCancellable(ControlError):
+    """Raised when a robot cannot be cancelled yet (it is being recovered); retry shortly."""
+
+    code = "not_cancellable"
+    http_status = 409
+    retry_after_s = 1.0
 
 
 class ModuleError(RobofleetError):
     """Raised when a module cannot be loaded, registered or deployed."""
 
     code = "module_error"
+    http_status = 422
+
+
+class UnknownModule(ModuleError):
+    """Raised when a request names a module that is not registered."""
+
+    code = "unknown_module"
+    http_status = 404
 
 
 class ModuleRejected(ModuleError):
@@ -106,12 +158,14 @@ class ModuleExists(ModuleError):
     """Raised when a module is registered under a name that is already taken."""
 
     code = "module_exists"
+    http_status = 409
 
 
 class SupervisionError(RobofleetError):
     """Raised when the orchestrator loses track of a replica."""
 
     code = "supervision_error"
+    http_status = 503
 
 
 class ReplicaLost(SupervisionError):

@@ -217,3 +217,20 @@ class ModuleInfo(BaseModel):
     queued: int
     unplaceable: str | None = None
     replicas: list[ReplicaInfo]
+
+
+class ClusterNode(BaseModel):
+    """One node of the cluster with its resources, gateways and replicas."""
+
+    node_id: str
+    address: str | None = None
+    alive: bool
+    resources: dict[str, float]
+    gateways: list[str]
+    replicas: list[str]
+
+
+class ClusterView(BaseModel):
+    """Answer of ``GET /v1/cluster``."""
+
+    nodes: list[ClusterNode]
