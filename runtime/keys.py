@@ -14,10 +14,10 @@ import os
 import secrets
 import time
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
+from runtime.messages import AuditCaller
 from runtime.models import new_robot_id
 
 KEY_PREFIX = "rf_"
@@ -157,19 +157,19 @@ class AuditEntry(BaseModel):
     detail: str | None = None
 
 
-def accepted_entry(robot_id: str, caller: dict[str, Any]) -> AuditEntry:
+def accepted_entry(robot_id: str, caller: AuditCaller) -> AuditEntry:
     """The audit entry of a robot accepted (202): written by the store with the robot.
 
-    ``caller`` is what the gateway knew of the request: ``request_id``, ``actor`` (key
-    id), ``client`` and ``action``.
+    ``caller`` is what the gateway knew of the request (request id, key id, client address,
+    action).
     """
     return AuditEntry(
         id=new_robot_id(),
         at=time.time(),
-        request_id=caller.get("request_id", ""),
-        actor=caller.get("actor", "anonymous"),
-        client=caller.get("client"),
-        action=caller.get("action", "POST /v1/robots"),
+        request_id=caller.request_id,
+        actor=caller.actor,
+        client=caller.client,
+        action=caller.action,
         target=robot_id,
         outcome="ok",
         status=202,

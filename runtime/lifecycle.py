@@ -1,8 +1,16 @@
-"""The robot state machine: which transitions exist and what each one writes.
+"""The robot state machine: which transitions exist, what each one writes, and the order.
 
 Every transition is conditional on the robot's ``(id, attempt, status)`` as the caller
 last saw it, so a robot reaches a terminal status exactly once even when its code runs
-more than once (a lost replica's late answer, a restarted orchestrator).
+more than once (a lost replica's late answer, a restarted orchestrator). The store
+applies a transition to its row; :func:`apply` applies the same transition to a robot
+held in memory, so both sides change a robot one way.
+
+::
+
+    queued(n) ──start──▶ running(n) ──succeed──▶ succeeded
+       │                    ├──give_up_or_retry──▶ failed | dead | queued(n+1)
+       └──cancel──▶ cancelled ◀──cancel──┘
 """
 
 from __future__ import annotations
@@ -12,7 +20,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.backoff import backoff_delay
-from runtime.models import RobotStatus
+from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus
+
+__all__ = [
+    "ALLOWED",
+    "STATUS_RANK",
+    "TERMINAL_STATUSES",
+    "Transition",
+    "apply",
+    "cancel",
+    "give_up_or_retry",
+    "is_terminal",
+    "start",
+    "status_rank",
+    "succeed",
+]
 
 S = RobotStatus
 
@@ -24,6 +46,31 @@ ALLOWED: dict[RobotStatus, frozenset[RobotStatus]] = {
     S.CANCELLED: frozenset(),
     S.DEAD: frozenset(),
 }
+"""The statuses each status may move to; a terminal status has none."""
+
+# Where a status sits in a robot's life: each applied transition moves ``(attempt, rank)``
+# strictly forward (``queued(n) → running(n) → queued(n+1) | terminal``).
+STATUS_RANK: dict[RobotStatus, int] = {
+    S.QUEUED: 0,
+    S.RUNNING: 1,
+    S.SUCCEEDED: 2,
+    S.FAILED: 2,
+    S.CANCELLED: 2,
+    S.DEAD: 2,
+}
+
+
+def status_rank(status: RobotStatus | str) -> int:
+    """The status's place in the lifecycle: 0 queued, 1 running, 2 terminal.
+
+    Raises ``ValueError`` for a string that is not a status.
+    """
+    return STATUS_RANK[RobotStatus(status)]
+
+
+def is_terminal(status: RobotStatus | str) -> bool:
+    """Whether no transition leaves ``status`` (one of :data:`TERMINAL_STATUSES`)."""
+    return RobotStatus(status) in TERMINAL_STATUSES
 
 
 @dataclass(slots=True)
@@ -46,6 +93,29 @@ class Transition:
     def attempt_after(self) -> int:
         """The robot's attempt number once this transition has applied."""
         return self.new_attempt if self.new_attempt is not None else self.attempt
+
+
+def apply(robot: Robot, transition: Transition) -> None:
+    """Apply a transition to a robot held in memory, as the store applies it to its row.
+
+    Sets the status, the attempt after the transition, ``updated_at`` and every field the
+    transition writes. Raises ``ValueError`` if the robot is not the transition's robot at
+    its ``(attempt, from_status)``: an in-memory robot never skips a step.
+    """
+    if (robot.id, robot.attempt, robot.status) != (
+        transition.robot_id,
+        transition.attempt,
+        transition.from_status,
+    ):
+        raise ValueError(
+            f"robot {robot.id} is {robot.status}({robot.attempt}), not "
+            f"{transition.from_status}({transition.attempt}) as the transition expects"
+        )
+    robot.status = transition.to_status
+    robot.attempt = transition.attempt_after
+    robot.updated_at = transition.at
+    for name, value in transition.fields.items():
+        setattr(robot, name, value)
 
 
 def start(robot_id: str, attempt: int, module: str, replica: str) -> Transition:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from runtime.lifecycle import status_rank
 from runtime.models import RobotStatus
 
 
@@ -31,24 +32,15 @@ LIFECYCLE_VERSIONED = frozenset({CacheKind.ROBOT, CacheKind.ROBOT_LIST})
 # Kinds kept only in the cache actor's memory: their validity is the actor's own list epoch.
 MEMORY_ONLY = frozenset({CacheKind.ROBOT_LIST})
 
-_STATUS_RANK = {
-    RobotStatus.QUEUED: 0,
-    RobotStatus.RUNNING: 1,
-    RobotStatus.SUCCEEDED: 2,
-    RobotStatus.FAILED: 2,
-    RobotStatus.CANCELLED: 2,
-    RobotStatus.DEAD: 2,
-}
-
 
 def robot_version(attempt: int, status: RobotStatus | str) -> int:
     """A number that grows with every transition a robot makes, derived from the row alone.
 
-    The lifecycle only moves forward: ``queued(n) → running(n) → queued(n+1) | terminal``, so
+    The lifecycle only moves forward (:data:`runtime.lifecycle.STATUS_RANK`), so
     ``(attempt, rank of status)`` strictly increases at each applied transition. Readers and
     the orchestrator compute the same number without sharing a clock.
     """
-    return attempt * 4 + _STATUS_RANK[RobotStatus(status)]
+    return attempt * 4 + status_rank(status)
 
 
 def clock_version() -> int:

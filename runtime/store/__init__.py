@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runtime.config import Settings
-from runtime.store.base import AuditPage, ProgressUpdate, RobotPage, RobotStore
+from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.postgres import PostgresStore
 from runtime.store.sqlite import SqliteStore
@@ -12,7 +12,6 @@ __all__ = [
     "AuditPage",
     "GroupCommit",
     "PostgresStore",
-    "ProgressUpdate",
     "RobotPage",
     "RobotStore",
     "SqliteStore",

@@ -11,8 +11,8 @@ import orjson
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
+from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
-from runtime.store.base import ProgressUpdate
 
 # (column, PostgreSQL array element type) in table order.
 ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -173,15 +173,15 @@ class ApplyTransitions:
 class SaveProgress:
     """Write operation: record the progress of running attempts."""
 
-    updates: list[ProgressUpdate]
+    updates: list[Progress]
 
 
 WriteOp = CreateRobots | ApplyTransitions | SaveProgress
 
 
-def latest_progress(updates: Sequence[ProgressUpdate]) -> list[ProgressUpdate]:
+def latest_progress(updates: Sequence[Progress]) -> list[Progress]:
     """Keep only the newest update of each robot attempt, in first-seen order."""
-    newest: dict[tuple[str, int], ProgressUpdate] = {}
+    newest: dict[tuple[str, int], Progress] = {}
     for update in updates:
         newest[(update.robot_id, update.attempt)] = update
     return list(newest.values())

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 from runtime.keys import AuditEntry
 from runtime.lifecycle import Transition
+from runtime.messages import Progress
 from runtime.models import Robot
 from runtime.store import _codec as c
 from runtime.store._errors import store_errors
-from runtime.store.base import ProgressUpdate
 from runtime.store.group_commit import GroupCommit
 
 
@@ -50,7 +50,7 @@ class GroupCommitWrites:
         with store_errors(self._backend):
             return await self._writes.submit(c.ApplyTransitions(encoded))
 
-    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
+    async def save_progress(self, updates: Sequence[Progress]) -> None:
         """Record the latest progress of running attempts."""
         if not updates:
             return

@@ -8,17 +8,8 @@ from dataclasses import dataclass
 
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
+from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
-
-
-@dataclass(slots=True)
-class ProgressUpdate:
-    """The latest progress of one running attempt (coalesced: only the newest is written)."""
-
-    robot_id: str
-    attempt: int
-    progress: float
-    message: str | None
 
 
 @dataclass(slots=True)
@@ -74,8 +65,11 @@ class RobotStore(ABC):
         """
 
     @abstractmethod
-    async def save_progress(self, updates: Sequence[ProgressUpdate]) -> None:
-        """Record the latest progress of running attempts (no-op for a stale attempt)."""
+    async def save_progress(self, updates: Sequence[Progress]) -> None:
+        """Record the latest progress of running attempts (no-op for a stale attempt).
+
+        Of several reports of one attempt, the last in ``updates`` wins.
+        """
 
     @abstractmethod
     async def get_robot(self, robot_id: str) -> Robot | None:

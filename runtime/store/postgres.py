@@ -513,7 +513,7 @@ class PostgresStore(GroupCommitWrites, RobotStore):
     @staticmethod
     async def _progress(conn: asyncpg.Connection, ops: list[Any]) -> None:
         updates = c.latest_progress([u for op in ops for u in op.updates])
-        rows = [(u.robot_id, u.attempt, u.progress, u.message) for u in updates]
+        rows = [(u.robot_id, u.attempt, u.fraction, u.message) for u in updates]
         await conn.execute(_SAVE_PROGRESS, *_columns(rows, len(_PROGRESS_INPUT)))
 
 

@@ -373,7 +373,7 @@ class SqliteStore(GroupCommitWrites, RobotStore):
             return [self._apply_one(conn, t) for t in op.transitions]
         conn.executemany(
             _SAVE_PROGRESS,
-            [(u.progress, u.message, u.robot_id, u.attempt) for u in c.latest_progress(op.updates)],
+            [(u.fraction, u.message, u.robot_id, u.attempt) for u in c.latest_progress(op.updates)],
         )
         return None
 

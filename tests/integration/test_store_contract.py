@@ -16,10 +16,10 @@ from runtime.config import Settings
 from runtime.errors import StoreError, StoreUnavailable
 from runtime.keys import AuditEntry, Role, accepted_entry, hash_key, new_api_key
 from runtime.lifecycle import Transition
+from runtime.messages import AuditCaller, Progress
 from runtime.models import ModuleSpec, Robot, RobotStatus, new_robot_id
 from runtime.store import (
     PostgresStore,
-    ProgressUpdate,
     RobotStore,
     SqliteStore,
     create_store,
@@ -116,7 +116,7 @@ async def test_create_same_id_twice_returns_stored(store: RobotStore) -> None:
 
 
 async def test_create_writes_the_audit_entry_of_each_robot_it_inserts(store: RobotStore) -> None:
-    caller = {"request_id": "req-1", "actor": "key-a", "client": "10.0.0.9"}
+    caller = AuditCaller("req-1", "key-a", "10.0.0.9", "POST /v1/robots")
     fresh, repeat, unaudited = robot(), robot(idempotency_key="order-7"), robot()
     await store.create_robots([robot(idempotency_key="order-7")])
     audit = [accepted_entry(fresh.id, caller), accepted_entry(repeat.id, caller), None]
@@ -293,10 +293,10 @@ async def test_progress_saved_for_current_attempt_only(store: RobotStore) -> Non
     await run(store, r.id)
     await store.save_progress(
         [
-            ProgressUpdate(r.id, 1, 0.25, "quarter"),
-            ProgressUpdate(r.id, 1, 0.5, "half"),
-            ProgressUpdate(r.id, 2, 0.9, "stale attempt"),
-            ProgressUpdate(waiting.id, 1, 0.9, "not running"),
+            Progress(r.id, 1, 0.25, "quarter"),
+            Progress(r.id, 1, 0.5, "half"),
+            Progress(r.id, 2, 0.9, "stale attempt"),
+            Progress(waiting.id, 1, 0.9, "not running"),
         ]
     )
     stored, idle = await store.get_robot(r.id), await store.get_robot(waiting.id)
@@ -353,7 +353,7 @@ async def test_failing_write_does_not_fail_its_batch(store: RobotStore) -> None:
     await run(store, running.id)
     good, bad = await asyncio.gather(
         store.apply([lifecycle.start(queued.id, 1, "m", "m-0")]),
-        store.save_progress([ProgressUpdate(running.id, 1, None, "null progress")]),  # type: ignore[arg-type]
+        store.save_progress([Progress(running.id, 1, None, "null progress")]),  # type: ignore[arg-type]
         return_exceptions=True,
     )
     assert good == [True]
