@@ -10,8 +10,6 @@ reconnects by itself.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -23,8 +21,7 @@ from prometheus_client import Counter, Gauge
 
 from gateway.errors import ApiError
 from runtime.config import RateLimit, Settings
-
-log = logging.getLogger(__name__)
+from runtime.redis_link import RedisLink
 
 REDIS_UP = Gauge(
     "robofleet_ratelimit_redis_up", "1 while rate limits are kept in Redis, 0 on local buckets"
@@ -171,60 +168,50 @@ class RateLimiter:
         self.redis_url = redis_url
         self.prefix = prefix + "rl:"
         self.local = LocalBuckets()
-        self._reconnect_s = reconnect_s
-        self._timeout_s = timeout_s
-        self._client: Any = None
+        self._link: RedisLink | None = None
+        if redis_url:
+            self._link = RedisLink(
+                redis_url,
+                "rate limiter",
+                while_down="local buckets until it is back",
+                when_back="buckets are shared again",
+                timeout_s=timeout_s,
+                backoff_min_s=reconnect_s,
+                backoff_max_s=reconnect_s,
+                jitter=0.0,
+                on_state=lambda up: REDIS_UP.set(1 if up else 0),
+                on_fallback=FALLBACKS.inc,
+            )
         self._script: Any = None
-        self._redis_up = False
-        self._probe: asyncio.Task | None = None
 
     @property
     def using_redis(self) -> bool:
         """Whether decisions currently come from Redis."""
-        return self._redis_up
+        return self._link is not None and self._link.up
 
     async def start(self) -> None:
         """Connect to Redis if configured; fall back (and keep trying) if it does not answer."""
         REDIS_UP.set(0)
-        if not self.redis_url:
+        if self._link is None:
             return
-        from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        self._client = Redis.from_url(
-            self.redis_url,
-            socket_timeout=self._timeout_s,
-            socket_connect_timeout=self._timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._script = self._client.register_script(TOKEN_BUCKET_LUA)
-        try:
-            await self._client.ping()
-        except Exception as exc:
-            self._went_down(exc)
-            return
-        self._came_up()
+        self._script = self._link.connect().register_script(TOKEN_BUCKET_LUA)
+        await self._link.start()
 
     async def close(self) -> None:
         """Stop reconnecting and close the Redis connection."""
-        if self._probe is not None:
-            self._probe.cancel()
-            self._probe = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        if self._link is not None:
+            await self._link.close()
 
     async def acquire(self, buckets: Sequence[Bucket], cost: float = 1.0) -> Decision:
         """Take a token from every bucket (atomically), in Redis when it is up."""
-        if self._redis_up:
+        if self._link is not None and self._link.up:
             args: list[Any] = [cost]
             for bucket in buckets:
                 args += [bucket.rate, bucket.burst]
             try:
                 raw = await self._script(keys=[self.prefix + b.name for b in buckets], args=args)
             except Exception as exc:
-                self._went_down(exc)
+                self._link.went_down(exc)
             else:
                 return Decision(
                     allowed=int(raw[0]) == 1,
@@ -252,42 +239,6 @@ class RateLimiter:
                 "too many failed authentications from this address; retry later",
                 headers=decision.headers(),
             )
-
-    def _went_down(self, exc: BaseException) -> None:
-        if self._redis_up or self._probe is None:
-            log.warning(
-                "rate limiter: Redis at %s is unavailable (%s); local buckets until it is back",
-                _safe_url(self.redis_url),
-                type(exc).__name__,
-            )
-            FALLBACKS.inc()
-        self._redis_up = False
-        REDIS_UP.set(0)
-        if self._probe is None or self._probe.done():
-            self._probe = asyncio.get_running_loop().create_task(self._reconnect())
-
-    def _came_up(self) -> None:
-        self._redis_up = True
-        REDIS_UP.set(1)
-
-    async def _reconnect(self) -> None:
-        while True:
-            await asyncio.sleep(self._reconnect_s)
-            try:
-                await self._client.ping()
-            except Exception:
-                continue
-            log.warning("rate limiter: Redis is back; buckets are shared again")
-            self._came_up()
-            return
-
-
-def _safe_url(url: str | None) -> str:
-    """A Redis URL without its password, for logs."""
-    if not url or "@" not in url:
-        return url or ""
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
 
 
 RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)

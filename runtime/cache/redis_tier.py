@@ -12,15 +12,11 @@ caller's ``on_recover`` replays what changed meanwhile before the tier is used a
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from runtime.cache.stats import CacheStats
-
-log = logging.getLogger(__name__)
+from runtime.redis_link import RedisLink
 
 VERSION_DIGITS = 20
 PLAIN, COMPRESSED, MARK = b"v", b"z", b"m"
@@ -56,7 +52,7 @@ def decode(blob: bytes) -> tuple[int, bytes, bytes]:
 
 
 class RedisTier:
-    """A ``redis.asyncio`` client with versioned batch writes and automatic reconnection."""
+    """Versioned batch reads and writes of cache entries over one :class:`RedisLink`."""
 
     def __init__(
         self,
@@ -70,49 +66,46 @@ class RedisTier:
         self.url = url
         self.prefix = prefix
         self.stats = stats
-        self.timeout_s = timeout_s
-        self.backoff_min_s = backoff_min_s
-        self.backoff_max_s = backoff_max_s
-        self.on_recover: Callable[[], Awaitable[None]] | None = None
-        self._client: Any = None
+        self.link = RedisLink(
+            url,
+            "cache",
+            while_down="serving from memory until it is back",
+            when_back="sharing entries again",
+            timeout_s=timeout_s,
+            backoff_min_s=backoff_min_s,
+            backoff_max_s=backoff_max_s,
+            on_state=self._state_changed,
+            on_fallback=self._fell_back,
+        )
         self._script: Any = None
-        self._up = False
-        self._reconnect: asyncio.Task | None = None
         self.stats.backend_configured = True
 
     @property
     def up(self) -> bool:
         """Whether reads and writes currently go to Redis."""
-        return self._up
+        return self.link.up
+
+    @property
+    def on_recover(self) -> Callable[[], Awaitable[None]] | None:
+        """Run once Redis answers again, before the tier is used (a failure retries later)."""
+        return self.link.on_recover
+
+    @on_recover.setter
+    def on_recover(self, replay: Callable[[], Awaitable[None]] | None) -> None:
+        self.link.on_recover = replay
+
+    @property
+    def _client(self) -> Any:
+        return self.link.client
 
     async def start(self) -> None:
         """Connect; if Redis does not answer, start reconnecting in the background."""
-        from redis.asyncio import Redis
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        self._client = Redis.from_url(
-            self.url,
-            socket_timeout=self.timeout_s,
-            socket_connect_timeout=self.timeout_s,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._script = self._client.register_script(VERSIONED_SET_LUA)
-        try:
-            await self._client.ping()
-        except Exception as exc:
-            self.went_down(exc)
-            return
-        self._set_up(True)
+        self._script = self.link.connect().register_script(VERSIONED_SET_LUA)
+        await self.link.start()
 
     async def close(self) -> None:
         """Stop reconnecting and close the connection pool."""
-        if self._reconnect is not None:
-            self._reconnect.cancel()
-            self._reconnect = None
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.link.close()
 
     def key(self, kind: str, key: str) -> str:
         """The Redis key of a cache key."""
@@ -120,8 +113,8 @@ class RedisTier:
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None] | None:
         """Stored blobs of ``keys`` (None where absent), or None when Redis is unreachable."""
-        if not self._up or not keys:
-            return None if not self._up else []
+        if not self.up or not keys:
+            return None if not self.up else []
         try:
             blobs = await self._client.mget(list(keys))
         except Exception as exc:
@@ -132,7 +125,7 @@ class RedisTier:
 
     async def put_many(self, writes: Sequence[Write]) -> list[bool] | None:
         """Versioned writes in one script call; per write whether it landed; None if down."""
-        if not self._up:
+        if not self.up:
             return None
         if not writes:
             return []
@@ -176,34 +169,7 @@ class RedisTier:
 
     def went_down(self, exc: BaseException) -> None:
         """Switch to memory only (logged once per outage) and start reconnecting."""
-        if self._up:
-            log.warning(
-                "cache: Redis at %s is unavailable (%s); serving from memory until it is back",
-                _safe_url(self.url),
-                type(exc).__name__,
-            )
-            self.stats.backend_fallbacks += 1
-        self._set_up(False)
-        if self._reconnect is None or self._reconnect.done():
-            self._reconnect = asyncio.get_running_loop().create_task(self._reconnect_loop())
-
-    async def _reconnect_loop(self) -> None:
-        delay = self.backoff_min_s
-        while True:
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-            delay = min(delay * 2, self.backoff_max_s)
-            try:
-                # Pooled connections to a restarted server are dead: drop them all at once
-                # rather than failing (and falling back) once per connection.
-                await self._client.connection_pool.disconnect()
-                await self._client.ping()
-                if self.on_recover is not None:
-                    await self.on_recover()
-            except Exception:
-                continue
-            log.warning("cache: Redis at %s is back; sharing entries again", _safe_url(self.url))
-            self._set_up(True)
-            return
+        self.link.went_down(exc)
 
     async def replay(self, writes: Sequence[Write], deletes: Sequence[str]) -> None:
         """Write back changes made while Redis was down (raises if Redis fails again)."""
@@ -215,14 +181,8 @@ class RedisTier:
         if deletes:
             await self._client.delete(*deletes)
 
-    def _set_up(self, up: bool) -> None:
-        self._up = up
+    def _state_changed(self, up: bool) -> None:
         self.stats.backend_up = 1 if up else 0
 
-
-def _safe_url(url: str) -> str:
-    """A Redis URL without its password, for logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    def _fell_back(self) -> None:
+        self.stats.backend_fallbacks += 1

@@ -15,6 +15,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
+from runtime.store._keyset import cut_page, page_query, postgres_placeholder
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
@@ -217,25 +218,16 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         cursor: str | None = None,
     ) -> RobotPage:
         """List robots newest first, filtered, with keyset pagination on the id."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where: list[str] = []
-        params: list[Any] = []
-        for column, op, value in (
-            ("status", "=", status),
-            ("type", "=", robot_type),
-            ("id", "<", cursor),
-        ):
-            if value is not None:
-                params.append(value.value if isinstance(value, RobotStatus) else value)
-                where.append(f"{column} {op} ${len(params)}")
-        sql = f"SELECT {c.ROBOT_SELECT} FROM robots"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        params.append(limit + 1)
-        rows = await self._read(f"{sql} ORDER BY id DESC LIMIT ${len(params)}", *params)
-        robots = [c.robot_from_row(row) for row in rows[:limit]]
-        return RobotPage(robots, robots[-1].id if len(rows) > limit else None)
+        sql, params = page_query(
+            c.ROBOT_SELECT,
+            "robots",
+            [("status", status.value if status else None), ("type", robot_type)],
+            cursor,
+            limit,
+            postgres_placeholder,
+        )
+        robots, next_cursor = cut_page(await self._read(sql, *params), limit, c.robot_from_row)
+        return RobotPage(robots, next_cursor)
 
     async def unfinished_robots(self) -> list[Robot]:
         """Every robot in ``queued`` or ``running``, oldest first."""
@@ -348,21 +340,11 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         self, limit: int = 50, cursor: str | None = None, actor: str | None = None
     ) -> AuditPage:
         """Audit entries newest first, optionally of one actor."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where: list[str] = []
-        params: list[Any] = []
-        for column, op, value in (("actor", "=", actor), ("id", "<", cursor)):
-            if value is not None:
-                params.append(value)
-                where.append(f"{column} {op} ${len(params)}")
-        sql = f"SELECT {c.AUDIT_SELECT} FROM audit_log"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        params.append(limit + 1)
-        rows = await self._read(f"{sql} ORDER BY id DESC LIMIT ${len(params)}", *params)
-        entries = [c.audit_from_row(row) for row in rows[:limit]]
-        return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
+        sql, params = page_query(
+            c.AUDIT_SELECT, "audit_log", [("actor", actor)], cursor, limit, postgres_placeholder
+        )
+        entries, next_cursor = cut_page(await self._read(sql, *params), limit, c.audit_from_row)
+        return AuditPage(entries, next_cursor)
 
     # -- pools ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
+from runtime.store._keyset import cut_page, page_query, sqlite_placeholder
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
@@ -123,19 +124,16 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         cursor: str | None = None,
     ) -> RobotPage:
         """List robots newest first, filtered, with keyset pagination on the id."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where, params = [], []
-        for clause, value in (("status = ?", status), ("type = ?", robot_type), ("id < ?", cursor)):
-            if value is not None:
-                where.append(clause)
-                params.append(value.value if isinstance(value, RobotStatus) else value)
-        sql = f"SELECT {c.ROBOT_SELECT} FROM robots"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
-        robots = [c.robot_from_row(row) for row in rows[:limit]]
-        return RobotPage(robots, robots[-1].id if len(rows) > limit else None)
+        sql, params = page_query(
+            c.ROBOT_SELECT,
+            "robots",
+            [("status", status.value if status else None), ("type", robot_type)],
+            cursor,
+            limit,
+            sqlite_placeholder,
+        )
+        robots, next_cursor = cut_page(await self._read(sql, params), limit, c.robot_from_row)
+        return RobotPage(robots, next_cursor)
 
     async def unfinished_robots(self) -> list[Robot]:
         """Every robot in ``queued`` or ``running``, oldest first."""
@@ -246,19 +244,11 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         self, limit: int = 50, cursor: str | None = None, actor: str | None = None
     ) -> AuditPage:
         """Audit entries newest first, optionally of one actor."""
-        if limit < 1:
-            raise ValueError("limit must be at least 1")
-        where, params = [], []
-        for clause, value in (("actor = ?", actor), ("id < ?", cursor)):
-            if value is not None:
-                where.append(clause)
-                params.append(value)
-        sql = f"SELECT {c.AUDIT_SELECT} FROM audit_log"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", (*params, limit + 1))
-        entries = [c.audit_from_row(row) for row in rows[:limit]]
-        return AuditPage(entries, entries[-1].id if len(rows) > limit else None)
+        sql, params = page_query(
+            c.AUDIT_SELECT, "audit_log", [("actor", actor)], cursor, limit, sqlite_placeholder
+        )
+        entries, next_cursor = cut_page(await self._read(sql, params), limit, c.audit_from_row)
+        return AuditPage(entries, next_cursor)
 
     # -- threads and connections -------------------------------------------------------
 
