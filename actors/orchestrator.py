@@ -1,7 +1,14 @@
 """The orchestrator: accepts robots, routes them to replicas and records every outcome.
 
-A plain class: the Ray actor wrapper lives in ``actors.remote`` and replicas are reached
+A plain class: its Ray actor wrapper lives in ``actors.ray`` and replicas are reached
 through a :class:`~actors.driver.ReplicaDriver`, so all of this runs without Ray in tests.
+Supervision of the replicas themselves is the :class:`~actors.supervisor.Supervisor`'s; the
+orchestrator owns the robots: their queues, which replica runs each, and their lifecycle
+(every change is a :mod:`runtime.lifecycle` transition, applied in memory and written to
+the store in order by the :class:`~actors.writer.TransitionWriter`).
+
+Requests that cannot be carried out raise a :mod:`runtime.errors` class; only
+:meth:`Orchestrator.submit_many` answers refusals per robot, inside its answers.
 """
 
 from __future__ import annotations
@@ -15,34 +22,52 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from actors import cluster_ops
 from actors.cache import CacheCalls
 from actors.cache_sync import ModuleBoard, RobotStatusSync
+from actors.deployment import DeployedModule, ReplicaSlot
 from actors.driver import ReplicaDriver
-from actors.fleet import ModuleRuntime, ReplicaSlot, Supervisor, new_module_runtime
+from actors.supervisor import Supervisor
 from actors.writer import TransitionWriter
 from runtime import lifecycle
 from runtime.config import Settings
-from runtime.errors import ModuleExists, ModuleRejected, ReplicaLost
+from runtime.errors import (
+    AlreadyTerminal,
+    ModuleExists,
+    ModuleRejected,
+    NotCancellable,
+    QueueFull,
+    ReplicaLost,
+    RobotNotFound,
+    UnknownRobotType,
+)
 from runtime.keys import accepted_entry
 from runtime.lifecycle import Transition
+from runtime.messages import (
+    CancelAnswer,
+    Dispatch,
+    ModuleInfo,
+    OrchestratorStats,
+    Outcome,
+    OutcomeKind,
+    Progress,
+    SubmitAnswer,
+    SubmitRequest,
+)
 from runtime.models import ModuleSpec, Robot, RobotStatus
 from runtime.queue import RobotQueue
 from runtime.registry import validate_module
 from runtime.routing import choose_module, pick_replica
-from runtime.store.base import ProgressUpdate, RobotStore
+from runtime.store.base import RobotStore
+from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
 ANSWER_GRACE_S = 30.0
-
-
-def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, **extra}}
+"""How long past a batch's longest ``timeout_s`` a replica may take to answer."""
 
 
 class Orchestrator:
-    """Holds the module registry, per-type robot queues and in-flight counts; dispatches."""
+    """Holds the robot queues per type and the robots in flight; dispatches and settles them."""
 
     def __init__(
         self,
@@ -54,7 +79,6 @@ class Orchestrator:
         self.settings = settings
         self.store = store
         self.driver = driver
-        self.modules: dict[str, ModuleRuntime] = {}
         self.type_modules: dict[str, list[str]] = defaultdict(list)
         self.queues: dict[str, RobotQueue] = defaultdict(RobotQueue)
         self.robots: dict[str, Robot] = {}
@@ -62,15 +86,18 @@ class Orchestrator:
         self.status_sync = RobotStatusSync(cache) if cache is not None else None
         self.module_board = ModuleBoard(cache) if cache is not None else None
         self.writer = TransitionWriter(store, self.status_sync)
-        self.supervisor = Supervisor(driver, settings, self.requeue_lost, self._wake_up)
+        self.supervisor = Supervisor(
+            driver, settings, self.requeue_lost, self._wake_up, self._publish_modules
+        )
+        self.modules: dict[str, DeployedModule] = self.supervisor.modules
+        self.tasks = BackgroundTasks("orchestrator")
         self._wake = asyncio.Event()
         self._rng = random.Random()
-        self._tasks: set[asyncio.Task] = set()
         self.stopping = False
         self.dispatched = 0
         self.rejected: dict[str, str] = {}
 
-    # -- lifecycle -----------------------------------------------------------------------
+    # -- start and stop ------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the store, deploy modules, rebuild queues from the store, start the loops."""
@@ -92,16 +119,15 @@ class Orchestrator:
         if self.module_board is not None:
             await self.module_board.seed(self.modules.values())
         await self._recover()
-        self._spawn(self._dispatch_loop())
-        self._spawn(self._health_loop())
-        self._spawn(cluster_ops.watch_nodes(self))
+        self.tasks.spawn(self._dispatch_loop())
+        self.supervisor.start()
 
     async def stop(self) -> None:
         """Stop the loops and flush pending writes (replicas are left to the caller)."""
         self.stopping = True
         self._wake.set()
-        for task in list(self._tasks):
-            task.cancel()
+        self.supervisor.stop()
+        self.tasks.cancel_all()
         await self.writer.stop()
         if self.status_sync is not None:
             self.status_sync.stop()
@@ -129,17 +155,18 @@ class Orchestrator:
 
     # -- modules -------------------------------------------------------------------------
 
-    def _deploy(self, spec: ModuleSpec, reuse: bool) -> ModuleRuntime:
-        module = new_module_runtime(spec, self.settings)
-        self.modules[spec.name] = module
+    def _deploy(self, spec: ModuleSpec, reuse: bool) -> DeployedModule:
+        module = self.supervisor.deploy(spec, reuse)
         for robot_type in spec.types:
             self.type_modules[robot_type].append(spec.name)
-        for replica in module.replicas:
-            self.supervisor.spawn(self.supervisor.bring_up(module, replica, reuse=reuse))
         return module
 
-    async def register_module(self, raw_spec: dict[str, Any]) -> dict[str, Any]:
-        """Validate and deploy a module at run time; raise ModuleRejected with the reason."""
+    async def register_module(self, raw_spec: dict[str, Any]) -> ModuleInfo:
+        """Validate and deploy a module at run time; its replicas start in the background.
+
+        Raises ``ModuleRejected`` (invalid spec, class that fails to load or check) or
+        ``ModuleExists`` (name or replica prefix taken).
+        """
         try:
             spec = ModuleSpec.model_validate(raw_spec)
         except ValidationError as exc:
@@ -157,10 +184,18 @@ class Orchestrator:
             )
         spec = await validate_module(spec, self.settings.health_timeout_s)
         await self.store.save_module(spec)
-        module = self._deploy(spec, reuse=False)
+        return self.module_info(self._deploy(spec, reuse=False))
+
+    async def scale_module(self, name: str, replicas: int) -> ModuleInfo:
+        """Change a module's replica count at run time and remember it across restarts.
+
+        Raises ``UnknownModule`` or ``ModuleRejected`` (count outside 0..256).
+        """
+        module = self.supervisor.scale(name, replicas)
+        await self.store.save_module(module.spec)
         return self.module_info(module)
 
-    def list_modules(self) -> list[dict[str, Any]]:
+    def list_modules(self) -> list[ModuleInfo]:
         """Every module with its health, breaker state, queue length and replicas."""
         return [self.module_info(m) for m in self.modules.values()]
 
@@ -168,58 +203,63 @@ class Orchestrator:
         """Robot types some registered module handles."""
         return sorted(t for t, names in self.type_modules.items() if names)
 
-    def module_info(self, module: ModuleRuntime) -> dict[str, Any]:
+    def module_info(self, module: DeployedModule) -> ModuleInfo:
         """What ``GET /v1/modules`` shows of one module."""
         queued = sum(len(self.queues[t]) for t in module.spec.types if t in self.queues)
-        return module.info(queued).model_dump(mode="json")
+        return module.info(queued)
+
+    async def _publish_modules(self) -> None:
+        if self.module_board is not None:
+            await self.module_board.publish(list(self.modules.values()))
 
     # -- submit --------------------------------------------------------------------------
 
-    async def submit_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Persist and enqueue robots; return, per item, its id and status or an error.
+    async def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitAnswer]:
+        """Persist and enqueue robots; answer each request, in order.
 
-        Each item is a validated ``RobotRequest`` dict plus the ``id`` the gateway chose,
-        so a retried call after an orchestrator restart cannot create a robot twice. An item
-        may carry ``audit`` (who asked, see :func:`runtime.keys.accepted_entry`): the robot's
-        audit entry is then stored with it and its answer says ``audited``.
+        A robot no module handles is answered with ``error=UnknownRobotType``, one past its
+        type's queue bound with ``error=QueueFull``; the others are stored in one commit
+        (with their audit entries) and queued. A request whose id or idempotency key is
+        already stored is answered with the stored robot (``created=False``).
         """
-        answers: list[dict[str, Any] | None] = [None] * len(items)
-        accepted: list[tuple[int, Robot]] = []
+        answers: list[SubmitAnswer | None] = [None] * len(requests)
+        accepted: list[tuple[int, SubmitRequest]] = []
         pending_per_type: dict[str, int] = defaultdict(int)
-        for i, item in enumerate(items):
-            robot_type = item.get("type", "")
+        for i, request in enumerate(requests):
+            robot_type = request.robot.type
             if not self.type_modules.get(robot_type):
-                answers[i] = _error("unknown_robot_type", f"no module handles type {robot_type!r}")
+                error = UnknownRobotType(f"no module handles type {robot_type!r}")
+                answers[i] = SubmitAnswer(request.robot.id, error=error)
                 continue
             if (
                 len(self.queues[robot_type]) + pending_per_type[robot_type]
                 >= self.settings.max_queued_per_type
             ):
-                answers[i] = _error(
-                    "queue_full", f"the queue of type {robot_type!r} is full", retry_after_s=1.0
-                )
+                full = QueueFull(f"the queue of type {robot_type!r} is full", 1.0)
+                answers[i] = SubmitAnswer(request.robot.id, error=full)
                 continue
             pending_per_type[robot_type] += 1
-            accepted.append((i, Robot.model_validate(item)))
+            accepted.append((i, request))
         if accepted:
             audit = [
-                accepted_entry(robot.id, items[i]["audit"]) if items[i].get("audit") else None
-                for i, robot in accepted
+                accepted_entry(r.robot.id, r.audit) if r.audit is not None else None
+                for _, r in accepted
             ]
-            stored = await self.store.create_robots([robot for _, robot in accepted], audit)
+            stored = await self.store.create_robots([r.robot for _, r in accepted], audit)
             if self.status_sync is not None:
                 self.status_sync.robots_created()
-            for n, ((i, submitted), robot) in enumerate(zip(accepted, stored, strict=True)):
-                fresh = robot.id == submitted.id and robot.status is RobotStatus.QUEUED
-                if fresh and robot.id not in self.robots:
+            for n, ((i, request), robot) in enumerate(zip(accepted, stored, strict=True)):
+                submitted = request.robot
+                created = robot.id == submitted.id
+                if created and robot.status is RobotStatus.QUEUED and robot.id not in self.robots:
                     self._enqueue(robot)
-                answers[i] = {
-                    "id": robot.id,
-                    "status": robot.status.value,
-                    "created": robot.id == submitted.id,
-                    "same_request": robot.same_request(submitted),
-                    "audited": robot.id == submitted.id and audit[n] is not None,
-                }
+                answers[i] = SubmitAnswer(
+                    id=robot.id,
+                    status=robot.status,
+                    created=created,
+                    same_request=robot.same_request(submitted),
+                    audited=created and audit[n] is not None,
+                )
             self._wake.set()
         return [a for a in answers if a is not None]
 
@@ -259,7 +299,7 @@ class Orchestrator:
                 continue
             modules = [self.modules[name] for name in self.type_modules.get(robot_type, ())]
             loads = {m.name: m.load() for m in modules}
-            batches: dict[tuple[str, int], list[Robot]] = defaultdict(list)
+            batches: dict[tuple[str, int], list[tuple[Robot, Transition]]] = defaultdict(list)
             while True:
                 chosen = choose_module(list(loads.values()))
                 if chosen is None:
@@ -278,41 +318,39 @@ class Orchestrator:
                 ):
                     continue
                 module = self.modules[chosen.name]
-                replica = next(r for r in module.replicas if r.name == replica_load.name)
+                slot = next(r for r in module.replicas if r.name == replica_load.name)
                 replica_load.in_flight += 1
-                replica.in_flight.add(robot.id)
+                slot.run(robot.id)
                 module.breaker.on_dispatch()
                 chosen.accepting = module.breaker.allows()
                 chosen.probing = chosen.probing and chosen.accepting
-                robot.status, robot.module, robot.replica = (
-                    RobotStatus.RUNNING,
-                    module.name,
-                    replica.name,
-                )
-                batches[(module.name, replica.index)].append(robot)
-            for (module_name, index), robots in batches.items():
+                start = lifecycle.start(robot.id, robot.attempt, module.name, slot.name)
+                lifecycle.apply(robot, start)
+                batches[(module.name, slot.index)].append((robot, start))
+            for (module_name, index), batch in batches.items():
                 module = self.modules[module_name]
-                self._spawn(self._run_batch(module, module.replicas[index], robots))
+                self.tasks.spawn(self._run_batch(module, module.replicas[index], batch))
 
     async def _run_batch(
-        self, module: ModuleRuntime, replica: ReplicaSlot, robots: list[Robot]
+        self, module: DeployedModule, slot: ReplicaSlot, batch: list[tuple[Robot, Transition]]
     ) -> None:
-        generation = replica.generation
+        generation = slot.generation
+        robots = [robot for robot, _ in batch]
         self.dispatched += len(robots)
-        starts = [lifecycle.start(r.id, r.attempt, module.name, replica.name) for r in robots]
-        started = self.writer.write(starts)
-        wire = [r.model_dump(mode="json") for r in robots]
+        started = self.writer.write([start for _, start in batch])
         deadline = max(r.timeout_s for r in robots) + ANSWER_GRACE_S
         try:
-            outcomes = await asyncio.wait_for(self.driver.run(replica.handle, wire), deadline)
+            outcomes = await asyncio.wait_for(
+                self.driver.run(slot.handle, Dispatch(robots)), deadline
+            )
         except ReplicaLost as exc:
-            self._replica_failed(module, replica, generation, f"lost: {exc}")
+            self._replica_failed(module, slot, generation, f"lost: {exc}")
             return
         except TimeoutError:
-            self._replica_failed(module, replica, generation, f"no answer in {deadline:g}s")
+            self._replica_failed(module, slot, generation, f"no answer in {deadline:g}s")
             return
         except Exception as exc:
-            self._replica_failed(module, replica, generation, f"call failed: {exc!r}")
+            self._replica_failed(module, slot, generation, f"call failed: {exc!r}")
             return
         try:
             await started
@@ -321,35 +359,34 @@ class Orchestrator:
         transitions = [
             t
             for robot, outcome in zip(robots, outcomes, strict=True)
-            if (t := self._settle(module, replica, robot, outcome)) is not None
+            if (t := self._settle(module, slot, robot, outcome)) is not None
         ]
         if transitions:
             await self.writer.write(transitions)
         self._wake.set()
 
     def _settle(
-        self, module: ModuleRuntime, replica: ReplicaSlot, robot: Robot, outcome: dict[str, Any]
+        self, module: DeployedModule, slot: ReplicaSlot, robot: Robot, outcome: Outcome
     ) -> Transition | None:
-        replica.in_flight.discard(robot.id)
-        replica.completed += 1
-        current = self.robots.get(robot.id)
-        if current is not robot or robot.attempt != outcome["attempt"]:
-            return None
-        if outcome["ok"]:
+        """Turn one outcome into its transition; None if the robot moved on meanwhile."""
+        slot.finish(robot.id)
+        if self.robots.get(robot.id) is not robot or robot.attempt != outcome.attempt:
+            return None  # cancelled after its grace, or requeued when its replica was lost
+        transition: Transition
+        if outcome.kind is OutcomeKind.SUCCEEDED:
             module.breaker.record(True)
-            module.observe(True, outcome["seconds"])
-            transition = lifecycle.succeed(robot.id, robot.attempt, outcome["result"])
-        elif outcome.get("cancelled"):
-            transition = lifecycle.cancel(
-                robot.id, robot.attempt, RobotStatus.RUNNING, outcome["error"]
-            )
+            module.observe(True, outcome.seconds)
+            transition = lifecycle.succeed(robot.id, robot.attempt, outcome.result)
+        elif outcome.kind is OutcomeKind.CANCELLED:
+            reason = outcome.error or "cancelled by request"
+            transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.RUNNING, reason)
         else:
-            if outcome.get("retryable", True):
+            retryable = outcome.kind is OutcomeKind.TIMED_OUT or outcome.retryable
+            if retryable:
                 module.breaker.record(False)
-                module.observe(False, outcome["seconds"])
-            transition = self._retry_or_give_up(
-                robot, outcome["error"], outcome.get("retryable", True)
-            )
+                module.observe(False, outcome.seconds)
+            error = outcome.error or f"attempt {outcome.kind}"
+            transition = self._retry_or_give_up(robot, error, retryable)
         self._after(robot, transition)
         return transition
 
@@ -362,32 +399,30 @@ class Orchestrator:
             robot.max_attempts,
             error,
             retryable=retryable,
+            from_status=robot.status,
             base_delay_s=self.settings.retry_base_s,
             max_delay_s=self.settings.retry_max_s,
             backoff=backoff,
         )
 
     def _after(self, robot: Robot, transition: Transition) -> None:
-        """Update the in-memory robot after a transition out of running."""
-        if transition.to_status is RobotStatus.QUEUED:
-            robot.status = RobotStatus.QUEUED
-            robot.attempt = transition.attempt_after
-            robot.not_before = transition.fields.get("not_before", 0.0)
-            robot.replica = None
+        """Apply a transition to the in-memory robot: requeue it, or let it go if terminal."""
+        lifecycle.apply(robot, transition)
+        if robot.status is RobotStatus.QUEUED:
             self._enqueue(robot)
         else:
             self.robots.pop(robot.id, None)
 
-    # -- supervision ---------------------------------------------------------------------
+    # -- lost replicas -------------------------------------------------------------------
 
     def _replica_failed(
-        self, module: ModuleRuntime, replica: ReplicaSlot, generation: int, reason: str
+        self, module: DeployedModule, slot: ReplicaSlot, generation: int, reason: str
     ) -> None:
-        if replica.generation == generation and not replica.replacing:
-            self.supervisor.replace(module, replica, reason)
+        if slot.generation == generation and not slot.replacing:
+            self.supervisor.replace(module, slot, reason)
 
     def requeue_lost(
-        self, module: ModuleRuntime, replica: ReplicaSlot, robot_ids: set[str], reason: str
+        self, module: DeployedModule, slot: ReplicaSlot, robot_ids: set[str], reason: str
     ) -> None:
         """Requeue (or give up on) robots that were running on a replica that is gone."""
         transitions = []
@@ -396,44 +431,37 @@ class Orchestrator:
             if (
                 robot is None
                 or robot.status is not RobotStatus.RUNNING
-                or robot.replica != replica.name
+                or robot.replica != slot.name
             ):
                 continue
             module.breaker.record(False)
             transition = self._retry_or_give_up(
-                robot, f"replica {replica.name} {reason}", retryable=True, backoff=False
+                robot, f"replica {slot.name} {reason}", retryable=True, backoff=False
             )
             self._after(robot, transition)
             transitions.append(transition)
         if transitions:
-            self._spawn(self.writer.write(transitions))
+            self.tasks.spawn(self.writer.write(transitions))
         self._wake.set()
-
-    async def _health_loop(self) -> None:
-        while not self.stopping:
-            await asyncio.sleep(self.settings.health_interval_s)
-            try:
-                await self.supervisor.check_all(list(self.modules.values()))
-            except Exception:
-                log.exception("health loop step failed")
-            if self.module_board is not None:
-                await self.module_board.publish(list(self.modules.values()))
 
     # -- progress ------------------------------------------------------------------------
 
-    def report_progress(self, batch: list[tuple[str, int, float, str | None]]) -> None:
-        """Take coalesced progress reports from a replica and record the latest of each."""
-        updates = []
-        for robot_id, attempt, fraction, message in batch:
-            robot = self.robots.get(robot_id)
-            if robot is None or robot.attempt != attempt:
-                continue
-            robot.progress, robot.message = fraction, message
-            updates.append(ProgressUpdate(robot_id, attempt, fraction, message))
-        if updates:
-            self._spawn(self._save_progress(updates))
+    def report_progress(self, batch: list[Progress]) -> None:
+        """Take coalesced progress reports from a replica and record the latest of each.
 
-    async def _save_progress(self, updates: list[ProgressUpdate]) -> None:
+        Reports of robots no longer running here, or of an older attempt, are dropped.
+        """
+        updates = []
+        for report in batch:
+            robot = self.robots.get(report.robot_id)
+            if robot is None or robot.attempt != report.attempt:
+                continue
+            robot.progress, robot.message = report.fraction, report.message
+            updates.append(report)
+        if updates:
+            self.tasks.spawn(self._save_progress(updates))
+
+    async def _save_progress(self, updates: list[Progress]) -> None:
         try:
             await self.store.save_progress(updates)
         except Exception:
@@ -441,55 +469,54 @@ class Orchestrator:
 
     # -- cancel --------------------------------------------------------------------------
 
-    async def cancel(self, robot_id: str, reason: str = "cancelled by request") -> dict[str, Any]:
+    async def cancel(self, robot_id: str, reason: str = "cancelled by request") -> CancelAnswer:
         """Cancel a robot: a queued one at once, a running one by asking its replica.
 
         A running robot's context is marked cancelled; when its module stops, the replica's
-        outcome comes back with ``cancelled`` and is recorded as such. If the module does
-        not stop within ``cancel_grace_s``, the robot is recorded cancelled anyway (its
-        late outcome is then ignored). Answers ``{"id", "status", "cancel_requested"}``
-        or an error (``not_found``, ``already_terminal``, ``not_cancellable``).
+        outcome comes back cancelled and is recorded as such. If the module does not stop
+        within ``cancel_grace_s``, the robot is recorded cancelled anyway (its late outcome
+        is then ignored). Raises ``RobotNotFound``, ``AlreadyTerminal``, or
+        ``NotCancellable`` (an unfinished robot not in memory yet: retry shortly).
         """
         robot = self.robots.get(robot_id)
         if robot is None:
             stored = await self.store.get_robot(robot_id)
             if stored is None:
-                return _error("not_found", f"no robot with id {robot_id!r}")
-            if stored.status.terminal:
-                return _error("already_terminal", f"robot {robot_id} is already {stored.status}")
-            return _error("not_cancellable", f"robot {robot_id} is being recovered; retry")
+                raise RobotNotFound(f"no robot with id {robot_id!r}")
+            if lifecycle.is_terminal(stored.status):
+                raise AlreadyTerminal(f"robot {robot_id} is already {stored.status}")
+            raise NotCancellable(f"robot {robot_id} is being recovered; retry")
         if robot.status is RobotStatus.QUEUED:
             return await self._cancel_queued(robot, reason)
-        slot = self._replica_slot(robot)
-        if slot is not None and slot.handle is not None:
-            await self.driver.cancel(slot.handle, robot_id)
-        self._spawn(self._cancel_after_grace(robot_id, robot.attempt, reason))
-        return {"id": robot_id, "status": RobotStatus.RUNNING.value, "cancel_requested": True}
+        await self._ask_replica_to_cancel(robot)
+        self.tasks.spawn(self._cancel_after_grace(robot_id, robot.attempt, reason))
+        return CancelAnswer(robot_id, RobotStatus.RUNNING, cancel_requested=True)
 
-    async def _cancel_queued(self, robot: Robot, reason: str) -> dict[str, Any]:
+    async def _cancel_queued(self, robot: Robot, reason: str) -> CancelAnswer:
         # Synchronous up to the write: the dispatch loop cannot start it in between.
         self.queues[robot.type].discard(robot.id)
         self.robots.pop(robot.id, None)
-        robot.status = RobotStatus.CANCELLED
         transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.QUEUED, reason)
+        lifecycle.apply(robot, transition)
         [applied] = await self.writer.write([transition])
         if not applied:
             stored = await self.store.get_robot(robot.id)
             status = stored.status.value if stored is not None else "unknown"
-            return _error("already_terminal", f"robot {robot.id} is already {status}")
-        return {"id": robot.id, "status": RobotStatus.CANCELLED.value, "cancel_requested": False}
+            raise AlreadyTerminal(f"robot {robot.id} is already {status}")
+        return CancelAnswer(robot.id, RobotStatus.CANCELLED, cancel_requested=False)
 
-    def _replica_slot(self, robot: Robot) -> ReplicaSlot | None:
+    async def _ask_replica_to_cancel(self, robot: Robot) -> None:
         module = self.modules.get(robot.module or "")
-        if module is None:
-            return None
-        return next((r for r in module.replicas if r.name == robot.replica), None)
+        slot = module.replica(robot.replica) if module is not None else None
+        if slot is not None and slot.handle is not None:
+            await self.driver.cancel(slot.handle, robot.id)
 
     async def _cancel_after_grace(self, robot_id: str, attempt: int, reason: str) -> None:
         """Record the cancel of a running robot whose module did not stop in time."""
-        deadline = time.monotonic() + self.settings.cancel_grace_s
+        grace = self.settings.cancel_grace_s
+        deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            await asyncio.sleep(min(0.1, self.settings.cancel_grace_s))
+            await asyncio.sleep(min(0.1, grace))
             robot = self.robots.get(robot_id)
             if robot is None:
                 return  # settled: its module honoured the cancel, or it finished first
@@ -498,61 +525,46 @@ class Orchestrator:
                 return
             if robot.attempt != attempt:  # requeued and started again between two looks
                 attempt = robot.attempt
-                slot = self._replica_slot(robot)
-                if slot is not None and slot.handle is not None:
-                    await self.driver.cancel(slot.handle, robot_id)
+                await self._ask_replica_to_cancel(robot)
         robot = self.robots.get(robot_id)
         if robot is None or robot.status is not RobotStatus.RUNNING or robot.attempt != attempt:
             return
         # The replica keeps the slot until its late answer comes back and is ignored.
         self.robots.pop(robot_id, None)
-        await self.writer.write(
-            [
-                lifecycle.cancel(
-                    robot_id,
-                    attempt,
-                    RobotStatus.RUNNING,
-                    f"{reason}; the module did not stop within {self.settings.cancel_grace_s:g}s",
-                )
-            ]
+        transition = lifecycle.cancel(
+            robot_id,
+            attempt,
+            RobotStatus.RUNNING,
+            f"{reason}; the module did not stop within {grace:g}s",
         )
+        lifecycle.apply(robot, transition)
+        await self.writer.write([transition])
 
-    # -- plumbing ------------------------------------------------------------------------
-
-    async def scale_module(self, name: str, replicas: int) -> dict[str, Any]:
-        """Change a module's replica count at run time."""
-        return await cluster_ops.scale_module(self, name, replicas)
+    # -- the cluster ---------------------------------------------------------------------
 
     async def drain_node(self, node_id: str, timeout_s: float = 60.0) -> int:
-        """Move work off a node that is about to leave; returns how many replicas moved."""
-        return await cluster_ops.drain_node(self, node_id, timeout_s)
+        """Move work off a node that is about to leave; returns how many replicas moved.
 
-    def cluster_settings(self) -> dict[str, Any]:
+        Robots still running on it after ``timeout_s`` are requeued.
+        """
+        return await self.supervisor.drain_node(node_id, timeout_s)
+
+    def cluster_settings(self) -> Settings:
         """The settings every node's gateway must share (store, Redis, limits, namespace)."""
-        return self.settings.model_dump(mode="json")
+        return self.settings
 
     def replica_nodes(self) -> dict[str, str | None]:
         """Which node each replica runs on, by replica name."""
         return {r.name: r.node_id for m in self.modules.values() for r in m.replicas}
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> OrchestratorStats:
         """Counters for metrics and benchmarks."""
-        return {
-            "queued": sum(len(q) for q in self.queues.values()),
-            "in_memory": len(self.robots),
-            "dispatched": self.dispatched,
-            "commits": self.writer.commits,
-        }
+        return OrchestratorStats(
+            queued=sum(len(q) for q in self.queues.values()),
+            in_memory=len(self.robots),
+            dispatched=self.dispatched,
+            commits=self.writer.commits,
+        )
 
     def _wake_up(self) -> None:
         self._wake.set()
-
-    def _spawn(self, awaitable: Any) -> None:
-        task = asyncio.ensure_future(awaitable)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())

@@ -11,19 +11,21 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.errors import is_retryable
-from runtime.models import ModuleSpec, Robot
+from runtime.messages import Dispatch, Outcome, OutcomeKind, Progress, ReplicaPing
+from runtime.models import HealthState, ModuleSpec, Robot
 from runtime.registry import load_module_class
-from runtime.sdk import RobotContext, call_health, call_hook, call_metrics, call_run
+from runtime.sdk import MetricSample, RobotContext, call_health, call_hook, call_metrics, call_run
 
 log = logging.getLogger(__name__)
 
-ProgressFlush = Callable[[list[tuple[str, int, float, str | None]]], None]
+ProgressFlush = Callable[[list[Progress]], None]
+"""Where a replica sends its coalesced progress reports (one call for many robots)."""
 
 MAX_ERROR_CHARS = 2000
 
 
 class ReplicaHost:
-    """Runs robots on one module instance; its reply carries each robot's outcome.
+    """Runs robots on one module instance; its reply carries each robot's :class:`Outcome`.
 
     Progress reports are coalesced per robot and flushed every ``progress_interval_s``
     through ``flush_progress`` (one call for many robots).
@@ -42,27 +44,27 @@ class ReplicaHost:
         self.module.setup()
         self._flush_progress = flush_progress
         self._progress_interval_s = progress_interval_s
-        self._progress: dict[str, tuple[str, int, float, str | None]] = {}
+        self._progress: dict[str, Progress] = {}
         self._contexts: dict[str, RobotContext] = {}
-        self._flusher: asyncio.Task | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
-    def ping(self) -> dict[str, Any]:
-        """Identify the replica: its name, process id and robots in progress."""
-        return {"name": self.name, "pid": os.getpid(), "in_flight": len(self._contexts)}
+    def ping(self) -> ReplicaPing:
+        """Identify the replica: its name, process id and robots in progress (no node)."""
+        return ReplicaPing(self.name, os.getpid(), len(self._contexts))
 
-    async def run_batch(self, robots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run robots concurrently; return one outcome dict per robot, in order."""
+    async def run_batch(self, dispatch: Dispatch) -> list[Outcome]:
+        """Run the dispatched robots concurrently; return one outcome per robot, in order."""
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
-        return list(await asyncio.gather(*(self._run_one(Robot.model_validate(r)) for r in robots)))
+        return list(await asyncio.gather(*(self._run_one(r) for r in dispatch.robots)))
 
-    async def check_health(self) -> str:
+    async def check_health(self) -> HealthState:
         """Ask the module whether it can take work."""
-        return (await call_health(self.module)).value
+        return await call_health(self.module)
 
-    def module_metrics(self) -> list[dict[str, Any]]:
-        """The module's own metric samples (its ``metrics()`` hook), as plain dicts."""
-        return call_metrics(self.module)
+    def module_metrics(self) -> list[MetricSample]:
+        """The module's own metric samples (its ``metrics()`` hook); none if the hook fails."""
+        return [MetricSample(**sample) for sample in call_metrics(self.module)]
 
     def cancel(self, robot_id: str) -> bool:
         """Ask a running robot to stop; False if it is not running here."""
@@ -76,33 +78,26 @@ class ReplicaHost:
         """Run the module's teardown hook."""
         call_hook(self.module, "teardown")
 
-    async def _run_one(self, robot: Robot) -> dict[str, Any]:
+    async def _run_one(self, robot: Robot) -> Outcome:
         ctx = RobotContext(robot, self._note_progress)
         self._contexts[robot.id] = ctx
         started = time.monotonic()
+        kind, result, error, retryable = OutcomeKind.SUCCEEDED, None, None, True
         try:
             result = await asyncio.wait_for(call_run(self.module, robot, ctx), robot.timeout_s)
-            outcome = {"ok": True, "result": result}
             if ctx.cancelled:
-                outcome = {"ok": False, "cancelled": True, "error": "cancelled by request"}
+                kind, result, error = OutcomeKind.CANCELLED, None, "cancelled by request"
         except TimeoutError:
-            outcome = {
-                "ok": False,
-                "retryable": True,
-                "timeout": True,
-                "error": f"timed out after {robot.timeout_s:g}s",
-            }
+            kind, error = OutcomeKind.TIMED_OUT, f"timed out after {robot.timeout_s:g}s"
         except Exception as exc:
-            outcome = {
-                "ok": False,
-                "retryable": is_retryable(exc),
-                "error": f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS],
-            }
+            kind, retryable = OutcomeKind.FAILED, is_retryable(exc)
+            error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
         finally:
             self._contexts.pop(robot.id, None)
             self._progress.pop(robot.id, None)
-        outcome.update(id=robot.id, attempt=robot.attempt, seconds=time.monotonic() - started)
-        return outcome
+        return Outcome(
+            robot.id, robot.attempt, kind, time.monotonic() - started, result, error, retryable
+        )
 
     def _note_progress(self, robot_id: str, attempt: int, fraction: float, msg: str | None) -> None:
         if threading.get_ident() != self._loop_thread:
@@ -110,7 +105,7 @@ class ReplicaHost:
             return
         if robot_id not in self._contexts:
             return
-        self._progress[robot_id] = (robot_id, attempt, fraction, msg)
+        self._progress[robot_id] = Progress(robot_id, attempt, fraction, msg)
         if self._flush_progress is not None and self._flusher is None:
             self._flusher = self._loop.create_task(self._flush_later())
 

@@ -32,6 +32,7 @@ __all__ = [
     "OutcomeKind",
     "Progress",
     "ReplicaInfo",
+    "ReplicaPing",
     "SubmitAnswer",
     "SubmitRequest",
 ]
@@ -143,3 +144,16 @@ class OrchestratorStats:
     in_memory: int = 0
     dispatched: int = 0
     commits: int = 0
+
+
+@dataclass(slots=True)
+class ReplicaPing:
+    """Replica → orchestrator: who answered a ping (at start, and when adopted after a restart).
+
+    ``in_flight`` counts robots running on it; ``node_id`` is its cluster node when known.
+    """
+
+    name: str
+    pid: int
+    in_flight: int
+    node_id: str | None = None

@@ -8,12 +8,12 @@ import pickle
 import pytest
 from pydantic import ValidationError
 
-from actors.fleet import new_replica_slot, replica_name
+from actors.deployment import new_replica_slot, replica_name
 from gateway.module_metrics import render_samples
 from runtime.config import DEFAULT_MODULES, Settings
 from runtime.models import ModuleSpec, Robot
 from runtime.ocr import DocumentShelf, FetchedDocument, OcrEngine, OcrModule, OcrResult
-from runtime.sdk import RobotContext, call_metrics
+from runtime.sdk import MetricSample, RobotContext, call_metrics
 from tests.unit.test_ocr_pipeline import StubReader, _png
 
 
@@ -103,9 +103,9 @@ def test_engine_stats_become_metric_samples():
 def test_render_samples_as_prometheus_text():
     text = render_samples(
         [
-            {"name": "x_total", "value": 3, "labels": {"replica": 'o"1'}, "kind": "counter"},
-            {"name": "x_total", "value": 4.5, "labels": {"replica": "o2"}, "kind": "counter"},
-            {"name": "bad name", "value": 1, "labels": {}, "kind": "gauge"},
+            MetricSample("x_total", 3, {"replica": 'o"1'}, "counter"),
+            MetricSample("x_total", 4.5, {"replica": "o2"}, "counter"),
+            MetricSample("bad name", 1, {}, "gauge"),
         ]
     ).decode()
     assert text.splitlines() == [
