@@ -8,15 +8,28 @@ audited and clears this gateway's key cache at once.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from gateway.audit import AUDIT_TARGET
-from gateway.auth import KEY_CACHE
 from gateway.errors import ApiError
-from gateway.routes import STORE, json_response, parse, read_json
-from gateway.schemas import AuditQuery, KeyCreate, KeyCreated, KeyInfo, KeyRotate
-from runtime.keys import ApiKey, Permission, Role, new_api_key
+from gateway.http import json_response, parse, read_json
+from gateway.schemas import (
+    AuditPage,
+    AuditQuery,
+    KeyCreate,
+    KeyCreated,
+    KeyInfo,
+    KeyList,
+    KeyRotate,
+)
+from gateway.spec import body, json_answer, operation, path_id, query_parameters
+from gateway.state import KEY_CACHE, STORE
+from runtime.keys import ApiKey, AuditEntry, Permission, Role, new_api_key
+
+__all__ = ["MODELS", "PATHS", "ROUTES", "key_info"]
 
 
 def key_info(key: ApiKey) -> KeyInfo:
@@ -108,7 +121,7 @@ async def list_audit(request: web.Request) -> web.Response:
     )
 
 
-ADMIN_ROUTES: list[tuple[web.RouteDef, Permission]] = [
+ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.post("/v1/keys", create_key), Permission.ADMIN),
     (web.get("/v1/keys", list_keys), Permission.ADMIN),
     (web.post("/v1/keys/{key_id}/revoke", revoke_key), Permission.ADMIN),
@@ -116,3 +129,60 @@ ADMIN_ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/v1/audit", list_audit), Permission.ADMIN),
 ]
 """The admin routes with the permission each needs (all: admin)."""
+
+MODELS: list[type[BaseModel]] = [
+    KeyCreate,
+    KeyRotate,
+    KeyInfo,
+    KeyCreated,
+    KeyList,
+    AuditEntry,
+    AuditPage,
+]
+"""The models :data:`PATHS` refers to."""
+
+_KEY_ID = [path_id("key_id")]
+
+PATHS: dict[str, Any] = {
+    "/v1/keys": {
+        "get": operation(
+            "listKeys", "List API keys (admin)", {"200": json_answer(KeyList, "keys")}
+        ),
+        "post": operation(
+            "createKey",
+            "Create an API key (admin); the answer is the only time the key is shown",
+            {"201": json_answer(KeyCreated, "the new key")},
+            (400, 422),
+            requestBody=body(KeyCreate),
+        ),
+    },
+    "/v1/keys/{key_id}/revoke": {
+        "post": operation(
+            "revokeKey",
+            "Revoke an API key (admin)",
+            {"200": json_answer(KeyInfo, "the revoked key")},
+            (404, 409),
+            parameters=_KEY_ID,
+        ),
+    },
+    "/v1/keys/{key_id}/rotate": {
+        "post": operation(
+            "rotateKey",
+            "Rotate an API key (admin): a new key; the old one works during the overlap",
+            {"201": json_answer(KeyCreated, "the new key")},
+            (400, 404, 409, 422),
+            parameters=_KEY_ID,
+            requestBody=body(KeyRotate, required=False),
+        ),
+    },
+    "/v1/audit": {
+        "get": operation(
+            "listAudit",
+            "Read the audit log (admin)",
+            {"200": json_answer(AuditPage, "a page of audit entries")},
+            (422,),
+            parameters=query_parameters(AuditQuery),
+        ),
+    },
+}
+"""This module's part of the OpenAPI document's ``paths``."""

@@ -6,6 +6,7 @@ authentication and roles, rate limit; then the route's handler.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,28 +15,40 @@ from aiohttp import web
 from prometheus_client import Counter, Histogram
 
 from actors.cache import CacheCalls
-from gateway.admin import ADMIN_ROUTES
-from gateway.audit import AUDIT_LOG, AuditLog, audit_middleware
-from gateway.auth import CALLER, KEY_CACHE, PERMISSIONS, KeyCache, auth_middleware
+from gateway import admin, cluster_routes, documents, openapi, routes
+from gateway.audit import AuditLog, audit_middleware
+from gateway.auth import CALLER, KeyCache, auth_middleware
 from gateway.batching import SubmitBatcher
-from gateway.cluster_routes import CLUSTER_ROUTES
-from gateway.documents import DOCUMENT_ROUTES, DOCUMENTS, LocalShelf, Shelf
+from gateway.cache_client import GatewayCache
+from gateway.cache_metrics import pull_stats
+from gateway.documents import LocalShelf
 from gateway.errors import error_middleware
-from gateway.openapi import build_openapi
-from gateway.ratelimit import (
+from gateway.ratelimit import RateLimiter, rate_limit_middleware, stamp_rate_headers
+from gateway.robot_reads import RobotReads
+from gateway.scope import ModuleDirectory
+from gateway.state import (
+    AUDIT_LOG,
+    BATCHER,
+    CACHE,
+    CONTROL,
+    DOCUMENTS,
+    KEY_CACHE,
+    MODULE_DIRECTORY,
+    PERMISSIONS,
     RATE_LIMITER,
+    ROBOT_READS,
     SETTINGS,
-    RateLimiter,
-    rate_limit_middleware,
-    stamp_rate_headers,
+    STORE,
+    ControlPlane,
+    Shelf,
 )
-from gateway.robot_reads import install_cache
-from gateway.routes import BATCHER, FLEET, ROUTES, STORE, Fleet, json_response
-from gateway.scope import MODULE_DIRECTORY, ModuleDirectory
 from runtime.config import Settings
-from runtime.keys import Permission
+from runtime.keys import ApiKey, Permission
 from runtime.ocr.shelf import DocumentShelf
 from runtime.store.base import RobotStore
+
+ROUTE_MODULES = (routes, admin, cluster_routes, documents, openapi)
+"""Every module that exports ``ROUTES`` (and its OpenAPI ``PATHS``)."""
 
 REQUESTS = Counter("robofleet_http_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -74,64 +87,61 @@ async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamRe
     return response
 
 
-def _caller(request: web.Request) -> Any:
+def _caller(request: web.Request) -> ApiKey | None:
     return request.get(CALLER)
 
 
 def create_app(
     settings: Settings,
-    fleet: Fleet,
+    control: ControlPlane,
     store: RobotStore,
     documents: Shelf | None = None,
     cache: CacheCalls | None = None,
 ) -> web.Application:
-    """Build the gateway app around an orchestrator client, a store and a document shelf.
+    """Build the gateway app around the orchestrator, a store and a document shelf.
 
-    Without a shelf, documents are stored in this process under ``settings.documents_dir()``.
+    Without a shelf, documents are stored in this process under ``settings.documents_dir()``;
+    without cache calls, robots are read from the store alone.
     """
+    route_table = [entry for module in ROUTE_MODULES for entry in module.ROUTES]
+    permissions: dict[tuple[str, str], Permission] = {
+        (route.method, route.path): permission for route, permission in route_table
+    }
+    key_cache = KeyCache(store, settings.key_cache_ttl_s)
+    rate_limiter = RateLimiter(settings.redis_url, settings.redis_prefix)
+    audit_log = AuditLog(store)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
             metrics_middleware,
             error_middleware,
-            audit_middleware(_caller),
-            auth_middleware,
-            rate_limit_middleware(_caller),
+            audit_middleware(audit_log, _caller),
+            auth_middleware(key_cache, rate_limiter, permissions, settings.auth_failure_limit),
+            rate_limit_middleware(rate_limiter, settings, _caller),
         ],
     )
     app[SETTINGS] = settings
-    app[FLEET] = fleet
+    app[CONTROL] = control
     app[STORE] = store
     app[BATCHER] = SubmitBatcher(
-        fleet.submit_many,
+        control.submit_many,
         max_batch=settings.submit_batch_max,
         min_overlap=settings.submit_overlap_min,
     )
-    app[KEY_CACHE] = KeyCache(store, settings.key_cache_ttl_s)
-    app[MODULE_DIRECTORY] = ModuleDirectory(fleet.list_modules)
-    app[RATE_LIMITER] = RateLimiter(settings.redis_url, settings.redis_prefix)
-    app[AUDIT_LOG] = AuditLog(store)
-    install_cache(app, settings, store, cache)  # robot reads through the cache actor
+    app[KEY_CACHE] = key_cache
+    app[PERMISSIONS] = permissions
+    app[MODULE_DIRECTORY] = ModuleDirectory(control.list_modules)
+    app[RATE_LIMITER] = rate_limiter
+    app[AUDIT_LOG] = audit_log
+    app[CACHE] = GatewayCache(cache, timeout_s=settings.cache_timeout_s)
+    app[ROBOT_READS] = RobotReads(
+        store, app[CACHE], enabled=settings.cache_reads and cache is not None
+    )
     app[DOCUMENTS] = documents or LocalShelf(
         DocumentShelf(settings.documents_dir(), settings.max_document_bytes)
     )
-    document = build_openapi()
-
-    async def openapi(request: web.Request) -> web.Response:
-        """``GET /openapi.json``: the OpenAPI document."""
-        return json_response(document)
-
-    permissions: dict[tuple[str, str], Permission] = {}
-    for route, permission in [
-        *ROUTES,
-        *ADMIN_ROUTES,
-        *CLUSTER_ROUTES,
-        *DOCUMENT_ROUTES,
-        (web.get("/openapi.json", openapi), Permission.READ),
-    ]:
+    for route, _ in route_table:
         route.register(app.router)
-        permissions[(route.method, route.path)] = permission
-    app[PERMISSIONS] = permissions
     app.on_response_prepare.append(stamp_rate_headers)
 
     async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -140,14 +150,24 @@ def create_app(
         await store.close()
 
     async def audit_lifetime(app: web.Application) -> AsyncIterator[None]:
-        app[AUDIT_LOG].start()
+        audit_log.start()
         yield
-        await app[AUDIT_LOG].close()
+        await audit_log.close()
 
     async def rate_limiter_lifetime(app: web.Application) -> AsyncIterator[None]:
-        await app[RATE_LIMITER].start()
+        await rate_limiter.start()
         yield
-        await app[RATE_LIMITER].close()
+        await rate_limiter.close()
 
+    if cache is not None:
+        app.cleanup_ctx.append(_cache_lifetime)
     app.cleanup_ctx.extend([store_lifetime, audit_lifetime, rate_limiter_lifetime])
     return app
+
+
+async def _cache_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """Pull the cache actor's statistics for ``/metrics`` while the app runs."""
+    puller = asyncio.get_running_loop().create_task(pull_stats(app[CACHE]))
+    yield
+    puller.cancel()
+    await app[CACHE].close()

@@ -16,8 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.errors import REQUEST_ID, ApiError
+from gateway.errors import REQUEST_ID
+from runtime.errors import RobofleetError
 from runtime.keys import ApiKey, AuditEntry
+from runtime.messages import AuditCaller
 from runtime.models import new_robot_id
 from runtime.store.base import RobotStore
 
@@ -83,9 +85,6 @@ class AuditLog:
                 self._wake.set()
 
 
-AUDIT_LOG = web.AppKey("audit_log", AuditLog)
-
-
 def _outcome(status: int) -> str:
     if status < 400:
         return "ok"
@@ -102,18 +101,21 @@ def _action(request: web.Request) -> str:
     return f"{request.method} {path}"[:200]
 
 
-def audit_context(request: web.Request, key: ApiKey) -> dict[str, Any]:
+def audit_caller(request: web.Request, key: ApiKey) -> AuditCaller:
     """Who made this request, for an audit entry the store writes along with a robot."""
-    return {
-        "request_id": request.get(REQUEST_ID, ""),
-        "actor": key.id,
-        "client": request.remote,
-        "action": _action(request),
-    }
+    return AuditCaller(
+        request_id=request.get(REQUEST_ID, ""),
+        actor=key.id,
+        client=request.remote,
+        action=_action(request),
+    )
 
 
-def audit_middleware(caller_of: Any) -> Any:
-    """Middleware recording mutating calls and auth failures; ``caller_of`` finds the key."""
+def audit_middleware(audit_log: AuditLog, caller_of: Any) -> Any:
+    """Middleware recording mutating calls and auth failures in ``audit_log``.
+
+    ``caller_of`` finds the key of a request (None before authentication).
+    """
 
     @web.middleware
     async def audit(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -123,8 +125,10 @@ def audit_middleware(caller_of: Any) -> Any:
             response = await handler(request)
             status = response.status
             return response
-        except ApiError as exc:
-            status, detail = exc.status_code, exc.message
+        except RobofleetError as exc:
+            # The status the error middleware will answer; a 5xx keeps its message out.
+            status = exc.http_status
+            detail = exc.message if status < 500 else type(exc).__name__
             raise
         except web.HTTPException as exc:
             status = exc.status_code
@@ -139,7 +143,7 @@ def audit_middleware(caller_of: Any) -> Any:
                 key: ApiKey | None = caller_of(request)
                 match = request.match_info
                 target = request.get(AUDIT_TARGET) or match.get("robot_id") or match.get("key_id")
-                request.app[AUDIT_LOG].record(
+                audit_log.record(
                     AuditEntry(
                         id=new_robot_id(),  # time-ordered ids, like robots'
                         at=time.time(),

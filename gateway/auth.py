@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from gateway.errors import ApiError
-from gateway.ratelimit import RATE_LIMITER
+from gateway.ratelimit import RateLimiter
+from runtime.config import RateLimit
 from runtime.keys import ApiKey, Permission, denial, hash_key
 from runtime.store.base import RobotStore
 
@@ -81,8 +82,8 @@ class KeyCache:
         self._reads.clear()
 
 
-KEY_CACHE = web.AppKey("key_cache", KeyCache)
-PERMISSIONS = web.AppKey("permissions", dict)
+Permissions = Mapping[tuple[str, str], Permission]
+"""(method, route template) -> what a key needs to call it."""
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -95,14 +96,13 @@ def presented_key(request: web.Request) -> str | None:
     return value or None
 
 
-def route_permission(request: web.Request) -> Permission | None:
+def route_permission(request: web.Request, table: Permissions) -> Permission | None:
     """What the matched route needs; None when no route matched (the handler answers 404)."""
     route = request.match_info.route
     resource = route.resource
     if resource is None or request.match_info.http_exception is not None:
         return None
     method = "GET" if route.method == "HEAD" else route.method
-    table: dict[tuple[str, str], Permission] = request.app[PERMISSIONS]
     # A route nobody declared a permission for is admin-only: fail closed.
     return table.get((method, resource.canonical), Permission.ADMIN)
 
@@ -119,26 +119,35 @@ def _unauthenticated(message: str) -> ApiError:
     )
 
 
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Let public routes through; otherwise require a valid key whose role allows the route."""
-    permission = route_permission(request)
-    if permission is Permission.PUBLIC:
+def auth_middleware(
+    keys: KeyCache, limiter: RateLimiter, permissions: Permissions, failure_limit: RateLimit
+) -> Any:
+    """Middleware letting public routes through and requiring, elsewhere, a valid key whose
+    role allows the route; each failed authentication is charged to the client's
+    ``failure_limit`` bucket."""
+
+    @web.middleware
+    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+        """Check the request's key against the route's permission, then run the handler."""
+        permission = route_permission(request, permissions)
+        if permission is Permission.PUBLIC:
+            return await handler(request)
+        presented = presented_key(request)
+        problem: str | None
+        key: ApiKey | None = None
+        if presented is None:
+            problem = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
+        elif len(presented) > MAX_KEY_CHARS:
+            problem = "unknown API key"
+        else:
+            key = await keys.lookup(presented)
+            problem = "unknown API key" if key is None else key.problem()
+        if problem is not None or key is None:
+            await limiter.charge_auth_failure(request, failure_limit)
+            raise _unauthenticated(problem or "unknown API key")
+        request[CALLER] = key
+        if permission is not None and not key.may(permission):
+            raise ApiError(403, "forbidden", denial(key.role, permission))
         return await handler(request)
-    presented = presented_key(request)
-    problem: str | None
-    key: ApiKey | None = None
-    if presented is None:
-        problem = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
-    elif len(presented) > MAX_KEY_CHARS:
-        problem = "unknown API key"
-    else:
-        key = await request.app[KEY_CACHE].lookup(presented)
-        problem = "unknown API key" if key is None else key.problem()
-    if problem is not None or key is None:
-        await request.app[RATE_LIMITER].charge_auth_failure(request)
-        raise _unauthenticated(problem or "unknown API key")
-    request[CALLER] = key
-    if permission is not None and not key.may(permission):
-        raise ApiError(403, "forbidden", denial(key.role, permission))
-    return await handler(request)
+
+    return authenticate

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-Send = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+from runtime.messages import SubmitAnswer, SubmitRequest
+from runtime.tasks import BackgroundTasks
+
+Send = Callable[[list[SubmitRequest]], Awaitable[list[SubmitAnswer]]]
+"""The orchestrator call: one answer per request, in order."""
+Waiting = tuple[SubmitRequest, asyncio.Future[SubmitAnswer]]
 
 
 CROWD_DECAY = 0.01  # per submit: the crowd estimate halves in about 70 submits once it shrinks
@@ -42,21 +46,25 @@ class SubmitBatcher:
         self.max_wait_s = max_wait_s
         self._timer: asyncio.TimerHandle | None = None
         self._waiting_since = 0.0  # when the oldest robot still pending began to wait
-        self._pending: list[tuple[dict[str, Any], asyncio.Future]] = []
+        self._pending: list[Waiting] = []
         self._in_flight = 0
         self._in_flight_robots = 0
         # Start by assuming a crowd big enough for min_overlap; shrink toward what is seen.
         self._crowd = float(min_overlap * max_in_flight)
-        self._tasks: set[asyncio.Task] = set()
+        self._flushes = BackgroundTasks("submit batcher")
         self.calls = 0
 
-    async def submit(self, item: dict[str, Any]) -> dict[str, Any]:
-        """Hand one robot to the orchestrator and return its answer."""
+    async def submit(self, request: SubmitRequest) -> SubmitAnswer:
+        """Hand one robot to the orchestrator and return its answer.
+
+        Raises what the orchestrator call raised; a refusal of this robot alone comes back
+        in ``SubmitAnswer.error``.
+        """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
+        future: asyncio.Future[SubmitAnswer] = loop.create_future()
         if not self._pending:
             self._waiting_since = loop.time()
-        self._pending.append((item, future))
+        self._pending.append((request, future))
         held = len(self._pending) + self._in_flight_robots
         # Up at once, down slowly: a crowd that just sent a wave still counts as a crowd.
         self._crowd = max(float(held), self._crowd - (self._crowd - held) * CROWD_DECAY)
@@ -99,14 +107,12 @@ class SubmitBatcher:
         self._waiting_since = asyncio.get_running_loop().time()  # for what is left, if any
         self._in_flight += 1
         self._in_flight_robots += len(batch)
-        task = asyncio.get_running_loop().create_task(self._flush(batch))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._flushes.spawn(self._flush(batch))
 
-    async def _flush(self, batch: list[tuple[dict[str, Any], asyncio.Future]]) -> None:
+    async def _flush(self, batch: list[Waiting]) -> None:
         try:
             self.calls += 1
-            answers = await self._send([item for item, _ in batch])
+            answers = await self._send([request for request, _ in batch])
             for (_, future), answer in zip(batch, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)

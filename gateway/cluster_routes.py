@@ -1,17 +1,22 @@
-"""Routes about the cluster: its nodes, gateways and replicas, and scaling modules."""
+"""Routes about the cluster: its nodes, gateways and replicas, and scaling modules.
+
+Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.errors import ApiError
-from gateway.routes import FLEET, json_response, parse, read_json
+from gateway.http import json_response, parse, read_json
+from gateway.spec import body, json_answer, operation
+from gateway.state import CONTROL
 from runtime.keys import Permission
 from runtime.models import MODULE_NAME_PATTERN, ClusterNode, ClusterView, ModuleInfo
+
+__all__ = ["MODELS", "PATHS", "ROUTES", "ScaleRequest"]
 
 
 class ScaleRequest(BaseModel):
@@ -24,60 +29,53 @@ class ScaleRequest(BaseModel):
 
 async def cluster_view(request: web.Request) -> web.Response:
     """``GET /v1/cluster``: nodes with their resources, gateways and replicas."""
-    view = ClusterView.model_validate(await request.app[FLEET].cluster())
+    view = await request.app[CONTROL].cluster()
     return json_response(view.model_dump(mode="json"))
 
 
 async def scale_module(request: web.Request) -> web.Response:
-    """``POST /v1/modules/{name}/scale``: change a module's replica count."""
-    body = parse(ScaleRequest, await read_json(request))
-    name = request.match_info["name"]
-    modules = {m["name"] for m in await request.app[FLEET].list_modules()}
-    if name not in modules:
-        raise ApiError(404, "not_found", f"no module named {name!r}")
-    return json_response(await request.app[FLEET].scale_module(name, body.replicas))
+    """``POST /v1/modules/{name}/scale``: change a module's replica count.
+
+    An unknown module is 404 (``UnknownModule``), a count the cluster cannot place 422.
+    """
+    scale = parse(ScaleRequest, await read_json(request))
+    info = await request.app[CONTROL].scale_module(request.match_info["name"], scale.replicas)
+    return json_response(info.model_dump(mode="json"))
 
 
-def cluster_paths(
-    op: Callable[..., dict[str, Any]], ref: Callable[[type[BaseModel]], dict[str, Any]]
-) -> dict[str, Any]:
-    """The OpenAPI paths of these routes, built with the document's own helpers."""
-
-    def body(model: type[BaseModel]) -> dict[str, Any]:
-        return {"required": True, "content": {"application/json": {"schema": ref(model)}}}
-
-    def answer(model: type[BaseModel], description: str) -> dict[str, Any]:
-        return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
-
-    name = {
-        "name": "name",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": MODULE_NAME_PATTERN},
-    }
-    return {
-        "/v1/cluster": {
-            "get": op(
-                "getCluster",
-                "Nodes with their resources, gateways and replicas",
-                {"200": answer(ClusterView, "the cluster")},
-            ),
-        },
-        "/v1/modules/{name}/scale": {
-            "post": op(
-                "scaleModule",
-                "Change a module's replica count (admin)",
-                {"200": answer(ModuleInfo, "the module")},
-                (400, 404, 422),
-                parameters=[name],
-                requestBody=body(ScaleRequest),
-            ),
-        },
-    }
-
-
-CLUSTER_ROUTES: list[tuple[web.RouteDef, Permission]] = [
+ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/v1/cluster", cluster_view), Permission.READ),
     (web.post("/v1/modules/{name}/scale", scale_module), Permission.ADMIN),
 ]
 """The cluster routes with the permission a key needs to call each."""
+
+MODELS: list[type[BaseModel]] = [ClusterNode, ClusterView, ScaleRequest, ModuleInfo]
+"""The models :data:`PATHS` refers to."""
+
+_NAME = {
+    "name": "name",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": MODULE_NAME_PATTERN},
+}
+
+PATHS: dict[str, Any] = {
+    "/v1/cluster": {
+        "get": operation(
+            "getCluster",
+            "Nodes with their resources, gateways and replicas",
+            {"200": json_answer(ClusterView, "the cluster")},
+        ),
+    },
+    "/v1/modules/{name}/scale": {
+        "post": operation(
+            "scaleModule",
+            "Change a module's replica count (admin)",
+            {"200": json_answer(ModuleInfo, "the module")},
+            (400, 404, 422),
+            parameters=[_NAME],
+            requestBody=body(ScaleRequest),
+        ),
+    },
+}
+"""This module's part of the OpenAPI document's ``paths``."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
 
 from gateway.audit import AUDIT_TARGET
 from gateway.errors import ApiError
-from gateway.ratelimit import SETTINGS
-from gateway.routes import json_response
+from gateway.http import json_response
+from gateway.spec import json_answer, operation
+from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
 from runtime.ocr.documents import MEDIA_TYPES, sniff_media_type
 from runtime.ocr.shelf import DocumentShelf
@@ -37,18 +38,11 @@ class StoredDocument(BaseModel):
     type: str = Field(description=" | ".join(MEDIA_TYPES))
 
 
-class Shelf(Protocol):
-    """Where the gateway stores documents and looks them up."""
-
-    async def put(self, data: bytes) -> dict[str, Any]:
-        """Store a document: id, size, type and ``created``, or ``{"error": reason}``."""
-
-    async def info(self, doc_id: str) -> dict[str, Any] | None:
-        """A stored document's id, size and type, or None."""
-
-
 class LocalShelf:
-    """A :class:`DocumentShelf` in this process, for a gateway without Ray (tests, one box)."""
+    """A :class:`DocumentShelf` in this process, for a gateway without Ray (tests, one box).
+
+    It is a :class:`gateway.state.Shelf`.
+    """
 
     def __init__(self, shelf: DocumentShelf) -> None:
         self.shelf = shelf
@@ -60,9 +54,6 @@ class LocalShelf:
     async def info(self, doc_id: str) -> dict[str, Any] | None:
         """A stored document's id, size and type, or None."""
         return await asyncio.to_thread(self.shelf.info, doc_id)
-
-
-DOCUMENTS = web.AppKey("documents", Shelf)
 
 
 def _too_large(limit: int) -> ApiError:
@@ -136,8 +127,58 @@ async def get_document(request: web.Request) -> web.Response:
     return json_response(info)
 
 
-DOCUMENT_ROUTES: list[tuple[web.RouteDef, Permission]] = [
+ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.post("/v1/documents", upload_document), Permission.OPERATE),
     (web.get("/v1/documents/{document_id}", get_document), Permission.READ),
 ]
 """The document routes with the permission a key needs to call each."""
+
+MODELS: list[type[BaseModel]] = [StoredDocument]
+"""The models :data:`PATHS` refers to."""
+
+_BINARY = {"type": "string", "format": "binary"}
+_UPLOAD = {
+    "required": True,
+    "description": "A PNG, JPEG, TIFF or PDF: the raw body, or a multipart part 'file'.",
+    "content": {
+        "application/octet-stream": {"schema": _BINARY},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {"file": _BINARY},
+                "required": ["file"],
+            }
+        },
+    },
+}
+_DOCUMENT_ID = {
+    "name": "document_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": DOCUMENT_ID.pattern},
+}
+
+PATHS: dict[str, Any] = {
+    "/v1/documents": {
+        "post": operation(
+            "uploadDocument",
+            "Store a document by SHA-256; robots name it by id (payload.document_id)",
+            {
+                "201": json_answer(StoredDocument, "stored"),
+                "200": json_answer(StoredDocument, "already stored"),
+            },
+            (400, 413, 415, 422),
+            requestBody=_UPLOAD,
+        ),
+    },
+    "/v1/documents/{document_id}": {
+        "get": operation(
+            "getDocument",
+            "A stored document's size and type",
+            {"200": json_answer(StoredDocument, "the document")},
+            (404,),
+            parameters=[_DOCUMENT_ID],
+        ),
+    },
+}
+"""This module's part of the OpenAPI document's ``paths``."""

@@ -1,4 +1,11 @@
-"""One error shape for every response, request ids, and no internals in any body."""
+"""One error shape for every response, request ids, and no internals in any body.
+
+Every :class:`~runtime.errors.RobofleetError` a handler raises (or an orchestrator call
+raises through it) is turned into a response here and nowhere else (:func:`translate`): the
+class declares its ``http_status`` and ``code``, and ``retry_after_s`` becomes a
+``Retry-After`` header. :class:`ApiError` is the gateway's own error, for refusals that
+carry their status with them (validation, authentication, rate limits).
+"""
 
 from __future__ import annotations
 
@@ -15,53 +22,40 @@ from pydantic import ValidationError
 
 from runtime.errors import GatewayError, RobofleetError
 
+__all__ = [
+    "REQUEST_ID",
+    "REQUEST_ID_HEADER",
+    "ApiError",
+    "error_middleware",
+    "error_response",
+    "translate",
+    "validation_message",
+]
+
 log = logging.getLogger(__name__)
 
 _request_ids = random.Random(os.urandom(16))
 
 REQUEST_ID = web.RequestKey("request_id", str)
+"""Request item: the id the error body and the ``X-Request-ID`` header carry."""
 REQUEST_ID_HEADER = "X-Request-ID"
 
-STATUS_OF_CODE = {
-    "not_found": 404,
-    "unknown_robot_type": 422,
-    "queue_full": 429,
-    "module_rejected": 422,
-    "module_exists": 409,
-    "store_unavailable": 503,
-    "bad_config": 400,
-}
-
-
-def raise_for_answer(answer: dict[str, Any], default_status: int) -> None:
-    """Raise the HTTP error of an orchestrator answer that carries ``{"error": ...}``.
-
-    The status comes from :data:`STATUS_OF_CODE` (``default_status`` for other codes), and
-    an answer with ``retry_after_s`` gets a ``Retry-After`` header, rounded up.
-    """
-    error = answer.get("error")
-    if error is None:
-        return
-    headers = None
-    if "retry_after_s" in error:
-        headers = {"Retry-After": str(max(1, math.ceil(error["retry_after_s"])))}
-    status = STATUS_OF_CODE.get(error["code"], default_status)
-    raise ApiError(status, error["code"], error["message"], headers=headers)
+HIDDEN_MESSAGE = "the service could not complete the request"
 
 
 class ApiError(GatewayError):
-    """An HTTP error with robofleet's JSON body; raise it from any handler."""
+    """Raised by the gateway itself with the HTTP status, code and headers to answer."""
 
     def __init__(
         self, status: int, code: str, message: str, headers: dict[str, str] | None = None
     ) -> None:
         super().__init__(message)
-        self.status_code = status
+        self.http_status = status
         self.code = code
         self.headers = dict(headers or {})
 
-    def __reduce__(self):
-        return (type(self), (self.status_code, self.code, self.message, self.headers))
+    def __reduce__(self) -> tuple[type[ApiError], tuple[int, str, str, dict[str, str]]]:
+        return (type(self), (self.http_status, self.code, self.message, self.headers))
 
 
 def error_response(
@@ -74,6 +68,23 @@ def error_response(
     )
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def translate(exc: RobofleetError, request_id: str) -> web.Response:
+    """The response of a robofleet error: its class's status and code, its message.
+
+    ``retry_after_s`` (seconds) becomes ``Retry-After``, rounded up to a whole second, at
+    least 1. A status of 500 or more hides the message (it may name internals) and logs the
+    error with the request id instead.
+    """
+    status = exc.http_status
+    headers = dict(exc.headers) if isinstance(exc, ApiError) else {}
+    if exc.retry_after_s is not None and "Retry-After" not in headers:
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    if status >= 500:
+        log.error("request %s failed: %r", request_id, exc, exc_info=exc)
+        return error_response(status, exc.code, HIDDEN_MESSAGE, request_id, headers)
+    return error_response(status, exc.code, exc.message, request_id, headers)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -98,9 +109,9 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
     request_id = _new_request_id(request)
     request[REQUEST_ID] = request_id
     try:
-        response = await handler(request)
-    except ApiError as exc:
-        return error_response(exc.status_code, exc.code, exc.message, request_id, exc.headers)
+        response: web.StreamResponse = await handler(request)
+    except RobofleetError as exc:
+        return translate(exc, request_id)
     except web.HTTPException as exc:
         if exc.status_code < 400:
             raise
@@ -113,14 +124,6 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         status = exc.code if 400 <= exc.code < 500 else 400
         log.info("request %s: malformed request: %s", request_id, exc)
         return error_response(status, "bad_request", "the request is malformed", request_id)
-    except RobofleetError as exc:
-        status = STATUS_OF_CODE.get(exc.code, 500)
-        if status >= 500:
-            log.error("request %s failed: %r", request_id, exc, exc_info=exc)
-            return error_response(
-                status, exc.code, "the service could not complete the request", request_id
-            )
-        return error_response(status, exc.code, exc.message, request_id)
     except Exception:
         log.exception("request %s failed with an internal error", request_id)
         return error_response(500, "internal", "internal error; quote the request id", request_id)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
 
 from prometheus_client.utils import floatToGoString
+
+from runtime.sdk import MetricSample
 
 log = logging.getLogger(__name__)
 
@@ -27,32 +29,31 @@ def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def render_samples(samples: list[dict[str, Any]]) -> bytes:
-    """Write samples (``name``, ``value``, ``labels``, ``kind``, ``help``) as Prometheus text."""
-    by_name: dict[str, list[dict[str, Any]]] = {}
+def render_samples(samples: Iterable[MetricSample]) -> bytes:
+    """Write samples as Prometheus text, grouped by name; names and labels that Prometheus
+    would refuse are left out. The first sample of a name gives its kind and help."""
+    by_name: dict[str, list[MetricSample]] = {}
     for sample in samples:
-        if _NAME.fullmatch(str(sample.get("name", ""))):
-            by_name.setdefault(sample["name"], []).append(sample)
+        if _NAME.fullmatch(sample.name):
+            by_name.setdefault(sample.name, []).append(sample)
     lines: list[str] = []
     for name, group in by_name.items():
-        kind = group[0].get("kind") if group[0].get("kind") in ("counter", "gauge") else "gauge"
-        help_text = str(group[0].get("help") or name).replace("\\", "\\\\").replace("\n", "\\n")
+        kind = group[0].kind if group[0].kind in ("counter", "gauge") else "gauge"
+        help_text = (group[0].help or name).replace("\\", "\\\\").replace("\n", "\\n")
         lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
         for sample in group:
             labels = ",".join(
                 f'{key}="{_escape(str(value))}"'
-                for key, value in sample.get("labels", {}).items()
+                for key, value in sample.labels.items()
                 if _LABEL.fullmatch(str(key))
             )
-            lines.append(f"{name}{{{labels}}} {floatToGoString(float(sample['value']))}")
+            lines.append(f"{name}{{{labels}}} {floatToGoString(float(sample.value))}")
     return ("\n".join(lines) + "\n").encode() if lines else b""
 
 
-async def module_metrics_text(fleet: Any) -> bytes:
-    """The replicas' samples as Prometheus text; empty when the fleet cannot gather them."""
-    gather = getattr(fleet, "module_metrics", None)
-    if gather is None:
-        return b""
+async def module_metrics_text(gather: Callable[[], Awaitable[list[MetricSample]]]) -> bytes:
+    """The replicas' samples (from ``gather``) as Prometheus text; empty if gathering fails
+    or takes over :data:`SCRAPE_TIMEOUT_S` seconds."""
     try:
         samples = await asyncio.wait_for(gather(), SCRAPE_TIMEOUT_S)
     except Exception:

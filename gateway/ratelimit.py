@@ -222,14 +222,9 @@ class RateLimiter:
                 )
         return self.local.acquire(buckets, cost)
 
-    async def charge_auth_failure(
-        self, request: web.Request, limit: RateLimit | None = None
-    ) -> None:
+    async def charge_auth_failure(self, request: web.Request, limit: RateLimit) -> None:
         """Count a failed authentication of the client; raise 429 once its budget is spent."""
-        settings: Settings = request.app[SETTINGS]
-        bucket = Bucket.of(
-            f"authfail:{request.remote or 'unknown'}", limit or settings.auth_failure_limit
-        )
+        bucket = Bucket.of(f"authfail:{request.remote or 'unknown'}", limit)
         decision = await self.acquire([bucket])
         if not decision.allowed:
             LIMITED.labels("auth_failure").inc()
@@ -241,13 +236,14 @@ class RateLimiter:
             )
 
 
-RATE_LIMITER = web.AppKey("rate_limiter", RateLimiter)
-SETTINGS = web.AppKey("settings", Settings)
+async def take_token(
+    limiter: RateLimiter, request: web.Request, buckets: Sequence[Bucket], label: str
+) -> None:
+    """Take a token from ``buckets`` for this request; raise a 429 ApiError if refused.
 
-
-async def take_token(request: web.Request, buckets: Sequence[Bucket], label: str) -> None:
-    """Take a token from ``buckets`` for this request; raise 429 with the headers if refused."""
-    decision = await request.app[RATE_LIMITER].acquire(buckets)
+    The ``RateLimit-*`` headers of the decision go on the response either way.
+    """
+    decision = await limiter.acquire(buckets)
     request[RATE_HEADERS] = decision.headers()
     if not decision.allowed:
         LIMITED.labels(label).inc()
@@ -260,7 +256,9 @@ async def take_token(request: web.Request, buckets: Sequence[Bucket], label: str
         )
 
 
-def rate_limit_middleware(caller_of: Callable[[web.Request], Any]) -> Any:
+def rate_limit_middleware(
+    limiter: RateLimiter, settings: Settings, caller_of: Callable[[web.Request], Any]
+) -> Any:
     """Middleware taking one token per authenticated request from its key's bucket."""
 
     @web.middleware
@@ -268,9 +266,8 @@ def rate_limit_middleware(caller_of: Callable[[web.Request], Any]) -> Any:
         """Refuse with 429 once the calling key's token bucket is empty."""
         key = caller_of(request)
         if key is not None:
-            settings: Settings = request.app[SETTINGS]
             limit = settings.role_rate_limit(key.role.value)
-            await take_token(request, [Bucket.of(f"key:{key.id}", limit)], "key")
+            await take_token(limiter, request, [Bucket.of(f"key:{key.id}", limit)], "key")
         return await handler(request)
 
     return rate_limit

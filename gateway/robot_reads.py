@@ -8,17 +8,10 @@ no robot on them is running, and only the first page (no cursor) of each query.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 import orjson
-from aiohttp import web
 
-from actors.cache import CacheCalls
-from gateway.cache_client import CACHE, GatewayCache
-from gateway.cache_metrics import pull_stats
+from gateway.cache_client import GatewayCache
 from runtime.cache import CacheKind, robot_version
-from runtime.config import Settings
 from runtime.models import Robot, RobotStatus
 from runtime.store.base import RobotPage, RobotStore
 
@@ -66,24 +59,3 @@ class RobotReads:
             )
             self.cache.fill(CacheKind.ROBOT_LIST, key, body, None, token)
         return page
-
-
-ROBOT_READS = web.AppKey("robot_reads", RobotReads)
-
-
-def install_cache(
-    app: web.Application, settings: Settings, store: RobotStore, calls: CacheCalls | None
-) -> None:
-    """Give an app its :class:`GatewayCache` (``CACHE``) and :class:`RobotReads`."""
-    cache = GatewayCache(calls, timeout_s=settings.cache_timeout_s)
-    app[CACHE] = cache
-    app[ROBOT_READS] = RobotReads(store, cache, enabled=settings.cache_reads and calls is not None)
-
-    async def cache_lifetime(app: web.Application) -> AsyncIterator[None]:
-        puller = asyncio.get_running_loop().create_task(pull_stats(cache))
-        yield
-        puller.cancel()
-        await cache.close()
-
-    if calls is not None:
-        app.cleanup_ctx.append(cache_lifetime)

@@ -1,97 +1,46 @@
-"""The HTTP routes of the gateway under ``/v1``, plus health, readiness and metrics."""
+"""The robot and module routes under ``/v1``, plus health, readiness and metrics.
+
+Exports ``ROUTES`` (each with the permission a key needs), and ``PATHS`` and ``MODELS``,
+their part of the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+import time
+from typing import Any
 
-import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from gateway.audit import AUDIT_TARGET, AUDITED, audit_context
+from gateway.audit import AUDIT_TARGET, AUDITED, audit_caller
 from gateway.auth import caller
-from gateway.batching import SubmitBatcher
-from gateway.errors import ApiError, raise_for_answer, validation_message
+from gateway.errors import ApiError
 from gateway.events import stream_robot
+from gateway.http import json_response, parse, read_json
 from gateway.module_metrics import module_metrics_text
-from gateway.ratelimit import SETTINGS, Bucket, take_token
-from gateway.robot_reads import ROBOT_READS
-from gateway.schemas import Accepted, RobotListQuery
-from gateway.scope import MODULE_DIRECTORY, check_robot, check_type, may_see
+from gateway.ratelimit import Bucket, take_token
+from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
+from gateway.scope import check_robot, check_type, may_see
+from gateway.spec import body, json_answer, operation, path_id, query_parameters
+from gateway.state import (
+    BATCHER,
+    CONTROL,
+    MODULE_DIRECTORY,
+    RATE_LIMITER,
+    ROBOT_READS,
+    SETTINGS,
+    STORE,
+)
+from runtime.errors import AlreadyTerminal, RobotNotFound
 from runtime.keys import Permission
-from runtime.models import Robot, RobotRequest, new_robot_id
-from runtime.store.base import RobotStore
+from runtime.messages import SubmitRequest
+from runtime.models import ModuleInfo, ModuleSpec, Robot, RobotEvent, RobotRequest, new_robot_id
 
-__all__ = [
-    "BATCHER",
-    "FLEET",
-    "ROUTES",
-    "STORE",
-    "Accepted",
-    "Fleet",
-    "RobotListQuery",
-    "json_response",
-    "parse",
-    "read_json",
-]
+__all__ = ["MODELS", "PATHS", "ROUTES"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-
-class Fleet(Protocol):
-    """What the gateway needs of the orchestrator."""
-
-    async def submit_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Persist and enqueue robots."""
-
-    async def list_modules(self) -> list[dict[str, Any]]:
-        """Registered modules and their state."""
-
-    async def register_module(self, spec: dict[str, Any]) -> dict[str, Any]:
-        """Validate and deploy a module."""
-
-    async def ready(self) -> bool:
-        """Whether the orchestrator answers."""
-
-    async def cancel(self, robot_id: str) -> dict[str, Any]:
-        """Cancel a queued robot, or ask a running one to stop."""
-
-
-FLEET = web.AppKey("fleet", Fleet)
-STORE = web.AppKey("store", RobotStore)
-BATCHER = web.AppKey("batcher", SubmitBatcher)
-
-
-def json_response(
-    data: Any, status: int = 200, headers: dict[str, str] | None = None
-) -> web.Response:
-    """A JSON response serialised with orjson."""
-    return web.Response(
-        status=status, body=orjson.dumps(data), content_type="application/json", headers=headers
-    )
-
-
-async def read_json(request: web.Request) -> Any:
-    """Parse a JSON body whatever its declared content type, or raise a 400 saying why not."""
-    raw = await request.read()
-    if not raw:
-        raise ApiError(400, "invalid_json", "the request body is empty")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.args[0]}") from None
-
-
-def parse(model: type[BaseModel], data: Any) -> Any:
-    """Validate data against a model, or raise a 422 naming each bad field."""
-    if not isinstance(data, dict):
-        raise ApiError(422, "validation_error", "expected a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, "validation_error", validation_message(exc)) from None
 
 
 def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
@@ -110,40 +59,49 @@ def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
     return header
 
 
+def _new_robot(robot: RobotRequest) -> Robot:
+    """A queued robot with a fresh id from a request that is already valid (not re-checked)."""
+    now = time.time()
+    return Robot.model_construct(id=new_robot_id(), created_at=now, updated_at=now, **dict(robot))
+
+
 async def submit_robot(request: web.Request) -> web.Response:
     """``POST /v1/robots``: durably accept a robot; 202 once it is in the store.
 
     With an ``Idempotency-Key`` header (or body ``idempotency_key``), a repeat of the same
     request answers 200 with the first robot; the same key with a different request is 409.
+    A robot the orchestrator refuses raises its error (``UnknownRobotType``, ``QueueFull``).
     """
     key = caller(request)
+    app = request.app
     robot = parse(RobotRequest, await read_json(request))
     robot.idempotency_key = _idempotency_key(request, robot)
-    modules = await check_type(request, key, robot.type)
-    limits = request.app[SETTINGS].module_rate_limits
+    directory = app[MODULE_DIRECTORY]
+    modules = await check_type(directory, key, robot.type)
+    limits = app[SETTINGS].module_rate_limits
     if limits:
-        modules = modules or await request.app[MODULE_DIRECTORY].modules_of_type(robot.type)
+        modules = modules or await directory.modules_of_type(robot.type)
         buckets = [Bucket.of(f"key:{key.id}:module:{m}", limits[m]) for m in modules if m in limits]
         if buckets:
-            await take_token(request, buckets, "module")
-    item = robot.model_dump()
-    item["id"] = new_robot_id()
-    item["audit"] = audit_context(request, key)
-    answer = await request.app[BATCHER].submit(item)
-    raise_for_answer(answer, 422)
-    request[AUDIT_TARGET] = answer["id"]
-    request[AUDITED] = bool(answer.get("audited"))
-    created = answer.get("created", True)
-    if not created and not answer.get("same_request", True):
+            await take_token(app[RATE_LIMITER], request, buckets, "module")
+    answer = await app[BATCHER].submit(
+        SubmitRequest(robot=_new_robot(robot), audit=audit_caller(request, key))
+    )
+    if answer.error is not None:
+        raise answer.error
+    request[AUDIT_TARGET] = answer.id
+    request[AUDITED] = answer.audited
+    if not answer.created and not answer.same_request:
         raise ApiError(
             409,
             "idempotency_conflict",
             f"idempotency key {robot.idempotency_key!r} was already used for a different "
-            f"request (robot {answer['id']})",
+            f"request (robot {answer.id})",
         )
-    body = {"id": answer["id"], "status": answer["status"]}
     return json_response(
-        body, 202 if created else 200, headers={"Location": f"/v1/robots/{answer['id']}"}
+        {"id": answer.id, "status": answer.status},
+        202 if answer.created else 200,
+        headers={"Location": f"/v1/robots/{answer.id}"},
     )
 
 
@@ -151,8 +109,8 @@ async def _visible_robot(request: web.Request) -> Robot:
     robot_id = request.match_info["robot_id"]
     robot = await request.app[ROBOT_READS].robot(robot_id) if len(robot_id) <= 64 else None
     if robot is None:
-        raise ApiError(404, "not_found", f"no robot with id {robot_id!r}")
-    await check_robot(request, caller(request), robot)
+        raise RobotNotFound(f"no robot with id {robot_id!r}")
+    await check_robot(request.app[MODULE_DIRECTORY], caller(request), robot)
     return robot
 
 
@@ -170,10 +128,12 @@ async def cancel_robot(request: web.Request) -> web.Response:
     """
     robot = await _visible_robot(request)
     if robot.status.terminal:
-        raise ApiError(409, "already_terminal", f"robot {robot.id} is already {robot.status}")
-    answer = await request.app[FLEET].cancel(robot.id)
-    raise_for_answer(answer, 409)
-    return json_response(answer, 202 if answer.get("cancel_requested") else 200)
+        raise AlreadyTerminal(f"robot {robot.id} is already {robot.status}")
+    answer = await request.app[CONTROL].cancel(robot.id)
+    return json_response(
+        {"id": answer.id, "status": answer.status, "cancel_requested": answer.cancel_requested},
+        202 if answer.cancel_requested else 200,
+    )
 
 
 async def robot_events(request: web.Request) -> web.StreamResponse:
@@ -190,11 +150,12 @@ async def list_robots(request: web.Request) -> web.Response:
     (so a page may hold fewer than ``limit``; ``next_cursor`` still walks every robot).
     """
     key = caller(request)
+    directory = request.app[MODULE_DIRECTORY]
     query = parse(RobotListQuery, dict(request.query))
     if query.type is not None:
-        await check_type(request, key, query.type)
+        await check_type(directory, key, query.type)
     page = await request.app[ROBOT_READS].page(query.status, query.type, query.limit, query.cursor)
-    robots = [r for r in page.robots if await may_see(request, key, r)]
+    robots = [r for r in page.robots if await may_see(directory, key, r)]
     return json_response(
         {"robots": [r.model_dump(mode="json") for r in robots], "next_cursor": page.next_cursor}
     )
@@ -203,8 +164,10 @@ async def list_robots(request: web.Request) -> web.Response:
 async def list_modules(request: web.Request) -> web.Response:
     """``GET /v1/modules``: modules with health, breaker state, queue and replicas."""
     key = caller(request)
-    modules = await request.app[FLEET].list_modules()
-    return json_response({"modules": [m for m in modules if key.allows_module(m["name"])]})
+    modules = await request.app[CONTROL].list_modules()
+    return json_response(
+        {"modules": [m.model_dump(mode="json") for m in modules if key.allows_module(m.name)]}
+    )
 
 
 async def register_module(request: web.Request) -> web.Response:
@@ -214,9 +177,11 @@ async def register_module(request: web.Request) -> web.Response:
         raise ApiError(422, "validation_error", "expected a JSON object")
     if isinstance(data.get("name"), str):
         request[AUDIT_TARGET] = data["name"]
-    info = await request.app[FLEET].register_module(data)
+    info = await request.app[CONTROL].register_module(data)
     request.app[MODULE_DIRECTORY].invalidate()
-    return json_response(info, 201, headers={"Location": f"/v1/modules/{info['name']}"})
+    return json_response(
+        info.model_dump(mode="json"), 201, headers={"Location": f"/v1/modules/{info.name}"}
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -228,7 +193,7 @@ async def readyz(request: web.Request) -> web.Response:
     """``GET /readyz``: the orchestrator and the store both answer."""
     checks: dict[str, str] = {}
     try:
-        await asyncio.wait_for(request.app[FLEET].ready(), 2.0)
+        await asyncio.wait_for(request.app[CONTROL].ready(), 2.0)
         checks["orchestrator"] = "ok"
     except Exception:
         checks["orchestrator"] = "unavailable"
@@ -245,7 +210,7 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
-    body = generate_latest() + await module_metrics_text(request.app[FLEET])
+    body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -262,3 +227,141 @@ ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/metrics", metrics), Permission.READ),
 ]
 """Every route of this module with the permission a key needs to call it."""
+
+MODELS: list[type[BaseModel]] = [
+    RobotRequest,
+    Robot,
+    RobotPage,
+    RobotEvent,
+    Accepted,
+    CancelAnswer,
+    ModuleSpec,
+    ModuleInfo,
+    ModuleList,
+    Health,
+]
+"""The models :data:`PATHS` refers to."""
+
+# One server-sent event (OpenAPI before 3.2: the schema of an event stream describes each event).
+SSE_EVENT = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "progress", "result"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/RobotEvent"},
+                    {"$ref": "#/components/schemas/Robot"},
+                ]
+            },
+        },
+        "id": {"type": "string"},
+    },
+}
+
+_ROBOT_ID = [path_id("robot_id")]
+_IDEMPOTENCY: dict[str, Any] = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Same key and same request: 200 with the first robot; else 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+}
+
+PATHS: dict[str, Any] = {
+    "/v1/robots": {
+        "post": operation(
+            "submitRobot",
+            "Submit a robot",
+            {
+                "202": json_answer(Accepted, "accepted and durable"),
+                "200": json_answer(Accepted, "a replay of an earlier request (Idempotency-Key)"),
+            },
+            (400, 409, 413, 422),
+            parameters=[_IDEMPOTENCY],
+            requestBody=body(RobotRequest),
+        ),
+        "get": operation(
+            "listRobots",
+            "List robots, newest first",
+            {"200": json_answer(RobotPage, "a page of robots")},
+            (422,),
+            parameters=query_parameters(RobotListQuery),
+        ),
+    },
+    "/v1/robots/{robot_id}": {
+        "get": operation(
+            "getRobot",
+            "Get a robot",
+            {"200": json_answer(Robot, "the robot")},
+            (404,),
+            parameters=_ROBOT_ID,
+        ),
+    },
+    "/v1/robots/{robot_id}/cancel": {
+        "post": operation(
+            "cancelRobot",
+            "Cancel a robot",
+            {
+                "200": json_answer(CancelAnswer, "a queued robot, now cancelled"),
+                "202": json_answer(CancelAnswer, "a running robot, asked to stop"),
+            },
+            (404, 409),
+            parameters=_ROBOT_ID,
+        ),
+    },
+    "/v1/robots/{robot_id}/events": {
+        "get": operation(
+            "robotEvents",
+            "Server-sent events of a robot's progress and state until it is terminal",
+            {
+                "200": {
+                    "description": "events 'status' and 'progress' (RobotEvent JSON), then "
+                    "'result' (Robot JSON)",
+                    "content": {"text/event-stream": {"schema": SSE_EVENT}},
+                }
+            },
+            (404,),
+            parameters=_ROBOT_ID,
+        ),
+    },
+    "/v1/modules": {
+        "get": operation(
+            "listModules", "List modules", {"200": json_answer(ModuleList, "modules")}
+        ),
+        "post": operation(
+            "registerModule",
+            "Register a module (admin)",
+            {"201": json_answer(ModuleInfo, "registered")},
+            (400, 409, 422),
+            requestBody=body(ModuleSpec),
+        ),
+    },
+    "/healthz": {
+        "get": operation("healthz", "Liveness", {"200": json_answer(Health, "alive")}, public=True)
+    },
+    "/readyz": {
+        "get": operation(
+            "readyz",
+            "Readiness: the orchestrator and the store answer",
+            {"200": json_answer(Health, "ready"), "503": json_answer(Health, "not ready")},
+            public=True,
+        )
+    },
+    "/metrics": {
+        "get": operation(
+            "metrics",
+            "Prometheus metrics",
+            {
+                "200": {
+                    "description": "text exposition",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        )
+    },
+}
+"""This module's part of the OpenAPI document's ``paths``."""

@@ -6,8 +6,8 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from runtime.keys import Role
-from runtime.models import MODULE_NAME_PATTERN, RobotStatus
+from runtime.keys import AuditEntry, Role
+from runtime.models import MODULE_NAME_PATTERN, ModuleInfo, Robot, RobotStatus
 
 
 class RobotListQuery(BaseModel):
@@ -26,6 +26,26 @@ class Accepted(BaseModel):
 
     id: str
     status: RobotStatus
+
+
+class RobotPage(BaseModel):
+    """A page of robots, newest first."""
+
+    robots: list[Robot]
+    next_cursor: str | None = None
+
+
+class ModuleList(BaseModel):
+    """Registered modules."""
+
+    modules: list[ModuleInfo]
+
+
+class Health(BaseModel):
+    """Liveness or readiness."""
+
+    status: str
+    checks: dict[str, str] = Field(default_factory=dict)
 
 
 class CancelAnswer(BaseModel):
@@ -108,3 +128,10 @@ class AuditQuery(BaseModel):
     actor: str | None = Field(None, max_length=64)
     limit: int = Field(50, ge=1, le=500)
     cursor: str | None = Field(None, max_length=64)
+
+
+class AuditPage(BaseModel):
+    """A page of the audit log, newest first."""
+
+    entries: list[AuditEntry]
+    next_cursor: str | None = None

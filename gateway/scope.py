@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
-
-from aiohttp import web
 
 from gateway.errors import ApiError
 from runtime.keys import ApiKey
+from runtime.messages import ModuleInfo
 from runtime.models import Robot
 
-ListModules = Callable[[], Awaitable[list[dict[str, Any]]]]
+ListModules = Callable[[], Awaitable[list[ModuleInfo]]]
 
 
 class ModuleDirectory:
@@ -33,8 +31,8 @@ class ModuleDirectory:
         if time.monotonic() - self._fetched_at > self._ttl_s:
             by_type: dict[str, list[str]] = {}
             for module in await self._list_modules():
-                for handled in module.get("types", ()):
-                    by_type.setdefault(handled, []).append(module["name"])
+                for handled in module.types:
+                    by_type.setdefault(handled, []).append(module.name)
             self._by_type, self._fetched_at = by_type, time.monotonic()
         return self._by_type.get(robot_type, [])
 
@@ -43,38 +41,35 @@ class ModuleDirectory:
         self._fetched_at = -float("inf")
 
 
-MODULE_DIRECTORY = web.AppKey("module_directory", ModuleDirectory)
-
-
 def _scope_error(key: ApiKey, what: str) -> ApiError:
     allowed = ", ".join(key.modules or []) or "none"
     return ApiError(403, "forbidden", f"this key is limited to modules [{allowed}]; {what}")
 
 
-async def check_type(request: web.Request, key: ApiKey, robot_type: str) -> list[str]:
+async def check_type(directory: ModuleDirectory, key: ApiKey, robot_type: str) -> list[str]:
     """Refuse (403) a scoped key a robot type none of its modules handles; return its modules.
 
     A type no module handles is let through: the submit then fails with 422 as for anyone.
     """
     if key.unscoped:
         return []
-    modules = await request.app[MODULE_DIRECTORY].modules_of_type(robot_type)
+    modules = await directory.modules_of_type(robot_type)
     if modules and not any(key.allows_module(m) for m in modules):
         raise _scope_error(key, f"type {robot_type!r} is handled by [{', '.join(modules)}]")
     return modules
 
 
-async def may_see(request: web.Request, key: ApiKey, robot: Robot) -> bool:
+async def may_see(directory: ModuleDirectory, key: ApiKey, robot: Robot) -> bool:
     """Whether a key may read or cancel a robot: unscoped, or the robot's module is allowed."""
     if key.unscoped:
         return True
     if robot.module is not None and key.allows_module(robot.module):
         return True
-    modules = await request.app[MODULE_DIRECTORY].modules_of_type(robot.type)
+    modules = await directory.modules_of_type(robot.type)
     return any(key.allows_module(m) for m in modules)
 
 
-async def check_robot(request: web.Request, key: ApiKey, robot: Robot) -> None:
+async def check_robot(directory: ModuleDirectory, key: ApiKey, robot: Robot) -> None:
     """Refuse (403) a scoped key a robot of a module it is not allowed."""
-    if not await may_see(request, key, robot):
+    if not await may_see(directory, key, robot):
         raise _scope_error(key, f"robot {robot.id} is of type {robot.type!r}")

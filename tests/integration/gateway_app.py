@@ -12,58 +12,87 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from runtime.config import Settings
+from runtime.errors import ModuleRejected, UnknownModule, UnknownRobotType
 from runtime.keys import Role, new_api_key
-from runtime.models import RobotStatus
+from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
+from runtime.models import ClusterView, HealthState, RobotStatus
+from runtime.sdk import MetricSample
 from runtime.store import SqliteStore
 
 MODULES = [
-    {"name": "echo", "types": ["echo"]},
-    {"name": "sleep", "types": ["sleep"]},
+    ModuleInfo(
+        name=name,
+        class_path=f"tests.fake:{name.title()}",
+        types=[name],
+        health=HealthState.HEALTHY,
+        breaker="closed",
+        performance=1.0,
+        queued=0,
+        replicas=[],
+    )
+    for name in ("echo", "sleep")
 ]
 
 
-class FakeFleet:
+class FakeControlPlane:
     """Stands in for the orchestrator: accepts echo/sleep robots into the store."""
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
         self.cancelled: list[str] = []
 
-    async def submit_many(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitAnswer]:
         """Store robots of known types; refuse others like the orchestrator does."""
-        from runtime.models import Robot
-
         answers = []
-        for item in items:
-            if item["type"] not in ("echo", "sleep"):
-                answers.append(
-                    {"error": {"code": "unknown_robot_type", "message": "no module handles it"}}
-                )
+        for request in requests:
+            robot = request.robot
+            if robot.type not in ("echo", "sleep"):
+                error = UnknownRobotType(f"no module handles type {robot.type!r}")
+                answers.append(SubmitAnswer(id=robot.id, error=error))
                 continue
-            [stored] = await self.store.create_robots([Robot.model_validate(item)])
+            [stored] = await self.store.create_robots([robot])
+            created = stored.id == robot.id
             answers.append(
-                {"id": stored.id, "status": stored.status.value, "created": stored.id == item["id"]}
+                SubmitAnswer(
+                    id=stored.id,
+                    status=stored.status,
+                    created=created,
+                    same_request=stored.same_request(robot),
+                )
             )
         return answers
 
-    async def list_modules(self) -> list[dict[str, Any]]:
+    async def list_modules(self) -> list[ModuleInfo]:
         """Two modules, echo and sleep."""
-        return [dict(m) for m in MODULES]
+        return [m.model_copy(deep=True) for m in MODULES]
 
-    async def register_module(self, spec: dict[str, Any]) -> dict[str, Any]:
+    async def register_module(self, raw_spec: dict[str, Any]) -> ModuleInfo:
         """Refuse every module."""
-        from runtime.errors import ModuleRejected
-
         raise ModuleRejected("the fake orchestrator takes no modules")
+
+    async def scale_module(self, name: str, replicas: int) -> ModuleInfo:
+        """Scale nothing: an unknown name is refused, a known one stays as it is."""
+        for module in MODULES:
+            if module.name == name:
+                return module.model_copy(deep=True)
+        raise UnknownModule(f"no module named {name!r}")
+
+    async def cancel(self, robot_id: str) -> CancelAnswer:
+        """Pretend a cancel worked."""
+        self.cancelled.append(robot_id)
+        return CancelAnswer(id=robot_id, status=RobotStatus.CANCELLED, cancel_requested=False)
 
     async def ready(self) -> bool:
         """Always ready."""
         return True
 
-    async def cancel(self, robot_id: str) -> dict[str, Any]:
-        """Pretend a cancel worked."""
-        self.cancelled.append(robot_id)
-        return {"id": robot_id, "status": RobotStatus.CANCELLED.value, "cancel_requested": False}
+    async def cluster(self) -> ClusterView:
+        """No nodes."""
+        return ClusterView(nodes=[])
+
+    async def module_metrics(self) -> list[MetricSample]:
+        """No replica exports metrics."""
+        return []
 
 
 @asynccontextmanager
@@ -72,7 +101,7 @@ async def local_gateway(
 ) -> AsyncIterator[tuple[TestClient, str, SqliteStore]]:
     """Serve a gateway app; yield its client, an admin key and its store."""
     store = SqliteStore(data_dir / "robofleet.db")
-    app = create_app(Settings(data_dir=data_dir, **settings), FakeFleet(store), store)
+    app = create_app(Settings(data_dir=data_dir, **settings), FakeControlPlane(store), store)
     async with TestClient(TestServer(app)) as client:
         secret, record = new_api_key(Role.ADMIN)
         await store.create_api_key(record)

@@ -23,8 +23,8 @@ from tests.integration.outcomes import query
 PUBLIC = {"/healthz", "/readyz"}
 
 
-class _NoFleet:
-    async def submit_many(self, items):
+class _NoControl:
+    async def submit_many(self, requests):
         return []
 
     async def list_modules(self):
@@ -33,7 +33,7 @@ class _NoFleet:
 
 def app_routes() -> list[tuple[str, str]]:
     """(method, path template) of every route the gateway app registers."""
-    app = create_app(Settings(), _NoFleet(), None)  # type: ignore[arg-type]
+    app = create_app(Settings(), _NoControl(), None)  # type: ignore[arg-type]
     return sorted(
         {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
     )

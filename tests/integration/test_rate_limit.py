@@ -20,7 +20,8 @@ from contextlib import AsyncExitStack
 import pytest
 import redis
 
-from gateway.ratelimit import RATE_LIMITER, REDIS_UP
+from gateway.ratelimit import REDIS_UP
+from gateway.state import RATE_LIMITER
 from runtime.config import RateLimit
 from runtime.keys import Role, new_api_key
 from tests.integration.conftest import REDIS_URL, free_port, service_missing

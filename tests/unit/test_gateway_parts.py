@@ -4,15 +4,16 @@ import pytest
 
 from cluster.keys_cli import parse_duration
 from gateway.app import create_app
-from gateway.auth import PERMISSIONS, KeyCache
+from gateway.auth import KeyCache
 from gateway.events import robot_events, sse_frame
+from gateway.state import PERMISSIONS
 from runtime.config import Settings
 from runtime.keys import Role, new_api_key
 from runtime.models import Robot, RobotStatus
 
 
-class _NoFleet:
-    async def submit_many(self, items):
+class _NoControl:
+    async def submit_many(self, requests):
         return []
 
     async def list_modules(self):
@@ -20,7 +21,7 @@ class _NoFleet:
 
 
 def test_every_route_declares_a_permission():
-    app = create_app(Settings(), _NoFleet(), None)  # type: ignore[arg-type]
+    app = create_app(Settings(), _NoControl(), None)  # type: ignore[arg-type]
     declared = app[PERMISSIONS]
     for route in app.router.routes():
         method = "GET" if route.method == "HEAD" else route.method

@@ -1,0 +1,101 @@
+"""The words the route modules write their OpenAPI paths in (OpenAPI 3.1).
+
+Each route module exports ``PATHS`` (its part of the document's ``paths``) and ``MODELS``
+(the pydantic models those paths name with :func:`ref`); ``gateway.openapi`` merges them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+__all__ = [
+    "COMMON_ERRORS",
+    "ErrorBody",
+    "ErrorDetail",
+    "body",
+    "json_answer",
+    "operation",
+    "path_id",
+    "query_parameters",
+    "ref",
+]
+
+# Every authenticated operation may answer these.
+COMMON_ERRORS = (401, 403, 429, 503)
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong, and the request id to quote."""
+
+    code: str
+    message: str
+    request_id: str
+
+
+class ErrorBody(BaseModel):
+    """The uniform error body."""
+
+    error: ErrorDetail
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    """A reference to a model's schema under ``components/schemas``."""
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def json_answer(model: type[BaseModel], description: str) -> dict[str, Any]:
+    """A response whose JSON body is ``model``."""
+    return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
+
+
+def body(model: type[BaseModel], required: bool = True) -> dict[str, Any]:
+    """A request body of JSON ``model``."""
+    return {"required": required, "content": {"application/json": {"schema": ref(model)}}}
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """One optional query parameter per field of ``model``."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    return [
+        {"name": name, "in": "query", "required": False, "schema": field_schema}
+        for name, field_schema in schema["properties"].items()
+    ]
+
+
+def path_id(name: str) -> dict[str, Any]:
+    """A path parameter holding an alphanumeric id of 1 to 64 characters."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9]+$"},
+    }
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    errors: tuple[int, ...] = (),
+    *,
+    public: bool = False,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One operation: its answers plus an :class:`ErrorBody` for each error status.
+
+    ``errors`` are the statuses of this operation; an operation that is not ``public``
+    also answers :data:`COMMON_ERRORS` and needs a key (the document's default security).
+    ``extra`` adds fields such as ``parameters`` and ``requestBody``.
+    """
+    statuses = sorted(set(errors) | (set() if public else set(COMMON_ERRORS)))
+    answer = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {**responses, **{str(s): json_answer(ErrorBody, "error") for s in statuses}},
+        **extra,
+    }
+    if public:
+        answer["security"] = []
+    return answer
