@@ -23,6 +23,7 @@ from runtime.cache import (
 )
 from runtime.cache.guard import Token
 from runtime.config import Settings
+from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ class CacheHost:
         self.cache = FleetCache(policy_from_settings(settings), redis)
         self._list_modules = list_modules
         self._metrics = metrics
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = BackgroundTasks("cache")
         self.warmed = asyncio.Event()
         self.warm_modules = 0
 
@@ -105,13 +106,12 @@ class CacheHost:
         if self.cache.redis is not None and self.cache.redis.up:
             # Robots may have moved on while no cache could be told; the store will say.
             await self.cache.redis.delete_matching(f"{CacheKind.ROBOT.value}:*")
-        self._spawn(self._warm())
-        self._spawn(self._sweep_loop())
+        self._tasks.spawn(self._warm())
+        self._tasks.spawn(self._sweep_loop())
 
     async def stop(self) -> None:
         """Stop background work and close Redis."""
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
         await self.cache.close()
 
     # -- batched calls -------------------------------------------------------------------
@@ -219,11 +219,6 @@ class CacheHost:
                     self._metrics.export(self.cache.stats.snapshot())
             except Exception:
                 log.exception("exporting cache metrics failed")
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
 
 def module_entries(modules: list[dict[str, Any]]) -> list[Any]:

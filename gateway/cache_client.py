@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from runtime.tasks import BackgroundTasks
 from actors.cache import CacheCalls
 from runtime.cache import CacheKind, Token
 
@@ -47,7 +48,7 @@ class GatewayCache:
         self._fills: list[tuple[str, str, bytes, int | None, Token | None]] = []
         self._fill_scheduled = False
         self._skip_until = 0.0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks = BackgroundTasks("gateway cache client")
         self.calls_made = 0
         self.failures = 0
 
@@ -77,7 +78,7 @@ class GatewayCache:
         while self._reads and self._reads_in_flight < self.max_in_flight:
             batch, self._reads = self._reads[: self.max_batch], self._reads[self.max_batch :]
             self._reads_in_flight += 1
-            self._spawn(self._read(batch))
+            self._tasks.spawn(self._read(batch))
 
     async def _read(self, batch: list[tuple[tuple[str, str], asyncio.Future]]) -> None:
         values: list[bytes | None] = [None] * len(batch)
@@ -115,7 +116,7 @@ class GatewayCache:
         self._fill_scheduled = False
         batch, self._fills = self._fills, []
         if batch and self.calls is not None:
-            self._spawn(self._quietly(self.calls.fill_many(batch)))
+            self._tasks.spawn(self._quietly(self.calls.fill_many(batch)))
 
     async def set(
         self, kind: CacheKind, key: str, value: bytes, version: int | None = None
@@ -156,15 +157,9 @@ class GatewayCache:
             log.info("cache not answering (%r); using the store for %.1fs", exc, self.retry_after_s)
         self._skip_until = time.monotonic() + self.retry_after_s
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def close(self) -> None:
         """Cancel background calls."""
-        for task in list(self._tasks):
-            task.cancel()
+        self._tasks.cancel_all()
 
 
 CACHE = web.AppKey("cache", GatewayCache)

@@ -16,7 +16,7 @@ from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFam
 from prometheus_client.registry import Collector
 
 from gateway.cache_client import GatewayCache
-from runtime.cache.stats import COUNTERS, GAUGES
+from runtime.cache.stats import metric_families
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class CacheCollector(Collector):
         self.reachable = 0
 
     def collect(self) -> Iterator[Any]:
-        """Metric families of the latest snapshot."""
+        """Metric families of the latest snapshot (see ``runtime.cache.metric_families``)."""
         reachable = GaugeMetricFamily(
             "robofleet_cache_reachable", "1 when the gateway's last stats pull reached the cache"
         )
@@ -37,26 +37,12 @@ class CacheCollector(Collector):
         yield reachable
         if self.snapshot is None:
             return
-        kinds: dict[str, dict[str, int]] = self.snapshot["kinds"]
-        for name in COUNTERS:
-            family = CounterMetricFamily(
-                f"robofleet_cache_{name}", f"cache {name} per kind", labels=["kind"]
-            )
-            for kind, values in sorted(kinds.items()):
-                family.add_metric([kind], values[name])
-            yield family
-        for name in GAUGES:
-            gauge = GaugeMetricFamily(
-                f"robofleet_cache_{name}", f"cache {name} per kind", labels=["kind"]
-            )
-            for kind, values in sorted(kinds.items()):
-                gauge.add_metric([kind], values[name])
-            yield gauge
-        up = GaugeMetricFamily(
-            "robofleet_cache_backend_up", "1 while the cache's Redis tier answers, 0 otherwise"
-        )
-        up.add_metric([], self.snapshot["backend_up"])
-        yield up
+        for family in metric_families(self.snapshot):
+            kind = CounterMetricFamily if family.counter else GaugeMetricFamily
+            out = kind(family.name, family.help, labels=list(family.label_names))
+            for labels, value in family.samples:
+                out.add_metric([labels[name] for name in family.label_names], value)
+            yield out
 
 
 COLLECTOR = CacheCollector()

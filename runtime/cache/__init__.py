@@ -9,7 +9,14 @@ from runtime.cache.kinds import (
 )
 from runtime.cache.memory import MemoryTier
 from runtime.cache.redis_tier import RedisTier
-from runtime.cache.stats import CacheStats, KindStats, prometheus_text
+from runtime.cache.stats import (
+    CacheStats,
+    KindStats,
+    MetricFamily,
+    PushedMetrics,
+    metric_families,
+    prometheus_text,
+)
 from runtime.cache.tiered import FleetCache
 from runtime.config import Settings
 
@@ -21,9 +28,12 @@ __all__ = [
     "FleetCache",
     "KindStats",
     "MemoryTier",
+    "MetricFamily",
+    "PushedMetrics",
     "RedisTier",
     "Token",
     "clock_version",
+    "metric_families",
     "policy_from_settings",
     "prometheus_text",
     "robot_version",

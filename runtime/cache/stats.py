@@ -1,9 +1,16 @@
-"""Per-kind cache statistics and their Prometheus text form."""
+"""Per-kind cache statistics and the one way they become metrics.
+
+:func:`metric_families` names, types and describes every metric of a ``stats()`` snapshot;
+each place that exports them only renders those families: :func:`prometheus_text` (the
+cache actor's ``metrics_text()``), the gateway's ``/metrics`` collector, and
+:class:`PushedMetrics` for metric libraries that take increments (Ray custom metrics).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
 
 from runtime.cache.kinds import CacheKind
 
@@ -19,6 +26,7 @@ _HELP = {
     "marks": "Entries invalidated ahead of a robot transition",
     "entries": "Entries held in the cache actor's memory",
     "bytes": "Bytes held in the cache actor's memory (compressed size)",
+    "backend_up": "1 while the cache's Redis tier answers, 0 otherwise",
 }
 
 
@@ -69,17 +77,97 @@ class CacheStats:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MetricFamily:
+    """One metric: its name (a counter's without ``_total``), type, help and samples.
+
+    Each sample is ``(labels, value)``; the per-kind families carry a ``kind`` label.
+    """
+
+    name: str
+    counter: bool
+    help: str
+    label_names: tuple[str, ...]
+    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+
+
+def metric_families(
+    snapshot: dict[str, Any], prefix: str = "robofleet_cache"
+) -> list[MetricFamily]:
+    """The metrics of a ``stats()`` snapshot, named under ``prefix``.
+
+    Every counter and gauge per kind (kinds in name order, a missing figure counts as 0),
+    then ``backend_up``.
+    """
+    kinds: dict[str, dict[str, int]] = snapshot.get("kinds", {})
+    families = [
+        MetricFamily(
+            f"{prefix}_{name}",
+            name in COUNTERS,
+            _HELP[name],
+            ("kind",),
+            [({"kind": kind}, values.get(name, 0)) for kind, values in sorted(kinds.items())],
+        )
+        for name in COUNTERS + GAUGES
+    ]
+    up = MetricFamily(f"{prefix}_backend_up", False, _HELP["backend_up"], ())
+    up.samples.append(({}, snapshot.get("backend_up", 0)))
+    return [*families, up]
+
+
 def prometheus_text(snapshot: dict[str, Any], prefix: str = "robofleet_cache") -> str:
     """Render a ``stats()`` snapshot in the Prometheus text format."""
     lines: list[str] = []
-    kinds: dict[str, dict[str, int]] = snapshot.get("kinds", {})
-    for name in COUNTERS + GAUGES:
-        metric = f"{prefix}_{name}_total" if name in COUNTERS else f"{prefix}_{name}"
-        lines.append(f"# HELP {metric} {_HELP[name]}")
-        lines.append(f"# TYPE {metric} {'counter' if name in COUNTERS else 'gauge'}")
-        for kind, values in sorted(kinds.items()):
-            lines.append(f'{metric}{{kind="{kind}"}} {values.get(name, 0)}')
-    lines.append(f"# HELP {prefix}_backend_up 1 while the Redis tier answers, 0 otherwise")
-    lines.append(f"# TYPE {prefix}_backend_up gauge")
-    lines.append(f"{prefix}_backend_up {snapshot.get('backend_up', 0)}")
+    for family in metric_families(snapshot, prefix):
+        metric = f"{family.name}_total" if family.counter else family.name
+        lines.append(f"# HELP {metric} {family.help}")
+        lines.append(f"# TYPE {metric} {'counter' if family.counter else 'gauge'}")
+        for labels, value in family.samples:
+            tags = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            lines.append(f"{metric}{{{tags}}} {value}" if tags else f"{metric} {value}")
     return "\n".join(lines) + "\n"
+
+
+class PushedMetric(Protocol):
+    """A counter or gauge of a push-style library (``ray.util.metrics`` has this shape)."""
+
+    def inc(self, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+        """Add to a counter."""
+
+    def set(self, value: float, tags: dict[str, str] | None = None) -> None:
+        """Set a gauge."""
+
+
+MetricFactory = Callable[[str, str, tuple[str, ...]], PushedMetric]
+"""Builds a metric from its name, help and label names."""
+
+
+class PushedMetrics:
+    """Publishes snapshots to a library whose counters take increments, not totals.
+
+    ``counter`` and ``gauge`` build the library's metrics (once per family); :meth:`export`
+    adds to each counter what grew since the previous snapshot and sets each gauge.
+    """
+
+    def __init__(self, counter: MetricFactory, gauge: MetricFactory) -> None:
+        self._factories = {True: counter, False: gauge}
+        self._metrics: dict[str, PushedMetric] = {}
+        self._last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+
+    def export(self, snapshot: dict[str, Any]) -> None:
+        """Publish one ``stats()`` snapshot."""
+        for family in metric_families(snapshot):
+            metric = self._metrics.get(family.name)
+            if metric is None:
+                factory = self._factories[family.counter]
+                metric = factory(family.name, family.help, family.label_names)
+                self._metrics[family.name] = metric
+            for labels, value in family.samples:
+                if not family.counter:
+                    metric.set(value, tags=labels)
+                    continue
+                key = (family.name, tuple(sorted(labels.items())))
+                delta = value - self._last.get(key, 0)
+                if delta > 0:
+                    metric.inc(delta, tags=labels)
+                self._last[key] = value
