@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import Counter, Histogram
 
 from actors.cache import CacheCalls
@@ -74,7 +75,7 @@ def _series(template: str, method: str, status: int) -> tuple[Any, Any]:
 
 
 @web.middleware
-async def metrics_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Count requests and time them per route template."""
     started = time.perf_counter()
     response = await handler(request)

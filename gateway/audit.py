@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import REQUEST_ID
 from runtime.errors import RobofleetError
@@ -42,7 +43,7 @@ class AuditLog:
         self._flush_s = flush_s
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def record(self, entry: AuditEntry) -> None:
         """Queue one entry (dropping the oldest, loudly, if the store is far behind)."""
@@ -111,14 +112,16 @@ def audit_caller(request: web.Request, key: ApiKey) -> AuditCaller:
     )
 
 
-def audit_middleware(audit_log: AuditLog, caller_of: Any) -> Any:
+def audit_middleware(
+    audit_log: AuditLog, caller_of: Callable[[web.Request], ApiKey | None]
+) -> Middleware:
     """Middleware recording mutating calls and auth failures in ``audit_log``.
 
     ``caller_of`` finds the key of a request (None before authentication).
     """
 
     @web.middleware
-    async def audit(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def audit(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Run the request, then queue an audit entry if it mutated or was refused."""
         status, detail = 499, None
         try:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from gateway.errors import ApiError
 from gateway.ratelimit import RateLimiter
@@ -121,13 +121,13 @@ def _unauthenticated(message: str) -> ApiError:
 
 def auth_middleware(
     keys: KeyCache, limiter: RateLimiter, permissions: Permissions, failure_limit: RateLimit
-) -> Any:
+) -> Middleware:
     """Middleware letting public routes through and requiring, elsewhere, a valid key whose
     role allows the route; each failed authentication is charged to the client's
     ``failure_limit`` bucket."""
 
     @web.middleware
-    async def authenticate(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Check the request's key against the route's permission, then run the handler."""
         permission = route_permission(request, permissions)
         if permission is Permission.PUBLIC:

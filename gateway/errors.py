@@ -13,11 +13,11 @@ import logging
 import math
 import os
 import random
-from typing import Any
 
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from runtime.errors import GatewayError, RobofleetError
@@ -104,7 +104,7 @@ def _new_request_id(request: web.Request) -> str:
 
 
 @web.middleware
-async def error_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id and turn every failure into the uniform error body."""
     request_id = _new_request_id(request)
     request[REQUEST_ID] = request_id

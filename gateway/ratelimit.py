@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import Counter, Gauge
 
 from gateway.errors import ApiError
 from runtime.config import RateLimit, Settings
+from runtime.keys import ApiKey
 from runtime.redis_link import RedisLink
 
 REDIS_UP = Gauge(
@@ -257,12 +259,12 @@ async def take_token(
 
 
 def rate_limit_middleware(
-    limiter: RateLimiter, settings: Settings, caller_of: Callable[[web.Request], Any]
-) -> Any:
+    limiter: RateLimiter, settings: Settings, caller_of: Callable[[web.Request], ApiKey | None]
+) -> Middleware:
     """Middleware taking one token per authenticated request from its key's bucket."""
 
     @web.middleware
-    async def rate_limit(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
         """Refuse with 429 once the calling key's token bucket is empty."""
         key = caller_of(request)
         if key is not None:
