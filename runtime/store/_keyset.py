@@ -1,4 +1,4 @@
-"""Keyset paging, newest first, shared by both stores for robots and the audit log.
+"""Keyset paging, newest first: ``list_robots`` and ``list_audit`` of both stores.
 
 A page is the rows whose ``id`` sorts below the cursor (the last id of the previous page),
 ordered by ``id`` descending. One row more than the limit is read: its presence says a next
@@ -9,6 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
+
+from runtime.keys import AuditEntry
+from runtime.models import Robot, RobotStatus
+from runtime.store import _codec as c
+from runtime.store.base import AuditPage, RobotPage
 
 
 class Identified(Protocol):
@@ -54,7 +59,7 @@ def page_query(
         raise ValueError("limit must be at least 1")
     where: list[str] = []
     params: list[Any] = []
-    for column, op, value in (*((c, "=", v) for c, v in filters), ("id", "<", cursor)):
+    for column, op, value in (*((f, "=", v) for f, v in filters), ("id", "<", cursor)):
         if value is not None:
             params.append(value)
             where.append(f"{column} {op} {placeholder(len(params))}")
@@ -71,3 +76,48 @@ def cut_page(
     """The first ``limit`` rows decoded, and the next page's cursor (None on the last page)."""
     items = [decode(row) for row in rows[:limit]]
     return items, items[-1].id if len(rows) > limit else None
+
+
+class KeysetPages:
+    """Mixin: ``list_robots`` and ``list_audit`` of a store, over :func:`page_query`.
+
+    A backend sets ``_placeholder`` and implements ``_page_rows`` (run a query, return rows).
+    """
+
+    _placeholder: Placeholder
+
+    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
+        raise NotImplementedError
+
+    async def list_robots(
+        self,
+        status: RobotStatus | None = None,
+        robot_type: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> RobotPage:
+        """List robots newest first, filtered, with keyset pagination on the id.
+
+        Raises ValueError when ``limit`` is below 1.
+        """
+        filters = [("status", status.value if status else None), ("type", robot_type)]
+        sql, params = page_query(
+            c.ROBOT_SELECT, "robots", filters, cursor, limit, self._placeholder
+        )
+        robots: list[Robot]
+        robots, next_cursor = cut_page(await self._page_rows(sql, params), limit, c.robot_from_row)
+        return RobotPage(robots, next_cursor)
+
+    async def list_audit(
+        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
+    ) -> AuditPage:
+        """Audit entries newest first, optionally of one actor.
+
+        Raises ValueError when ``limit`` is below 1.
+        """
+        sql, params = page_query(
+            c.AUDIT_SELECT, "audit_log", [("actor", actor)], cursor, limit, self._placeholder
+        )
+        entries: list[AuditEntry]
+        entries, next_cursor = cut_page(await self._page_rows(sql, params), limit, c.audit_from_row)
+        return AuditPage(entries, next_cursor)

@@ -12,12 +12,12 @@ import asyncpg
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.models import Attempt, ModuleSpec, Robot
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store._keyset import cut_page, page_query, postgres_placeholder
+from runtime.store._keyset import KeysetPages, postgres_placeholder
 from runtime.store._writes import GroupCommitWrites
-from runtime.store.base import AuditPage, RobotPage, RobotStore
+from runtime.store.base import RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
@@ -132,7 +132,7 @@ def _rounds(transitions: Sequence[c.EncodedTransition]) -> list[list[int]]:
     return rounds
 
 
-class PostgresStore(GroupCommitWrites, RobotStore):
+class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     """A :class:`RobotStore` in PostgreSQL.
 
     Writes are group-committed through a small write pool; batched transitions become one
@@ -209,25 +209,6 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         """Return one robot, or None."""
         rows = await self._read(f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = $1", robot_id)
         return c.robot_from_row(rows[0]) if rows else None
-
-    async def list_robots(
-        self,
-        status: RobotStatus | None = None,
-        robot_type: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RobotPage:
-        """List robots newest first, filtered, with keyset pagination on the id."""
-        sql, params = page_query(
-            c.ROBOT_SELECT,
-            "robots",
-            [("status", status.value if status else None), ("type", robot_type)],
-            cursor,
-            limit,
-            postgres_placeholder,
-        )
-        robots, next_cursor = cut_page(await self._read(sql, *params), limit, c.robot_from_row)
-        return RobotPage(robots, next_cursor)
 
     async def unfinished_robots(self) -> list[Robot]:
         """Every robot in ``queued`` or ``running``, oldest first."""
@@ -336,16 +317,6 @@ class PostgresStore(GroupCommitWrites, RobotStore):
                 # One statement, so one transaction without BEGIN and COMMIT round trips.
                 await conn.execute(_INSERT_AUDIT, *_columns(rows, len(c.AUDIT_COLUMNS)))
 
-    async def list_audit(
-        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
-    ) -> AuditPage:
-        """Audit entries newest first, optionally of one actor."""
-        sql, params = page_query(
-            c.AUDIT_SELECT, "audit_log", [("actor", actor)], cursor, limit, postgres_placeholder
-        )
-        entries, next_cursor = cut_page(await self._read(sql, *params), limit, c.audit_from_row)
-        return AuditPage(entries, next_cursor)
-
     # -- pools ---------------------------------------------------------------------------
 
     async def _pool(self, size: int) -> asyncpg.Pool:
@@ -363,6 +334,11 @@ class PostgresStore(GroupCommitWrites, RobotStore):
         if pool is None:
             raise StoreError("postgresql store is not open")
         return pool
+
+    _placeholder = staticmethod(postgres_placeholder)
+
+    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
+        return await self._read(sql, *params)
 
     async def _read(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         with store_errors("postgresql"):

@@ -12,12 +12,12 @@ from typing import Any, TypeVar
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.models import Attempt, ModuleSpec, Robot
 from runtime.store import _codec as c
 from runtime.store._errors import is_unavailable, store_errors
-from runtime.store._keyset import cut_page, page_query, sqlite_placeholder
+from runtime.store._keyset import KeysetPages, sqlite_placeholder
 from runtime.store._writes import GroupCommitWrites
-from runtime.store.base import AuditPage, RobotPage, RobotStore
+from runtime.store.base import RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
@@ -50,7 +50,7 @@ _INSERT_AUDIT = (
 )
 
 
-class SqliteStore(GroupCommitWrites, RobotStore):
+class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
     """A :class:`RobotStore` in one SQLite file, safe to open from several processes.
 
     All writes go through one dedicated thread and are group-committed; reads use a second
@@ -115,25 +115,6 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         """Return one robot, or None."""
         rows = await self._read(_ROBOT_BY_ID, (robot_id,))
         return c.robot_from_row(rows[0]) if rows else None
-
-    async def list_robots(
-        self,
-        status: RobotStatus | None = None,
-        robot_type: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
-    ) -> RobotPage:
-        """List robots newest first, filtered, with keyset pagination on the id."""
-        sql, params = page_query(
-            c.ROBOT_SELECT,
-            "robots",
-            [("status", status.value if status else None), ("type", robot_type)],
-            cursor,
-            limit,
-            sqlite_placeholder,
-        )
-        robots, next_cursor = cut_page(await self._read(sql, params), limit, c.robot_from_row)
-        return RobotPage(robots, next_cursor)
 
     async def unfinished_robots(self) -> list[Robot]:
         """Every robot in ``queued`` or ``running``, oldest first."""
@@ -240,16 +221,6 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         rows = [c.audit_row(entry) for entry in entries]
         await self._write_fn(lambda conn: conn.executemany(_INSERT_AUDIT, rows))
 
-    async def list_audit(
-        self, limit: int = 50, cursor: str | None = None, actor: str | None = None
-    ) -> AuditPage:
-        """Audit entries newest first, optionally of one actor."""
-        sql, params = page_query(
-            c.AUDIT_SELECT, "audit_log", [("actor", actor)], cursor, limit, sqlite_placeholder
-        )
-        entries, next_cursor = cut_page(await self._read(sql, params), limit, c.audit_from_row)
-        return AuditPage(entries, next_cursor)
-
     # -- threads and connections -------------------------------------------------------
 
     def _connect(self, *, wal: bool) -> sqlite3.Connection:
@@ -284,6 +255,11 @@ class SqliteStore(GroupCommitWrites, RobotStore):
         if self._reader is None:
             raise sqlite3.OperationalError("store is not open")
         return await asyncio.get_running_loop().run_in_executor(self._reader, fn)
+
+    _placeholder = staticmethod(sqlite_placeholder)
+
+    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
+        return await self._read(sql, params)
 
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         def run() -> list[Any]:
