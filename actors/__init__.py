@@ -1,4 +1,4 @@
-"""Plain actor classes (orchestrator, replica host) and, in ``actors.remote``, their Ray form."""
+"""Plain actor classes (orchestrator, replica host, ...); their Ray form is in ``actors.ray``."""
 
 from actors.orchestrator import Orchestrator
 from actors.replica import ReplicaHost

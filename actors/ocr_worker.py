@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.remote import RayDocuments
+from actors.ray.documents import RayDocuments
+from runtime.config import ocr_pool
 from runtime.ocr.modules import OcrModule
 from runtime.ocr.pipeline import OcrEngine
 from runtime.ocr.shelf import DocumentSource
@@ -42,3 +43,7 @@ class OcrWorker(OcrModule):
                 self.documents.handle()
             except Exception:  # not deployed yet: the first fetch looks again
                 pass
+
+
+OCR_POOL = ocr_pool(f"{__name__}:{OcrWorker.__name__}")
+"""The OCR pool a cluster deploys by default: this worker on ``ocr:<n>``, one per CPU."""

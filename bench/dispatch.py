@@ -10,6 +10,7 @@ the store writer). The report divides the rate by the Ray ceiling of the run.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -43,11 +44,11 @@ async def _until(done: Callable[[], Awaitable[bool]], timeout_s: float, poll_s: 
 
 async def run(target: Target, sizes: Sizes) -> dict[str, Any]:
     """Queue ``sizes.dispatch_robots`` robots, release them to 2 replicas, time the drain."""
-    import ray
+    from actors.ray.common import orchestrator_handle
 
     await ensure_module(target, DRAIN_MODULE)
     await _scale(target, 0)  # a rerun on a running robofleet finds it as it left it
-    orchestrator = ray.get_actor("orchestrator", namespace=target.namespace)
+    orchestrator = orchestrator_handle(target.namespace)
     baseline = await orchestrator.stats.remote()
     load = Load(
         url=target.submit_url,
@@ -61,19 +62,17 @@ async def run(target: Target, sizes: Sizes) -> dict[str, Any]:
     robots = submit["ok"]
     if robots != sizes.dispatch_robots:
         raise RuntimeError(f"{robots}/{sizes.dispatch_robots} accepted: {submit['statuses']}")
-    before = (await orchestrator.stats.remote())["dispatched"]
+    before = (await orchestrator.stats.remote()).dispatched
     timeout_s = wrk.counted_timeout_s(robots)
     stats: dict[str, Any] = {}
 
     async def dispatching() -> bool:
-        stats.update(await orchestrator.stats.remote())
+        stats.update(dataclasses.asdict(await orchestrator.stats.remote()))
         return stats["dispatched"] > before
 
     async def drained() -> bool:
-        stats.update(await orchestrator.stats.remote())
-        return (
-            stats["dispatched"] - before >= robots and stats["in_memory"] <= baseline["in_memory"]
-        )
+        stats.update(dataclasses.asdict(await orchestrator.stats.remote()))
+        return stats["dispatched"] - before >= robots and stats["in_memory"] <= baseline.in_memory
 
     await _scale(target, REPLICAS)
     try:

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +154,13 @@ async def ensure_module(target: Target, spec: dict[str, Any], timeout_s: float =
 
 
 def orchestrator_stats(namespace: str) -> dict[str, Any]:
-    """``stats()`` of the orchestrator actor (queued, dispatched, commits)."""
+    """``stats()`` of the orchestrator actor (queued, in_memory, dispatched, commits)."""
     import ray
 
-    handle = ray.get_actor("orchestrator", namespace=namespace)
-    return ray.get(handle.stats.remote(), timeout=30)
+    from actors.ray.common import orchestrator_handle
+
+    stats = ray.get(orchestrator_handle(namespace).stats.remote(), timeout=30)
+    return asdict(stats)
 
 
 def _toml_value(value: Any) -> str:

@@ -58,9 +58,9 @@ async def _admin_key(settings: Any) -> str:
 
 
 async def _drive(url: str, key: str, robots: int, connections: int) -> float:
-    import ray
+    from actors.ray.common import orchestrator_handle
 
-    orchestrator = ray.get_actor("orchestrator", namespace="robofleet")
+    orchestrator = orchestrator_handle("robofleet")
     headers = {"Authorization": f"Bearer {key}"}
     todo = iter(range(robots))
     started = time.perf_counter()
@@ -74,7 +74,7 @@ async def _drive(url: str, key: str, robots: int, connections: int) -> float:
                     assert r.status == 202, await r.text()
 
         await asyncio.gather(*(worker() for _ in range(connections)))
-    while (await orchestrator.stats.remote())["in_memory"]:
+    while (await orchestrator.stats.remote()).in_memory:
         await asyncio.sleep(0.02)
     return robots / (time.perf_counter() - started)
 

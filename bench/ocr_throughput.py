@@ -58,11 +58,10 @@ def documents(count: int, seed: int = 31337) -> list[Any]:
 
 def ocr_module(workers: int, max_concurrency: int) -> dict[str, Any]:
     """The shipped ``ocr`` module spec with the pool size and slots asked for."""
-    from runtime.config import DEFAULT_MODULES
+    from actors.ocr_worker import OCR_POOL
 
-    spec = next(m for m in DEFAULT_MODULES if m.name == "ocr")
     return {
-        **spec.model_dump(by_alias=True, exclude_none=True),
+        **OCR_POOL.model_dump(by_alias=True, exclude_none=True),
         "replicas": workers,
         "max_concurrency": max_concurrency,
     }

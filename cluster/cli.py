@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -15,13 +16,17 @@ from typing import Any
 
 from cluster.client import GatewayClient, GatewayError
 from cluster.keys_cli import add_keys_parser, bootstrap_admin_key, cmd_keys
-from runtime.config import Settings, load_settings
+from runtime.config import Settings
 from runtime.errors import RobofleetError
+from runtime.lifecycle import TERMINAL_STATUSES
 
-TERMINAL = {"succeeded", "failed", "cancelled", "dead"}
+SOURCE_ROOT = Path(__file__).resolve().parents[1]
+"""The tree ``cluster/`` sits in; a source checkout also has ``bench/`` there."""
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from cluster import deploy
+
     overrides: dict[str, Any] = {}
     if getattr(args, "data_dir", None):
         overrides["data_dir"] = Path(args.data_dir).expanduser()
@@ -31,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["gateway_port"] = args.port
     if getattr(args, "host", None):
         overrides["gateway_host"] = args.host
-    return load_settings(getattr(args, "config", None), **overrides)
+    return deploy.load_cluster_settings(getattr(args, "config", None), **overrides)
 
 
 def _client(args: argparse.Namespace) -> GatewayClient:
@@ -137,13 +142,15 @@ def _head_settings(local: Settings, args: argparse.Namespace) -> Settings:
     """The head's settings (same store, Redis and limits) with this node's HTTP address."""
     import ray
 
-    from actors.remote import get_orchestrator
+    from actors.ray.common import orchestrator_handle
 
-    head = ray.get(get_orchestrator(local.namespace).cluster_settings.remote(), timeout=60)
-    overrides = {"gateway_port": args.port or head["gateway_port"]}
+    head = Settings.model_validate(
+        ray.get(orchestrator_handle(local.namespace).cluster_settings.remote(), timeout=60)
+    )
+    overrides: dict[str, Any] = {"gateway_port": args.port or head.gateway_port}
     if args.host:
         overrides["gateway_host"] = args.host
-    settings = Settings(**{**head, **overrides})
+    settings = head.model_copy(update=overrides)
     if not settings.database_url:
         print(
             "note: the head keeps its state in SQLite; a gateway on another machine cannot "
@@ -168,12 +175,14 @@ def _node_ids(address: str, namespace: str) -> set[str]:
 
 def _own_node_id(ray: Any, known: set[str]) -> str:
     """The node `ray start` just added here: alive, not the head, not there before."""
+    from actors.ray.common import HEAD_NODE_RESOURCE
+
     fresh = [
         n
         for n in ray.nodes()
         if n["Alive"]
         and n["NodeID"] not in known
-        and "node:__internal_head__" not in n.get("Resources", {})
+        and HEAD_NODE_RESOURCE not in n.get("Resources", {})
     ]
     if len(fresh) != 1:
         raise RobofleetError(f"cannot tell which node joined: {len(fresh)} new nodes appeared")
@@ -264,7 +273,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         current = client.robot(answer["id"])
         if sys.stdout.isatty():
             print(_bar(current), end="", flush=True)
-        if current["status"] in TERMINAL:
+        if current["status"] in TERMINAL_STATUSES:
             print()
             print(json.dumps(current, indent=2))
             return 0 if current["status"] == "succeeded" else 1
@@ -321,14 +330,29 @@ def cmd_modules(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Run the benchmark harness (``python -m bench``) with the arguments that follow."""
-    try:
-        import bench.runner
-    except ImportError:
-        # bench/ ships with the source tree, not the package: find it next to cluster/.
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        import bench.runner
-    return bench.runner.main(args.bench_args)
+    """Run ``python -m bench`` of the source tree with the arguments that follow.
+
+    The harness ships with the source tree, not the package: without ``bench/`` beside
+    ``cluster/`` this prints how to get it and returns 2. Otherwise it returns the
+    harness's exit code.
+    """
+    if not (SOURCE_ROOT / "bench" / "__main__.py").is_file():
+        print(
+            f"error: the benchmarks are not here ({SOURCE_ROOT / 'bench'} is missing); they ship "
+            "with robofleet's source tree: run `robofleet bench` (or `make bench`) in a clone",
+            file=sys.stderr,
+        )
+        return 2
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(SOURCE_ROOT), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    )
+    process = subprocess.Popen([sys.executable, "-m", "bench", *args.bench_args], env=env)
+    while True:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            continue  # the harness got the Ctrl-C too: let it clean up and exit
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,18 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from actors.remote import (
-    RemoteCache,
-    RemoteDocuments,
-    RemoteOrchestrator,
-    cache_options,
-    documents_options,
-    orchestrator_options,
-)
-from gateway.actor import RemoteGateway, gateway_name
-from runtime.config import Settings
+from actors.ocr_worker import OCR_POOL
+from actors.ray.cache import RemoteCache, cache_options
+from actors.ray.common import GATEWAY_PREFIX, orchestrator_handle
+from actors.ray.documents import RemoteDocuments, documents_options
+from actors.ray.orchestrator import RemoteOrchestrator, orchestrator_options
+from gateway.actor import RemoteGateway, gateway_name, gateway_options
+from runtime.config import BUILTIN_MODULES, Settings, load_settings
 from runtime.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -34,6 +30,14 @@ log = logging.getLogger(__name__)
 # has left a token in ~/.ray; robofleet decides explicitly instead. Set RAY_AUTH_MODE=token
 # (and share the token with every node) to use it.
 RAY_AUTH_MODE = "disabled"
+
+DEFAULT_MODULES = [*BUILTIN_MODULES, OCR_POOL]
+"""What a cluster runs when its settings name no modules: the built-ins and the OCR pool."""
+
+
+def load_cluster_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """``load_settings`` with :data:`DEFAULT_MODULES` as the default; raises ``ConfigError``."""
+    return load_settings(config_file, default_modules=DEFAULT_MODULES, **overrides)
 
 
 def _ray_binary() -> str:
@@ -191,14 +195,7 @@ def deploy_gateway(
     )
     name = gateway_name(node_ip, settings.gateway_port)
     gateway = RemoteGateway.options(
-        name=name,
-        namespace=settings.namespace,
-        lifetime="detached",
-        max_restarts=-1,
-        num_cpus=0,
-        max_concurrency=10_000,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-        get_if_exists=True,
+        **gateway_options(name, settings.namespace, node_id), get_if_exists=True
     ).remote(payload)
     url = ray.get(gateway.url.remote(), timeout=timeout_s)
     return {"gateway": gateway, "gateway_name": name, "url": url}
@@ -224,10 +221,8 @@ def leave(
     settings: Settings, node_id: str, gateway_name: str | None, timeout_s: float = 60.0
 ) -> int:
     """Drain a node before it leaves: no new work, running robots finish or are requeued."""
-    from actors.remote import get_orchestrator
-
     moved = ray.get(
-        get_orchestrator(settings.namespace).drain_node.remote(node_id, timeout_s),
+        orchestrator_handle(settings.namespace).drain_node.remote(node_id, timeout_s),
         timeout=timeout_s + 30,
     )
     if gateway_name:
@@ -248,11 +243,11 @@ def robofleet_actor_names(namespace: str) -> list[str]:
 
 def teardown(namespace: str) -> int:
     """Kill every robofleet actor in the namespace (gateways first); return how many."""
-    names = sorted(robofleet_actor_names(namespace), key=lambda n: not n.startswith("gateway:"))
+    names = sorted(robofleet_actor_names(namespace), key=lambda n: not n.startswith(GATEWAY_PREFIX))
     for name in names:
         try:
             handle = ray.get_actor(name, namespace=namespace)
-            if name.startswith("gateway:"):
+            if name.startswith(GATEWAY_PREFIX):
                 try:
                     ray.get(handle.shutdown.remote(), timeout=5)
                 except Exception:

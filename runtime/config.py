@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.errors import ConfigError
 from runtime.models import ModuleSpec
 
-DEFAULT_MODULES = [
+BUILTIN_MODULES = [
     ModuleSpec.model_validate(
         {
             "name": "echo",
@@ -32,21 +33,31 @@ DEFAULT_MODULES = [
             "max_concurrency": 16,
         }
     ),
-    # The OCR pool: replicas named ocr:<n>, one per CPU, each reserving that CPU. Refused
-    # with the reason in the log (and the rest deployed) where Tesseract is not installed.
-    ModuleSpec.model_validate(
+]
+"""The modules of settings that name none; a deployment adds its own defaults with
+``load_settings(default_modules=...)`` (a cluster adds the OCR pool)."""
+
+OCR_MODULE = "ocr"
+
+
+def ocr_pool(class_path: str) -> ModuleSpec:
+    """The OCR pool running ``class_path``: replicas named ``ocr:<n>``, one per CPU, each
+    reserving that CPU, for both OCR robot types. ``ocr_workers`` in the settings resizes it.
+
+    Where Tesseract is missing, the module is refused with the reason in the log and the
+    other modules deploy.
+    """
+    return ModuleSpec.model_validate(
         {
-            "name": "ocr",
-            "class": "actors.ocr_worker:OcrWorker",
+            "name": OCR_MODULE,
+            "class": class_path,
             "types": ["ocr.extract", "invoice.extract"],
             "replicas": os.cpu_count() or 1,
             "max_concurrency": 2,
             "resources": {"num_cpus": 1},
             "replica_prefix": "ocr",
         }
-    ),
-]
-OCR_MODULE = "ocr"
+    )
 
 
 class RateLimit(BaseModel):
@@ -151,11 +162,13 @@ class Settings(BaseSettings):
         None, ge=0, le=256, description="Replicas of the 'ocr' module (default: one per CPU)."
     )
 
-    modules: list[ModuleSpec] = Field(default_factory=lambda: list(DEFAULT_MODULES))
+    modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
 
     @model_validator(mode="after")
     def _ocr_pool_size(self) -> Settings:
-        if self.ocr_workers is not None:
+        # Only when there is a pool to resize: an assignment marks ``modules`` as given, and
+        # load_settings must still see settings that name no modules as naming none.
+        if self.ocr_workers is not None and any(m.name == OCR_MODULE for m in self.modules):
             self.modules = [
                 m.model_copy(update={"replicas": self.ocr_workers}) if m.name == OCR_MODULE else m
                 for m in self.modules
@@ -180,8 +193,18 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.gateway_port}"
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build settings: defaults, then the TOML file, then ``ROBOFLEET_*``, then overrides."""
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    default_modules: Sequence[ModuleSpec] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build settings: defaults, then the TOML file, then ``ROBOFLEET_*``, then overrides.
+
+    ``default_modules`` replaces :data:`BUILTIN_MODULES` when neither the file, the
+    environment nor ``overrides`` name modules. Raises ``ConfigError`` on an unreadable
+    file or invalid values.
+    """
     try:
         settings = Settings(config_file=Path(config_file)) if config_file else Settings()
         values: dict[str, Any] = {}
@@ -194,6 +217,8 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         merged = {**values, **settings.model_dump(exclude_unset=True), **overrides}
         if "modules" in values:
             merged["modules"] = [ModuleSpec.model_validate(m) for m in values["modules"]]
+        elif default_modules is not None and "modules" not in merged:
+            merged["modules"] = list(default_modules)
         return Settings(**merged)
     except ValidationError as exc:
         raise ConfigError(f"invalid settings: {exc}") from exc

@@ -70,7 +70,7 @@ def start_cache_actor(name: str, settings: dict[str, Any]) -> Any:
     """A second ``CacheHost`` actor (as on another node) under ``name``."""
     import ray
 
-    from actors.remote import RemoteCache, cache_options
+    from actors.ray.cache import RemoteCache, cache_options
 
     handle = RemoteCache.options(**cache_options("robofleet", name)).remote(settings)
     ray.get(handle.ready.remote(), timeout=60)

@@ -117,7 +117,7 @@ async def metrics_of_both(http: aiohttp.ClientSession, url: str) -> dict:
 
 
 async def _pid(name: str) -> int:
-    return (await ray.get_actor(name, namespace="robofleet").ping.remote())["pid"]
+    return (await ray.get_actor(name, namespace="robofleet").ping.remote()).pid
 
 
 @pytest.mark.timeout(300)

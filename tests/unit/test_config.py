@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from runtime.config import DEFAULT_MODULES, Settings, load_settings
+from runtime.config import BUILTIN_MODULES, Settings, load_settings, ocr_pool
 from runtime.errors import ConfigError
 
 
@@ -42,7 +42,7 @@ def test_defaults_without_env_or_file():
     settings = load_settings()
     assert settings.gateway_port == 8080
     assert settings.database_url is None
-    assert [m.name for m in settings.modules] == [m.name for m in DEFAULT_MODULES]
+    assert [m.name for m in settings.modules] == [m.name for m in BUILTIN_MODULES]
     assert settings.gateway_url() == "http://127.0.0.1:8080"
 
 
@@ -83,7 +83,21 @@ def test_config_file_from_env(monkeypatch, tmp_path):
 def test_file_without_modules_keeps_default_modules(tmp_path):
     settings = load_settings(write(tmp_path, "namespace = 'green'\n"))
     assert settings.namespace == "green"
-    assert [m.name for m in settings.modules] == ["echo", "sleep", "ocr"]
+    assert [m.name for m in settings.modules] == ["echo", "sleep"]
+    pool = ocr_pool("runtime.builtin:Echo")
+    deployed = load_settings(
+        write(tmp_path, "namespace = 'green'\n"), default_modules=[*BUILTIN_MODULES, pool]
+    )
+    assert [m.name for m in deployed.modules] == ["echo", "sleep", "ocr"]
+
+
+def test_default_modules_give_way_to_configured_ones(tmp_path):
+    pool = [ocr_pool("runtime.builtin:Echo")]
+    from_file = load_settings(write(tmp_path, MODULES_TOML), default_modules=pool)
+    assert [m.name for m in from_file.modules] == ["ocr", "mail"]
+    echo = BUILTIN_MODULES[0].model_dump(by_alias=True)
+    from_override = load_settings(default_modules=pool, modules=[echo])
+    assert [m.name for m in from_override.modules] == ["echo"]
 
 
 def test_env_beats_file_and_overrides_beat_env(monkeypatch, tmp_path):

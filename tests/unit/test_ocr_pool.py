@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from actors.deployment import new_replica_slot, replica_name
 from gateway.module_metrics import render_samples
-from runtime.config import DEFAULT_MODULES, Settings
+from runtime.config import Settings
 from runtime.models import ModuleSpec, Robot
 from runtime.ocr import DocumentShelf, FetchedDocument, OcrEngine, OcrModule, OcrResult
 from runtime.sdk import MetricSample, RobotContext, call_metrics
@@ -132,11 +132,18 @@ def test_replica_prefix_names_the_replicas():
 def test_default_ocr_pool_is_one_worker_per_cpu_unless_configured(monkeypatch):
     import os
 
+    from actors.ocr_worker import OcrWorker
+    from cluster.deploy import DEFAULT_MODULES, load_cluster_settings
+    from runtime.registry import load_module_class
+
     ocr = next(m for m in DEFAULT_MODULES if m.name == "ocr")
     assert ocr.replicas == (os.cpu_count() or 1) and ocr.replica_prefix == "ocr"
     assert set(ocr.types) == {"ocr.extract", "invoice.extract"}
+    assert load_module_class(ocr.class_path) is OcrWorker
+    monkeypatch.delenv("ROBOFLEET_CONFIG_FILE", raising=False)
+    monkeypatch.delenv("ROBOFLEET_MODULES", raising=False)
     monkeypatch.setenv("ROBOFLEET_OCR_WORKERS", "3")
-    settings = Settings()
+    settings = load_cluster_settings()
     assert next(m for m in settings.modules if m.name == "ocr").replicas == 3
     again = Settings(**settings.model_dump(mode="json"))
     assert next(m for m in again.modules if m.name == "ocr").replicas == 3

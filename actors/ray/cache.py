@@ -1,0 +1,154 @@
+"""The ``cache`` actor on Ray: the wrapper with its Ray metrics, its options, and its client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import ray
+from ray.util import metrics as ray_metrics
+
+from actors.cache import CacheHost, WireFill, WireItem, WireSet
+from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
+from runtime.cache.guard import Token
+from runtime.cache.stats import COUNTERS, GAUGES
+from runtime.config import Settings
+from runtime.heap import settle_heap
+
+__all__ = ["CACHE_NAME", "CacheActor", "RayCacheCalls", "RayCacheMetrics", "cache_options"]
+
+CACHE_NAME = "cache"
+
+
+class CacheActor(CacheHost):
+    """The cache as a Ray actor: warms from the orchestrator, exports Ray custom metrics."""
+
+    async def __init__(self, settings: dict[str, Any]) -> None:
+        parsed = Settings(**settings)
+        self._namespace = parsed.namespace
+        super().__init__(parsed, self._orchestrator_modules, RayCacheMetrics())
+        await self.start()
+        settle_heap()
+
+    async def _orchestrator_modules(self) -> Any:
+        return await orchestrator_handle(self._namespace).list_modules.remote()
+
+    def ready(self) -> str:
+        """Answer once started, with this incarnation's id."""
+        return self.cache.guard.incarnation
+
+
+class RayCacheMetrics:
+    """Exports cache statistics as Ray custom metrics (``ray.util.metrics``), tagged by kind."""
+
+    def __init__(self) -> None:
+        self._counters = {
+            name: ray_metrics.Counter(
+                f"robofleet_cache_{name}", f"cache {name}", tag_keys=("kind",)
+            )
+            for name in COUNTERS
+        }
+        self._gauges = {
+            name: ray_metrics.Gauge(f"robofleet_cache_{name}", f"cache {name}", tag_keys=("kind",))
+            for name in GAUGES
+        }
+        self._backend_up = ray_metrics.Gauge("robofleet_cache_backend_up", "1 while Redis answers")
+        self._last: dict[tuple[str, str], int] = {}
+
+    def export(self, snapshot: dict[str, Any]) -> None:
+        """Publish a ``stats()`` snapshot: counter deltas since the last one, gauge values."""
+        for kind, values in snapshot["kinds"].items():
+            for name, counter in self._counters.items():
+                delta = values[name] - self._last.get((kind, name), 0)
+                if delta > 0:
+                    counter.inc(delta, tags={"kind": kind})
+                self._last[(kind, name)] = values[name]
+            for name, gauge in self._gauges.items():
+                gauge.set(values[name], tags={"kind": kind})
+        self._backend_up.set(snapshot["backend_up"])
+
+
+RemoteCache = ray.remote(CacheActor)
+
+
+def cache_options(namespace: str, name: str = CACHE_NAME) -> dict[str, Any]:
+    """Ray options of the cache: named, detached, on the head node, restarted forever.
+
+    Calls are not retried: a caller that gets no answer in time reads the store instead.
+    """
+    return {
+        "name": name,
+        "namespace": namespace,
+        "lifetime": "detached",
+        "max_restarts": -1,
+        "max_task_retries": 0,
+        "max_concurrency": 1000,
+        "num_cpus": 0,
+        "resources": {HEAD_NODE_RESOURCE: 0.001},
+    }
+
+
+class RayCacheCalls:
+    """The ``CacheCalls`` of a cache actor reached by name; looked up again after a failure.
+
+    A call raises whatever the actor call raised (a Ray error when the actor is gone);
+    ``asyncio.CancelledError`` (the caller's timeout) keeps the handle, since the actor may
+    just be restarting.
+    """
+
+    def __init__(self, namespace: str, name: str = CACHE_NAME) -> None:
+        self.namespace = namespace
+        self.name = name
+        self._handle: Handle = None
+
+    def _actor(self) -> Handle:
+        if self._handle is None:
+            self._handle = ray.get_actor(self.name, namespace=self.namespace)
+        return self._handle
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self._actor(), method).remote(*args)
+        except asyncio.CancelledError:
+            raise  # the caller's timeout: the actor may just be restarting
+        except BaseException:
+            self._handle = None  # killed for good or never created: look it up again
+            raise
+
+    async def get_many(self, items: list[WireItem]) -> tuple[list[bytes | None], Token | None]:
+        """Values (None for a miss) and the token fills must carry."""
+        return await self._call("get_many", items)
+
+    async def set_many(self, items: list[WireSet], token: Token | None = None) -> list[bool]:
+        """Store values; per item whether it landed."""
+        return await self._call("set_many", items, token)
+
+    async def fill_many(self, items: list[WireFill]) -> int:
+        """Cache-aside fills, each with the token of its miss; how many landed."""
+        return await self._call("fill_many", items)
+
+    async def evict_many(self, items: list[WireItem]) -> None:
+        """Invalidate keys everywhere."""
+        await self._call("evict_many", items)
+
+    async def robots_changing(
+        self,
+        versions: dict[str, int],
+        backlog: dict[str, int],
+        reset: bool,
+        lists: bool,
+        settled: int = 0,
+        created: bool = False,
+    ) -> str:
+        """Mark robots about to change (plus undelivered marks); return the incarnation."""
+        return await self._call(
+            "robots_changing", versions, backlog, reset, lists, settled, created
+        )
+
+    async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
+        """``settled`` announced commits finished; ``created``: robots appeared."""
+        await self._call("lists_changed", settled, created)
+
+    async def stats(self) -> dict[str, Any]:
+        """The cache actor's statistics snapshot."""
+        return await self._call("stats")

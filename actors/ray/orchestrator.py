@@ -1,0 +1,241 @@
+"""The orchestrator on Ray: the actor with its gauges, its options, and the typed client.
+
+:class:`OrchestratorClient` is how everything outside the orchestrator reaches it: the
+gateway (as its ``ControlPlane``), the command line and the benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import ray
+from ray.exceptions import RayTaskError
+from ray.util import metrics as ray_metrics
+
+from actors.orchestrator import Orchestrator
+from actors.ray.cache import RayCacheCalls
+from actors.ray.common import (
+    GATEWAY_PREFIX,
+    HEAD_NODE_RESOURCE,
+    ORCHESTRATOR_NAME,
+    Handle,
+    orchestrator_handle,
+)
+from actors.ray.replica import RayReplicaDriver
+from runtime.config import Settings
+from runtime.errors import RobofleetError
+from runtime.heap import GcPauses, settle_heap
+from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
+from runtime.models import ClusterNode, ClusterView
+from runtime.sdk import MetricSample
+from runtime.store import create_store
+
+__all__ = ["OrchestratorActor", "OrchestratorClient", "RemoteOrchestrator", "orchestrator_options"]
+
+log = logging.getLogger(__name__)
+
+GAUGE_INTERVAL_S = 5.0
+REPLICA_METRICS_TIMEOUT_S = 2.0
+GATEWAY_NODE_TIMEOUT_S = 2.0
+
+
+class OrchestratorActor(Orchestrator):
+    """The orchestrator as a Ray actor: builds its store and drivers from settings.
+
+    Exports two gauges per module every 5 s: ``robofleet_module_unplaceable`` and
+    ``robofleet_module_queued``.
+    """
+
+    async def __init__(self, settings: dict[str, Any]) -> None:
+        parsed = Settings(**settings)
+        super().__init__(
+            parsed,
+            create_store(parsed),
+            RayReplicaDriver(parsed.namespace),
+            RayCacheCalls(parsed.namespace),
+        )
+        await self.start()
+        # After start(): a queue recovered from the store is frozen with the rest, so no
+        # later collection walks it (settle_heap collects first: no garbage is frozen).
+        self._gc = GcPauses()
+        settle_heap()
+        self._unplaceable = ray_metrics.Gauge(
+            "robofleet_module_unplaceable",
+            "1 while no live node offers the resources a module's replicas need",
+            tag_keys=("module",),
+        )
+        self._queued = ray_metrics.Gauge(
+            "robofleet_module_queued", "Robots waiting for a module", tag_keys=("module",)
+        )
+        self._gauge_task = asyncio.get_running_loop().create_task(self._export_gauges())
+
+    def gc_pauses(self) -> dict[str, dict[str, float]]:
+        """Garbage-collector pauses of this process since the last call (for benchmarks)."""
+        return self._gc.summary(reset=True)
+
+    def ready(self) -> bool:
+        """Answer once the orchestrator has started (used by readiness checks)."""
+        return True
+
+    async def _export_gauges(self) -> None:
+        while not self.stopping:
+            try:
+                for info in self.list_modules():
+                    tags = {"module": info.name}
+                    self._unplaceable.set(1 if info.unplaceable else 0, tags)
+                    self._queued.set(info.queued, tags)
+            except Exception:
+                log.debug("exporting orchestrator gauges failed", exc_info=True)
+            await asyncio.sleep(GAUGE_INTERVAL_S)
+
+
+RemoteOrchestrator = ray.remote(OrchestratorActor)
+
+
+def orchestrator_options(namespace: str) -> dict[str, Any]:
+    """Ray options of the orchestrator: named, detached, on the head node, restarted forever.
+
+    Calls retry by themselves while it restarts (``max_task_retries=-1``).
+    """
+    return {
+        "name": ORCHESTRATOR_NAME,
+        "namespace": namespace,
+        "lifetime": "detached",
+        "max_restarts": -1,
+        "max_task_retries": -1,
+        "max_concurrency": 10_000,
+        "num_cpus": 0,
+        "resources": {HEAD_NODE_RESOURCE: 0.001},
+    }
+
+
+class OrchestratorClient:
+    """The orchestrator actor behind typed calls: the gateway's ``ControlPlane``.
+
+    The handle is looked up on first use (``ValueError`` if the orchestrator is not running).
+    A :class:`~runtime.errors.RobofleetError` the orchestrator raises is raised here as
+    itself, not wrapped in Ray's task error, so callers translate it like a local one.
+    """
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self._handle: Handle = None
+
+    @property
+    def handle(self) -> Handle:
+        """The orchestrator actor's handle, looked up once."""
+        if self._handle is None:
+            self._handle = orchestrator_handle(self.namespace)
+        return self._handle
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            return await getattr(self.handle, method).remote(*args)
+        except RayTaskError as exc:
+            if isinstance(exc.cause, RobofleetError):
+                raise exc.cause from None
+            raise
+
+    async def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitAnswer]:
+        """Persist and enqueue robots; one answer per request, in order."""
+        answers: list[SubmitAnswer] = await self._call("submit_many", requests)
+        return answers
+
+    async def list_modules(self) -> list[ModuleInfo]:
+        """Registered modules with their health, breaker, queue and replicas."""
+        modules: list[ModuleInfo] = await self._call("list_modules")
+        return modules
+
+    async def register_module(self, raw_spec: dict[str, Any]) -> ModuleInfo:
+        """Validate and deploy a module; raises ModuleRejected or ModuleExists."""
+        info: ModuleInfo = await self._call("register_module", raw_spec)
+        return info
+
+    async def scale_module(self, name: str, replicas: int) -> ModuleInfo:
+        """Change a module's replica count; raises UnknownModule or ModuleRejected."""
+        info: ModuleInfo = await self._call("scale_module", name, replicas)
+        return info
+
+    async def cancel(self, robot_id: str) -> CancelAnswer:
+        """Cancel a queued robot or ask a running one to stop.
+
+        Raises RobotNotFound, AlreadyTerminal or NotCancellable.
+        """
+        answer: CancelAnswer = await self._call("cancel", robot_id)
+        return answer
+
+    async def ready(self) -> bool:
+        """Whether the orchestrator answers (raises if it cannot be reached)."""
+        return bool(await self._call("ready"))
+
+    async def cluster(self) -> ClusterView:
+        """Nodes with their resources (``node:`` markers left out), gateways and replicas."""
+        nodes = await asyncio.to_thread(ray.nodes)
+        named = await asyncio.to_thread(ray.util.list_named_actors, True)
+        gateways = sorted(
+            a["name"]
+            for a in named
+            if a.get("namespace") == self.namespace and a["name"].startswith(GATEWAY_PREFIX)
+        )
+        replica_nodes: dict[str, str | None] = await self._call("replica_nodes")
+        gateway_nodes = await asyncio.gather(*(self._gateway_node(g) for g in gateways))
+        return ClusterView(
+            nodes=[
+                ClusterNode(
+                    node_id=node["NodeID"],
+                    address=node.get("NodeManagerAddress"),
+                    alive=bool(node["Alive"]),
+                    resources={
+                        k: v
+                        for k, v in node.get("Resources", {}).items()
+                        if not k.startswith("node:")
+                    },
+                    gateways=[
+                        g
+                        for g, n in zip(gateways, gateway_nodes, strict=True)
+                        if n == node["NodeID"]
+                    ],
+                    replicas=sorted(r for r, n in replica_nodes.items() if n == node["NodeID"]),
+                )
+                for node in nodes
+            ]
+        )
+
+    async def module_metrics(self) -> list[MetricSample]:
+        """Every live replica's own samples, labelled with ``module`` and ``replica``.
+
+        A replica that does not answer within 2 s (being replaced, say) misses this scrape.
+        """
+        replicas = [
+            (module.name, replica.name)
+            for module in await self.list_modules()
+            for replica in module.replicas
+            if replica.alive
+        ]
+        answers = await asyncio.gather(*(self._replica_metrics(name) for _, name in replicas))
+        return [
+            dataclasses.replace(sample, labels={"module": module, "replica": name, **sample.labels})
+            for (module, name), samples in zip(replicas, answers, strict=True)
+            for sample in samples
+        ]
+
+    async def _replica_metrics(self, name: str) -> list[MetricSample]:
+        try:
+            handle = ray.get_actor(name, namespace=self.namespace)
+            samples: list[MetricSample] = await asyncio.wait_for(
+                handle.module_metrics.remote(), REPLICA_METRICS_TIMEOUT_S
+            )
+        except Exception:
+            return []  # a replica being replaced just misses this scrape
+        return samples
+
+    async def _gateway_node(self, name: str) -> str | None:
+        try:
+            handle = ray.get_actor(name, namespace=self.namespace)
+            node: str = await asyncio.wait_for(handle.node_id.remote(), GATEWAY_NODE_TIMEOUT_S)
+        except Exception:
+            return None
+        return node
