@@ -10,12 +10,13 @@ from ray.util import metrics as ray_metrics
 
 from actors.cache import CacheHost, WireFill, WireItem, WireSet
 from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
+from runtime.cache import PushedMetrics
 from runtime.cache.guard import Token
-from runtime.cache.stats import COUNTERS, GAUGES
 from runtime.config import Settings
 from runtime.heap import settle_heap
+from runtime.messages import ModuleInfo
 
-__all__ = ["CACHE_NAME", "CacheActor", "RayCacheCalls", "RayCacheMetrics", "cache_options"]
+__all__ = ["CACHE_NAME", "CacheActor", "RayCacheCalls", "cache_options", "ray_cache_metrics"]
 
 CACHE_NAME = "cache"
 
@@ -26,46 +27,25 @@ class CacheActor(CacheHost):
     async def __init__(self, settings: dict[str, Any]) -> None:
         parsed = Settings(**settings)
         self._namespace = parsed.namespace
-        super().__init__(parsed, self._orchestrator_modules, RayCacheMetrics())
+        super().__init__(parsed, self._orchestrator_modules, ray_cache_metrics())
         await self.start()
         settle_heap()
 
-    async def _orchestrator_modules(self) -> Any:
-        return await orchestrator_handle(self._namespace).list_modules.remote()
+    async def _orchestrator_modules(self) -> list[dict[str, Any]]:
+        modules: list[ModuleInfo] = await orchestrator_handle(self._namespace).list_modules.remote()
+        return [module.model_dump(mode="json") for module in modules]
 
     def ready(self) -> str:
         """Answer once started, with this incarnation's id."""
         return self.cache.guard.incarnation
 
 
-class RayCacheMetrics:
-    """Exports cache statistics as Ray custom metrics (``ray.util.metrics``), tagged by kind."""
-
-    def __init__(self) -> None:
-        self._counters = {
-            name: ray_metrics.Counter(
-                f"robofleet_cache_{name}", f"cache {name}", tag_keys=("kind",)
-            )
-            for name in COUNTERS
-        }
-        self._gauges = {
-            name: ray_metrics.Gauge(f"robofleet_cache_{name}", f"cache {name}", tag_keys=("kind",))
-            for name in GAUGES
-        }
-        self._backend_up = ray_metrics.Gauge("robofleet_cache_backend_up", "1 while Redis answers")
-        self._last: dict[tuple[str, str], int] = {}
-
-    def export(self, snapshot: dict[str, Any]) -> None:
-        """Publish a ``stats()`` snapshot: counter deltas since the last one, gauge values."""
-        for kind, values in snapshot["kinds"].items():
-            for name, counter in self._counters.items():
-                delta = values[name] - self._last.get((kind, name), 0)
-                if delta > 0:
-                    counter.inc(delta, tags={"kind": kind})
-                self._last[(kind, name)] = values[name]
-            for name, gauge in self._gauges.items():
-                gauge.set(values[name], tags={"kind": kind})
-        self._backend_up.set(snapshot["backend_up"])
+def ray_cache_metrics() -> PushedMetrics:
+    """The cache's statistics as Ray custom metrics (``ray.util.metrics``), tagged by kind."""
+    return PushedMetrics(
+        counter=lambda name, text, tags: ray_metrics.Counter(name, text, tag_keys=tags),
+        gauge=lambda name, text, tags: ray_metrics.Gauge(name, text, tag_keys=tags),
+    )
 
 
 RemoteCache = ray.remote(CacheActor)
