@@ -1,6 +1,6 @@
 """The ``cache`` actor's logic: batched calls over the cache core, warm-up and metrics.
 
-A plain class; ``actors.remote`` turns it into the named, detached actor on the head node.
+A plain class; ``actors.ray.cache`` turns it into the named, detached actor on the head node.
 Every call serves many keys, so a caller pays one actor round trip per batch.
 """
 
