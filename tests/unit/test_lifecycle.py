@@ -5,7 +5,7 @@ import pytest
 
 from runtime import lifecycle
 from runtime.lifecycle import ALLOWED, Transition, give_up_or_retry
-from runtime.models import TERMINAL_STATUSES, RobotStatus
+from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus
 
 S = RobotStatus
 ALL_PAIRS = list(itertools.product(S, S))
@@ -105,3 +105,37 @@ def test_no_backoff_requeues_immediately():
     assert t.to_status is S.QUEUED and t.new_attempt == 2
     assert t.fields["not_before"] == t.at
     assert before <= t.fields["not_before"] <= time.time()
+
+
+def test_apply_changes_an_in_memory_robot_as_the_store_does():
+    robot = Robot(id="r", type="echo")
+    started = lifecycle.start("r", 1, "echo", "module:echo:0")
+    lifecycle.apply(robot, started)
+    assert (robot.status, robot.attempt, robot.module, robot.replica) == (
+        S.RUNNING,
+        1,
+        "echo",
+        "module:echo:0",
+    )
+    assert robot.started_at == started.at == robot.updated_at
+    retry = give_up_or_retry("r", 1, 3, "lost", retryable=True, backoff=False)
+    lifecycle.apply(robot, retry)
+    assert (robot.status, robot.attempt, robot.replica, robot.error) == (S.QUEUED, 2, None, "lost")
+    assert robot.not_before == retry.at
+
+
+def test_apply_refuses_a_transition_the_robot_is_not_at():
+    robot = Robot(id="r", type="echo")
+    with pytest.raises(ValueError, match="not running"):
+        lifecycle.apply(robot, lifecycle.succeed("r", 1, None))
+    with pytest.raises(ValueError):
+        lifecycle.apply(robot, lifecycle.start("r", 2, "echo", "x"))
+
+
+def test_terminal_statuses_are_those_without_a_way_out_and_rank_last():
+    assert lifecycle.TERMINAL_STATUSES == {s for s, nxt in ALLOWED.items() if not nxt}
+    assert all(lifecycle.is_terminal(s) for s in TERMINAL_STATUSES)
+    assert not lifecycle.is_terminal("queued") and lifecycle.is_terminal("dead")
+    assert [lifecycle.status_rank(s) for s in (S.QUEUED, S.RUNNING, S.DEAD)] == [0, 1, 2]
+    for src, dst in ALLOWED_PAIRS:  # every move goes forward, or to a later attempt
+        assert lifecycle.status_rank(dst) > lifecycle.status_rank(src) or dst is S.QUEUED
