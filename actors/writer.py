@@ -31,9 +31,9 @@ class TransitionWriter:
     def __init__(self, store: RobotStore, status_sync: RobotStatusSync | None = None) -> None:
         self.store = store
         self.status_sync = status_sync
-        self._pending: list[tuple[Sequence[Transition], asyncio.Future]] = []
+        self._pending: list[tuple[Sequence[Transition], asyncio.Future[list[bool]]]] = []
         self._has_work = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.commits = 0
         self._retry_delay = 0.05
 
@@ -48,9 +48,13 @@ class TransitionWriter:
                 await asyncio.sleep(0.01)
             self._task.cancel()
 
-    def write(self, transitions: Sequence[Transition]) -> asyncio.Future:
-        """Queue transitions; the returned future resolves to whether each applied."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+    def write(self, transitions: Sequence[Transition]) -> asyncio.Future[list[bool]]:
+        """Queue transitions; the returned future resolves to whether each applied, in order.
+
+        The future raises what the store raised if the write failed for good; an unavailable
+        store is retried with a backoff and keeps the order.
+        """
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._pending.append((transitions, future))
         self._has_work.set()
         return future
