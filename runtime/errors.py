@@ -96,6 +96,7 @@ class QueueFull(RoutingError):
 
     code = "queue_full"
     http_status = 429
+    retry_after_s: float  # always set: a full queue always says when to come back
 
     def __init__(self, message: str = "", retry_after_s: float = 1.0) -> None:
         super().__init__(message)
