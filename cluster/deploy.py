@@ -17,7 +17,7 @@ import ray
 
 from actors.ocr_worker import OCR_POOL
 from actors.ray.cache import RemoteCache, cache_options
-from actors.ray.common import GATEWAY_PREFIX, orchestrator_handle
+from actors.ray.common import GATEWAY_PREFIX, Handle, orchestrator_handle
 from actors.ray.documents import RemoteDocuments, documents_options
 from actors.ray.orchestrator import RemoteOrchestrator, orchestrator_options
 from gateway.actor import RemoteGateway, gateway_name, gateway_options
@@ -145,11 +145,11 @@ def connect(address: str, namespace: str) -> None:
         )
 
 
-def deploy_cache(settings: Settings, timeout_s: float = 120.0) -> Any:
+def deploy_cache(settings: Settings, timeout_s: float = 120.0) -> Handle:
     """Create (or find) the ``cache`` actor on the head node and wait until it answers."""
-    cache = RemoteCache.options(**cache_options(settings.namespace), get_if_exists=True).remote(
-        settings.model_dump(mode="json")
-    )
+    cache: Handle = RemoteCache.options(
+        **cache_options(settings.namespace), get_if_exists=True
+    ).remote(settings.model_dump(mode="json"))
     ray.get(cache.ready.remote(), timeout=timeout_s)
     return cache
 
@@ -158,7 +158,7 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
     """Create (or find) the orchestrator and this node's gateway; wait until both answer."""
     payload = settings.model_dump(mode="json")
     documents = deploy_documents(settings)
-    orchestrator = RemoteOrchestrator.options(
+    orchestrator: Handle = RemoteOrchestrator.options(
         **orchestrator_options(settings.namespace), get_if_exists=True
     ).remote(payload)
     ray.get(orchestrator.ready.remote(), timeout=timeout_s)
@@ -194,7 +194,7 @@ def deploy_gateway(
         ray.util.get_node_ip_address(),
     )
     name = gateway_name(node_ip, settings.gateway_port)
-    gateway = RemoteGateway.options(
+    gateway: Handle = RemoteGateway.options(
         **gateway_options(name, settings.namespace, node_id), get_if_exists=True
     ).remote(payload)
     url = ray.get(gateway.url.remote(), timeout=timeout_s)

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class GatewayHost:
     """Runs the gateway app on the actor's event loop, on ``settings``' host and port."""
 
-    async def __init__(self, settings: dict[str, Any]) -> None:
+    async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
+        # Ray awaits an async actor's __init__ before the first call.
         self.settings = Settings(**settings)
         app = create_app(
             self.settings,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import ray
 from ray.util import metrics as ray_metrics
@@ -12,6 +12,7 @@ from actors.cache import CacheHost, WireFill, WireItem, WireSet
 from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
 from runtime.cache import PushedMetrics
 from runtime.cache.guard import Token
+from runtime.cache.stats import PushedMetric
 from runtime.config import Settings
 from runtime.heap import settle_heap
 from runtime.messages import ModuleInfo
@@ -24,7 +25,8 @@ CACHE_NAME = "cache"
 class CacheActor(CacheHost):
     """The cache as a Ray actor: warms from the orchestrator, exports Ray custom metrics."""
 
-    async def __init__(self, settings: dict[str, Any]) -> None:
+    async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
+        # Ray awaits an async actor's __init__ before the first call.
         parsed = Settings(**settings)
         self._namespace = parsed.namespace
         super().__init__(parsed, self._orchestrator_modules, ray_cache_metrics())
@@ -42,9 +44,15 @@ class CacheActor(CacheHost):
 
 def ray_cache_metrics() -> PushedMetrics:
     """The cache's statistics as Ray custom metrics (``ray.util.metrics``), tagged by kind."""
+    # Each Ray metric has only the method its kind needs (a Counter no ``set``), which is
+    # all PushedMetrics calls on it; the casts say so.
     return PushedMetrics(
-        counter=lambda name, text, tags: ray_metrics.Counter(name, text, tag_keys=tags),
-        gauge=lambda name, text, tags: ray_metrics.Gauge(name, text, tag_keys=tags),
+        counter=lambda name, text, tags: cast(
+            PushedMetric, ray_metrics.Counter(name, text, tag_keys=tags)
+        ),
+        gauge=lambda name, text, tags: cast(
+            PushedMetric, ray_metrics.Gauge(name, text, tag_keys=tags)
+        ),
     )
 
 

@@ -49,7 +49,8 @@ class OrchestratorActor(Orchestrator):
     ``robofleet_module_queued``.
     """
 
-    async def __init__(self, settings: dict[str, Any]) -> None:
+    async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
+        # Ray awaits an async actor's __init__ before the first call.
         parsed = Settings(**settings)
         super().__init__(
             parsed,

@@ -91,7 +91,7 @@ class RayReplicaDriver:
         half-started actor is killed first.
         """
         options = replica_options(spec, name, self.namespace, node_id)
-        handle = RemoteReplica.options(**options).remote(
+        handle: Handle = RemoteReplica.options(**options).remote(
             spec.model_dump(by_alias=True), name, self.namespace
         )
         try:
