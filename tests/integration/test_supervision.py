@@ -14,7 +14,7 @@ from tests.integration.outcomes import assert_single_outcomes, attempts_of
 
 async def _pid(name: str) -> int:
     handle = ray.get_actor(name, namespace="robofleet")
-    return (await handle.ping.remote())["pid"]
+    return (await handle.ping.remote()).pid
 
 
 async def _new_pid(name: str, old: int) -> bool:
