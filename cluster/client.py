@@ -6,7 +6,11 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
+
+Query = Mapping[str, str | int | float | None]
+"""Query parameters; those set to ``None`` are left out."""
 
 
 class GatewayError(Exception):
@@ -29,8 +33,14 @@ class GatewayClient:
         self.api_key = api_key
         self.timeout_s = timeout_s
 
-    def request(self, method: str, path: str, body: Any = None, query: dict | None = None) -> Any:
-        """Send one request and return the decoded JSON answer."""
+    def request(
+        self, method: str, path: str, body: object = None, query: Query | None = None
+    ) -> Any:
+        """Send one request with ``body`` as JSON; return the decoded JSON answer.
+
+        Raises :class:`GatewayError` with the HTTP status and the error body's message, or
+        with status 0 when the gateway cannot be reached within ``timeout_s`` seconds.
+        """
         url = self.url + path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
@@ -59,7 +69,7 @@ class GatewayClient:
         """Fetch one robot."""
         return self.request("GET", f"/v1/robots/{urllib.parse.quote(robot_id)}")
 
-    def robots(self, **query: Any) -> dict[str, Any]:
+    def robots(self, **query: str | int | float | None) -> dict[str, Any]:
         """List robots."""
         return self.request("GET", "/v1/robots", query=query)
 

@@ -98,7 +98,7 @@ def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
 
 
 def add_keys_parser(
-    sub: Any,
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
     client_args: Callable[[argparse.ArgumentParser], None],
     run: Callable[[argparse.Namespace], int],
 ) -> None:
