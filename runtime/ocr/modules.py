@@ -100,7 +100,7 @@ class _DocumentModule(Module):
         """The engine's counters: calls, successes, latency, wins, dedup hits."""
         return self.engine.stats.samples()
 
-    def _ocr(self, payload: dict[str, Any], settings: Any) -> tuple[OcrResult, str | None]:
+    def _ocr(self, payload: dict[str, Any], settings: OcrSettings) -> tuple[OcrResult, str | None]:
         """The document's OCR result, and where a dedup hit came from ("worker", "shared")."""
         if not isinstance(payload, dict):
             raise BadPayload("payload must be an object")
@@ -142,7 +142,7 @@ class _DocumentModule(Module):
             raise DocumentNotFound(f"no document with id {doc_id}")
         return fetched.data
 
-    def _decode(self, encoded: Any) -> bytes:
+    def _decode(self, encoded: object) -> bytes:
         if not isinstance(encoded, str | bytes):
             raise BadPayload("payload.document_b64 must be a base64 string")
         # Refuse an oversized document before spending memory on decoding it.
