@@ -9,12 +9,14 @@ answer must be the class's ``http_status`` with the uniform body
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib
 import inspect
 import logging
 import math
 import pkgutil
+from pathlib import Path
 
 import orjson
 import pytest
@@ -26,6 +28,7 @@ from runtime import errors
 from runtime.errors import QueueFull, RobofleetError
 
 PACKAGES = ("runtime", "actors", "gateway", "cluster")
+ROOT = Path(__file__).resolve().parents[2]
 REQUEST_ID = "4be1c0de5f3a9d27"
 MESSAGE = "robot 019ad4c7b2e1a3f5c8d90b12 cannot be cancelled while it is recovered"
 
@@ -181,3 +184,26 @@ async def test_an_unexpected_exception_is_a_hidden_500():
     assert response.status == 500
     assert body_of(response)["error"]["code"] == "internal"
     assert b"secret" not in response.body
+
+
+def _error_dicts_returned(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        value = node.value if isinstance(node, ast.Return | ast.Yield) else None
+        if isinstance(value, ast.Dict) and any(
+            isinstance(key, ast.Constant) and key.value == "error" for key in value.keys
+        ):
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return found
+
+
+def test_no_error_travels_as_a_dict():
+    """Refusals are raised as error classes; only gateway/errors.py builds an error body."""
+    found = [
+        where
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if path != ROOT / "gateway" / "errors.py"
+        for where in _error_dicts_returned(path)
+    ]
+    assert not found, "error dicts returned instead of raised:\n  " + "\n  ".join(found)
