@@ -5,7 +5,7 @@ robofleet's four packages form layers, lowest first: ``runtime`` → ``actors`` 
 two modules import each other, however long the way round; Ray is imported only in
 ``actors/``, ``cluster/`` and ``gateway/actor.py``, and ``ray.remote`` is applied only in
 ``actors/ray/`` and ``gateway/actor.py``. ``runtime/`` does not even name a module above it in
-a string (a class path such as ``"actors.x:Y"`` is an import put off until run time).
+a string, nor Ray (a class path such as ``"actors.x:Y"`` is an import put off until run time).
 
 Every import counts: at module level, inside functions, under ``TYPE_CHECKING``.
 """
@@ -31,7 +31,8 @@ RAY_REMOTE_ALLOWED = ("actors.ray", "gateway.actor")
 # The source tree beside the packages; an installed robofleet has neither.
 SOURCE_ONLY = ("bench", "tests")
 
-UPWARD_NAME = re.compile(r"(?<![\w.\-/])(actors|gateway|cluster)\.[A-Za-z_]\w*")
+# A dotted path into a layer above runtime, or into Ray (``"actors.x:Y"``, ``"ray.util"``).
+UPWARD_NAME = re.compile(r"(?<![\w.\-/])(actors|gateway|cluster|ray)\.[A-Za-z_]\w*")
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _docstrings(tree: ast.Module) -> set[int]:
 
 
 def upward_strings(name: str, tree: ast.Module) -> list[str]:
-    """Strings (docstrings aside) that name a module of a layer above ``runtime``."""
+    """Strings (docstrings aside) that name a module of a layer above ``runtime``, or Ray's."""
     skip = _docstrings(tree)
     bad = []
     for node in ast.walk(tree):
@@ -306,7 +307,7 @@ def test_runtime_names_no_module_above_it():
         if _layer(name) == "runtime"
         for bad in upward_strings(name, syntax_tree(name))
     ]
-    _fail_with(found, "strings in runtime/ naming a module of actors/, gateway/ or cluster/")
+    _fail_with(found, "strings in runtime/ naming a module of actors/, gateway/, cluster/ or ray")
 
 
 def test_packages_do_not_import_the_source_tree():
@@ -414,3 +415,5 @@ def test_upward_strings_skip_docstrings_but_not_values():
     )
     (bad,) = upward_strings("runtime.a", ast.parse(source))
     assert "actors.ocr_worker" in bad
+    assert upward_strings("runtime.a", ast.parse('m = import_module("ray.util.metrics")')) != []
+    assert upward_strings("runtime.a", ast.parse('x = "numpy.array.shape, 2 in a cluster."')) == []
