@@ -13,7 +13,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError
 
-from actors.ray.common import HEAD_NODE_RESOURCE, LOST_ERRORS, Handle
+from actors.ray.common import HEAD_NODE_RESOURCE, LOST_ERRORS, Handle, robofleet_errors
 from runtime.errors import RetryableError
 from runtime.ocr.results import OcrResult
 from runtime.ocr.shelf import DocumentShelf, FetchedDocument
@@ -94,14 +94,16 @@ class RayDocuments:
 
     async def put(self, data: bytes) -> dict[str, Any]:
         """Store a document; its id, size, type and ``created``, or ``{"error": reason}``."""
-        answer: dict[str, Any] = await asyncio.wait_for(
-            self.handle().put.remote(data), self._timeout_s
-        )
+        with robofleet_errors():
+            answer: dict[str, Any] = await asyncio.wait_for(
+                self.handle().put.remote(data), self._timeout_s
+            )
         return answer
 
     async def info(self, doc_id: str) -> dict[str, Any] | None:
         """A stored document's id, size and type, or None."""
-        answer: dict[str, Any] | None = await asyncio.wait_for(
-            self.handle().info.remote(doc_id), self._timeout_s
-        )
+        with robofleet_errors():
+            answer: dict[str, Any] | None = await asyncio.wait_for(
+                self.handle().info.remote(doc_id), self._timeout_s
+            )
         return answer

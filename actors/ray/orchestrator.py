@@ -12,7 +12,6 @@ import logging
 from typing import Any
 
 import ray
-from ray.exceptions import RayTaskError
 from ray.util import metrics as ray_metrics
 
 from actors.orchestrator import Orchestrator
@@ -23,10 +22,10 @@ from actors.ray.common import (
     ORCHESTRATOR_NAME,
     Handle,
     orchestrator_handle,
+    robofleet_errors,
 )
 from actors.ray.replica import RayReplicaDriver
 from runtime.config import Settings
-from runtime.errors import RobofleetError
 from runtime.heap import GcPauses, settle_heap
 from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
 from runtime.models import ClusterNode, ClusterView
@@ -133,12 +132,8 @@ class OrchestratorClient:
         return self._handle
 
     async def _call(self, method: str, *args: Any) -> Any:
-        try:
+        with robofleet_errors():
             return await getattr(self.handle, method).remote(*args)
-        except RayTaskError as exc:
-            if isinstance(exc.cause, RobofleetError):
-                raise exc.cause from None
-            raise
 
     async def submit_many(self, requests: list[SubmitRequest]) -> list[SubmitAnswer]:
         """Persist and enqueue robots; one answer per request, in order."""
