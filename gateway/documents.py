@@ -22,6 +22,7 @@ from gateway.http import json_response
 from gateway.spec import json_answer, operation
 from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
+from runtime.messages import DocumentAnswer
 from runtime.ocr.documents import MEDIA_TYPES, sniff_media_type
 from runtime.ocr.shelf import DocumentShelf
 
@@ -47,11 +48,11 @@ class LocalShelf:
     def __init__(self, shelf: DocumentShelf) -> None:
         self.shelf = shelf
 
-    async def put(self, data: bytes) -> dict[str, Any]:
-        """Store a document on this machine's disk."""
+    async def put(self, data: bytes) -> DocumentAnswer:
+        """Store a document on this machine's disk; raises ``BadDocument`` if refused."""
         return await asyncio.to_thread(self.shelf.put, data)
 
-    async def info(self, doc_id: str) -> dict[str, Any] | None:
+    async def info(self, doc_id: str) -> DocumentAnswer | None:
         """A stored document's id, size and type, or None."""
         return await asyncio.to_thread(self.shelf.info, doc_id)
 
@@ -107,14 +108,11 @@ async def upload_document(request: web.Request) -> web.Response:
             415, "unsupported_document", "the document is not a PNG, JPEG, TIFF or PDF file"
         )
     answer = await request.app[DOCUMENTS].put(data)
-    if "error" in answer:
-        raise ApiError(422, "bad_document", answer["error"])
-    request[AUDIT_TARGET] = answer["id"]
-    body = {"id": answer["id"], "size": answer["size"], "type": answer["type"]}
+    request[AUDIT_TARGET] = answer.id
     return json_response(
-        body,
-        201 if answer.get("created", True) else 200,
-        headers={"Location": f"/v1/documents/{answer['id']}"},
+        _document_body(answer),
+        201 if answer.created else 200,
+        headers={"Location": f"/v1/documents/{answer.id}"},
     )
 
 
@@ -124,7 +122,11 @@ async def get_document(request: web.Request) -> web.Response:
     info = await request.app[DOCUMENTS].info(doc_id) if DOCUMENT_ID.fullmatch(doc_id) else None
     if info is None:
         raise ApiError(404, "not_found", "no document with that id")
-    return json_response(info)
+    return json_response(_document_body(info))
+
+
+def _document_body(answer: DocumentAnswer) -> dict[str, str | int]:
+    return {"id": answer.id, "size": answer.size, "type": answer.media_type}
 
 
 ROUTES: list[tuple[web.RouteDef, Permission]] = [

@@ -37,7 +37,13 @@ from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
 from runtime.config import Settings
 from runtime.keys import Permission
-from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
+from runtime.messages import (
+    CancelAnswer,
+    DocumentAnswer,
+    ModuleInfo,
+    SubmitAnswer,
+    SubmitRequest,
+)
 from runtime.models import ClusterView
 from runtime.sdk import MetricSample
 from runtime.store.base import RobotStore
@@ -107,11 +113,11 @@ class ControlPlane(Protocol):
 class Shelf(Protocol):
     """Where the gateway stores documents and looks them up."""
 
-    async def put(self, data: bytes) -> dict[str, Any]:
-        """Store a document: id, size, type and ``created``, or ``{"error": reason}``."""
+    async def put(self, data: bytes) -> DocumentAnswer:
+        """Store a document; raises ``BadDocument`` with the reason when it is refused."""
         ...
 
-    async def info(self, doc_id: str) -> dict[str, Any] | None:
+    async def info(self, doc_id: str) -> DocumentAnswer | None:
         """A stored document's id, size and type, or None."""
         ...
 

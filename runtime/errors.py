@@ -24,7 +24,8 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   ├── RetryableError
     │   └── PermanentError
     │       └── BadPayload
-    └── GatewayError
+    ├── GatewayError
+    └── BadDocument             (an uploaded document that cannot be stored or read)
 
 Each class declares the ``code`` and ``http_status`` a client sees; actors raise, and the
 gateway translates once, at its boundary (``gateway.errors``). ``retry_after_s``, when set,
@@ -206,6 +207,13 @@ class GatewayError(RobofleetError):
     """Raised when the HTTP gateway cannot serve a request."""
 
     code = "gateway_error"
+
+
+class BadDocument(RobofleetError):
+    """Raised when an uploaded document is empty, too large or not a readable image or PDF."""
+
+    code = "bad_document"
+    http_status = 422
 
 
 def is_retryable(exc: BaseException) -> bool:

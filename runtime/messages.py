@@ -26,6 +26,7 @@ __all__ = [
     "AuditCaller",
     "CancelAnswer",
     "Dispatch",
+    "DocumentAnswer",
     "ModuleInfo",
     "OrchestratorStats",
     "Outcome",
@@ -134,6 +135,20 @@ class CancelAnswer:
     id: str
     status: RobotStatus
     cancel_requested: bool = False
+
+
+@dataclass(slots=True)
+class DocumentAnswer:
+    """Documents actor → gateway: a stored document (refusals raise ``BadDocument``).
+
+    ``id`` is the SHA-256 of the bytes (hex), ``size`` in bytes, ``media_type`` as sniffed;
+    ``created`` is False when the same bytes were stored before (and on a lookup).
+    """
+
+    id: str
+    size: int
+    media_type: str
+    created: bool = False
 
 
 @dataclass(slots=True)

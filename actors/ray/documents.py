@@ -15,6 +15,7 @@ from ray.exceptions import GetTimeoutError
 
 from actors.ray.common import HEAD_NODE_RESOURCE, LOST_ERRORS, Handle, robofleet_errors
 from runtime.errors import RetryableError
+from runtime.messages import DocumentAnswer
 from runtime.ocr.results import OcrResult
 from runtime.ocr.shelf import DocumentShelf, FetchedDocument
 
@@ -92,18 +93,18 @@ class RayDocuments:
         except Exception:
             log.warning("could not share an OCR result with the documents actor", exc_info=True)
 
-    async def put(self, data: bytes) -> dict[str, Any]:
-        """Store a document; its id, size, type and ``created``, or ``{"error": reason}``."""
+    async def put(self, data: bytes) -> DocumentAnswer:
+        """Store a document; raises ``BadDocument`` with the reason when it is refused."""
         with robofleet_errors():
-            answer: dict[str, Any] = await asyncio.wait_for(
+            answer: DocumentAnswer = await asyncio.wait_for(
                 self.handle().put.remote(data), self._timeout_s
             )
         return answer
 
-    async def info(self, doc_id: str) -> dict[str, Any] | None:
+    async def info(self, doc_id: str) -> DocumentAnswer | None:
         """A stored document's id, size and type, or None."""
         with robofleet_errors():
-            answer: dict[str, Any] | None = await asyncio.wait_for(
+            answer: DocumentAnswer | None = await asyncio.wait_for(
                 self.handle().info.remote(doc_id), self._timeout_s
             )
         return answer

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
-from runtime.errors import BadPayload
+from runtime.errors import BadDocument, BadPayload
+from runtime.messages import DocumentAnswer
 from runtime.ocr.dedup import ResultCache
 from runtime.ocr.documents import DocumentNotFound, DocumentStore, document_id
 from runtime.ocr.results import OcrLimits, OcrResult
@@ -57,28 +58,28 @@ class DocumentShelf:
         with self._lock:
             self.counts[name] += 1
 
-    def put(self, data: bytes) -> dict[str, Any]:
-        """Store a document once per content; return id, size, type and whether it was new.
+    def put(self, data: bytes) -> DocumentAnswer:
+        """Store a document once per content; ``created`` says whether it was new.
 
-        A bad document answers ``{"error": reason}`` instead of raising, so the reason
-        crosses an actor boundary as plain data.
+        Raises :class:`~runtime.errors.BadDocument` with the reason when the bytes are empty,
+        over the size limit or not a readable PNG, JPEG, TIFF or PDF.
         """
         try:
             known = document_id(data) in self.store
             info = self.store.put(data)
         except BadPayload as exc:
-            return {"error": str(exc)}
+            raise BadDocument(str(exc)) from None
         if not known:
             self._count("stored")
-        return {"id": info.id, "size": info.size, "type": info.media_type, "created": not known}
+        return DocumentAnswer(info.id, info.size, info.media_type, created=not known)
 
-    def info(self, doc_id: str) -> dict[str, Any] | None:
+    def info(self, doc_id: str) -> DocumentAnswer | None:
         """Return a stored document's id, size and type, or None if there is no such document."""
         try:
             info = self.store.info(doc_id)
         except DocumentNotFound:
             return None
-        return {"id": info.id, "size": info.size, "type": info.media_type}
+        return DocumentAnswer(info.id, info.size, info.media_type)
 
     def fetch(self, doc_id: str, settings_hash: str) -> FetchedDocument:
         """Return the shared result for these settings, else the bytes; empty if unknown."""

@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from actors.deployment import new_replica_slot, replica_name
 from gateway.module_metrics import render_samples
 from runtime.config import Settings
+from runtime.errors import BadDocument
+from runtime.messages import DocumentAnswer
 from runtime.models import ModuleSpec, Robot
 from runtime.ocr import DocumentShelf, FetchedDocument, OcrEngine, OcrModule, OcrResult
 from runtime.sdk import MetricSample, RobotContext, call_metrics
@@ -42,23 +44,25 @@ def _run(module: OcrModule, robot_type: str, payload: dict) -> dict:
     return module.run(robot, RobotContext(robot))
 
 
-def test_shelf_stores_once_and_reports_bad_documents_as_data(tmp_path):
+def test_shelf_stores_once_and_refuses_bad_documents_with_the_reason(tmp_path):
     shelf = DocumentShelf(tmp_path, max_bytes=10_000)
     first = shelf.put(_png())
-    assert first["created"] is True and first["type"] == "image/png"
-    assert shelf.put(_png())["created"] is False
-    assert shelf.info(first["id"]) == {k: first[k] for k in ("id", "size", "type")}
+    assert first.created is True and first.media_type == "image/png"
+    assert shelf.put(_png()).created is False
+    assert shelf.info(first.id) == DocumentAnswer(first.id, first.size, first.media_type)
     assert shelf.info("0" * 64) is None
-    assert shelf.put(b"") == {"error": "document is empty"}
-    assert "over the limit" in shelf.put(b"%PDF-" + b"x" * 20_000)["error"]
+    with pytest.raises(BadDocument, match="document is empty"):
+        shelf.put(b"")
+    with pytest.raises(BadDocument, match="over the limit"):
+        shelf.put(b"%PDF-" + b"x" * 20_000)
     assert shelf.fetch("0" * 64, "s") == FetchedDocument()
-    assert shelf.fetch(first["id"], "s").data == _png()
+    assert shelf.fetch(first.id, "s").data == _png()
     assert shelf.stats()["stored"] == 1
 
 
 def test_a_result_made_by_one_worker_is_a_dedup_hit_on_another(tmp_path):
     shelf = DocumentShelf(tmp_path)
-    doc_id = shelf.put(_png())["id"]
+    doc_id = shelf.put(_png()).id
     one, two = _engine(), _engine()
     worker_one = OcrModule(engine=one, documents=ShelfSource(shelf))
     worker_two = OcrModule(engine=two, documents=ShelfSource(shelf))
