@@ -16,11 +16,9 @@ import logging
 import time
 from typing import Any
 
-from aiohttp import web
-
-from runtime.tasks import BackgroundTasks
 from actors.cache import CacheCalls
 from runtime.cache import CacheKind, Token
+from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +158,3 @@ class GatewayCache:
     async def close(self) -> None:
         """Cancel background calls."""
         self._tasks.cancel_all()
-
-
-CACHE = web.AppKey("cache", GatewayCache)
