@@ -40,9 +40,10 @@ async def _module(http, url, name):
 async def test_breaker_opens_fails_over_and_closes_after_recovery(fleet, http):
     fleet.flag("primary-broken", True)
     try:
-        first = [
-            await submit(http, fleet.url, {"type": "convert", "max_attempts": 5}) for _ in range(6)
-        ]
+        # At once, more than the secondary's 8 slots: the primary surely gets the 3 robots
+        # that open its breaker (one at a time, the faster secondary could take them all).
+        body = {"type": "convert", "max_attempts": 5}
+        first = list(await asyncio.gather(*(submit(http, fleet.url, body) for _ in range(24))))
         await wait_until(lambda: _breaker_is(http, fleet.url, "primary", "open"), timeout_s=30)
         during = [await submit(http, fleet.url, {"type": "convert"}) for _ in range(10)]
         robots = await wait_terminal(http, fleet.url, first + during)
