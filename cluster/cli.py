@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from cluster.client import GatewayClient, GatewayError
+from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.keys_cli import add_keys_parser, bootstrap_admin_key, cmd_keys
 from runtime.config import Settings
 from runtime.errors import RobofleetError
@@ -437,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except GatewayError as exc:
+    except GatewayRequestFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (RobofleetError, ValueError, OSError) as exc:

@@ -13,7 +13,7 @@ Query = Mapping[str, str | int | float | None]
 """Query parameters; those set to ``None`` are left out."""
 
 
-class GatewayError(Exception):
+class GatewayRequestFailed(Exception):
     """Raised when the gateway answers with an error or cannot be reached."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -38,8 +38,9 @@ class GatewayClient:
     ) -> Any:
         """Send one request with ``body`` as JSON; return the decoded JSON answer.
 
-        Raises :class:`GatewayError` with the HTTP status and the error body's message, or
-        with status 0 when the gateway cannot be reached within ``timeout_s`` seconds.
+        Raises :class:`GatewayRequestFailed` with the HTTP status and the error body's
+        message, or with status 0 when the gateway cannot be reached within ``timeout_s``
+        seconds.
         """
         url = self.url + path
         if query:
@@ -57,9 +58,10 @@ class GatewayClient:
                 message = json.loads(exc.read())["error"]["message"]
             except Exception:
                 message = exc.reason
-            raise GatewayError(exc.code, message) from None
+            raise GatewayRequestFailed(exc.code, message) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise GatewayError(0, f"cannot reach the gateway at {self.url}: {exc}") from None
+            unreachable = f"cannot reach the gateway at {self.url}: {exc}"
+            raise GatewayRequestFailed(0, unreachable) from None
 
     def submit(self, robot: dict[str, Any]) -> dict[str, Any]:
         """Submit a robot; returns its id and status."""
