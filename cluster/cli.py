@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cluster.chaos import add_chaos_parser
 from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.keys_cli import add_keys_parser, bootstrap_admin_key, cmd_keys
 from runtime.config import Settings
@@ -428,6 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("bench_args", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
 
+    add_chaos_parser(sub, client_args)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
     return parser
 
