@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from runtime.errors import StoreError
+from runtime.errors import StoreDataError, StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
@@ -64,11 +64,15 @@ RUNNING = RobotStatus.RUNNING.value
 
 
 def dump_json(value: Any) -> str:
-    """Serialise a JSON value to text with orjson."""
+    """Serialise a JSON value to text with orjson.
+
+    Raises :class:`StoreDataError` for a value orjson cannot write (too deep, an integer
+    past 64 bits, a key that is not a string): only the item that carried it fails.
+    """
     try:
         return orjson.dumps(value).decode()
-    except TypeError as exc:
-        raise StoreError(f"value is not JSON-serialisable: {exc}") from exc
+    except TypeError as exc:  # orjson.JSONEncodeError is a TypeError
+        raise StoreDataError(f"value is not JSON-serialisable: {exc}") from exc
 
 
 def _encode(column: str, value: Any) -> Any:
