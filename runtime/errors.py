@@ -5,7 +5,9 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     RobofleetError
     ├── ConfigError
     ├── StoreError
-    │   ├── StoreUnavailable
+    │   ├── StoreUnavailable    (connection lost or refused: retried, 503 + Retry-After)
+    │   ├── StoreDataError      (a value the store cannot hold: fails only its own item)
+    │   ├── StoreConflict       (a concurrent write won: tried again at once)
     │   └── MigrationError
     ├── RoutingError
     │   ├── UnknownRobotType
@@ -67,10 +69,40 @@ class StoreError(RobofleetError):
 
 
 class StoreUnavailable(StoreError):
-    """Raised when the state store cannot be reached or refuses the connection."""
+    """Raised when the state store cannot be reached, lost the connection or is shutting down.
+
+    A passing condition: writes are kept and retried until the store is back; a client is
+    answered 503 with ``Retry-After`` (``retry_after_s``, seconds).
+    """
 
     code = "store_unavailable"
     http_status = 503
+    retry_after_s: float  # always set: an unavailable store always says when to come back
+
+    def __init__(self, message: str = "", retry_after_s: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+    def __reduce__(self) -> tuple[type[StoreUnavailable], tuple[str, float]]:
+        return (type(self), (self.message, self.retry_after_s))
+
+
+class StoreDataError(StoreError):
+    """Raised when the store cannot hold a value (a NUL in PostgreSQL text, an index row too big).
+
+    Retrying cannot help; only the robot, audit entry or request that carried the value fails.
+    """
+
+    code = "unstorable_value"
+    http_status = 422
+
+
+class StoreConflict(StoreError):
+    """Raised when a concurrent write won a race (deadlock, serialization failure); try again."""
+
+    code = "store_conflict"
+    http_status = 409
+    retry_after_s = 1.0
 
 
 class MigrationError(StoreError):
