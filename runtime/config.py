@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         None, description="Join this Ray cluster instead of starting one."
     )
     ray_port: int = Field(6380, description="Port of the Ray head started by `robofleet up`.")
+    ray_host: str = Field(
+        "127.0.0.1",
+        description="Address of this machine the Ray head of `robofleet up` listens on and "
+        "advertises; only loopback by default, since Ray has no authentication of its own.",
+    )
     dashboard_port: int = Field(8265)
     namespace: str = Field("robofleet")
 
