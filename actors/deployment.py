@@ -16,6 +16,7 @@ slots to route robots and records which robots run where.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -26,6 +27,12 @@ from runtime.models import HealthState, ModuleInfo, ModuleSpec, ReplicaInfo
 from runtime.routing import ModuleLoad, ReplicaLoad, performance_score
 
 EWMA_ALPHA = 0.1
+
+STABLE_AFTER_S = 30.0
+"""A replica up this long before it is lost is not crash-looping: its slot restarts at once."""
+RESTART_DELAY_S = 0.5
+"""Wait before the second quick restart of a slot in a row; doubles with each further one."""
+MAX_RESTART_DELAY_S = 30.0
 
 ReplicaHandle: TypeAlias = Any
 """What a :class:`~actors.driver.ReplicaDriver` returns for a started replica; opaque here."""
@@ -74,6 +81,8 @@ class ReplicaSlot:
     completed: int = 0
     generation: int = 0
     replacements: int = 0
+    quick_losses: int = 0
+    up_at: float = 0.0
 
     @property
     def name(self) -> str:
@@ -119,6 +128,7 @@ class ReplicaSlot:
         self.node_id = node_id
         self.health = HealthState.HEALTHY
         self.generation += 1
+        self.up_at = time.monotonic()
         return True
 
     def set_health(self, health: HealthState) -> None:
@@ -140,7 +150,21 @@ class ReplicaSlot:
             return None
         self.state = ReplicaState.REPLACING
         self.replacements += 1
+        quick = self.generation > 0 and time.monotonic() - self.up_at < STABLE_AFTER_S
+        self.quick_losses = self.quick_losses + 1 if quick else 0
         return self.take_all()
+
+    def restart_delay(self) -> float:
+        """Seconds to wait before starting the replacement of a replica being replaced.
+
+        Zero for the first loss in a row: a replica that crashes once is back at once. A
+        replica lost again within ``STABLE_AFTER_S`` of coming up is crash-looping; each
+        such loss in a row doubles the wait, from ``RESTART_DELAY_S`` up to
+        ``MAX_RESTART_DELAY_S``, so a module that kills its own process does not churn.
+        """
+        if self.quick_losses < 2:
+            return 0.0
+        return min(RESTART_DELAY_S * 2 ** (self.quick_losses - 2), MAX_RESTART_DELAY_S)
 
     def retire(self) -> None:
         """Stop the slot for good: it takes no work and no replica comes up in it again."""

@@ -38,6 +38,7 @@ from runtime.errors import (
     QueueFull,
     ReplicaLost,
     RobotNotFound,
+    StoreDataError,
     UnknownRobotType,
 )
 from runtime.keys import accepted_entry
@@ -250,6 +251,9 @@ class Orchestrator:
                 self.status_sync.robots_created()
             for n, ((i, request), robot) in enumerate(zip(accepted, stored, strict=True)):
                 submitted = request.robot
+                if isinstance(robot, StoreDataError):  # this robot alone cannot be stored
+                    answers[i] = SubmitAnswer(submitted.id, error=robot)
+                    continue
                 created = robot.id == submitted.id
                 if created and robot.status is RobotStatus.QUEUED and robot.id not in self.robots:
                     self._enqueue(robot)
@@ -368,9 +372,15 @@ class Orchestrator:
     def _settle(
         self, module: DeployedModule, slot: ReplicaSlot, robot: Robot, outcome: Outcome
     ) -> Transition | None:
-        """Turn one outcome into its transition; None if the robot moved on meanwhile."""
+        """Turn one outcome into its transition; None if the robot moved on meanwhile.
+
+        The module's breaker hears what its code did: a success, a retryable failure or a
+        timeout. A cancel or a permanent refusal of the input says nothing of the module's
+        health and only frees a half-open breaker's trial.
+        """
         slot.finish(robot.id)
         if self.robots.get(robot.id) is not robot or robot.attempt != outcome.attempt:
+            module.breaker.release()
             return None  # cancelled after its grace, or requeued when its replica was lost
         transition: Transition
         if outcome.kind is OutcomeKind.SUCCEEDED:
@@ -378,6 +388,7 @@ class Orchestrator:
             module.observe(True, outcome.seconds)
             transition = lifecycle.succeed(robot.id, robot.attempt, outcome.result)
         elif outcome.kind is OutcomeKind.CANCELLED:
+            module.breaker.release()
             reason = outcome.error or "cancelled by request"
             transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.RUNNING, reason)
         else:
@@ -385,6 +396,8 @@ class Orchestrator:
             if retryable:
                 module.breaker.record(False)
                 module.observe(False, outcome.seconds)
+            else:
+                module.breaker.release()
             error = outcome.error or f"attempt {outcome.kind}"
             transition = self._retry_or_give_up(robot, error, retryable)
         self._after(robot, transition)
@@ -424,7 +437,12 @@ class Orchestrator:
     def requeue_lost(
         self, module: DeployedModule, slot: ReplicaSlot, robot_ids: set[str], reason: str
     ) -> None:
-        """Requeue (or give up on) robots that were running on a replica that is gone."""
+        """Requeue (or give up on) robots that were running on a replica that is gone.
+
+        A lost replica is supervision's business, not a failure of the module's code: the
+        breaker counts none of these robots (a half-open one lets its next trial go), so the
+        module keeps running on its other replicas while this one is replaced.
+        """
         transitions = []
         for robot_id in robot_ids:
             robot = self.robots.get(robot_id)
@@ -434,7 +452,7 @@ class Orchestrator:
                 or robot.replica != slot.name
             ):
                 continue
-            module.breaker.record(False)
+            module.breaker.release()
             transition = self._retry_or_give_up(
                 robot, f"replica {slot.name} {reason}", retryable=True, backoff=False
             )

@@ -138,7 +138,11 @@ class Supervisor:
     def replace(self, module: DeployedModule, slot: ReplicaSlot, reason: str) -> None:
         """Take a replica out of routing, hand back its robots, and start a new one in its place.
 
-        Does nothing if the slot is already being replaced or is retired.
+        The module's other replicas keep taking work meanwhile: a lost replica is not a
+        failure of the module's code and its breaker does not count it. The new replica
+        starts at once, or after a growing delay when the slot keeps losing its replicas
+        (:meth:`~actors.deployment.ReplicaSlot.restart_delay`). Does nothing if the slot is
+        already being replaced or is retired.
         """
         lost = slot.start_replacing()
         if lost is None:
@@ -151,6 +155,10 @@ class Supervisor:
         handle = slot.detach()
         if handle is not None:
             await self._stop(slot.name, handle)
+        delay = slot.restart_delay()
+        if delay:
+            log.warning("replica %s keeps being lost; restarting it in %.1fs", slot.name, delay)
+            await asyncio.sleep(delay)
         await self.bring_up(module, slot, reuse=False)
 
     async def retire(self, slot: ReplicaSlot) -> None:

@@ -4,6 +4,13 @@ Libraries such as pybreaker and aiobreaker wrap a call and decide around it; her
 outcome of a robot arrives later and elsewhere (a replica's reply to the orchestrator),
 and routing only asks "may this module take a robot now?". So the breaker is a small
 state object fed with outcomes, with time passed in for tests.
+
+It judges the module's own code and nothing else. :meth:`CircuitBreaker.record` takes a
+success, a retryable failure or a timeout. A robot that ends without a verdict on that
+code (its replica died or stopped answering, so supervision replaces the replica and
+requeues the robot; it was cancelled; its input was refused for good) goes to
+:meth:`CircuitBreaker.release` instead: it neither opens nor closes the breaker, so one
+replica crash never stops a module's healthy replicas.
 """
 
 from __future__ import annotations
@@ -22,7 +29,12 @@ class BreakerState(StrEnum):
 
 
 class CircuitBreaker:
-    """Opens on consecutive failures or a high error rate; half-opens after a cool-down."""
+    """Opens on consecutive failures or a high error rate; half-opens after a cool-down.
+
+    ``consecutive_failures`` and ``min_calls`` count outcomes, ``error_rate`` is a share
+    (0..1) of the last ``window`` outcomes, ``reset_after_s`` is in seconds. Times passed
+    as ``now`` are ``time.monotonic()`` seconds.
+    """
 
     def __init__(
         self,
@@ -63,7 +75,7 @@ class CircuitBreaker:
             self._trial_out = True
 
     def record(self, success: bool, now: float | None = None) -> None:
-        """Feed one outcome of a robot that ran on this module."""
+        """Feed one outcome of the module's code: it succeeded, or failed or timed out."""
         now = time.monotonic() if now is None else now
         state = self.state(now)
         self._outcomes.append(success)
@@ -76,6 +88,16 @@ class CircuitBreaker:
         if state is BreakerState.HALF_OPEN or self._tripped():
             self._state = BreakerState.OPEN
             self._opened_at = now
+            self._trial_out = False
+
+    def release(self, now: float | None = None) -> None:
+        """A robot sent here ended without a verdict on the module's code.
+
+        Its replica was lost, it was cancelled, or its input was refused for good. Nothing
+        is counted; in half-open the trial is free again, so the next robot becomes the
+        trial instead of the module waiting forever for an outcome that will not come.
+        """
+        if self.state(now) is BreakerState.HALF_OPEN:
             self._trial_out = False
 
     def _tripped(self) -> bool:

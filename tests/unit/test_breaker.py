@@ -112,3 +112,31 @@ def test_half_open_trial_failure_reopens_for_another_cool_down():
     assert not cb.allows(now=now + 5.0)
     assert cb.state(now=now + 11.0) is BreakerState.HALF_OPEN
     assert cb.allows(now=now + 11.0)
+
+
+def test_release_counts_nothing_while_closed():
+    cb = CircuitBreaker(consecutive_failures=2, min_calls=100)
+    for _ in range(50):  # a replica crash hands back many robots at once
+        cb.release(now=T0)
+    assert cb.state(now=T0) is BreakerState.CLOSED and cb.allows(now=T0)
+    feed(cb, "F")
+    cb.release(now=T0)
+    feed(cb, "F")  # a release does not reset the run of failures either
+    assert cb.state(now=T0) is BreakerState.OPEN
+
+
+def test_a_released_trial_lets_the_next_robot_be_the_trial():
+    cb = open_breaker(reset_after_s=5.0)
+    cb.on_dispatch(now=T0 + 5)
+    assert not cb.allows(now=T0 + 5)  # the trial is out
+    cb.release(now=T0 + 6)  # its replica died: no verdict on the module
+    assert cb.state(now=T0 + 6) is BreakerState.HALF_OPEN and cb.allows(now=T0 + 6)
+    cb.on_dispatch(now=T0 + 6)
+    feed(cb, "S", now=T0 + 7)
+    assert cb.state(now=T0 + 7) is BreakerState.CLOSED
+
+
+def test_release_does_not_shorten_an_open_cool_down():
+    cb = open_breaker(reset_after_s=5.0)
+    cb.release(now=T0 + 1)
+    assert cb.state(now=T0 + 1) is BreakerState.OPEN and not cb.allows(now=T0 + 1)

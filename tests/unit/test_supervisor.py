@@ -7,9 +7,11 @@ SQLite store so each test can check what a client would see.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+import actors.deployment
 import actors.supervisor
 from actors.deployment import ReplicaSlot, ReplicaState
 from runtime.errors import ModuleRejected, UnknownModule
@@ -237,3 +239,66 @@ async def test_an_unplaceable_module_waits_for_a_node_that_fits(
         done = await reaches(orchestrator, robot.id, S.SUCCEEDED)
         assert orchestrator.replica_nodes()[done.replica or ""] == "gpu"
         assert orchestrator.list_modules()[0].unplaceable is None
+
+
+# -- a lost replica is supervision's business, not a module failure ---------------------------
+
+
+async def test_a_lost_replica_leaves_the_breaker_closed_and_the_other_working(
+    tmp_path: Path,
+) -> None:
+    driver = FakeReplicaDriver()
+    # A single counted failure would open this breaker: a lost replica must count as none.
+    settings = fast_settings(
+        tmp_path, one_module(replicas=2, max_concurrency=2), breaker_failures=1
+    )
+    async with running(settings, driver) as orchestrator:
+        module = orchestrator.modules["work"]
+        await eventually(lambda: all(s.alive for s in module.replicas), what="both replicas")
+        first = [task(sleep=0.3) for _ in range(4)]
+        await submit(orchestrator, *first)
+        await eventually(lambda: all(len(s.in_flight) == 2 for s in module.replicas))
+        on_victim = set(module.replicas[0].in_flight)
+        driver.start_failures = 10**6  # the replacement cannot start until we say so
+        driver.replica("module:work:0").kill()
+        await eventually(lambda: not module.replicas[0].alive, what="the loss to be noticed")
+
+        after = [task(n=i) for i in range(6)]
+        await submit(orchestrator, *after)
+        for robot in first + after:
+            done = await reaches(orchestrator, robot.id, S.SUCCEEDED)
+            lost = robot.id in on_victim
+            assert (done.replica, done.attempt) == ("module:work:1", 2 if lost else 1)
+        for robot_id in on_victim:
+            [gone, _] = await orchestrator.store.attempts(robot_id)
+            assert gone.error is not None and gone.error.startswith("replica module:work:0 ")
+        assert not module.replicas[0].alive  # all of that ran while it was being replaced
+        assert [m.breaker for m in orchestrator.list_modules()] == ["closed"]
+
+        driver.start_failures = 0
+        await eventually(lambda: module.replicas[0].alive, 15.0, "the replacement")
+        assert module.replicas[0].replacements == 1
+
+
+def test_a_slot_that_keeps_losing_its_replica_restarts_it_later_and_later(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = [1_000.0]
+    monkeypatch.setattr(actors.deployment, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    slot = ReplicaSlot("work", 0, slots=1)
+    delays = []
+    for _ in range(5):
+        assert slot.up("handle", "node-a")
+        clock[0] += 1.0  # lost a second after it came up
+        slot.start_replacing()
+        delays.append(slot.restart_delay())
+    assert delays == [0.0, 0.5, 1.0, 2.0, 4.0]  # the first loss is replaced at once
+    for _ in range(10):
+        slot.up("handle", "node-a")
+        clock[0] += 1.0
+        slot.start_replacing()
+    assert slot.restart_delay() == actors.deployment.MAX_RESTART_DELAY_S
+    slot.up("handle", "node-a")
+    clock[0] += actors.deployment.STABLE_AFTER_S  # it ran long enough: no crash loop
+    slot.start_replacing()
+    assert slot.restart_delay() == 0.0
