@@ -4,15 +4,18 @@ How: the gateway polls the store for the robot every ``events_poll_s`` (0.25 s) 
 what changed. The store already has everything a client wants to see (the orchestrator
 records every transition and writes coalesced progress), so this needs no new call into
 the orchestrator, survives an orchestrator restart, and works from any gateway. The cost is
-one primary-key read per open stream per interval. A state that comes and goes within one
-interval (queued → running → succeeded in 0.1 s) is reported as its end state; the
-terminal state is always sent, followed by a ``result`` event with the whole robot, and
-then the stream ends.
+one primary-key read per open stream per interval, and none once its client has left: the
+stream checks its connection before every read and ends as soon as the client is gone (a
+reset is the client's doing, logged at debug level, never an internal error). A state that
+comes and goes within one interval (queued → running → succeeded in 0.1 s) is reported as
+its end state; the terminal state is always sent, followed by a ``result`` event with the
+whole robot, and then the stream ends.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
@@ -22,7 +25,12 @@ from aiohttp import web
 from gateway.errors import REQUEST_ID, REQUEST_ID_HEADER
 from runtime.models import Robot, RobotEvent
 
+log = logging.getLogger(__name__)
+
 HEARTBEAT_S = 15.0
+CLIENT_CLOSED = 499
+"""The status a request is counted with when its client left before the answer began
+(nginx's "client closed request"); never sent, since no one is there to read it."""
 
 
 def robot_events(previous: Robot | None, current: Robot) -> list[RobotEvent]:
@@ -61,13 +69,28 @@ def sse_frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
     return f"{head}event: {event}\n".encode() + b"data: " + data + b"\n\n"
 
 
+def client_gone(request: web.Request) -> bool:
+    """Whether the client of ``request`` closed or reset its connection."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 async def stream_robot(
     request: web.Request,
     first: Robot,
     poll_s: float,
     fetch: Callable[[str], Awaitable[Robot | None]],
 ) -> web.StreamResponse:
-    """Send events for a robot until it is terminal or the client goes away."""
+    """Send events for a robot until it is terminal or the client goes away.
+
+    ``poll_s`` is the store poll interval in seconds; ``fetch`` reads a robot by id. A
+    client that leaves is noticed before the next store read, and nothing more is read for
+    it. A client that resets the connection is the client's doing, not a failure: it is
+    logged at debug level, raises nothing, and a stream it left before any byte was sent
+    answers ``499`` (client closed request), as the request metrics then count it.
+    """
+    if client_gone(request):
+        return _client_closed(request)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/event-stream",
@@ -76,12 +99,12 @@ async def stream_robot(
             REQUEST_ID_HEADER: request.get(REQUEST_ID, ""),
         }
     )
-    await response.prepare(request)
     previous: Robot | None = None
     current: Robot | None = first
     sequence = 0
     quiet_since = time.monotonic()
     try:
+        await response.prepare(request)
         while current is not None:
             for event in robot_events(previous, current):
                 sequence += 1
@@ -99,8 +122,19 @@ async def stream_robot(
                 await response.write(b": keep-alive\n\n")
                 quiet_since = time.monotonic()
             await asyncio.sleep(poll_s)
+            if client_gone(request):
+                log.debug("event stream of robot %s: the client left", first.id)
+                return response
             current = await fetch(current.id)
         await response.write_eof()
-    except ConnectionResetError:
-        pass  # the client went away
+    except ConnectionError as exc:  # aiohttp's ClientConnectionResetError is one too
+        log.debug("event stream of robot %s: the client reset it (%s)", first.id, exc)
+        if not response.prepared:
+            return _client_closed(request)
     return response
+
+
+def _client_closed(request: web.Request) -> web.Response:
+    """What a request whose client left before the answer began is counted as."""
+    headers = {REQUEST_ID_HEADER: request.get(REQUEST_ID, "")}
+    return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request", headers=headers)
