@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import ray
 
 from actors.ocr_worker import OCR_POOL
@@ -20,6 +21,7 @@ from actors.ray.cache import RemoteCache, cache_options
 from actors.ray.common import GATEWAY_PREFIX, Handle, orchestrator_handle
 from actors.ray.documents import RemoteDocuments, documents_options
 from actors.ray.orchestrator import RemoteOrchestrator, orchestrator_options
+from cluster.up_record import TEMP_DIR_PREFIX, ProcessIdentity
 from gateway.actor import RemoteGateway, gateway_name, gateway_options
 from runtime.config import BUILTIN_MODULES, Settings, load_settings
 from runtime.errors import ConfigError
@@ -49,6 +51,9 @@ def worker_env() -> dict[str, str]:
     """Environment for Ray processes: the current directory importable, for user modules."""
     env = dict(os.environ)
     env.setdefault("RAY_AUTH_MODE", RAY_AUTH_MODE)
+    # robofleet drains its own actors before it stops Ray; Ray's drain on SIGTERM would only
+    # hold a head whose robofleet is gone (a crashed `up`) for another 30 s.
+    env.setdefault("RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S", "0")
     paths = [os.getcwd(), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     return env
@@ -92,6 +97,34 @@ class LocalRay:
         tail = "\n".join(self.log_path.read_text(errors="replace").strip().splitlines()[-15:])
         raise ConfigError(f"could not start {self.what}:\n{tail}")
 
+    @property
+    def pid(self) -> int:
+        """Pid of the ``ray start --block`` process."""
+        return self.process.pid
+
+    def session(self) -> str | None:
+        """Name of the Ray session this head started (None before it has, or for a worker)."""
+        if self.temp_dir is None:
+            return None
+        try:
+            return Path(os.readlink(self.temp_dir / "session_latest")).name
+        except OSError:
+            return None
+
+    def processes(self) -> tuple[ProcessIdentity, ...]:
+        """The Ray processes running under ``ray start`` now (GCS, raylet, dashboard, ...)."""
+        try:
+            children = psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            return ()
+        found = []
+        for child in children:
+            try:
+                found.append(ProcessIdentity.of(child.pid))
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return tuple(found)
+
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the Ray processes this object started."""
         if self.process.poll() is not None:
@@ -106,14 +139,39 @@ class LocalRay:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
-def start_head(settings: Settings) -> tuple[str, LocalRay]:
-    """Start a local Ray head (GCS on ``settings.ray_port``, dashboard on its port)."""
-    temp_dir = Path(tempfile.mkdtemp(prefix="robofleet-ray-"))
+def head_address(settings: Settings) -> str:
+    """The GCS address (``HOST:PORT``) of the head ``robofleet up`` starts with ``settings``."""
+    return f"{settings.ray_host}:{settings.ray_port}"
+
+
+def check_head_host(settings: Settings) -> None:
+    """Raise ``ConfigError`` unless ``settings.ray_host`` is one address: Ray advertises it to
+    the other nodes, so a wildcard such as 0.0.0.0 cannot stand for it."""
+    if settings.ray_host in ("", "0.0.0.0", "::", "*"):
+        raise ConfigError(
+            f"ROBOFLEET_RAY_HOST={settings.ray_host!r} names no single address: give the "
+            "address of this machine that the other nodes reach (Ray advertises it to them)"
+        )
+
+
+def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
+    """Launch a local Ray head without waiting for it (``LocalRay.wait_started`` waits).
+
+    Ray takes ``settings.ray_host`` as this node's address, and its servers listen there
+    only: 127.0.0.1 by default, so nothing outside this machine reaches the cluster. The
+    GCS gets ``settings.ray_port``, the dashboard ``settings.dashboard_port`` on 127.0.0.1
+    always, the Ray client server ``client_server_port``; Ray picks the other ports itself.
+    Raises ``ConfigError`` for a ``ray_host`` that names no single address.
+    """
+    check_head_host(settings)
+    temp_dir = Path(tempfile.mkdtemp(prefix=TEMP_DIR_PREFIX))
     command = [
         _ray_binary(),
         "start",
         "--head",
+        f"--node-ip-address={settings.ray_host}",
         f"--port={settings.ray_port}",
+        f"--ray-client-server-port={client_server_port}",
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
         "--include-dashboard=true",
@@ -121,14 +179,12 @@ def start_head(settings: Settings) -> tuple[str, LocalRay]:
         # A temp dir of its own keeps this head apart from any other Ray on the machine.
         f"--temp-dir={temp_dir}",
     ]
-    head = LocalRay(
+    return LocalRay(
         command,
         settings.data_dir / "ray-head.log",
         f"the Ray head on port {settings.ray_port}",
         temp_dir=temp_dir,
     )
-    head.wait_started()
-    return f"127.0.0.1:{settings.ray_port}", head
 
 
 def stop_all_local_ray() -> None:
