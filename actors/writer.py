@@ -1,20 +1,54 @@
-"""Ordered, batched writing of robot transitions from the orchestrator."""
+"""Ordered, batched writing of robot transitions from the orchestrator.
+
+No transition is dropped. While the store is unavailable the store keeps each batch and
+commits it once the store is back (it logs the outage once). A transition the store cannot
+hold (a result too deep to encode, a text the database refuses) is isolated by the store;
+the writer then records its robot ``failed`` (``dead`` if it was queued) with the reason,
+so the robot ends instead of staying ``running`` and the robots of its batch commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from runtime.errors import StoreUnavailable
+from runtime.errors import StoreDataError, StoreUnavailable
 from runtime.lifecycle import Transition
+from runtime.models import RobotStatus
 from runtime.store.base import RobotStore
 
 if TYPE_CHECKING:
     from actors.cache_sync import RobotStatusSync
 
 log = logging.getLogger(__name__)
+
+STOP_WAIT_S = 10.0
+"""How long ``stop`` waits for pending transitions; what is left is rebuilt on restart."""
+MAX_REASON = 500
+
+
+def unstorable(transition: Transition, exc: StoreDataError) -> Transition:
+    """What to record instead of a transition the store cannot hold: its robot ends, with why.
+
+    A running robot becomes ``failed``, a queued one ``dead``, at the same ``(attempt,
+    from_status)`` as ``transition``, so it applies only where that transition would have.
+    """
+    now = time.time()
+    reason = f"robofleet could not record this robot as {transition.to_status}: {exc}"
+    ended = (
+        RobotStatus.FAILED if transition.from_status is RobotStatus.RUNNING else RobotStatus.DEAD
+    )
+    return Transition(
+        transition.robot_id,
+        transition.attempt,
+        transition.from_status,
+        ended,
+        fields={"error": reason.replace("\x00", "")[:MAX_REASON], "finished_at": now},
+        at=now,
+    )
 
 
 class TransitionWriter:
@@ -34,7 +68,10 @@ class TransitionWriter:
         self._pending: list[tuple[Sequence[Transition], asyncio.Future[list[bool]]]] = []
         self._has_work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._flushing = False
         self.commits = 0
+        self.replaced = 0
+        """Transitions the store could not hold, recorded as their robot's failure instead."""
         self._retry_delay = 0.05
 
     def start(self) -> None:
@@ -42,17 +79,27 @@ class TransitionWriter:
         self._task = asyncio.get_running_loop().create_task(self._flush_loop())
 
     async def stop(self) -> None:
-        """Write what is pending, then stop."""
-        if self._task is not None:
-            while self._pending:
-                await asyncio.sleep(0.01)
-            self._task.cancel()
+        """Write what is pending (for ``STOP_WAIT_S`` at most), then stop."""
+        if self._task is None:
+            return
+        deadline = time.monotonic() + STOP_WAIT_S
+        while (self._pending or self._flushing) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        left = sum(len(transitions) for transitions, _ in self._pending)
+        if left or self._flushing:
+            log.warning(
+                "stopping with %d transitions unwritten; a restart rebuilds them from the store",
+                left,
+            )
+        self._task.cancel()
+        self._task = None
 
     def write(self, transitions: Sequence[Transition]) -> asyncio.Future[list[bool]]:
         """Queue transitions; the returned future resolves to whether each applied, in order.
 
-        The future raises what the store raised if the write failed for good; an unavailable
-        store is retried with a backoff and keeps the order.
+        A transition the store cannot hold is replaced by :func:`unstorable` and its slot
+        says whether that applied. An unavailable store is waited for, keeping the order;
+        the future raises only on a failure of the whole write that is neither (a bug).
         """
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._pending.append((transitions, future))
@@ -64,35 +111,64 @@ class TransitionWriter:
             await self._has_work.wait()
             self._has_work.clear()
             batch, self._pending = self._pending, []
+            if not batch:
+                continue
             flat = [t for transitions, _ in batch for t in transitions]
-            if self.status_sync is not None:
-                await self.status_sync.before_commit(flat)
+            self._flushing = True
             try:
-                applied = await self.store.apply(flat)
-                self.commits += 1
-                self._retry_delay = 0.05
-            except StoreUnavailable:
-                log.warning(
-                    "store unavailable; keeping %d transitions, retrying in %.2fs",
-                    len(flat),
-                    self._retry_delay,
-                )
-                self._pending[:0] = batch
-                await asyncio.sleep(self._retry_delay)
-                self._retry_delay = min(self._retry_delay * 2, 5.0)
-                self._has_work.set()
-                continue
-            except Exception as exc:
-                log.exception("writing %d transitions failed", len(flat))
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            finally:
                 if self.status_sync is not None:
-                    self.status_sync.after_commit()
+                    await self.status_sync.before_commit(flat)
+                try:
+                    applied = await self._apply(flat)
+                    self.commits += 1
+                    self._retry_delay = 0.05
+                except StoreUnavailable:
+                    # The store gave up waiting (it is closing); it logged the outage once.
+                    self._pending[:0] = batch
+                    await asyncio.sleep(self._retry_delay)
+                    self._retry_delay = min(self._retry_delay * 2, 5.0)
+                    self._has_work.set()
+                    continue
+                except Exception as exc:
+                    log.exception("writing %d transitions failed", len(flat))
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                finally:
+                    if self.status_sync is not None:
+                        self.status_sync.after_commit()
+            finally:
+                self._flushing = False
             offset = 0
             for transitions, future in batch:
                 if not future.done():
                     future.set_result(applied[offset : offset + len(transitions)])
                 offset += len(transitions)
+
+    async def _apply(self, flat: list[Transition]) -> list[bool]:
+        """Apply transitions; replace each one the store cannot hold and apply that instead."""
+        results = await self.store.apply(flat)
+        refused = [i for i, result in enumerate(results) if isinstance(result, StoreDataError)]
+        if not refused:
+            return [bool(result) for result in results]
+        replacements = []
+        for i in refused:
+            error = results[i]
+            assert isinstance(error, StoreDataError)
+            log.warning(
+                "robot %s: its %s cannot be stored (%s); recording it %s",
+                flat[i].robot_id,
+                flat[i].to_status,
+                error,
+                "failed" if flat[i].from_status is RobotStatus.RUNNING else "dead",
+            )
+            replacements.append(unstorable(flat[i], error))
+        self.replaced += len(refused)
+        for i, result in zip(refused, await self.store.apply(replacements), strict=True):
+            if isinstance(result, StoreDataError):
+                log.error(
+                    "robot %s: not even its failure can be stored: %s", flat[i].robot_id, result
+                )
+            results[i] = result if isinstance(result, bool) else False
+        return [bool(result) for result in results]

@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runtime.errors import StoreDataError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
@@ -34,6 +35,11 @@ class RobotStore(ABC):
     Writes from many concurrent robots are group-committed: concurrent calls to
     :meth:`create_robots` and :meth:`apply` that arrive while a commit is under way are
     written together in the next transaction.
+
+    Every method raises only :class:`~runtime.errors.StoreError` subclasses, classed once
+    by kind at the store boundary (``runtime.store._errors``): ``StoreUnavailable`` (the
+    database cannot be reached; writes are retried until it is back), ``StoreDataError`` (a
+    value it cannot hold), ``StoreConflict`` (a lost race) or plain ``StoreError``.
     """
 
     @abstractmethod
@@ -47,21 +53,25 @@ class RobotStore(ABC):
     @abstractmethod
     async def create_robots(
         self, robots: Sequence[Robot], audit: Sequence[AuditEntry | None] | None = None
-    ) -> list[Robot]:
+    ) -> list[Robot | StoreDataError]:
         """Insert new queued robots durably; return what the store holds for each.
 
         A robot whose id already exists is not inserted again: the stored row is returned
         (so a retried submit is harmless). Likewise for a robot whose ``idempotency_key``
         matches a stored robot's. ``audit`` gives, per robot, an entry recorded in the same
-        transaction if and only if that robot is inserted.
+        transaction if and only if that robot is inserted. A robot the store cannot hold is
+        answered with its :class:`StoreDataError` in its place; the others are stored.
+        Raises :class:`StoreUnavailable` when the store cannot be reached.
         """
 
     @abstractmethod
-    async def apply(self, transitions: Sequence[Transition]) -> list[bool]:
+    async def apply(self, transitions: Sequence[Transition]) -> list[bool | StoreDataError]:
         """Apply conditional transitions; return, for each, whether it took effect.
 
         A transition applies only when the stored robot still has ``attempt`` and
-        ``from_status``. One that leaves ``running`` also records an :class:`Attempt`.
+        ``from_status``. One that leaves ``running`` also records an :class:`Attempt`. A
+        transition the store cannot hold is answered with its :class:`StoreDataError`; the
+        others apply. While the store is unavailable the call waits until it is back.
         """
 
     @abstractmethod
@@ -144,7 +154,11 @@ class RobotStore(ABC):
 
     @abstractmethod
     async def record_audit(self, entries: Sequence[AuditEntry]) -> None:
-        """Append audit entries (one transaction for the batch)."""
+        """Append audit entries (one transaction for the batch).
+
+        Raises :class:`StoreDataError` when the store cannot hold one of them (nothing of the
+        batch is written) and :class:`StoreUnavailable` when it cannot be reached.
+        """
 
     @abstractmethod
     async def list_audit(

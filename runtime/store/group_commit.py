@@ -7,17 +7,29 @@ way wait for the next one, so the number of transactions tracks the database's c
 latency rather than the number of callers. Operations that need no order among themselves
 (robot creates) may have several flushers, so one batch's commit does not wait for
 another's flush to disk.
+
+What a failed batch leads to depends on the kind of the failure (``runtime.store._errors``):
+
+- the store is unavailable: the batch is kept and committed again, with a backoff, until the
+  store is back; an operation submitted with ``wait_unavailable_s`` leaves the batch once it
+  has waited that long, and its caller gets the :class:`StoreUnavailable`;
+- a conflict (deadlock, serialization failure): committed again at once, a few times;
+- anything else (a value the store cannot hold, a bug): each operation is committed in a
+  transaction of its own, so only the operation at fault fails and its neighbours commit.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from runtime.errors import StoreError
+from runtime.errors import StoreConflict, StoreError, StoreUnavailable
+from runtime.store._errors import StoreErrors
 
 log = logging.getLogger(__name__)
 
@@ -25,67 +37,90 @@ Op = TypeVar("Op")
 
 CommitBatch = Callable[[Sequence[Op]], Awaitable[Sequence[Any]]]
 
+CONFLICT_RETRIES = 3
+"""Times a batch that lost a race is committed again before its operations are isolated."""
+CLOSE_WAIT_S = 5.0
+"""How long ``close`` keeps retrying writes against an unavailable store before failing them."""
+
 
 @dataclass(slots=True)
 class _Pending(Generic[Op]):
     op: Op
     future: asyncio.Future[Any]
+    give_up_at: float | None = None
+    """``time.monotonic()`` past which an unavailable store fails this operation (None: never)."""
 
 
 class GroupCommit(Generic[Op]):
     """Batches concurrently submitted operations into one ``commit_batch`` call each.
 
     ``commit_batch`` writes a sequence of operations in one transaction and returns one
-    result per operation, in order. When a batch of several operations fails and
-    ``isolate(exc)`` is true, each operation is retried in a transaction of its own so that
-    one bad operation cannot fail its neighbours.
+    result per operation, in order; it may raise driver errors, which ``errors`` classes.
+    ``retry_delay_s`` is the first and the longest pause between two attempts against an
+    unavailable store, in seconds.
     """
 
     def __init__(
         self,
         commit_batch: CommitBatch[Op],
         *,
+        errors: StoreErrors | None = None,
         max_batch: int = 512,
-        isolate: Callable[[BaseException], bool] = lambda exc: True,
         name: str = "store",
         flushers: int = 1,
+        retry_delay_s: tuple[float, float] = (0.05, 2.0),
     ) -> None:
         self._commit_batch = commit_batch
+        self._errors = errors if errors is not None else StoreErrors(name)
         self._max_batch = max_batch
-        self._isolate = isolate
         self._name = name
         self._flushers = flushers
+        self._retry_delay_s = retry_delay_s
         self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
         self._flusher: list[asyncio.Task[None]] | None = None
-        self._closing = False
+        self._closing_since: float | None = None
         self.commits = 0
         """Transactions committed so far."""
         self.operations = 0
         """Operations written so far."""
+        self.isolated = 0
+        """Operations that failed alone after their batch was split."""
 
     def start(self) -> None:
         """Start the flusher tasks on the running event loop."""
         if self._flusher is None:
-            self._closing = False
+            self._closing_since = None
             loop = asyncio.get_running_loop()
             self._flusher = [
                 loop.create_task(self._run(), name=f"{self._name}-group-commit-{i}")
                 for i in range(self._flushers)
             ]
 
-    async def submit(self, op: Op) -> Any:
-        """Queue ``op`` for the next transaction and return its result once committed."""
-        if self._flusher is None or self._closing:
+    async def submit(self, op: Op, wait_unavailable_s: float | None = None) -> Any:
+        """Queue ``op`` for the next transaction and return its result once committed.
+
+        Against an unavailable store ``op`` waits until it is back, or for
+        ``wait_unavailable_s`` seconds at most (0: fail at the first try). Raises the
+        :class:`StoreError` (or the exception of a bug) that failed ``op`` itself, never
+        one of another operation of its batch.
+        """
+        if self._flusher is None or self._closing_since is not None:
             raise StoreError(f"{self._name} store is not open")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(op, future))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        give_up_at = None if wait_unavailable_s is None else time.monotonic() + wait_unavailable_s
+        self._queue.put_nowait(_Pending(op, future, give_up_at))
         return await future
 
     async def close(self) -> None:
-        """Write everything already queued, then stop the flushers."""
+        """Write everything already queued, then stop the flushers.
+
+        Against an unavailable store, queued writes are retried for ``CLOSE_WAIT_S`` more
+        seconds and then failed with :class:`StoreUnavailable`.
+        """
         if self._flusher is None:
             return
-        self._closing = True
+        self._closing_since = time.monotonic()
         for _ in range(self._flushers):
             self._queue.put_nowait(None)  # each flusher stops at one, after what came before
         try:
@@ -123,19 +158,35 @@ class GroupCommit(Generic[Op]):
                 return
 
     async def _write(self, batch: list[_Pending[Op]]) -> None:
-        try:
-            results = await self._commit_batch([p.op for p in batch])
-        except Exception as exc:
-            if len(batch) > 1 and self._isolate(exc):
-                log.warning(
-                    "%s: batch of %d failed (%s); retrying one by one", self._name, len(batch), exc
-                )
-                for pending in batch:
-                    await self._write([pending])
+        delay, longest = self._retry_delay_s
+        conflicts = 0
+        while True:
+            try:
+                with self._errors.translated():
+                    results = await self._commit_batch([p.op for p in batch])
+            except StoreUnavailable as exc:
+                batch = self._still_waiting(batch, exc)
+                if not batch:
+                    return
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, longest)
+                continue
+            except StoreConflict as exc:
+                conflicts += 1
+                if conflicts <= CONFLICT_RETRIES:
+                    log.info("%s: batch of %d lost a race (%s); again", self._name, len(batch), exc)
+                    await asyncio.sleep(0.01 * random.random())
+                    continue
+                self._isolate_or_fail(batch, exc)
+                if len(batch) > 1:
+                    await self._one_by_one(batch)
                 return
-            for pending in batch:
-                _settle(pending.future, exc=exc)
-            return
+            except Exception as exc:  # a value the store cannot hold, or a bug
+                self._isolate_or_fail(batch, exc)
+                if len(batch) > 1:
+                    await self._one_by_one(batch)
+                return
+            break
         if len(results) != len(batch):
             error = StoreError(f"{self._name}: {len(results)} results for {len(batch)} writes")
             for pending in batch:
@@ -145,6 +196,33 @@ class GroupCommit(Generic[Op]):
         self.operations += len(batch)
         for pending, result in zip(batch, results, strict=True):
             _settle(pending.future, result=result)
+
+    def _isolate_or_fail(self, batch: list[_Pending[Op]], exc: Exception) -> None:
+        if len(batch) > 1:
+            log.info(
+                "%s: batch of %d failed (%s); writing each on its own", self._name, len(batch), exc
+            )
+            return
+        self.isolated += 1
+        _settle(batch[0].future, exc=exc)
+
+    async def _one_by_one(self, batch: list[_Pending[Op]]) -> None:
+        for pending in batch:
+            await self._write([pending])
+
+    def _still_waiting(
+        self, batch: list[_Pending[Op]], exc: StoreUnavailable
+    ) -> list[_Pending[Op]]:
+        """Fail the operations of a batch that waited long enough; return the others."""
+        now = time.monotonic()
+        closed = self._closing_since is not None and now - self._closing_since > CLOSE_WAIT_S
+        waiting = []
+        for pending in batch:
+            if closed or (pending.give_up_at is not None and now >= pending.give_up_at):
+                _settle(pending.future, exc=exc)
+            else:
+                waiting.append(pending)
+        return waiting
 
 
 def _settle(

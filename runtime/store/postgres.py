@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import groupby
@@ -14,7 +16,7 @@ from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot
 from runtime.store import _codec as c
-from runtime.store._errors import is_unavailable, store_errors
+from runtime.store._errors import StoreErrors, is_unavailable
 from runtime.store._keyset import KeysetPages, postgres_placeholder
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
@@ -22,6 +24,14 @@ from runtime.store.group_commit import GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
 log = logging.getLogger(__name__)
+
+CREATE_WAIT_S = 1.0
+"""How long a submit waits for an unavailable database before it is answered 503."""
+IN_DOUBT_WAIT_S = 60.0
+"""How long a create batch whose connection was lost mid-INSERT waits for the database.
+
+It may have committed; run again once the database answers, it finds those robots by id.
+"""
 
 _MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
 _FIRST_KEY_LOCK = 0x726F626F6B657931  # serialises "create the first key" across processes
@@ -138,10 +148,13 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     Writes are group-committed through a small write pool; batched transitions become one
     ``UPDATE ... FROM unnest(...)`` per round. Reads use their own pool so they never queue
     behind a commit. ``server_settings`` is passed to every connection (e.g.
-    ``{"search_path": "tenant"}``).
+    ``{"search_path": "tenant"}``). ``statement_cache_size`` is asyncpg's per-connection
+    cache of prepared statements; 0 behind a pooler in transaction mode (pgbouncer), where
+    a named prepared statement may land on another server connection.
     """
 
     _backend = "postgresql"
+    _create_wait_s = CREATE_WAIT_S
 
     def __init__(
         self,
@@ -153,8 +166,12 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         connect_timeout_s: float = 10.0,
         command_timeout_s: float = 60.0,
         max_batch: int = 512,
+        statement_cache_size: int = 100,
     ) -> None:
         self._dsn = dsn
+        self._statement_cache_size = statement_cache_size
+        self._errors = StoreErrors("postgresql", on_away=self._expire_connections)
+        self._expiring: set[asyncio.Task[None]] = set()
         self._read_pool_size = read_pool_size
         self._write_pool_size = write_pool_size
         self._server_settings = dict(server_settings or {})
@@ -165,16 +182,15 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         # Creates and transitions commit on separate connections, so a submit never waits
         # behind the commit of other robots' outcomes. The two never touch the same row in
         # a way that needs ordering: a robot is only dispatched once its create returned.
+        # Outcomes and progress wait for an unavailable database as long as it takes (no
+        # write is dropped); a submit waits briefly, then its client hears 503 + Retry-After.
         self._writes: GroupCommit[c.WriteOp] = GroupCommit(
-            self._commit_batch,
-            max_batch=max_batch,
-            isolate=lambda exc: not is_unavailable(exc),
-            name="postgresql",
+            self._commit_batch, errors=self._errors, max_batch=max_batch, name="postgresql"
         )
         self._creates: GroupCommit[c.WriteOp] = GroupCommit(
             self._commit_batch,
+            errors=self._errors,
             max_batch=max_batch,
-            isolate=lambda exc: not is_unavailable(exc),
             name="postgresql-create",
             flushers=2,  # creates need no order: one batch need not wait for another's fsync
         )
@@ -187,7 +203,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     async def open(self) -> None:
         """Create both pools and apply pending migrations."""
         try:
-            with store_errors("postgresql"):
+            with self._errors.translated():
                 self._write_pool = await self._pool(self._write_pool_size)
                 await self._migrate()
                 self._read_pool = await self._pool(self._read_pool_size)
@@ -257,7 +273,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
 
     async def create_api_key(self, key: ApiKey, only_if_none: bool = False) -> bool:
         """Insert a key record (with ``only_if_none``, only into an empty key table)."""
-        with store_errors("postgresql"):
+        with self._errors.translated():
             async with self._require(self._write_pool).acquire() as conn, conn.transaction():
                 if only_if_none:
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", _FIRST_KEY_LOCK)
@@ -285,7 +301,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
 
     async def revoke_api_key(self, key_id: str, at: float) -> bool:
         """Revoke a key from ``at`` on; False if absent or already revoked."""
-        with store_errors("postgresql"):
+        with self._errors.translated():
             status = await self._require(self._write_pool).execute(
                 "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
                 float(at),
@@ -295,7 +311,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
 
     async def rotate_api_key(self, key_id: str, new_key: ApiKey, overlap_until: float) -> bool:
         """Insert ``new_key`` and end ``key_id`` at ``overlap_until``, in one transaction."""
-        with store_errors("postgresql"):
+        with self._errors.translated():
             async with self._require(self._write_pool).acquire() as conn, conn.transaction():
                 status = await conn.execute(
                     "UPDATE api_keys SET overlap_until = $1 WHERE id = $2 AND revoked_at IS NULL",
@@ -312,7 +328,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         if not entries:
             return
         rows = [c.audit_row(entry) for entry in entries]
-        with store_errors("postgresql"):
+        with self._errors.translated():
             async with self._require(self._write_pool).acquire() as conn:
                 # One statement, so one transaction without BEGIN and COMMIT round trips.
                 await conn.execute(_INSERT_AUDIT, *_columns(rows, len(c.AUDIT_COLUMNS)))
@@ -327,8 +343,17 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
             timeout=self._connect_timeout_s,
             command_timeout=self._command_timeout_s,
             server_settings=self._server_settings,
+            statement_cache_size=self._statement_cache_size,
             reset=_keep_session,
         )
+
+    def _expire_connections(self) -> None:
+        """Replace every pooled connection at its next use: they died with the server."""
+        for pool in (self._read_pool, self._write_pool):
+            if pool is not None:
+                task = asyncio.get_running_loop().create_task(pool.expire_connections())
+                self._expiring.add(task)
+                task.add_done_callback(self._expiring.discard)
 
     def _require(self, pool: asyncpg.Pool | None) -> asyncpg.Pool:
         if pool is None:
@@ -341,12 +366,12 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         return await self._read(sql, *params)
 
     async def _read(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        with store_errors("postgresql"):
+        with self._errors.translated():
             return await self._require(self._read_pool).fetch(sql, *args)
 
     async def _write_now(self, sql: str, *args: Any) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
-        with store_errors("postgresql"):
+        with self._errors.translated():
             await self._require(self._write_pool).execute(sql, *args)
 
     async def _migrate(self) -> None:
@@ -370,21 +395,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     async def _commit_batch(self, ops: Sequence[c.WriteOp]) -> list[Any]:
         results: list[Any] = []
         if all(type(op) is c.CreateRobots for op in ops):
-            # One INSERT is its own transaction: no BEGIN and COMMIT round trips. What it
-            # reads afterwards (rows that were there already) is committed data anyway.
-            # Two create flushers may collide on an idempotency key; rows go in key order so
-            # they cannot deadlock, and a deadlock all the same is tried once more. So is a
-            # lost connection: the INSERT may have committed before it went, and a second
-            # run finds those robots by id (and writes no second audit entry).
-            for attempt in (1, 2):
-                try:
-                    async with self._require(self._write_pool).acquire() as conn:
-                        return list(await self._create(conn, list(ops)))
-                except Exception as exc:
-                    deadlock = isinstance(exc, asyncpg.exceptions.DeadlockDetectedError)
-                    if attempt == 2 or not (deadlock or is_unavailable(exc)):
-                        raise
-                    log.warning("postgresql: create batch failed (%r); trying it once more", exc)
+            return await self._commit_creates(ops)
         async with self._require(self._write_pool).acquire() as conn, conn.transaction():
             if not any(type(op) is c.CreateRobots for op in ops):
                 # Outcomes and progress need no flush of their own: a robot is durable from
@@ -401,6 +412,38 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
                     await self._progress(conn, same)
                     results.extend([None] * len(same))
         return results
+
+    async def _commit_creates(self, ops: Sequence[c.WriteOp]) -> list[Any]:
+        """Insert robots in one statement; a batch left in doubt is run again until it lands.
+
+        One INSERT is its own transaction: no BEGIN and COMMIT round trips. What it reads
+        afterwards (rows that were there already) is committed data anyway. Two create
+        flushers may collide on an idempotency key; rows go in key order so they cannot
+        deadlock (a deadlock all the same is a ``StoreConflict``, tried again by the group
+        commit). A connection lost once the INSERT went out leaves the batch in doubt: it may
+        have committed, so its callers are not told "unavailable" about robots that may be
+        stored; it is run again once the database answers (for ``IN_DOUBT_WAIT_S`` at most)
+        and finds those robots by id, writing no second audit entry.
+        """
+        in_doubt_until: float | None = None
+        delay = 0.05
+        while True:
+            sent = False
+            try:
+                async with self._require(self._write_pool).acquire() as conn:
+                    sent = True
+                    return list(await self._create(conn, list(ops)))
+            except Exception as exc:
+                if not is_unavailable(exc) or not (sent or in_doubt_until is not None):
+                    raise
+                now = time.monotonic()
+                if in_doubt_until is None:
+                    in_doubt_until = now + IN_DOUBT_WAIT_S
+                    self._errors.went_away(exc)
+                elif now > in_doubt_until:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     @staticmethod
     async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:

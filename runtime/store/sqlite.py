@@ -14,7 +14,7 @@ from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot
 from runtime.store import _codec as c
-from runtime.store._errors import is_unavailable, store_errors
+from runtime.store._errors import StoreErrors
 from runtime.store._keyset import KeysetPages, sqlite_placeholder
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
@@ -60,6 +60,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
     """
 
     _backend = "sqlite"
+    _create_wait_s = 0.0
 
     def __init__(
         self,
@@ -78,11 +79,11 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         self._reader: ThreadPoolExecutor | None = None
         self._write_conn: sqlite3.Connection | None = None
         self._read_conn: sqlite3.Connection | None = None
+        self._errors = StoreErrors("sqlite")
+        # A busy or full file is retried until it serves again; a create, whose client is
+        # waiting, gives up after the busy timeout it already waited (503 + Retry-After).
         self._writes: GroupCommit[c.WriteOp] = GroupCommit(
-            self._commit_batch,
-            max_batch=max_batch,
-            isolate=lambda exc: not is_unavailable(exc),
-            name="sqlite",
+            self._commit_batch, errors=self._errors, max_batch=max_batch, name="sqlite"
         )
 
     @property
@@ -95,7 +96,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="robofleet-sqlite-writer")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="robofleet-sqlite-reader")
         try:
-            with store_errors("sqlite"):
+            with self._errors.translated():
                 self._write_conn = await self._on_writer(lambda: self._connect(wal=True))
                 await self._migrate()
                 self._read_conn = await self._on_reader(lambda: self._connect(wal=False))
@@ -266,7 +267,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             assert self._read_conn is not None
             return self._read_conn.execute(sql, params).fetchall()
 
-        with store_errors("sqlite"):
+        with self._errors.translated():
             return await self._on_reader(run)
 
     async def _write_now(self, sql: str, params: Sequence[Any]) -> None:
@@ -276,7 +277,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             with self._transaction() as conn:
                 conn.execute(sql, params)
 
-        with store_errors("sqlite"):
+        with self._errors.translated():
             await self._on_writer(run)
 
     async def _write_fn(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -286,7 +287,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             with self._transaction() as conn:
                 return fn(conn)
 
-        with store_errors("sqlite"):
+        with self._errors.translated():
             return await self._on_writer(run)
 
     def _transaction(self) -> _Transaction:
