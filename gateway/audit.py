@@ -5,6 +5,11 @@ the statement that inserts the robot, so no robot is ever stored without it and 
 route costs the gateway no audit write. Other entries are written by a background task in
 batches (one transaction per batch, at most ``flush_s`` after the call), so auditing adds
 no store round trip to a request. ``GET /v1/audit`` (admin) reads them back.
+
+An entry the store cannot hold never blocks the entries behind it: a batch refused for its
+data is split until the entry at fault stands alone, and that entry is quarantined (kept
+in memory, counted in ``robofleet_audit_quarantined_total`` and logged once) while the rest
+are written. While the store is unavailable, entries wait and are written once it is back.
 """
 
 from __future__ import annotations
@@ -12,13 +17,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
+from prometheus_client import Counter
 
 from gateway.errors import REQUEST_ID
-from runtime.errors import RobofleetError
+from runtime.errors import RobofleetError, StoreDataError, StoreError, StoreUnavailable
 from runtime.keys import ApiKey, AuditEntry
 from runtime.messages import AuditCaller
 from runtime.models import new_robot_id
@@ -33,6 +40,13 @@ AUDITED = web.RequestKey("audited", bool)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_PENDING = 50_000
+MAX_QUARANTINED = 1_000
+"""Quarantined entries kept in memory for inspection (the oldest go first)."""
+
+QUARANTINED = Counter(
+    "robofleet_audit_quarantined",
+    "Audit entries the store could not hold, set aside so the entries behind them are written",
+)
 
 
 class AuditLog:
@@ -44,6 +58,8 @@ class AuditLog:
         self._pending: list[AuditEntry] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.quarantined: deque[tuple[AuditEntry, str]] = deque(maxlen=MAX_QUARANTINED)
+        """Entries the store could not hold, with the reason, newest last."""
 
     def record(self, entry: AuditEntry) -> None:
         """Queue one entry (dropping the oldest, loudly, if the store is far behind)."""
@@ -65,15 +81,53 @@ class AuditLog:
         await self.flush()
 
     async def flush(self) -> None:
-        """Write every pending entry now."""
+        """Write every pending entry now; quarantine any the store cannot hold.
+
+        While the store is unavailable the entries stay pending (it logs the outage once)
+        and the next flush tries again.
+        """
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                await self._store.record_audit(batch)
+                await self._write(batch)
+            except StoreUnavailable:
+                self._pending[:0] = batch
+                return
             except Exception:
                 log.exception("audit log: writing %d entries failed; will retry", len(batch))
                 self._pending[:0] = batch
                 return
+
+    async def _write(self, batch: Sequence[AuditEntry]) -> None:
+        """Write a batch; split one refused for its data until the entry at fault is alone."""
+        try:
+            await self._store.record_audit(batch)
+        except StoreDataError as exc:
+            await self._split(batch, exc)
+        except StoreError:
+            raise  # the store as a whole (unavailable, not open): the batch waits
+        except Exception as exc:  # something in one entry robofleet itself cannot encode
+            await self._split(batch, exc)
+
+    async def _split(self, batch: Sequence[AuditEntry], exc: Exception) -> None:
+        if len(batch) == 1:
+            self._quarantine(batch[0], exc)
+            return
+        half = len(batch) // 2
+        await self._write(batch[:half])
+        await self._write(batch[half:])
+
+    def _quarantine(self, entry: AuditEntry, exc: Exception) -> None:
+        QUARANTINED.inc()
+        self.quarantined.append((entry, str(exc)))
+        log.warning(
+            "audit log: entry %s (%s by %s, status %d) cannot be stored and is quarantined: %s",
+            entry.id,
+            entry.action.replace("\x00", "\\0"),
+            entry.actor.replace("\x00", "\\0"),
+            entry.status,
+            exc,
+        )
 
     async def _run(self) -> None:
         while True:
