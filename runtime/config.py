@@ -83,6 +83,12 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path.home() / ".robofleet", description="SQLite store and documents.")
     database_url: str | None = Field(None, description="PostgreSQL DSN; SQLite when unset.")
+    database_statement_cache_size: int = Field(
+        100,
+        ge=0,
+        description="Prepared statements asyncpg caches per PostgreSQL connection; 0 behind a "
+        "pooler in transaction mode (pgbouncer pool_mode=transaction).",
+    )
     redis_url: str | None = Field(
         None, description="Redis URL for the shared cache and rate-limit tier."
     )

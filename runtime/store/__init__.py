@@ -25,7 +25,9 @@ SQLITE_FILE_NAME = "robofleet.db"
 def create_store(settings: Settings) -> RobotStore:
     """Build the configured store without connecting: PostgreSQL if ``database_url`` is set."""
     if settings.database_url:
-        return PostgresStore(settings.database_url)
+        return PostgresStore(
+            settings.database_url, statement_cache_size=settings.database_statement_cache_size
+        )
     data_dir = settings.data_dir.expanduser()
     data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteStore(data_dir / SQLITE_FILE_NAME, synchronous=settings.sqlite_synchronous)
