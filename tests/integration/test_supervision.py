@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 
 import ray
 
@@ -92,4 +93,64 @@ async def test_orchestrator_killed_with_robots_queued_and_running(fleet, http):
     assert all(r["status"] == "succeeded" for r in robots.values()), {
         r["id"]: (r["status"], r["error"]) for r in robots.values() if r["status"] != "succeeded"
     }
+    assert_single_outcomes(fleet.db_path)
+
+
+async def _module(http, url: str, name: str) -> dict:
+    async with http.get(f"{url}/v1/modules") as response:
+        assert response.status == 200
+        modules = (await response.json())["modules"]
+    return next(m for m in modules if m["name"] == name)
+
+
+async def test_one_replica_killed_under_a_steady_queue_the_other_keeps_working(fleet, http):
+    """SIGKILL of one of a module's two replicas while its queue is full: the other replica
+    keeps completing robots with no pause over 2 s, and the module's breaker stays closed."""
+    victim, survivor = "module:slow:0", "module:slow:1"
+
+    async def both_alive_and_busy() -> bool:
+        replicas = (await _module(http, fleet.url, "slow"))["replicas"]
+        return all(r["alive"] and r["in_flight"] > 0 for r in replicas)
+
+    async def both_alive() -> bool:
+        return all(r["alive"] for r in (await _module(http, fleet.url, "slow"))["replicas"])
+
+    await wait_until(both_alive, timeout_s=60)
+    victim_pid = await _pid(victim)
+    robot = {"type": "slow", "payload": {"seconds": 0.5}, "max_attempts": 5}
+    ids = list(await asyncio.gather(*(submit(http, fleet.url, robot) for _ in range(240))))
+    await wait_until(both_alive_and_busy, timeout_s=30, interval_s=0.05)
+
+    breaker_seen: set[str] = set()
+    watching = True
+
+    async def watch_breaker() -> None:
+        while watching:
+            breaker_seen.add((await _module(http, fleet.url, "slow"))["breaker"])
+            await asyncio.sleep(0.1)
+
+    watcher = asyncio.ensure_future(watch_breaker())
+    killed_at = time.time()
+    os.kill(victim_pid, signal.SIGKILL)
+    try:
+        robots = await wait_terminal(http, fleet.url, ids, timeout_s=120)
+    finally:
+        watching = False
+        await watcher
+
+    assert all(r["status"] == "succeeded" for r in robots.values())
+    assert any(r["attempt"] == 2 for r in robots.values())  # the victim had robots running
+    assert breaker_seen == {"closed"}
+    # While robots were still waiting to start, the survivor kept finishing them.
+    queue_dry_at = max(r["started_at"] for r in robots.values())
+    finished = sorted(
+        r["finished_at"]
+        for r in robots.values()
+        if r["replica"] == survivor and killed_at <= r["finished_at"] <= queue_dry_at
+    )
+    assert len(finished) > 16, "the survivor finished too few robots to judge"
+    moments = [killed_at, *finished]
+    longest_pause = max(b - a for a, b in zip(moments, moments[1:], strict=False))
+    assert longest_pause <= 2.0, f"the survivor paused {longest_pause:.2f}s"
+    await wait_until(lambda: _new_pid(victim, victim_pid), timeout_s=60)
     assert_single_outcomes(fleet.db_path)
