@@ -25,7 +25,7 @@ from gateway.schemas import (
     KeyList,
     KeyRotate,
 )
-from gateway.spec import body, json_answer, operation, path_id, query_parameters
+from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
 from gateway.state import KEY_CACHE, STORE
 from runtime.keys import ApiKey, AuditEntry, Permission, Role, new_api_key
 
@@ -142,6 +142,7 @@ MODELS: list[type[BaseModel]] = [
 """The models :data:`PATHS` refers to."""
 
 _KEY_ID = [path_id("key_id")]
+_KEY_LINKS = links(("revokeKey", "rotateKey"), "key_id")
 
 PATHS: dict[str, Any] = {
     "/v1/keys": {
@@ -151,7 +152,7 @@ PATHS: dict[str, Any] = {
         "post": operation(
             "createKey",
             "Create an API key (admin); the answer is the only time the key is shown",
-            {"201": json_answer(KeyCreated, "the new key")},
+            {"201": {**json_answer(KeyCreated, "the new key"), "links": _KEY_LINKS}},
             (400, 422),
             requestBody=body(KeyCreate),
         ),
@@ -169,7 +170,7 @@ PATHS: dict[str, Any] = {
         "post": operation(
             "rotateKey",
             "Rotate an API key (admin): a new key; the old one works during the overlap",
-            {"201": json_answer(KeyCreated, "the new key")},
+            {"201": {**json_answer(KeyCreated, "the new key"), "links": _KEY_LINKS}},
             (400, 404, 409, 422),
             parameters=_KEY_ID,
             requestBody=body(KeyRotate, required=False),

@@ -1,7 +1,7 @@
 """Assembly of the aiohttp application: middlewares, routes, OpenAPI, shared resources.
 
 Middlewares, outermost first: metrics, errors (request id, uniform error body), audit,
-authentication and roles, rate limit; then the route's handler.
+authentication and roles, text bound for the store, rate limit; then the route's handler.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from gateway.cache_client import GatewayCache
 from gateway.cache_metrics import pull_stats
 from gateway.documents import LocalShelf
 from gateway.errors import error_middleware
+from gateway.http import text_middleware
 from gateway.ratelimit import RateLimiter, rate_limit_middleware, stamp_rate_headers
 from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
@@ -118,6 +119,7 @@ def create_app(
             error_middleware,
             audit_middleware(audit_log, _caller),
             auth_middleware(key_cache, rate_limiter, permissions, settings.auth_failure_limit),
+            text_middleware,
             rate_limit_middleware(rate_limiter, settings, _caller),
         ],
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.errors import ApiError
 from gateway.http import json_response
-from gateway.spec import json_answer, operation
+from gateway.spec import json_answer, links, operation
 from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
 from runtime.messages import DocumentAnswer
-from runtime.ocr.documents import MEDIA_TYPES, sniff_media_type
+from runtime.ocr.documents import sniff_media_type
 from runtime.ocr.shelf import DocumentShelf
 
 CHUNK_BYTES = 256 * 1024
@@ -31,12 +31,16 @@ DOCUMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 FILE_FIELDS = ("file", "document")
 
 
+MediaType = Literal["image/png", "image/jpeg", "image/tiff", "application/pdf"]
+"""The media types robofleet stores (:data:`runtime.ocr.documents.MEDIA_TYPES`)."""
+
+
 class StoredDocument(BaseModel):
     """A stored document: its id (SHA-256 of the bytes, hex), size and sniffed media type."""
 
     id: str = Field(pattern=DOCUMENT_ID.pattern)
-    size: int
-    type: str = Field(description=" | ".join(MEDIA_TYPES))
+    size: int = Field(ge=1, description="Bytes.")
+    type: MediaType = Field(description="The media type sniffed from the first bytes.")
 
 
 class LocalShelf:
@@ -160,14 +164,16 @@ _DOCUMENT_ID = {
     "schema": {"type": "string", "pattern": DOCUMENT_ID.pattern},
 }
 
+_DOCUMENT_LINKS = links(("getDocument",), "document_id")
+
 PATHS: dict[str, Any] = {
     "/v1/documents": {
         "post": operation(
             "uploadDocument",
             "Store a document by SHA-256; robots name it by id (payload.document_id)",
             {
-                "201": json_answer(StoredDocument, "stored"),
-                "200": json_answer(StoredDocument, "already stored"),
+                "201": {**json_answer(StoredDocument, "stored"), "links": _DOCUMENT_LINKS},
+                "200": {**json_answer(StoredDocument, "already stored"), "links": _DOCUMENT_LINKS},
             },
             (400, 413, 415, 422),
             requestBody=_UPLOAD,

@@ -96,6 +96,15 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+# Headers of aiohttp's own HTTP errors that the uniform body keeps: a 405 says which
+# methods the resource allows (RFC 9110), a 413 or 429 when to come back.
+_KEPT_HEADERS = ("Allow", "Retry-After")
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
+
+
 def _new_request_id(request: web.Request) -> str:
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
@@ -116,7 +125,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status_code < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(exc.status_code, code, exc.reason, request_id)
+        return error_response(exc.status_code, code, exc.reason, request_id, _kept_headers(exc))
     except HttpProcessingError as exc:
         # aiohttp's parsers (multipart parts, chunked bodies) raise these outside of
         # web.HTTPException; they are the client's fault. The parser's message may echo

@@ -1,4 +1,8 @@
-"""What every route handler uses to read a request and write an answer: JSON in, JSON out."""
+"""What every route handler uses to read a request and write an answer: JSON in, JSON out.
+
+:func:`text_middleware` checks the text of every request bound for the store (path ids and
+query parameters; bodies are checked by their models, see :mod:`runtime.text`).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,13 @@ from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
 from gateway.errors import ApiError, validation_message
+from runtime.text import MAX_JSON_DEPTH, text_problem
 
-__all__ = ["json_response", "parse", "read_json"]
+__all__ = ["json_response", "parse", "read_json", "text_middleware", "unstorable"]
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -32,7 +38,21 @@ async def read_json(request: web.Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc.args[0]}") from None
+        reason = str(exc.args[0])
+        # Well-formed JSON as far as it was read, but beyond what robofleet takes: the
+        # request is understood and refused (422), like a payload a level too deep.
+        if reason.startswith("depth limit exceeded"):
+            raise ApiError(
+                422,
+                "validation_error",
+                f"the body is nested deeper than {MAX_JSON_DEPTH} levels, the most a payload "
+                "may nest",
+            ) from None
+        if reason.startswith("number is infinity"):
+            raise ApiError(
+                422, "validation_error", "the body holds a number too large to be finite"
+            ) from None
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {reason}") from None
 
 
 def parse(model: type[Model], data: Any) -> Model:
@@ -43,3 +63,28 @@ def parse(model: type[Model], data: Any) -> Model:
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", validation_message(exc)) from None
+
+
+def unstorable(where: str, problem: str) -> ApiError:
+    """The 422 refusing text the store cannot hold: ``where`` names the input."""
+    return ApiError(422, "validation_error", f"{where}: {problem}")
+
+
+@web.middleware
+async def text_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse (422) a request whose path parameters or query hold text the store cannot.
+
+    Path ids and query values reach store queries as parameters, and refusals echo them
+    into the audit trail; a NUL there must stop here, before any handler, for every route.
+    A request no route matched goes on to its 404 or 405.
+    """
+    if request.match_info.http_exception is None:
+        for name, value in request.match_info.items():
+            problem = text_problem(value)
+            if problem is not None:
+                raise unstorable(f"path parameter {name}", problem)
+        for name, value in request.query.items():
+            problem = text_problem(name) or text_problem(value)
+            if problem is not None:
+                raise unstorable("query parameter", problem)
+    return await handler(request)

@@ -18,12 +18,12 @@ from gateway.audit import AUDIT_TARGET, AUDITED, audit_caller
 from gateway.auth import caller
 from gateway.errors import ApiError
 from gateway.events import stream_robot
-from gateway.http import json_response, parse, read_json
+from gateway.http import json_response, parse, read_json, unstorable
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import Bucket, take_token
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
 from gateway.scope import check_robot, check_type, may_see
-from gateway.spec import body, json_answer, operation, path_id, query_parameters
+from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
 from gateway.state import (
     BATCHER,
     CONTROL,
@@ -37,6 +37,7 @@ from runtime.errors import AlreadyTerminal, RobotNotFound
 from runtime.keys import Permission
 from runtime.messages import SubmitRequest
 from runtime.models import ModuleInfo, ModuleSpec, Robot, RobotEvent, RobotRequest, new_robot_id
+from runtime.text import text_problem
 
 __all__ = ["MODELS", "PATHS", "ROUTES"]
 
@@ -50,6 +51,9 @@ def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
     header = header.strip()
     if not 1 <= len(header) <= 200:
         raise ApiError(422, "validation_error", f"{IDEMPOTENCY_HEADER} must be 1 to 200 characters")
+    problem = text_problem(header)
+    if problem is not None:
+        raise unstorable(f"header {IDEMPOTENCY_HEADER}", problem)
     if robot.idempotency_key not in (None, header):
         raise ApiError(
             422,
@@ -263,12 +267,13 @@ SSE_EVENT = {
 }
 
 _ROBOT_ID = [path_id("robot_id")]
+_ROBOT_OPERATIONS = ("getRobot", "cancelRobot", "robotEvents")
 _IDEMPOTENCY: dict[str, Any] = {
     "name": IDEMPOTENCY_HEADER,
     "in": "header",
     "required": False,
     "description": "Same key and same request: 200 with the first robot; else 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\s*\S"},
 }
 
 PATHS: dict[str, Any] = {
@@ -277,8 +282,14 @@ PATHS: dict[str, Any] = {
             "submitRobot",
             "Submit a robot",
             {
-                "202": json_answer(Accepted, "accepted and durable"),
-                "200": json_answer(Accepted, "a replay of an earlier request (Idempotency-Key)"),
+                "202": {
+                    **json_answer(Accepted, "accepted and durable"),
+                    "links": links(_ROBOT_OPERATIONS, "robot_id"),
+                },
+                "200": {
+                    **json_answer(Accepted, "a replay of an earlier request (Idempotency-Key)"),
+                    "links": links(_ROBOT_OPERATIONS, "robot_id"),
+                },
             },
             (400, 409, 413, 422),
             parameters=[_IDEMPOTENCY],

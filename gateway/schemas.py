@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.keys import AuditEntry, Role
-from runtime.models import MODULE_NAME_PATTERN, ModuleInfo, Robot, RobotStatus
+from runtime.models import ID_PATTERN, ModuleInfo, ModuleName, Robot, RobotStatus, RobotType
+from runtime.text import StoreText
+
+Cursor = Annotated[str, Field(pattern=ID_PATTERN, description="next_cursor of the previous page.")]
+"""A paging cursor: the id of the last entry of the previous page."""
 
 
 class RobotListQuery(BaseModel):
@@ -16,9 +20,9 @@ class RobotListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: RobotStatus | None = None
-    type: str | None = Field(None, max_length=128)
+    type: RobotType | None = None
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=64)
+    cursor: Cursor | None = None
 
 
 class Accepted(BaseModel):
@@ -64,23 +68,21 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    modules: list[str] | None = Field(
+    modules: list[ModuleName] | None = Field(
         None,
         max_length=64,
         description="Limit an operator or viewer key to these modules; null means all.",
     )
     expires_in_s: float | None = Field(
-        None, gt=0, le=10 * 365 * 86_400, description="Seconds until the key expires."
+        None,
+        gt=0,
+        le=10 * 365 * 86_400,
+        allow_inf_nan=False,
+        description="Seconds until the key expires.",
     )
-    name: str | None = Field(None, max_length=200, description="A note on who holds the key.")
-
-    @field_validator("modules")
-    @classmethod
-    def _module_names(cls, value: list[str] | None) -> list[str] | None:
-        for module in value or ():
-            if not re.fullmatch(MODULE_NAME_PATTERN, module):
-                raise ValueError(f"invalid module name {module!r}")
-        return value
+    name: Annotated[StoreText, Field(max_length=200)] | None = Field(
+        None, description="A note on who holds the key."
+    )
 
 
 class KeyRotate(BaseModel):
@@ -89,7 +91,11 @@ class KeyRotate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     overlap_s: float = Field(
-        3600.0, ge=0, le=30 * 86_400, description="How long the old key keeps working."
+        3600.0,
+        ge=0,
+        le=30 * 86_400,
+        allow_inf_nan=False,
+        description="How long the old key keeps working (seconds).",
     )
 
 
@@ -125,9 +131,11 @@ class AuditQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    actor: str | None = Field(None, max_length=64)
+    actor: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="A key id, or 'anonymous'."
+    )
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, max_length=64)
+    cursor: Cursor | None = None
 
 
 class AuditPage(BaseModel):

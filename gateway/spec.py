@@ -14,8 +14,10 @@ __all__ = [
     "COMMON_ERRORS",
     "ErrorBody",
     "ErrorDetail",
+    "INPUT_ERRORS",
     "body",
     "json_answer",
+    "links",
     "operation",
     "path_id",
     "query_parameters",
@@ -24,6 +26,9 @@ __all__ = [
 
 # Every authenticated operation may answer these.
 COMMON_ERRORS = (401, 403, 429, 503)
+# Every operation answers 422 to a path or query parameter holding text the store cannot
+# hold (a NUL), whatever its other parameters (gateway.http.text_middleware).
+INPUT_ERRORS = (422,)
 
 
 class ErrorDetail(BaseModel):
@@ -64,6 +69,21 @@ def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
+def links(operation_ids: tuple[str, ...], parameter: str) -> dict[str, Any]:
+    """OpenAPI links from an answer whose body has an ``id`` to operations taking it.
+
+    Each linked operation gets ``parameter`` (a path parameter) from ``$response.body#/id``;
+    clients and stateful testers follow them from a created resource to its operations.
+    """
+    return {
+        operation_id: {
+            "operationId": operation_id,
+            "parameters": {f"path.{parameter}": "$response.body#/id"},
+        }
+        for operation_id in operation_ids
+    }
+
+
 def path_id(name: str) -> dict[str, Any]:
     """A path parameter holding an alphanumeric id of 1 to 64 characters."""
     return {
@@ -85,11 +105,12 @@ def operation(
 ) -> dict[str, Any]:
     """One operation: its answers plus an :class:`ErrorBody` for each error status.
 
-    ``errors`` are the statuses of this operation; an operation that is not ``public``
-    also answers :data:`COMMON_ERRORS` and needs a key (the document's default security).
+    ``errors`` are the statuses of this operation; every operation also answers
+    :data:`INPUT_ERRORS`, and one that is not ``public`` :data:`COMMON_ERRORS` too and
+    needs a key (the document's default security).
     ``extra`` adds fields such as ``parameters`` and ``requestBody``.
     """
-    statuses = sorted(set(errors) | (set() if public else set(COMMON_ERRORS)))
+    statuses = sorted(set(errors) | set(INPUT_ERRORS) | (set() if public else set(COMMON_ERRORS)))
     answer = {
         "operationId": operation_id,
         "summary": summary,

@@ -6,13 +6,22 @@ import os
 import random
 import time
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
 ROBOT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MODULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 REPLICA_PREFIX_PATTERN = r"^[a-z][a-z0-9_.-]{0,62}$"
+ID_PATTERN = r"^[A-Za-z0-9]{1,64}$"
+"""Robot, key and audit entry ids (and paging cursors, which are ids)."""
+
+RobotType = Annotated[str, Field(pattern=ROBOT_TYPE_PATTERN)]
+"""A robot type: 1 to 128 letters, digits and ``_.:-``."""
+ModuleName = Annotated[str, Field(pattern=MODULE_NAME_PATTERN)]
+"""A module name: lower-case letters, digits and ``_.-``, 1 to 63, starting alphanumeric."""
 # Actor names that start like these belong to robofleet itself.
 RESERVED_REPLICA_PREFIXES = frozenset({"module", "gateway"})
 
@@ -43,15 +52,25 @@ class RobotRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(pattern=ROBOT_TYPE_PATTERN, description="Robot type a module handles.")
-    payload: dict[str, Any] = Field(default_factory=dict, description="Input of the robot.")
+    type: RobotType = Field(description="Robot type a module handles.")
+    payload: StoreJson = Field(
+        default_factory=dict,
+        description="Input of the robot: a JSON object nested at most 64 levels, finite "
+        "numbers, no NUL character.",
+    )
     priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (most urgent).")
     deadline: float | None = Field(
-        None, description="Unix time by which the robot should run; earlier runs first."
+        None,
+        ge=0,
+        le=MAX_UNIX_TIME,
+        allow_inf_nan=False,
+        description="Unix time (seconds) by which the robot should run; earlier runs first.",
     )
-    idempotency_key: str | None = Field(None, min_length=1, max_length=200)
+    idempotency_key: Annotated[StoreText, Field(min_length=1, max_length=200)] | None = None
     max_attempts: int = Field(3, ge=1, le=50)
-    timeout_s: float = Field(300.0, gt=0, le=86_400)
+    timeout_s: float = Field(
+        300.0, gt=0, le=86_400, allow_inf_nan=False, description="Seconds one attempt may run."
+    )
 
 
 _ids = random.Random(os.urandom(16))
@@ -156,40 +175,25 @@ class ModuleSpec(BaseModel):
     class_path: str = Field(
         alias="class", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="pkg.module:Class"
     )
-    types: list[str] = Field(default_factory=list, max_length=64)
+    types: list[RobotType] = Field(default_factory=list, max_length=64)
     replicas: int = Field(1, ge=0, le=256)
     max_concurrency: int = Field(4, ge=1, le=10_000)
-    resources: dict[str, float] = Field(default_factory=dict)
-    options: dict[str, Any] = Field(default_factory=dict, description="Passed to the module.")
+    resources: dict[
+        Annotated[StoreText, Field(min_length=1, max_length=128)],
+        Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
+    ] = Field(default_factory=dict, description="Ray resources of each replica.")
+    options: StoreJson = Field(default_factory=dict, description="Passed to the module.")
     replica_prefix: str | None = Field(
         None,
         pattern=REPLICA_PREFIX_PATTERN,
         description="Replica actor names are '<prefix>:<n>'; default 'module:<name>'.",
     )
 
-    @field_validator("types")
-    @classmethod
-    def _types_are_robot_types(cls, value: list[str]) -> list[str]:
-        import re
-
-        for robot_type in value:
-            if not re.fullmatch(ROBOT_TYPE_PATTERN, robot_type):
-                raise ValueError(f"invalid robot type {robot_type!r}")
-        return value
-
     @field_validator("replica_prefix")
     @classmethod
     def _prefix_not_reserved(cls, value: str | None) -> str | None:
         if value in RESERVED_REPLICA_PREFIXES:
             raise ValueError(f"replica prefix {value!r} is reserved")
-        return value
-
-    @field_validator("resources")
-    @classmethod
-    def _resources_non_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        for key, amount in value.items():
-            if amount < 0:
-                raise ValueError(f"resource {key!r} must not be negative")
         return value
 
 

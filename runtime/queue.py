@@ -1,9 +1,15 @@
-"""The waiting line of one robot type, ordered by priority, then deadline, then age."""
+"""The waiting line of one robot type, ordered by priority, then deadline, then age.
+
+The order is total whatever the robots hold: a deadline or creation time that is not a
+finite number (a row written before submits were checked) sorts as no deadline or as the
+oldest robot, never as a NaN that compares false with everything and scrambles the heap.
+"""
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -12,10 +18,27 @@ from runtime.routing import queue_key
 
 @dataclass(order=True, slots=True)
 class _Entry:
-    key: tuple
+    key: tuple[int, float, float, int]
     robot_id: str = field(compare=False)
     attempt: int = field(compare=False)
     not_before: float = field(compare=False, default=0.0)
+
+
+def order_key(
+    priority: int, deadline: float | None, created_at: float, seq: int
+) -> tuple[int, float, float, int]:
+    """The sort key of a waiting robot (see :func:`runtime.routing.queue_key`), made total.
+
+    A NaN or infinite deadline counts as none; a creation time that is not finite counts
+    as 0 (the oldest). Keys of different robots compare as a strict total order, since
+    ``seq`` differs.
+    """
+    if deadline is not None and not math.isfinite(deadline):
+        deadline = None
+    if not math.isfinite(created_at):
+        created_at = 0.0
+    key: tuple[int, float, float, int] = queue_key(int(priority), deadline, created_at, seq)
+    return key
 
 
 class RobotQueue:
@@ -47,7 +70,7 @@ class RobotQueue:
             return
         self._members[robot_id] = attempt
         entry = _Entry(
-            queue_key(priority, deadline, created_at, next(self._seq)),
+            order_key(priority, deadline, created_at, next(self._seq)),
             robot_id,
             attempt,
             not_before,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.text import clean_text, json_problem
 
 # (column, PostgreSQL array element type) in table order.
 ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -57,6 +59,8 @@ MUTABLE_COLUMN_NAMES = tuple(name for name, _ in MUTABLE_COLUMNS)
 ID_INDEX = ROBOT_COLUMN_NAMES.index("id")
 KEY_INDEX = ROBOT_COLUMN_NAMES.index("idempotency_key")
 _FLOAT_COLUMNS = frozenset(n for n, t in ROBOT_COLUMNS if t == "float8")
+# Text robofleet writes itself from what modules report: cleaned, never refused.
+_WRITTEN_TEXT_COLUMNS = frozenset({"module", "replica", "error", "message"})
 
 ATTEMPT_SELECT = "robot_id, attempt, module, replica, status, error, started_at, finished_at"
 UNFINISHED = (RobotStatus.QUEUED.value, RobotStatus.RUNNING.value)
@@ -81,10 +85,28 @@ def _encode(column: str, value: Any) -> Any:
     if column == "status":
         return RobotStatus(value).value
     if column == "result":
-        return None if value is None else dump_json(value)
+        return None if value is None else _result_json(value)
     if column in _FLOAT_COLUMNS and value is not None:
         return float(value)
+    if column in _WRITTEN_TEXT_COLUMNS and value is not None:
+        return clean_text(str(value))
     return value
+
+
+def _result_json(value: Any) -> str:
+    """A module's result as JSON text; StoreDataError if a reader could not read it back.
+
+    orjson writes what it can (a NaN as ``null``, a datetime as text); what it wrote must
+    then nest no deeper than the readers read (see :func:`runtime.text.json_problem`).
+    """
+    try:
+        text = orjson.dumps(value)
+    except TypeError as exc:
+        raise StoreDataError(f"the result cannot be stored: {exc}") from None
+    problem = json_problem(orjson.loads(text), scalars=False)
+    if problem is not None:
+        raise StoreDataError(f"the result cannot be stored: {problem}")
+    return text.decode()
 
 
 def robot_row(robot: Robot) -> tuple[Any, ...]:
@@ -184,11 +206,24 @@ WriteOp = CreateRobots | ApplyTransitions | SaveProgress
 
 
 def latest_progress(updates: Sequence[Progress]) -> list[Progress]:
-    """Keep only the newest update of each robot attempt, in first-seen order."""
+    """Keep only the newest update of each robot attempt, in first-seen order, storable.
+
+    The message is cleaned (see :func:`runtime.text.clean_text`) and the fraction kept
+    within 0..1 (a NaN becomes 0).
+    """
     newest: dict[tuple[str, int], Progress] = {}
     for update in updates:
         newest[(update.robot_id, update.attempt)] = update
-    return list(newest.values())
+    return [_storable_progress(update) for update in newest.values()]
+
+
+def _storable_progress(update: Progress) -> Progress:
+    fraction = update.fraction if math.isfinite(update.fraction) else 0.0
+    fraction = min(1.0, max(0.0, fraction))
+    message = None if update.message is None else clean_text(update.message)
+    if fraction == update.fraction and message == update.message:
+        return update
+    return Progress(update.robot_id, update.attempt, fraction, message)
 
 
 def pick_stored(
@@ -250,19 +285,28 @@ def key_from_row(row: Sequence[Any]) -> ApiKey:
 
 
 def audit_row(entry: AuditEntry) -> tuple[Any, ...]:
-    """An audit entry as a tuple in :data:`AUDIT_COLUMN_NAMES` order."""
+    """An audit entry as a tuple in :data:`AUDIT_COLUMN_NAMES` order, its texts cleaned.
+
+    Audit fields echo requests (a path, a target id, a refusal's message), so any of them
+    may hold what the store cannot: it is replaced (see :func:`runtime.text.clean_text`),
+    and the entry is written rather than refused.
+    """
     return (
-        entry.id,
+        clean_text(entry.id),
         float(entry.at),
-        entry.request_id,
-        entry.actor,
-        entry.client,
-        entry.action,
-        entry.target,
-        entry.outcome,
+        clean_text(entry.request_id),
+        clean_text(entry.actor),
+        _clean_optional(entry.client),
+        clean_text(entry.action),
+        _clean_optional(entry.target),
+        clean_text(entry.outcome),
         entry.status,
-        entry.detail,
+        _clean_optional(entry.detail),
     )
+
+
+def _clean_optional(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
 
 
 def audit_from_row(row: Sequence[Any]) -> AuditEntry:
