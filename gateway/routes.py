@@ -63,12 +63,6 @@ def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
     return header
 
 
-def _new_robot(robot: RobotRequest) -> Robot:
-    """A queued robot with a fresh id from a request that is already valid (not re-checked)."""
-    now = time.time()
-    return Robot.model_construct(id=new_robot_id(), created_at=now, updated_at=now, **dict(robot))
-
-
 async def submit_robot(request: web.Request) -> web.Response:
     """``POST /v1/robots``: durably accept a robot; 202 once it is in the store.
 
@@ -89,7 +83,9 @@ async def submit_robot(request: web.Request) -> web.Response:
         if buckets:
             await take_token(app[RATE_LIMITER], request, buckets, "module")
     answer = await app[BATCHER].submit(
-        SubmitRequest(robot=_new_robot(robot), audit=audit_caller(request, key))
+        SubmitRequest(
+            Robot.accepted(new_robot_id(), robot, time.time()), audit_caller(request, key)
+        )
     )
     if answer.error is not None:
         raise answer.error

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
+from runtime.wire import reduce_model, trusted_model
 
 ROBOT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MODULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -90,6 +91,22 @@ def new_robot_id() -> str:
     return f"{int(time.time() * 1000):012x}{_ids.getrandbits(48):012x}"
 
 
+_FRESH: dict[str, Any] = {
+    "status": RobotStatus.QUEUED,
+    "attempt": 1,
+    "module": None,
+    "replica": None,
+    "result": None,
+    "error": None,
+    "progress": 0.0,
+    "message": None,
+    "not_before": 0.0,
+    "started_at": None,
+    "finished_at": None,
+}
+"""The fields of a robot just accepted that its request does not carry."""
+
+
 class Robot(BaseModel):
     """A robot as the store records it."""
 
@@ -116,6 +133,17 @@ class Robot(BaseModel):
     updated_at: float = Field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
+
+    __reduce__ = reduce_model  # pickled as its field values: robots cross actors in bulk
+
+    @classmethod
+    def accepted(cls, robot_id: str, request: RobotRequest, now: float) -> Robot:
+        """A queued robot from a request already validated at the gateway (not checked again).
+
+        ``now`` (Unix seconds) becomes ``created_at`` and ``updated_at``.
+        """
+        values = {**_FRESH, **request.__dict__, "id": robot_id}
+        return trusted_model(cls, {**values, "created_at": now, "updated_at": now})
 
     def same_request(self, other: Robot) -> bool:
         """Whether two robots were submitted with the same request (idempotency key aside)."""

@@ -1,0 +1,64 @@
+"""Robots and messages keep every value across the pickle Ray uses, on the cheap path."""
+
+from __future__ import annotations
+
+import pickle
+
+from ray import cloudpickle
+
+from runtime.models import Robot, RobotRequest, RobotStatus
+from runtime.wire import message, trusted_model
+
+
+def test_an_accepted_robot_is_the_robot_validation_would_build():
+    request = RobotRequest.model_validate(
+        {"type": "echo", "payload": {"n": 1}, "priority": 7, "idempotency_key": "k"}
+    )
+    fast = Robot.accepted("r1", request, 1_800_000_000.0)
+    checked = Robot.model_validate(
+        {
+            **request.model_dump(),
+            "id": "r1",
+            "created_at": 1_800_000_000.0,
+            "updated_at": 1_800_000_000.0,
+        }
+    )
+    assert fast == checked
+    assert fast.model_dump() == checked.model_dump()
+    assert fast.status is RobotStatus.QUEUED
+
+
+def test_a_robot_round_trips_with_its_changes_and_all_its_fields():
+    robot = Robot(id="r2", type="echo", payload={"deep": [1, {"x": None}]})
+    robot.status, robot.attempt, robot.error = RobotStatus.RUNNING, 2, "boom"
+    for dumps, loads in ((pickle.dumps, pickle.loads), (cloudpickle.dumps, cloudpickle.loads)):
+        copy = loads(dumps(robot))
+        assert copy == robot
+        assert copy.status is RobotStatus.RUNNING
+        assert copy.model_fields_set == set(Robot.model_fields)
+
+
+def test_a_trusted_model_needs_every_field():
+    try:
+        trusted_model(Robot, {"id": "r3"})
+    except KeyError as exc:
+        assert "type" in str(exc)
+    else:
+        raise AssertionError("a missing field must not pass")
+
+
+@message
+class _Ping:
+    name: str
+    count: int = 0
+
+
+@message(frozen=True)
+class _Frozen:
+    name: str
+
+
+def test_a_message_pickles_as_its_fields():
+    assert pickle.loads(pickle.dumps(_Ping("a", 3))) == _Ping("a", 3)
+    assert pickle.loads(pickle.dumps(_Frozen("b"))) == _Frozen("b")
+    assert _Ping("a").__reduce__() == (_Ping, ("a", 0))
