@@ -9,19 +9,17 @@ here keep the types and drop that overhead:
 
 - :func:`trusted_model` builds a model from values that were already validated;
 - :func:`reduce_model` makes a model pickle as the tuple of its field values;
-- :func:`message` is ``dataclass(slots=True)`` plus a ``__reduce__`` to the field tuple.
+- :class:`WireMessage` gives a slotted dataclass a ``__reduce__`` to its field tuple.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 M = TypeVar("M", bound=BaseModel)
-T = TypeVar("T")
 
 _set = object.__setattr__
 
@@ -54,20 +52,14 @@ def reduce_model(self: BaseModel) -> tuple[Any, ...]:
     return (_rebuild_model, (type(self), tuple([values[name] for name in type(self).model_fields])))
 
 
-def _reduce_message(self: Any) -> tuple[Any, ...]:
-    return (type(self), tuple([getattr(self, f) for f in self.__slots__]))
+class WireMessage:
+    """Base of actor messages: a ``@dataclass(slots=True)`` subclass pickles as its field tuple.
 
-
-def message(cls: type[T] | None = None, *, frozen: bool = False) -> Any:
-    """Declare an actor message: a slotted dataclass that pickles as its field tuple.
-
-    Use as ``@message`` or ``@message(frozen=True)``.
+    The dataclass's ``__slots__`` lists its fields in order, the order its constructor takes.
     """
 
-    def declare(cls: type[T]) -> type[T]:
-        built = dataclass(slots=True, frozen=frozen)(cls)
-        assert tuple(f.name for f in fields(built)) == built.__slots__  # type: ignore[attr-defined]
-        built.__reduce__ = _reduce_message  # type: ignore[method-assign,assignment]
-        return built
+    __slots__ = ()
 
-    return declare if cls is None else declare(cls)
+    def __reduce__(self) -> tuple[Any, ...]:
+        slots: tuple[str, ...] = self.__slots__  # type: ignore[assignment]
+        return (type(self), tuple([getattr(self, name) for name in slots]))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pickle
+from dataclasses import dataclass
 
 from ray import cloudpickle
 
 from runtime.models import Robot, RobotRequest, RobotStatus
-from runtime.wire import message, trusted_model
+from runtime.wire import WireMessage, trusted_model
 
 
 def test_an_accepted_robot_is_the_robot_validation_would_build():
@@ -47,14 +48,14 @@ def test_a_trusted_model_needs_every_field():
         raise AssertionError("a missing field must not pass")
 
 
-@message
-class _Ping:
+@dataclass(slots=True)
+class _Ping(WireMessage):
     name: str
     count: int = 0
 
 
-@message(frozen=True)
-class _Frozen:
+@dataclass(slots=True, frozen=True)
+class _Frozen(WireMessage):
     name: str
 
 
