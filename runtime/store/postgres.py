@@ -338,7 +338,9 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     async def _pool(self, size: int) -> asyncpg.Pool:
         return await asyncpg.create_pool(
             self._dsn,
-            min_size=1,
+            # No floor to keep: asyncpg refills one with a traceback per try while the
+            # server is away. Connections open on demand and idle ones stay pooled.
+            min_size=0,
             max_size=size,
             timeout=self._connect_timeout_s,
             command_timeout=self._command_timeout_s,
