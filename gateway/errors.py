@@ -75,14 +75,18 @@ def translate(exc: RobofleetError, request_id: str) -> web.Response:
 
     ``retry_after_s`` (seconds) becomes ``Retry-After``, rounded up to a whole second, at
     least 1. A status of 500 or more hides the message (it may name internals) and logs the
-    error with the request id instead.
+    error with the request id instead; one that says when to come back (an unavailable
+    store) is a passing condition its source logs once, so it is logged here at debug level.
     """
     status = exc.http_status
     headers = dict(exc.headers) if isinstance(exc, ApiError) else {}
     if exc.retry_after_s is not None and "Retry-After" not in headers:
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     if status >= 500:
-        log.error("request %s failed: %r", request_id, exc, exc_info=exc)
+        if exc.retry_after_s is None:
+            log.error("request %s failed: %r", request_id, exc, exc_info=exc)
+        else:
+            log.debug("request %s: %r", request_id, exc)
         return error_response(status, exc.code, HIDDEN_MESSAGE, request_id, headers)
     return error_response(status, exc.code, exc.message, request_id, headers)
 
