@@ -64,7 +64,7 @@ class ReplicaHost:
 
     def module_metrics(self) -> list[MetricSample]:
         """The module's own metric samples (its ``metrics()`` hook); none if the hook fails."""
-        return [MetricSample(**sample) for sample in call_metrics(self.module)]
+        return call_metrics(self.module)
 
     def cancel(self, robot_id: str) -> bool:
         """Ask a running robot to stop; False if it is not running here."""

@@ -61,7 +61,7 @@ class RobotContext:
             self._sink(self.robot_id, self.attempt, fraction, message)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricSample:
     """One value a module exports; the gateway's ``/metrics`` adds ``module`` and ``replica``."""
 
@@ -122,17 +122,11 @@ async def call_health(module: Module) -> HealthState:
     return HealthState.HEALTHY if answer else HealthState.UNHEALTHY
 
 
-def call_metrics(module: Module) -> list[dict[str, Any]]:
-    """Run a module's ``metrics`` hook; return its samples as dicts, none if the hook fails."""
+def call_metrics(module: Module) -> list[MetricSample]:
+    """Run a module's ``metrics`` hook: its samples (float values, own labels); none on failure."""
     try:
         return [
-            {
-                "name": s.name,
-                "value": float(s.value),
-                "labels": dict(s.labels),
-                "kind": s.kind,
-                "help": s.help,
-            }
+            MetricSample(s.name, float(s.value), dict(s.labels), s.kind, s.help)
             for s in module.metrics()
         ]
     except Exception:

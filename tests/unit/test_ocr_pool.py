@@ -96,9 +96,9 @@ def test_ocr_module_handles_both_types_and_refuses_to_start_without_tesseract():
 def test_engine_stats_become_metric_samples():
     module = OcrModule(engine=_engine())
     _run(module, "ocr.extract", {"document_b64": base64.b64encode(_png()).decode()})
-    samples = {
-        (s["name"], tuple(sorted(s["labels"].items()))): s["value"] for s in call_metrics(module)
-    }
+    returned = call_metrics(module)
+    assert all(isinstance(s, MetricSample) and type(s.value) is float for s in returned)
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for s in returned}
     calls = ("robofleet_ocr_engine_calls_total", (("engine", "tesseract"), ("outcome", "ok")))
     assert samples[calls] == 1
     assert samples[("robofleet_ocr_dedup_total", (("result", "miss"),))] == 1
