@@ -66,6 +66,7 @@ DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     ValueError,  # sqlite3 refusing a string it cannot encode, an int it cannot hold
     OverflowError,
+    TypeError,  # a value of the wrong type for its column (a None progress fraction)
 )
 """What a store call may raise from below; :meth:`StoreErrors.translated` classes each."""
 
@@ -101,7 +102,7 @@ def classify(exc: BaseException) -> type[StoreError]:
         return StoreUnavailable if gone else StoreError
     if isinstance(exc, (OSError, TimeoutError)):
         return StoreUnavailable
-    if isinstance(exc, (ValueError, OverflowError)):
+    if isinstance(exc, (ValueError, OverflowError, TypeError)):
         return StoreDataError
     return StoreError
 

@@ -132,7 +132,8 @@ class GroupCommitWrites:
     async def save_progress(self, updates: Sequence[Progress]) -> None:
         """Record the latest progress of running attempts.
 
-        A report the store cannot hold is logged and left out; the others are saved.
+        Raises the :class:`StoreDataError` of a report the store cannot hold, once every
+        other report is saved.
         """
         if not updates:
             return
@@ -141,6 +142,7 @@ class GroupCommitWrites:
             await self._writes.submit(c.SaveProgress(list(run)))
             return [None] * len(run)
 
-        for update, outcome in zip(updates, await write_isolated(updates, write), strict=True):
-            if isinstance(outcome, StoreDataError):
-                log.warning("progress of robot %s cannot be stored: %s", update.robot_id, outcome)
+        outcomes = await write_isolated(updates, write)
+        refused = [outcome for outcome in outcomes if isinstance(outcome, StoreDataError)]
+        if refused:
+            raise refused[0]
