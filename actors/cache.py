@@ -1,7 +1,10 @@
 """The ``cache`` actor's logic: batched calls over the cache core, warm-up and metrics.
 
 A plain class; ``actors.ray.cache`` turns it into the named, detached actor on the head node.
-Every call serves many keys, so a caller pays one actor round trip per batch.
+Every call serves many keys, so a caller pays one actor round trip per batch; what crosses
+is a message of ``runtime.messages`` (:class:`CacheKeys`, :class:`CacheEntry`,
+:class:`CacheFill`, :class:`RobotMarks` in; :class:`CacheRead`, :class:`CacheStatsSnapshot`
+out).
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Protocol
 
 import orjson
 
@@ -21,8 +25,18 @@ from runtime.cache import (
     policy_from_settings,
     prometheus_text,
 )
-from runtime.cache.guard import Token
+from runtime.cache.tiered import SetItem
 from runtime.config import Settings
+from runtime.messages import (
+    CacheEntry,
+    CacheFill,
+    CacheKeys,
+    CacheRead,
+    CacheStatsSnapshot,
+    FillToken,
+    ModuleInfo,
+    RobotMarks,
+)
 from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -30,44 +44,26 @@ log = logging.getLogger(__name__)
 SWEEP_EVERY_S = 5.0
 WARM_RETRY_MAX_S = 5.0
 
-WireItem = tuple[str, str]
-"""(kind, key) as it crosses the actor boundary."""
-WireSet = tuple[str, str, bytes, int | None]
-"""(kind, key, value, version) as it crosses the actor boundary."""
-WireFill = tuple[str, str, bytes, int | None, Token | None]
-"""(kind, key, value, version, token of the miss) of one cache-aside fill."""
-ListModules = Callable[[], Awaitable[list[dict[str, Any]]]]
+ListModules = Callable[[], Awaitable[list[ModuleInfo]]]
 
 
 class CacheCalls(Protocol):
     """What callers (gateway, orchestrator) may ask of the cache actor; one call per batch."""
 
-    async def get_many(self, items: list[WireItem]) -> tuple[list[bytes | None], Token | None]:
+    async def get_many(self, items: CacheKeys) -> CacheRead:
         """Values (None for a miss) and the token fills must carry."""
 
-    async def set_many(self, items: list[WireSet], token: Token | None = None) -> list[bool]:
+    async def set_many(self, items: list[CacheEntry], token: FillToken | None = None) -> list[bool]:
         """Store values; per item whether it landed."""
 
-    async def fill_many(self, items: list[WireFill]) -> int:
+    async def fill_many(self, items: list[CacheFill]) -> int:
         """Cache-aside fills, each with the token of its miss; how many landed."""
 
-    async def evict_many(self, items: list[WireItem]) -> None:
+    async def evict_many(self, items: CacheKeys) -> None:
         """Invalidate keys everywhere."""
 
-    async def robots_changing(
-        self,
-        versions: dict[str, int],
-        backlog: dict[str, int],
-        reset: bool,
-        lists: bool,
-        settled: int = 0,
-        created: bool = False,
-    ) -> str:
-        """Mark robots about to change (plus undelivered marks); return the incarnation.
-
-        ``settled`` earlier announced commits finished and ``created`` robots appeared
-        since the last call (list news carried along instead of a call of its own).
-        """
+    async def robots_changing(self, marks: RobotMarks) -> str:
+        """Mark robots about to change (plus undelivered marks); return the incarnation."""
 
     async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
         """``settled`` announced commits finished; ``created``: robots appeared."""
@@ -76,7 +72,7 @@ class CacheCalls(Protocol):
 class MetricsSink(Protocol):
     """Where the actor exports its statistics (Ray custom metrics in production)."""
 
-    def export(self, snapshot: dict[str, Any]) -> None:
+    def export(self, snapshot: CacheStatsSnapshot) -> None:
         """Publish one statistics snapshot."""
 
 
@@ -116,49 +112,44 @@ class CacheHost:
 
     # -- batched calls -------------------------------------------------------------------
 
-    async def get_many(self, items: list[WireItem]) -> tuple[list[bytes | None], Token | None]:
+    async def get_many(self, items: CacheKeys) -> CacheRead:
         """Values of many keys (None for a miss) and the token a reader's fills must carry."""
-        return await self.cache.get_many([(CacheKind(k), key) for k, key in items])
+        kinds = [CacheKind(kind) for kind in items.kinds]
+        return await self.cache.get_many(list(zip(kinds, items.keys, strict=True)))
 
-    async def set_many(self, items: list[WireSet], token: Token | None = None) -> list[bool]:
+    async def set_many(self, items: list[CacheEntry], token: FillToken | None = None) -> list[bool]:
         """Store many values (fills of robot state need the token of their miss)."""
         return await self.cache.set_many(
-            [(CacheKind(k), key, value, version) for k, key, value, version in items], token
+            [(CacheKind(e.kind), e.key, e.value, e.version) for e in items], token
         )
 
-    async def fill_many(self, items: list[WireFill]) -> int:
+    async def fill_many(self, items: list[CacheFill]) -> int:
         """Cache-aside fills, each with the token of its miss; return how many landed."""
-        by_token: dict[Any, list[Any]] = {}
-        for kind, key, value, version, token in items:
-            by_token.setdefault(token, []).append((CacheKind(kind), key, value, version))
+        by_token: dict[FillToken | None, list[SetItem]] = {}
+        for fill in items:
+            by_token.setdefault(fill.token, []).append(
+                (CacheKind(fill.kind), fill.key, fill.value, fill.version)
+            )
         landed = 0
         for token, group in by_token.items():
             landed += sum(await self.cache.set_many(group, token))
         return landed
 
-    async def evict_many(self, items: list[WireItem]) -> None:
+    async def evict_many(self, items: CacheKeys) -> None:
         """Invalidate many keys in memory and Redis."""
-        await self.cache.evict_many([(CacheKind(k), key) for k, key in items])
+        kinds = [CacheKind(kind) for kind in items.kinds]
+        await self.cache.evict_many(list(zip(kinds, items.keys, strict=True)))
 
-    async def robots_changing(
-        self,
-        versions: dict[str, int],
-        backlog: dict[str, int],
-        reset: bool,
-        lists: bool,
-        settled: int = 0,
-        created: bool = False,
-    ) -> str:
+    async def robots_changing(self, marks: RobotMarks) -> str:
         """Before a commit: take undelivered marks (or a reset), then mark these robots.
 
-        ``settled`` earlier announced commits finished and ``created`` robots appeared
-        since the last call: list news carried along instead of a call of its own.
+        The list news ``marks`` carries along (commits settled, robots created) goes first.
         """
-        await self.lists_changed(settled, created)
-        if reset or backlog or not self.cache.guard.gate_open:
-            await self.cache.sync_robots(backlog, reset)
-        if versions or lists:
-            await self.cache.mark_robots(versions, lists)
+        await self.lists_changed(marks.settled, marks.created)
+        if marks.reset or marks.backlog or not self.cache.guard.gate_open:
+            await self.cache.sync_robots(marks.backlog, marks.reset)
+        if marks.versions or marks.lists:
+            await self.cache.mark_robots(marks.versions, marks.lists)
         return self.cache.guard.incarnation
 
     async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
@@ -170,17 +161,17 @@ class CacheHost:
 
     # -- observability -------------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> CacheStatsSnapshot:
         """Per-kind hits, misses, evictions, bytes; backend state; incarnation and warm-up."""
-        return {
-            **self.cache.stats.snapshot(),
-            "incarnation": self.cache.guard.incarnation,
-            "robots_served": self.cache.guard.gate_open,
-            "warm": self.warmed.is_set(),
-            "warm_modules": self.warm_modules,
-            "memory_entries": len(self.cache.memory),
-            "memory_bytes": self.cache.memory.bytes,
-        }
+        return replace(
+            self.cache.stats.snapshot(),
+            incarnation=self.cache.guard.incarnation,
+            robots_served=self.cache.guard.gate_open,
+            warm=self.warmed.is_set(),
+            warm_modules=self.warm_modules,
+            memory_entries=len(self.cache.memory),
+            memory_bytes=self.cache.memory.bytes,
+        )
 
     def metrics_text(self) -> str:
         """The statistics in the Prometheus text format."""
@@ -221,18 +212,13 @@ class CacheHost:
                 log.exception("exporting cache metrics failed")
 
 
-def module_entries(modules: list[dict[str, Any]]) -> list[Any]:
-    """Cache entries of ``GET /v1/modules``-shaped module infos: health, score, the roster."""
-    entries: list[Any] = [
-        (CacheKind.CONFIG, "modules", orjson.dumps(sorted(m["name"] for m in modules)), None)
-    ]
+def module_entries(modules: list[ModuleInfo]) -> list[SetItem]:
+    """Cache entries of the orchestrator's modules: health, performance score, the roster."""
+    roster = orjson.dumps(sorted(m.name for m in modules))
+    entries: list[SetItem] = [(CacheKind.CONFIG, "modules", roster, None)]
     for module in modules:
-        name = module["name"]
-        health = {"health": module.get("health"), "breaker": module.get("breaker")}
-        entries.append((CacheKind.MODULE_HEALTH, name, orjson.dumps(health), None))
-        performance = {"performance": module.get("performance")}
-        for figure in ("success_ewma", "latency_ewma"):
-            if figure in module:
-                performance[figure] = module[figure]
-        entries.append((CacheKind.PERFORMANCE, name, orjson.dumps(performance), None))
+        health = {"health": module.health.value, "breaker": module.breaker}
+        entries.append((CacheKind.MODULE_HEALTH, module.name, orjson.dumps(health), None))
+        performance = {"performance": module.performance}
+        entries.append((CacheKind.PERFORMANCE, module.name, orjson.dumps(performance), None))
     return entries

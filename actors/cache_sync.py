@@ -21,6 +21,7 @@ import orjson
 from actors.cache import CacheCalls
 from runtime.cache import CacheKind, robot_version
 from runtime.lifecycle import Transition
+from runtime.messages import CacheEntry, CacheKeys, RobotMarks
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +117,9 @@ class RobotStatusSync:
             settled, created = self._take_lists()
             try:
                 self.incarnation = await asyncio.wait_for(
-                    self.calls.robots_changing(versions, backlog, reset, lists, settled, created),
+                    self.calls.robots_changing(
+                        RobotMarks(versions, backlog, reset, lists, settled, created)
+                    ),
                     timeout,
                 )
             except Exception as exc:
@@ -166,7 +169,7 @@ class ModuleBoard:
 
     async def publish(self, modules: Iterable[Any]) -> None:
         """Write each module's health and scores (one call); never raises."""
-        entries: list[Any] = []
+        entries: list[CacheEntry] = []
         names = []
         for module in modules:
             names.append(module.name)
@@ -176,9 +179,11 @@ class ModuleBoard:
                 "success_ewma": module.success_ewma,
                 "latency_ewma": module.latency_ewma,
             }
-            entries.append((CacheKind.MODULE_HEALTH.value, module.name, orjson.dumps(health), None))
-            entries.append((CacheKind.PERFORMANCE.value, module.name, orjson.dumps(figures), None))
-        entries.append((CacheKind.CONFIG.value, "modules", orjson.dumps(sorted(names)), None))
+            entries += [
+                CacheEntry(CacheKind.MODULE_HEALTH.value, module.name, orjson.dumps(health)),
+                CacheEntry(CacheKind.PERFORMANCE.value, module.name, orjson.dumps(figures)),
+            ]
+        entries.append(CacheEntry(CacheKind.CONFIG.value, "modules", orjson.dumps(sorted(names))))
         try:
             await asyncio.wait_for(self.calls.set_many(entries), self.timeout_s)
         except Exception as exc:
@@ -189,14 +194,15 @@ class ModuleBoard:
         by_name = {m.name: m for m in modules}
         if not by_name:
             return 0
-        items = [(CacheKind.PERFORMANCE.value, name) for name in by_name]
+        names = list(by_name)
+        items = CacheKeys([CacheKind.PERFORMANCE.value] * len(names), names)
         try:
-            values, _ = await asyncio.wait_for(self.calls.get_many(items), self.timeout_s)
+            read = await asyncio.wait_for(self.calls.get_many(items), self.timeout_s)
         except Exception as exc:
             log.info("no cached module scores to start from (%r)", exc)
             return 0
         seeded = 0
-        for (_, name), value in zip(items, values, strict=True):
+        for name, value in zip(names, read.values, strict=True):
             if value is None:
                 continue
             figures = orjson.loads(value)

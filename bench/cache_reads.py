@@ -36,6 +36,7 @@ from bench.fleet import (
     pythonpath,
 )
 from bench.loadgen import percentile
+from runtime.messages import CacheStatsSnapshot
 
 RESULTS_DIR = Path(__file__).with_name("results")
 
@@ -103,9 +104,11 @@ def robot_lookups(namespace: str) -> tuple[int, int]:
     """(hits, misses) of robot reads so far, from the cache actor."""
     import ray
 
-    stats = ray.get(ray.get_actor("cache", namespace=namespace).stats.remote(), timeout=30)
-    robot = stats["kinds"]["robot"]
-    return robot["hits"], robot["misses"]
+    stats: CacheStatsSnapshot = ray.get(
+        ray.get_actor("cache", namespace=namespace).stats.remote(), timeout=30
+    )
+    robot = stats.kinds["robot"]
+    return robot.hits, robot.misses
 
 
 def start_plain_gateway(fleet: ManagedFleet, target: Target) -> str:

@@ -17,12 +17,14 @@ import time
 from typing import Any
 
 from actors.cache import CacheCalls
-from runtime.cache import CacheKind, Token
+from runtime.cache import CacheKind
+from runtime.messages import CacheEntry, CacheFill, CacheKeys, CacheStatsSnapshot, FillToken
 from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
-Lookup = tuple[bytes | None, Token | None]
+Lookup = tuple[bytes | None, FillToken | None]
+"""A value (None on a miss) and the token a fill of it must carry; within the gateway only."""
 
 
 class GatewayCache:
@@ -41,9 +43,9 @@ class GatewayCache:
         self.retry_after_s = retry_after_s
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
-        self._reads: list[tuple[tuple[str, str], asyncio.Future]] = []
+        self._reads: list[tuple[str, str, asyncio.Future]] = []  # kind, key, reader
         self._reads_in_flight = 0
-        self._fills: list[tuple[str, str, bytes, int | None, Token | None]] = []
+        self._fills: list[CacheFill] = []
         self._fill_scheduled = False
         self._skip_until = 0.0
         self._tasks = BackgroundTasks("gateway cache client")
@@ -62,7 +64,7 @@ class GatewayCache:
         if not self.available:
             return None, None
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._reads.append(((kind.value, key), future))
+        self._reads.append((kind.value, key, future))
         self._kick_reads()
         result: Lookup = await future
         return result
@@ -78,21 +80,21 @@ class GatewayCache:
             self._reads_in_flight += 1
             self._tasks.spawn(self._read(batch))
 
-    async def _read(self, batch: list[tuple[tuple[str, str], asyncio.Future]]) -> None:
+    async def _read(self, batch: list[tuple[str, str, asyncio.Future]]) -> None:
         values: list[bytes | None] = [None] * len(batch)
-        token: Token | None = None
+        token: FillToken | None = None
         try:
             if self.available and self.calls is not None:
                 self.calls_made += 1
-                values, token = await asyncio.wait_for(
-                    self.calls.get_many([item for item, _ in batch]), self.timeout_s
-                )
+                keys = CacheKeys([kind for kind, _, _ in batch], [key for _, key, _ in batch])
+                read = await asyncio.wait_for(self.calls.get_many(keys), self.timeout_s)
+                values, token = read.values, read.token
         except Exception as exc:
             self._failed(exc)
             values, token = [None] * len(batch), None
         finally:
             self._reads_in_flight -= 1
-        for (_, future), value in zip(batch, values, strict=True):
+        for (_, _, future), value in zip(batch, values, strict=True):
             if not future.done():
                 future.set_result((value, token))
         self._kick_reads()
@@ -100,12 +102,12 @@ class GatewayCache:
     # -- writes --------------------------------------------------------------------------
 
     def fill(
-        self, kind: CacheKind, key: str, value: bytes, version: int | None, token: Token | None
+        self, kind: CacheKind, key: str, value: bytes, version: int | None, token: FillToken | None
     ) -> None:
         """Offer what a miss read from the store back to the cache, in the background."""
         if token is None or not self.available:
             return
-        self._fills.append((kind.value, key, value, version, token))
+        self._fills.append(CacheFill(kind.value, key, value, version, token))
         if not self._fill_scheduled:
             self._fill_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush_fills)
@@ -122,21 +124,23 @@ class GatewayCache:
         """Store a value (clock-versioned kinds may omit the version); False if it did not land."""
         if not self.available or self.calls is None:
             return False
-        landed = await self._quietly(self.calls.set_many([(kind.value, key, value, version)]))
+        entry = CacheEntry(kind.value, key, value, version)
+        landed = await self._quietly(self.calls.set_many([entry]))
         return bool(landed and landed[0])
 
     async def evict(self, kind: CacheKind, key: str) -> bool:
         """Invalidate a key for every gateway (e.g. a revoked API key); False if not delivered."""
         if self.calls is None:
             return False
-        return await self._quietly(self.calls.evict_many([(kind.value, key)])) is not None
+        keys = CacheKeys([kind.value], [key])
+        return await self._quietly(self.calls.evict_many(keys)) is not None
 
-    async def stats(self) -> dict[str, Any] | None:
+    async def stats(self) -> CacheStatsSnapshot | None:
         """The cache actor's statistics, or None when it does not answer."""
         stats = getattr(self.calls, "stats", None)
         if stats is None:
             return None
-        result: dict[str, Any] | None = await self._quietly(stats())
+        result: CacheStatsSnapshot | None = await self._quietly(stats())
         return result
 
     # -- plumbing ------------------------------------------------------------------------

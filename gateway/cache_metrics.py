@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from gateway.cache_client import GatewayCache
 from runtime.cache.stats import metric_families
+from runtime.messages import CacheStatsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ class CacheCollector(Collector):
     """Yields the latest cache snapshot as metric families (empty until the first pull)."""
 
     def __init__(self) -> None:
-        self.snapshot: dict[str, Any] | None = None
+        self.snapshot: CacheStatsSnapshot | None = None
         self.reachable = 0
 
     def collect(self) -> Iterator[Any]:

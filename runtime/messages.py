@@ -11,11 +11,13 @@ the user's data, not the runtime's protocol.
     orchestrator ──Dispatch──▶ replica ──Outcome──▶ orchestrator
     replica ──Progress──▶ orchestrator
     orchestrator ──ModuleInfo / CancelAnswer──▶ gateway, CLI
+    gateway, orchestrator ──CacheKeys / CacheEntry / CacheFill──▶ cache ──CacheRead──▶ them
+    orchestrator ──RobotMarks──▶ cache ──CacheStatsSnapshot──▶ gateway, benchmarks
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -24,9 +26,18 @@ from runtime.models import ModuleInfo, ReplicaInfo, Robot, RobotStatus
 
 __all__ = [
     "AuditCaller",
+    "CacheEntry",
+    "CacheFill",
+    "CacheKeys",
+    "CacheKindStats",
+    "CacheRead",
+    "CacheStatsSnapshot",
     "CancelAnswer",
     "Dispatch",
     "DocumentAnswer",
+    "FillToken",
+    "GcGenerationPauses",
+    "GcPauseSummary",
     "ModuleInfo",
     "OrchestratorStats",
     "Outcome",
@@ -34,6 +45,7 @@ __all__ = [
     "Progress",
     "ReplicaInfo",
     "ReplicaPing",
+    "RobotMarks",
     "SubmitAnswer",
     "SubmitRequest",
 ]
@@ -172,3 +184,190 @@ class ReplicaPing:
     pid: int
     in_flight: int
     node_id: str | None = None
+
+
+# -- cache actor -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CacheKeys:
+    """Caller → cache actor: the entries one call reads or invalidates.
+
+    Entry ``i`` is ``keys[i]`` (a robot id, an API key hash, a module name) of kind
+    ``kinds[i]`` (a ``runtime.cache.CacheKind`` value: ``"robot"``, ``"api_key"``, ...).
+    Two parallel lists rather than an object per key because reads are the hot path: one
+    object per batch pickles as small and as fast as bare pairs, while an object per key
+    costs Ray's pickler about 4 µs more per key.
+    """
+
+    kinds: list[str] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+    def add(self, kind: str, key: str) -> None:
+        """Append one entry."""
+        self.kinds.append(kind)
+        self.keys.append(key)
+
+
+@dataclass(slots=True, frozen=True)
+class CacheEntry:
+    """Caller → cache actor: one value to store.
+
+    ``value`` is the caller's serialised bytes (JSON throughout robofleet); ``version``
+    orders writes of one key, an older never replacing a newer: a robot's version
+    (``runtime.cache.robot_version``) for robot state, None for "now" on clock-versioned
+    kinds (module figures, API keys, configuration).
+    """
+
+    kind: str
+    key: str
+    value: bytes
+    version: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class FillToken:
+    """Cache actor → reader → cache actor: what a miss hands out and its fill must carry.
+
+    ``incarnation`` and ``generation`` identify the cache actor and its robot gate at the
+    miss, ``missed_at`` is the actor's monotonic clock then (seconds), ``list_epoch`` the
+    epoch of list pages then. Opaque to readers; see ``runtime.cache.guard``.
+    """
+
+    incarnation: str
+    generation: int
+    missed_at: float
+    list_epoch: int
+
+
+@dataclass(slots=True, frozen=True)
+class CacheFill:
+    """Gateway → cache actor: a cache-aside fill, what a reader found in the store after a miss.
+
+    Fields as in :class:`CacheEntry`; ``token`` is the one the miss handed out (a fill of
+    robot state or of a list page without a current token does not land).
+    """
+
+    kind: str
+    key: str
+    value: bytes
+    version: int | None
+    token: FillToken | None
+
+
+@dataclass(slots=True)
+class CacheRead:
+    """Cache actor → reader: the answer to one :class:`CacheKeys` read.
+
+    ``values`` holds one entry per key asked, in order: the stored bytes, or None for a
+    miss. ``token`` is what fills of the misses must carry (None while robot state is not
+    served, so such fills would not land).
+    """
+
+    values: list[bytes | None]
+    token: FillToken | None = None
+
+
+@dataclass(slots=True)
+class RobotMarks:
+    """Orchestrator's writer → cache actor, before each store commit: robots about to change.
+
+    ``versions`` maps each robot id of the batch to the version its transition reaches
+    (``runtime.cache.robot_version``); ``backlog`` the marks earlier calls could not deliver.
+    ``reset``: the writer lost track of what it owes, so every robot entry is dropped.
+    ``lists``: the commit may change list pages. ``settled`` counts commits announced earlier
+    that have finished and ``created`` says robots were created since the previous call:
+    list news carried along instead of a call of its own.
+    """
+
+    versions: dict[str, int] = field(default_factory=dict)
+    backlog: dict[str, int] = field(default_factory=dict)
+    reset: bool = False
+    lists: bool = False
+    settled: int = 0
+    created: bool = False
+
+
+@dataclass(slots=True)
+class CacheKindStats:
+    """Counters (since the cache actor started) and gauges (now) of one cache kind.
+
+    ``bytes`` is the compressed size held in the actor's memory.
+    """
+
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    expirations: int = 0
+    sets: int = 0
+    stale_writes: int = 0
+    marks: int = 0
+    entries: int = 0
+    bytes: int = 0
+
+    @property
+    def hit_rate(self) -> float:
+        """Hits over lookups (0 before any lookup)."""
+        lookups = self.hits + self.misses
+        return self.hits / lookups if lookups else 0.0
+
+
+@dataclass(slots=True)
+class CacheStatsSnapshot:
+    """Cache actor → gateway, benchmarks, metrics: its statistics at one moment.
+
+    ``kinds`` maps each ``CacheKind`` value to its figures. ``backend_up`` is 1 while the
+    Redis tier answers (0 otherwise or without one); ``backend_fallbacks`` counts outages,
+    ``backend_reads``/``backend_writes`` Redis round trips. ``incarnation`` identifies the
+    actor's life, ``robots_served`` says whether its robot gate is open, ``warm`` whether it
+    has loaded ``warm_modules`` modules from the orchestrator; ``memory_entries`` and
+    ``memory_bytes`` (compressed) are what its memory tier holds.
+    """
+
+    kinds: dict[str, CacheKindStats] = field(default_factory=dict)
+    backend_up: int = 0
+    backend_configured: bool = False
+    backend_fallbacks: int = 0
+    backend_reads: int = 0
+    backend_writes: int = 0
+    incarnation: str = ""
+    robots_served: bool = False
+    warm: bool = False
+    warm_modules: int = 0
+    memory_entries: int = 0
+    memory_bytes: int = 0
+
+
+# -- garbage-collector pauses -------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class GcGenerationPauses:
+    """The collections of one garbage-collector generation: how many, total and longest (ms)."""
+
+    collections: int
+    total_ms: float
+    max_ms: float
+
+
+@dataclass(slots=True)
+class GcPauseSummary:
+    """Gateway or orchestrator actor → benchmarks: its GC pauses since the previous ask.
+
+    ``generations`` maps a generation (0, 1, 2) to its pauses; one that did not collect is
+    absent.
+    """
+
+    generations: dict[int, GcGenerationPauses] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, summary: dict[str, dict[str, float]]) -> GcPauseSummary:
+        """The message of a ``runtime.heap.GcPauses.summary()``."""
+        return cls(
+            {
+                int(generation): GcGenerationPauses(
+                    int(pauses["collections"]), pauses["total_ms"], pauses["max_ms"]
+                )
+                for generation, pauses in summary.items()
+            }
+        )

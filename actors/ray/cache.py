@@ -8,14 +8,22 @@ from typing import Any, cast
 import ray
 from ray.util import metrics as ray_metrics
 
-from actors.cache import CacheHost, WireFill, WireItem, WireSet
+from actors.cache import CacheHost
 from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
 from runtime.cache import PushedMetrics
-from runtime.cache.guard import Token
 from runtime.cache.stats import PushedMetric
 from runtime.config import Settings
 from runtime.heap import settle_heap
-from runtime.messages import ModuleInfo
+from runtime.messages import (
+    CacheEntry,
+    CacheFill,
+    CacheKeys,
+    CacheRead,
+    CacheStatsSnapshot,
+    FillToken,
+    ModuleInfo,
+    RobotMarks,
+)
 
 __all__ = ["CACHE_NAME", "CacheActor", "RayCacheCalls", "cache_options", "ray_cache_metrics"]
 
@@ -33,9 +41,9 @@ class CacheActor(CacheHost):
         await self.start()
         settle_heap()
 
-    async def _orchestrator_modules(self) -> list[dict[str, Any]]:
+    async def _orchestrator_modules(self) -> list[ModuleInfo]:
         modules: list[ModuleInfo] = await orchestrator_handle(self._namespace).list_modules.remote()
-        return [module.model_dump(mode="json") for module in modules]
+        return modules
 
     def ready(self) -> str:
         """Answer once started, with this incarnation's id."""
@@ -103,40 +111,30 @@ class RayCacheCalls:
             self._handle = None  # killed for good or never created: look it up again
             raise
 
-    async def get_many(self, items: list[WireItem]) -> tuple[list[bytes | None], Token | None]:
+    async def get_many(self, items: CacheKeys) -> CacheRead:
         """Values (None for a miss) and the token fills must carry."""
         return await self._call("get_many", items)
 
-    async def set_many(self, items: list[WireSet], token: Token | None = None) -> list[bool]:
+    async def set_many(self, items: list[CacheEntry], token: FillToken | None = None) -> list[bool]:
         """Store values; per item whether it landed."""
         return await self._call("set_many", items, token)
 
-    async def fill_many(self, items: list[WireFill]) -> int:
+    async def fill_many(self, items: list[CacheFill]) -> int:
         """Cache-aside fills, each with the token of its miss; how many landed."""
         return await self._call("fill_many", items)
 
-    async def evict_many(self, items: list[WireItem]) -> None:
+    async def evict_many(self, items: CacheKeys) -> None:
         """Invalidate keys everywhere."""
         await self._call("evict_many", items)
 
-    async def robots_changing(
-        self,
-        versions: dict[str, int],
-        backlog: dict[str, int],
-        reset: bool,
-        lists: bool,
-        settled: int = 0,
-        created: bool = False,
-    ) -> str:
+    async def robots_changing(self, marks: RobotMarks) -> str:
         """Mark robots about to change (plus undelivered marks); return the incarnation."""
-        return await self._call(
-            "robots_changing", versions, backlog, reset, lists, settled, created
-        )
+        return await self._call("robots_changing", marks)
 
     async def lists_changed(self, settled: int = 0, created: bool = False) -> None:
         """``settled`` announced commits finished; ``created``: robots appeared."""
         await self._call("lists_changed", settled, created)
 
-    async def stats(self) -> dict[str, Any]:
+    async def stats(self) -> CacheStatsSnapshot:
         """The cache actor's statistics snapshot."""
         return await self._call("stats")

@@ -27,7 +27,7 @@ from actors.ray.common import (
 from actors.ray.replica import RayReplicaDriver
 from runtime.config import Settings
 from runtime.heap import GcPauses, settle_heap
-from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
+from runtime.messages import CancelAnswer, GcPauseSummary, ModuleInfo, SubmitAnswer, SubmitRequest
 from runtime.models import ClusterNode, ClusterView
 from runtime.sdk import MetricSample
 from runtime.store import create_store
@@ -72,9 +72,9 @@ class OrchestratorActor(Orchestrator):
         )
         self._gauge_task = asyncio.get_running_loop().create_task(self._export_gauges())
 
-    def gc_pauses(self) -> dict[str, dict[str, float]]:
+    def gc_pauses(self) -> GcPauseSummary:
         """Garbage-collector pauses of this process since the last call (for benchmarks)."""
-        return self._gc.summary(reset=True)
+        return GcPauseSummary.of(self._gc.summary(reset=True))
 
     def ready(self) -> bool:
         """Answer once the orchestrator has started (used by readiness checks)."""

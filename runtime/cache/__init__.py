@@ -1,6 +1,6 @@
 """The cache core, free of Ray: kinds and TTLs, the memory and Redis tiers, freshness guard."""
 
-from runtime.cache.guard import FillGuard, Token
+from runtime.cache.guard import FillGuard
 from runtime.cache.kinds import (
     CacheKind,
     CachePolicy,
@@ -11,7 +11,6 @@ from runtime.cache.memory import MemoryTier
 from runtime.cache.redis_tier import RedisTier
 from runtime.cache.stats import (
     CacheStats,
-    KindStats,
     MetricFamily,
     PushedMetrics,
     metric_families,
@@ -26,12 +25,10 @@ __all__ = [
     "CacheStats",
     "FillGuard",
     "FleetCache",
-    "KindStats",
     "MemoryTier",
     "MetricFamily",
     "PushedMetrics",
     "RedisTier",
-    "Token",
     "clock_version",
     "metric_families",
     "policy_from_settings",

@@ -29,8 +29,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 
-Token = tuple[str, int, float, int]
-"""(incarnation, gate generation, time of the miss, list epoch at the miss)."""
+from runtime.messages import FillToken
 
 
 class FillGuard:
@@ -60,11 +59,11 @@ class FillGuard:
 
     # -- robots --------------------------------------------------------------------------
 
-    def token(self) -> Token | None:
+    def token(self) -> FillToken | None:
         """What a miss hands the reader for its fill; None while robot state is not served."""
         if not self.gate_open:
             return None
-        return (self.incarnation, self.gate_generation, self._clock(), self.list_epoch)
+        return FillToken(self.incarnation, self.gate_generation, self._clock(), self.list_epoch)
 
     def note_mark(self, robot_id: str, version: int) -> None:
         """Remember that ``robot_id`` is about to reach ``version``."""
@@ -75,12 +74,12 @@ class FillGuard:
         self._marks[robot_id] = (version, now)
         self._forget_old(now)
 
-    def admits(self, token: Token | None, robot_id: str, version: int) -> bool:
+    def admits(self, token: FillToken | None, robot_id: str, version: int) -> bool:
         """Whether a fill of ``robot_id`` at ``version``, read after the miss, may land."""
         if not self._token_current(token):
             return False
         assert token is not None
-        if token[2] <= self._floor:
+        if token.missed_at <= self._floor:
             return False
         mark = self._marks.get(robot_id)
         return mark is None or mark[0] <= version
@@ -95,13 +94,13 @@ class FillGuard:
             self.gate_generation += 1
         self.gate_open = True
 
-    def _token_current(self, token: Token | None) -> bool:
+    def _token_current(self, token: FillToken | None) -> bool:
         return (
             token is not None
             and self.gate_open
-            and token[0] == self.incarnation
-            and token[1] == self.gate_generation
-            and self._clock() - token[2] <= self.fill_window_s
+            and token.incarnation == self.incarnation
+            and token.generation == self.gate_generation
+            and self._clock() - token.missed_at <= self.fill_window_s
         )
 
     def _forget_old(self, now: float) -> None:
@@ -138,11 +137,11 @@ class FillGuard:
             self._list_pending = 0  # a lost "changed" message must not disable lists forever
         return self._list_pending == 0
 
-    def admits_list(self, token: Token | None) -> bool:
+    def admits_list(self, token: FillToken | None) -> bool:
         """Whether a list page read after the miss that handed out ``token`` may land."""
         return (
             self._token_current(token)
             and self.lists_served()
             and token is not None
-            and token[3] == self.list_epoch
+            and token.list_epoch == self.list_epoch
         )

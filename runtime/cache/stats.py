@@ -1,18 +1,20 @@
 """Per-kind cache statistics and the one way they become metrics.
 
-:func:`metric_families` names, types and describes every metric of a ``stats()`` snapshot;
-each place that exports them only renders those families: :func:`prometheus_text` (the
-cache actor's ``metrics_text()``), the gateway's ``/metrics`` collector, and
-:class:`PushedMetrics` for metric libraries that take increments (Ray custom metrics).
+:func:`metric_families` names, types and describes every metric of a ``stats()`` snapshot
+(a :class:`~runtime.messages.CacheStatsSnapshot`); each place that exports them only renders
+those families: :func:`prometheus_text` (the cache actor's ``metrics_text()``), the
+gateway's ``/metrics`` collector, and :class:`PushedMetrics` for metric libraries that take
+increments (Ray custom metrics).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from runtime.cache.kinds import CacheKind
+from runtime.messages import CacheKindStats, CacheStatsSnapshot
 
 COUNTERS = ("hits", "misses", "evictions", "expirations", "sets", "stale_writes", "marks")
 GAUGES = ("entries", "bytes")
@@ -30,51 +32,30 @@ _HELP = {
 }
 
 
-@dataclass(slots=True)
-class KindStats:
-    """Counters and gauges of one kind."""
-
-    hits: int = 0
-    misses: int = 0
-    evictions: int = 0
-    expirations: int = 0
-    sets: int = 0
-    stale_writes: int = 0
-    marks: int = 0
-    entries: int = 0
-    bytes: int = 0
-
-    @property
-    def hit_rate(self) -> float:
-        """Hits over lookups (0 before any lookup)."""
-        lookups = self.hits + self.misses
-        return self.hits / lookups if lookups else 0.0
-
-
 class CacheStats:
     """Statistics of every kind plus the state of the Redis tier."""
 
     def __init__(self) -> None:
-        self.kinds: dict[CacheKind, KindStats] = {kind: KindStats() for kind in CacheKind}
+        self.kinds: dict[CacheKind, CacheKindStats] = {kind: CacheKindStats() for kind in CacheKind}
         self.backend_up: int = 0
         self.backend_configured: bool = False
         self.backend_fallbacks: int = 0
         self.backend_reads: int = 0
         self.backend_writes: int = 0
 
-    def __getitem__(self, kind: CacheKind) -> KindStats:
+    def __getitem__(self, kind: CacheKind) -> CacheKindStats:
         return self.kinds[kind]
 
-    def snapshot(self) -> dict[str, Any]:
-        """A plain dict of everything, as the cache actor returns it from ``stats()``."""
-        return {
-            "kinds": {kind.value: asdict(s) for kind, s in self.kinds.items()},
-            "backend_up": self.backend_up,
-            "backend_configured": self.backend_configured,
-            "backend_fallbacks": self.backend_fallbacks,
-            "backend_reads": self.backend_reads,
-            "backend_writes": self.backend_writes,
-        }
+    def snapshot(self) -> CacheStatsSnapshot:
+        """A copy of everything, as the cache actor returns it from ``stats()``."""
+        return CacheStatsSnapshot(
+            kinds={kind.value: replace(s) for kind, s in self.kinds.items()},
+            backend_up=self.backend_up,
+            backend_configured=self.backend_configured,
+            backend_fallbacks=self.backend_fallbacks,
+            backend_reads=self.backend_reads,
+            backend_writes=self.backend_writes,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,30 +73,29 @@ class MetricFamily:
 
 
 def metric_families(
-    snapshot: dict[str, Any], prefix: str = "robofleet_cache"
+    snapshot: CacheStatsSnapshot, prefix: str = "robofleet_cache"
 ) -> list[MetricFamily]:
     """The metrics of a ``stats()`` snapshot, named under ``prefix``.
 
-    Every counter and gauge per kind (kinds in name order, a missing figure counts as 0),
-    then ``backend_up``.
+    Every counter and gauge per kind (kinds in name order), then ``backend_up``.
     """
-    kinds: dict[str, dict[str, int]] = snapshot.get("kinds", {})
+    kinds = sorted(snapshot.kinds.items())
     families = [
         MetricFamily(
             f"{prefix}_{name}",
             name in COUNTERS,
             _HELP[name],
             ("kind",),
-            [({"kind": kind}, values.get(name, 0)) for kind, values in sorted(kinds.items())],
+            [({"kind": kind}, getattr(figures, name)) for kind, figures in kinds],
         )
         for name in COUNTERS + GAUGES
     ]
     up = MetricFamily(f"{prefix}_backend_up", False, _HELP["backend_up"], ())
-    up.samples.append(({}, snapshot.get("backend_up", 0)))
+    up.samples.append(({}, snapshot.backend_up))
     return [*families, up]
 
 
-def prometheus_text(snapshot: dict[str, Any], prefix: str = "robofleet_cache") -> str:
+def prometheus_text(snapshot: CacheStatsSnapshot, prefix: str = "robofleet_cache") -> str:
     """Render a ``stats()`` snapshot in the Prometheus text format."""
     lines: list[str] = []
     for family in metric_families(snapshot, prefix):
@@ -154,7 +134,7 @@ class PushedMetrics:
         self._metrics: dict[str, PushedMetric] = {}
         self._last: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
 
-    def export(self, snapshot: dict[str, Any]) -> None:
+    def export(self, snapshot: CacheStatsSnapshot) -> None:
         """Publish one ``stats()`` snapshot."""
         for family in metric_families(snapshot):
             metric = self._metrics.get(family.name)

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from runtime.cache.guard import FillGuard, Token
+from runtime.cache.guard import FillGuard
 from runtime.cache.kinds import (
     LIFECYCLE_VERSIONED,
     MEMORY_ONLY,
@@ -23,6 +23,7 @@ from runtime.cache.kinds import (
 from runtime.cache.memory import Key, MemoryTier
 from runtime.cache.redis_tier import COMPRESSED, MARK, PLAIN, RedisTier, Write, decode, encode
 from runtime.cache.stats import CacheStats
+from runtime.messages import CacheRead, FillToken
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class FleetCache:
 
     # -- reads ---------------------------------------------------------------------------
 
-    async def get_many(self, items: Sequence[Item]) -> tuple[list[bytes | None], Token | None]:
+    async def get_many(self, items: Sequence[Item]) -> CacheRead:
         """Values of many keys (None for a miss) and the token a reader's fills must carry."""
         values: list[bytes | None] = [None] * len(items)
         remote: list[int] = []
@@ -112,7 +113,7 @@ class FleetCache:
                 self.stats[kind].misses += 1
             else:
                 self.stats[kind].hits += 1
-        return values, self.guard.token()
+        return CacheRead(values, self.guard.token())
 
     def _list_page(self, key: str) -> bytes | None:
         if not self.guard.lists_served():
@@ -124,7 +125,9 @@ class FleetCache:
 
     # -- writes --------------------------------------------------------------------------
 
-    async def set_many(self, items: Sequence[SetItem], token: Token | None = None) -> list[bool]:
+    async def set_many(
+        self, items: Sequence[SetItem], token: FillToken | None = None
+    ) -> list[bool]:
         """Store values; robot state only as a fill the guard admits. Per item, whether it landed.
 
         ``version`` None means "now" for clock-versioned kinds (module health, API keys, ...).

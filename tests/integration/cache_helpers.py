@@ -14,6 +14,7 @@ from typing import Any
 
 from runtime.cache import robot_version
 from runtime.config import Settings
+from runtime.messages import CacheStatsSnapshot
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -106,7 +107,7 @@ class StoreVersions:
         self.conn.close()
 
 
-async def cache_stats(name: str = "cache") -> dict[str, Any]:
+async def cache_stats(name: str = "cache") -> CacheStatsSnapshot:
     """``stats()`` of a cache actor."""
     import ray
 

@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 
 from runtime.cache import robot_version
+from runtime.messages import CacheEntry, CacheFill, CacheKeys, RobotMarks
 from tests.integration.cache_helpers import (
     PrivateRedis,
     StoreVersions,
@@ -105,7 +106,7 @@ async def test_reads_right_after_each_transition_are_never_stale(fleet, http) ->
     assert not stale, f"{len(stale)} stale reads, e.g. {stale[:5]}"
     states = Counter(frozenset(s) for s in seen.values())
     observed_queued = sum(1 for s in seen.values() if "queued" in s)
-    hits = after["kinds"]["robot"]["hits"] - before["kinds"]["robot"]["hits"]
+    hits = after.kinds["robot"].hits - before.kinds["robot"].hits
     print(f"\n{reads} reads of {robots} robots, state sets seen: {dict(states)}, cache hits {hits}")
     assert observed_queued >= 50  # many robots were read before, and then after, a transition
     assert hits >= robots  # the cache really served: the check above was not store-only
@@ -158,10 +159,10 @@ async def test_killing_the_cache_actor_mid_traffic_fails_no_request(fleet, http)
         except Exception:
             return False
         return (
-            stats["incarnation"] != before["incarnation"]
-            and stats["warm"]
-            and stats["robots_served"]
-            and stats["kinds"]["robot"]["hits"] > 0
+            stats.incarnation != before.incarnation
+            and stats.warm
+            and stats.robots_served
+            and stats.kinds["robot"].hits > 0
         )
 
     await eventually(back_and_warm, timeout_s=60)
@@ -169,12 +170,12 @@ async def test_killing_the_cache_actor_mid_traffic_fails_no_request(fleet, http)
     stop.set()
     await asyncio.gather(*clients)
     after = await cache_stats()
-    print(f"\nresponses {dict(statuses)}; after restart: {after['kinds']['module_health']}")
+    print(f"\nresponses {dict(statuses)}; after restart: {after.kinds['module_health']}")
     assert not errors, errors[:5]
     assert set(statuses) <= {200, 202}, dict(statuses)
-    assert after["warm_modules"] >= 1
-    assert after["kinds"]["module_health"]["entries"] >= 1
-    assert after["kinds"]["performance"]["entries"] >= 1
+    assert after.warm_modules >= 1
+    assert after.kinds["module_health"].entries >= 1
+    assert after.kinds["performance"].entries >= 1
 
 
 # -- Must show 2 -------------------------------------------------------------------------
@@ -186,32 +187,34 @@ async def test_two_cache_actors_share_writes_through_redis(fleet, private_redis)
     b = start_cache_actor("cache:test-node-b", settings)
     try:
         for actor in (a, b):  # what the orchestrator's writer does: open robot reads
-            await actor.robots_changing.remote({}, {}, False, False)
+            await actor.robots_changing.remote(RobotMarks())
 
         async def both_warm() -> bool:
             # A fresh cache actor writes the fleet's module list under config "modules"
             # when it warms up; a write of the test's own made before then would be replaced.
-            return all([(await actor.stats.remote())["warm"] for actor in (a, b)])
+            return all([(await actor.stats.remote()).warm for actor in (a, b)])
 
         await eventually(both_warm, timeout_s=60)
         # A clock-versioned kind written on one node is read on the other.
-        await a.set_many.remote([("config", "modules", b'["echo"]', None)])
-        assert (await b.get_many.remote([("config", "modules")]))[0] == [b'["echo"]']
-        await b.set_many.remote([("api_key", "h1", b"record", None)])
-        assert (await a.get_many.remote([("api_key", "h1")]))[0] == [b"record"]
+        await a.set_many.remote([CacheEntry("config", "modules", b'["echo"]')])
+        assert (await b.get_many.remote(CacheKeys(["config"], ["modules"]))).values == [b'["echo"]']
+        await b.set_many.remote([CacheEntry("api_key", "h1", b"record")])
+        assert (await a.get_many.remote(CacheKeys(["api_key"], ["h1"]))).values == [b"record"]
         # A robot filled through A at version 6 (succeeded) is a hit on B.
-        _, token = await a.get_many.remote([("robot", "r1")])
-        assert await a.fill_many.remote([("robot", "r1", b"succeeded", 6, token)]) == 1
-        assert (await b.get_many.remote([("robot", "r1")]))[0] == [b"succeeded"]
+        token = (await a.get_many.remote(CacheKeys(["robot"], ["r1"]))).token
+        assert await a.fill_many.remote([CacheFill("robot", "r1", b"succeeded", 6, token)]) == 1
+        assert (await b.get_many.remote(CacheKeys(["robot"], ["r1"]))).values == [b"succeeded"]
         # A stale versioned write loses, whichever node sends it.
-        await a.set_many.remote([("performance", "test-module", b"new", 10)])
-        assert await b.set_many.remote([("performance", "test-module", b"old", 5)]) == [False]
-        assert (await a.get_many.remote([("performance", "test-module")]))[0] == [b"new"]
-        assert (await b.get_many.remote([("performance", "test-module")]))[0] == [b"new"]
-        _, token = await b.get_many.remote([("robot", "r2")])
-        await a.robots_changing.remote({"r2": 9}, {}, False, False)  # A marks r2 at 9
-        assert await b.fill_many.remote([("robot", "r2", b"queued", 8, token)]) == 0
-        assert (await b.get_many.remote([("robot", "r2")]))[0] == [None]
+        scores = CacheKeys(["performance"], ["test-module"])
+        await a.set_many.remote([CacheEntry("performance", "test-module", b"new", 10)])
+        stale = CacheEntry("performance", "test-module", b"old", 5)
+        assert await b.set_many.remote([stale]) == [False]
+        assert (await a.get_many.remote(scores)).values == [b"new"]
+        assert (await b.get_many.remote(scores)).values == [b"new"]
+        token = (await b.get_many.remote(CacheKeys(["robot"], ["r2"]))).token
+        await a.robots_changing.remote(RobotMarks({"r2": 9}))  # A marks r2 at 9
+        assert await b.fill_many.remote([CacheFill("robot", "r2", b"queued", 8, token)]) == 0
+        assert (await b.get_many.remote(CacheKeys(["robot"], ["r2"]))).values == [None]
         raw = private_redis.client().get(settings["redis_prefix"] + "cache:performance:test-module")
         assert raw is not None and raw.endswith(b"new")
     finally:
@@ -240,11 +243,11 @@ async def test_redis_killed_and_restarted_mid_traffic(fleet, private_redis) -> N
             key = f"w{n}-{i}"
             value = f"{n}:{i}".encode()
             try:
-                landed = await cache.set_many.remote([("config", key, value, None)])
+                landed = await cache.set_many.remote([CacheEntry("config", key, value)])
                 if landed != [True]:
                     errors.append(f"set {key} did not land")
                 written[key] = phase
-                values, _ = await cache.get_many.remote([("config", key)])
+                values = (await cache.get_many.remote(CacheKeys(["config"], [key]))).values
                 served["hit" if values == [value] else "miss"] += 1
                 if values != [value]:
                     errors.append(f"read {key} -> {values}")
@@ -261,7 +264,7 @@ async def test_redis_killed_and_restarted_mid_traffic(fleet, private_redis) -> N
             await asyncio.sleep(0.05)
 
     async def backend_up(value: int) -> bool:
-        return (await cache.stats.remote())["backend_up"] == value
+        return (await cache.stats.remote()).backend_up == value
 
     try:
         await eventually(lambda: backend_up(1), 10)
@@ -276,7 +279,7 @@ async def test_redis_killed_and_restarted_mid_traffic(fleet, private_redis) -> N
         private_redis.start()
         await eventually(lambda: backend_up(1), 20)
         phase = "after"
-        reads_back = (await cache.stats.remote())["backend_reads"]
+        reads_back = (await cache.stats.remote()).backend_reads
         await asyncio.sleep(1.0)
         stop.set()
         await asyncio.gather(*tasks)
@@ -290,10 +293,10 @@ async def test_redis_killed_and_restarted_mid_traffic(fleet, private_redis) -> N
         stop.set()
         kill_actor(cache)
     print(f"\nserved {dict(served)} (by the restart {during_outage}); {landed}/{len(kept)} keys"
-          f" written during/after the outage in Redis; fallbacks {stats['backend_fallbacks']}")
+          f" written during/after the outage in Redis; fallbacks {stats.backend_fallbacks}")
     assert not errors, errors[:5]
     assert 0 in up_seen and up_seen[-1] == 1 and up_seen.index(0) < len(up_seen) - 1
-    assert stats["backend_fallbacks"] == 1  # one outage: one fallback, logged once
-    assert stats["backend_reads"] > reads_back  # reads go to Redis again
+    assert stats.backend_fallbacks == 1  # one outage: one fallback, logged once
+    assert stats.backend_reads > reads_back  # reads go to Redis again
     assert Counter(written.values())["during"] > 0
     assert landed == len(kept)

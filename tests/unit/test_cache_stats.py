@@ -27,11 +27,13 @@ def test_prometheus_text_has_every_kind_and_the_backend_gauge() -> None:
     stats[CacheKind.ROBOT].hits = 9
     stats[CacheKind.ROBOT].misses = 1
     stats.backend_up = 1
-    text = prometheus_text(stats.snapshot())
+    snapshot = stats.snapshot()
+    stats[CacheKind.ROBOT].hits = 99  # a snapshot is a copy
+    text = prometheus_text(snapshot)
     assert 'robofleet_cache_hits_total{kind="robot"} 9' in text
     assert 'robofleet_cache_misses_total{kind="module_health"} 0' in text
     assert re.search(r"^robofleet_cache_backend_up 1$", text, re.M)
-    assert stats[CacheKind.ROBOT].hit_rate == 0.9
+    assert snapshot.kinds["robot"].hit_rate == 0.9
 
 
 class Recorded:

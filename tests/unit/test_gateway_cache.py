@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from gateway.cache_client import GatewayCache
 from runtime.cache import CacheKind
+from runtime.messages import CacheFill, CacheKeys, CacheRead, FillToken
+
+TOKEN = FillToken("inc", 1, 0.0, 0)
 
 
 class SlowCalls:
@@ -14,16 +16,17 @@ class SlowCalls:
         self.delay_s = delay_s
         self.fail = fail
         self.batches: list[int] = []
-        self.fills: list[Any] = []
+        self.fills: list[CacheFill] = []
 
-    async def get_many(self, items: list[Any]) -> Any:
-        self.batches.append(len(items))
+    async def get_many(self, items: CacheKeys) -> CacheRead:
+        self.batches.append(len(items.keys))
+        assert items.kinds == ["robot"] * len(items.keys)
         await asyncio.sleep(self.delay_s)
         if self.fail:
             raise ConnectionError("gone")
-        return [key.encode() for _, key in items], ("inc", 1, 0.0, 0)
+        return CacheRead([key.encode() for key in items.keys], TOKEN)
 
-    async def fill_many(self, items: list[Any]) -> int:
+    async def fill_many(self, items: list[CacheFill]) -> int:
         self.fills.extend(items)
         return len(items)
 
@@ -32,7 +35,7 @@ async def test_concurrent_reads_share_actor_calls() -> None:
     calls = SlowCalls()
     cache = GatewayCache(calls, max_in_flight=1)  # type: ignore[arg-type]
     results = await asyncio.gather(*(cache.lookup(CacheKind.ROBOT, f"r{i}") for i in range(64)))
-    assert [value for value, _ in results] == [f"r{i}".encode() for i in range(64)]
+    assert results == [(f"r{i}".encode(), TOKEN) for i in range(64)]
     assert sum(calls.batches) == 64 and len(calls.batches) <= 3
 
 
@@ -51,7 +54,8 @@ async def test_fills_from_one_tick_go_out_in_one_call() -> None:
     calls = SlowCalls()
     cache = GatewayCache(calls)  # type: ignore[arg-type]
     for i in range(10):
-        cache.fill(CacheKind.ROBOT, f"r{i}", b"{}", 4, ("inc", 1, 0.0, 0))
+        cache.fill(CacheKind.ROBOT, f"r{i}", b"{}", 4, TOKEN)
     cache.fill(CacheKind.ROBOT, "no-token", b"{}", 4, None)  # a miss without token: dropped
     await asyncio.sleep(0.01)
     assert len(calls.fills) == 10
+    assert calls.fills[3] == CacheFill("robot", "r3", b"{}", 4, TOKEN)

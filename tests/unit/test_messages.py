@@ -71,6 +71,7 @@ BY_TYPE: dict[Any, Any] = {
     str: "ocr.invoice",
     int: 3,
     float: 2.5,
+    bytes: b'{"id":"019ad4c7b2e1a3f5c8d90b12","status":"succeeded","attempt":2}',
     Any: {"invoice": "INV-4471", "total": 1290.5, "currency": "EUR", "lines": 14},
     Robot: ROBOT,
     RobofleetError: QueueFull("queue of 'ocr.invoice' holds 10000 robots", 2.5),
