@@ -269,6 +269,7 @@ async def _statuses(http: aiohttp.ClientSession, url: str, ids: list[str]) -> di
     return found
 
 
+@pytest.mark.timeout(300)  # its own PostgreSQL and robofleet up, a 10 s outage, a shutdown
 async def test_postgres_outage_under_load_loses_nothing_and_logs_little(
     own_postgres: OwnPostgres, fleet_on_own_postgres: Up
 ) -> None:
