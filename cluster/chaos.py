@@ -50,6 +50,7 @@ import aiohttp
 from runtime.config import Settings
 from runtime.errors import ConfigError, RobofleetError
 from runtime.lifecycle import TERMINAL_STATUSES
+from runtime.messages import ReplicaPing
 
 __all__ = [
     "COMMAND_FAULTS",
@@ -62,6 +63,7 @@ __all__ = [
     "RayFaults",
     "add_chaos_parser",
     "cmd_chaos",
+    "plan_from_args",
     "run_chaos",
     "tally",
 ]
@@ -99,7 +101,8 @@ class ChaosPlan:
     ``interval_s`` the time between two faults, taken in turn from ``faults`` (names from
     :data:`FAULTS`; ``postgres`` and ``redis`` need their command in ``commands``);
     ``clients`` how many submitters run at once, each sending one robot at a time, taken in
-    turn from ``robots`` (request bodies of ``POST /v1/robots``); ``settle_s`` how long
+    turn from ``robots`` (request bodies of ``POST /v1/robots``), ``rate`` robots a second
+    in all at most; ``settle_s`` how long
     accepted robots may take to become terminal after the workload stops.
     """
 
@@ -108,6 +111,7 @@ class ChaosPlan:
     duration_s: float = 30.0
     interval_s: float = 3.0
     clients: int = 8
+    rate: float = 50.0
     faults: tuple[str, ...] = KILL_FAULTS
     robots: tuple[dict[str, Any], ...] = DEFAULT_ROBOTS
     commands: Mapping[str, str] = field(default_factory=dict)
@@ -116,7 +120,7 @@ class ChaosPlan:
 
     def check(self) -> None:
         """Raise ``ConfigError`` for a plan that cannot run (unknown fault, missing command,
-        no gateway, non-positive durations or counts)."""
+        no gateway, no API key, non-positive durations or counts)."""
         unknown = [f for f in self.faults if f not in FAULTS]
         if unknown:
             raise ConfigError(f"unknown fault {unknown[0]!r}: choose from {', '.join(FAULTS)}")
@@ -125,10 +129,12 @@ class ChaosPlan:
                 raise ConfigError(f"the {fault} fault needs its command (--restart-{fault})")
         if not self.urls:
             raise ConfigError("no gateway to send robots to")
+        if not self.api_key:
+            raise ConfigError("an operator or admin key is needed: --api-key or ROBOFLEET_API_KEY")
         if not self.robots:
             raise ConfigError("no robots to send")
-        if min(self.duration_s, self.interval_s, self.settle_s) <= 0 or self.clients < 1:
-            raise ConfigError("duration, interval and settle must be positive, clients >= 1")
+        if min(self.duration_s, self.interval_s, self.settle_s, self.rate) <= 0 or self.clients < 1:
+            raise ConfigError("duration, interval, settle and rate must be positive, clients >= 1")
 
 
 @dataclass
@@ -163,8 +169,8 @@ class ChaosReport:
 
     @property
     def ok(self) -> bool:
-        """True when no robot was lost or doubled."""
-        return not self.lost and not self.doubled
+        """True when robots were accepted and none was lost or doubled."""
+        return bool(self.accepted) and not self.lost and not self.doubled
 
     def lines(self) -> list[str]:
         """The report as printed: answers, accepted, terminal, lost, doubled."""
@@ -273,11 +279,17 @@ class _Run:
     async def _client(
         self, session: aiohttp.ClientSession, n: int, stop_at: float, give_up_at: float
     ) -> None:
+        # Each client sends one robot every clients / rate seconds (staggered), or later when
+        # the last one took longer to answer; it never catches up in a burst.
+        period = self.plan.clients / self.plan.rate
+        next_at = self.started + n * period / self.plan.clients
         for i in itertools.count():
-            if time.monotonic() >= stop_at:
+            if next_at >= stop_at:
                 return
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
             robot = self.plan.robots[(n + i) % len(self.plan.robots)]
             await self._submit(session, n, f"chaos-{self.run_id}-{n}-{i}", robot, give_up_at)
+            next_at = max(next_at + period, time.monotonic())
 
     async def _submit(
         self,
@@ -471,7 +483,7 @@ class RayFaults:
             raise RobofleetError(f"no live replica serves {', '.join(sorted(self.types))}")
         name = self.rng.choice(live)
         handle = await asyncio.to_thread(ray.get_actor, name, self.namespace)
-        ping = await asyncio.wait_for(handle.ping.remote(), REPLICA_PING_TIMEOUT_S)
+        ping: ReplicaPing = await asyncio.wait_for(handle.ping.remote(), REPLICA_PING_TIMEOUT_S)
         if ping.node_id == ray.get_runtime_context().get_node_id():
             os.kill(ping.pid, signal.SIGKILL)
             return f"replica {name} killed (SIGKILL, pid {ping.pid})"
@@ -537,6 +549,9 @@ def add_chaos_parser(
     chaos.add_argument("--interval", type=float, default=3.0, help="seconds between faults")
     chaos.add_argument("--clients", type=int, default=8, help="concurrent submitters")
     chaos.add_argument(
+        "--rate", type=float, default=50.0, help="robots a second, all clients together"
+    )
+    chaos.add_argument(
         "--faults",
         help=f"comma-separated, taken in turn (default {','.join(KILL_FAULTS)}, plus postgres "
         "and redis when their command is given)",
@@ -560,7 +575,12 @@ def add_chaos_parser(
     chaos.set_defaults(func=cmd_chaos)
 
 
-def _plan(args: argparse.Namespace, urls: Sequence[str]) -> ChaosPlan:
+def plan_from_args(args: argparse.Namespace, urls: Sequence[str]) -> ChaosPlan:
+    """The plan of ``robofleet chaos`` arguments, sending to ``urls``.
+
+    Without ``--faults`` it takes :data:`KILL_FAULTS` plus each command fault whose command
+    is given. Raises ``ValueError`` for a ``--robot`` that is not a JSON object with a type.
+    """
     import json
 
     commands = {
@@ -579,6 +599,7 @@ def _plan(args: argparse.Namespace, urls: Sequence[str]) -> ChaosPlan:
         duration_s=args.duration,
         interval_s=args.interval,
         clients=args.clients,
+        rate=args.rate,
         faults=faults,
         robots=robots,
         commands=commands,
@@ -590,7 +611,7 @@ def _plan(args: argparse.Namespace, urls: Sequence[str]) -> ChaosPlan:
 def cmd_chaos(args: argparse.Namespace) -> int:
     """Run a chaos run against the deployment at ``--address``; print the report.
 
-    Returns 0 when no robot was lost or doubled, 1 otherwise.
+    Returns 0 when robots were accepted and none was lost or doubled, 1 otherwise.
     """
     import ray
 
@@ -618,7 +639,7 @@ def cmd_chaos(args: argparse.Namespace) -> int:
                 handle = ray.get_actor(name, namespace=local.namespace)
                 urls.append(ray.get(handle.url.remote(), timeout=RAY_CALL_TIMEOUT_S))
         urls = list(dict.fromkeys(u.rstrip("/") for u in urls if u)) or [settings.gateway_url()]
-        plan = _plan(args, urls)
+        plan = plan_from_args(args, urls)
         plan.check()
         faults = RayFaults(
             local.namespace,
@@ -628,8 +649,8 @@ def cmd_chaos(args: argparse.Namespace) -> int:
             random.Random(plan.seed),
         )
         print(
-            f"chaos: {plan.duration_s:g}s, {plan.clients} clients, a fault every "
-            f"{plan.interval_s:g}s ({', '.join(plan.faults) or 'none'}) through "
+            f"chaos: {plan.duration_s:g}s, {plan.clients} clients, {plan.rate:g} robots/s, "
+            f"a fault every {plan.interval_s:g}s ({', '.join(plan.faults) or 'none'}) through "
             f"{', '.join(plan.urls)}",
             flush=True,
         )
