@@ -7,14 +7,22 @@ would arrive, and check that every other robot of the commit is stored and runs.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+
+import asyncpg
 
 from actors.writer import TransitionWriter
 from runtime import lifecycle
 from runtime.errors import StoreDataError
 from runtime.models import Robot, RobotStatus, new_robot_id
 from runtime.store import PostgresStore, RobotStore
-from tests.integration.test_store_contract import open_backend, store  # noqa: F401 (fixtures)
+from tests.integration.test_store_contract import (  # noqa: F401 (fixtures)
+    open_backend,
+    pg_dsn,
+    store,
+    unreachable,
+)
 
 S = RobotStatus
 
@@ -75,3 +83,27 @@ async def test_an_unstorable_outcome_fails_only_its_robot_with_the_reason(
             assert [a.status for a in await store.attempts(robot.id)] == [S.FAILED]
         else:
             assert (row.status, row.result) == (S.SUCCEEDED, {"i": i})
+
+
+async def test_postgresql_without_prepared_statement_cache_as_behind_pgbouncer() -> None:
+    """``statement_cache_size=0`` (what a pooler in transaction mode needs) still serves."""
+    dsn = pg_dsn()
+    try:
+        admin = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        unreachable(f"PostgreSQL at {dsn} is unreachable ({exc})")
+    schema = f"robofleet_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE SCHEMA "{schema}"')
+    pooled = PostgresStore(dsn, server_settings={"search_path": schema}, statement_cache_size=0)
+    try:
+        await pooled.open()
+        robots = [_robot() for _ in range(20)]
+        assert await pooled.create_robots(robots) == robots
+        starts = [lifecycle.start(r.id, 1, "echo", "module:echo:0") for r in robots]
+        assert await pooled.apply(starts) == [True] * 20
+        assert (await pooled.get_robot(robots[3].id)).status is S.RUNNING  # type: ignore[union-attr]
+        assert len((await pooled.list_robots(status=S.RUNNING)).robots) == 20
+    finally:
+        await pooled.close()
+        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.close()

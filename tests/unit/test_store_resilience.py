@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY
 from actors.writer import TransitionWriter
 from gateway.audit import AuditLog
 from runtime import lifecycle
+from runtime.config import Settings
 from runtime.errors import (
     StoreConflict,
     StoreDataError,
@@ -32,7 +33,7 @@ from runtime.errors import (
 )
 from runtime.keys import AuditEntry
 from runtime.models import Robot, RobotStatus, new_robot_id
-from runtime.store import SqliteStore
+from runtime.store import PostgresStore, SqliteStore, create_store
 from runtime.store._errors import StoreErrors, classify, translate
 from runtime.store._writes import write_isolated
 from runtime.store.group_commit import GroupCommit
@@ -352,3 +353,11 @@ async def test_audit_entries_wait_quietly_for_an_unavailable_store(
         await audit.flush()
     assert shelf.entries == entries
     assert caplog.records == []
+
+
+def test_the_pooler_setting_reaches_the_postgresql_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROBOFLEET_DATABASE_URL", "postgresql://robofleet@db.example/robofleet")
+    monkeypatch.setenv("ROBOFLEET_DATABASE_STATEMENT_CACHE_SIZE", "0")
+    built = create_store(Settings())
+    assert isinstance(built, PostgresStore)
+    assert built._statement_cache_size == 0  # what asyncpg's pools are created with
