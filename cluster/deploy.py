@@ -15,6 +15,7 @@ from typing import Any
 
 import psutil
 import ray
+from ray._private import ray_constants
 
 from actors.ocr_worker import OCR_POOL
 from actors.ray.cache import RemoteCache, cache_options
@@ -68,7 +69,12 @@ class LocalRay:
     """
 
     def __init__(
-        self, command: list[str], log_path: Path, what: str, temp_dir: Path | None = None
+        self,
+        command: list[str],
+        log_path: Path,
+        what: str,
+        temp_dir: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.what = what
         self.temp_dir = temp_dir
@@ -77,7 +83,7 @@ class LocalRay:
         with log_path.open("w") as log_file:
             self.process = subprocess.Popen(
                 [*command, "--block"],
-                env=worker_env(),
+                env={**worker_env(), **(env or {})},
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -139,6 +145,20 @@ class LocalRay:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+"""Addresses that keep a Ray node on this machine."""
+
+SINGLE_MACHINE_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+"""Ray's single-machine mode (its default on macOS and Windows): the node's address stays
+127.0.0.1 instead of being replaced by the host's, and every Ray server listens on loopback
+only, the GCS included. A node address of 127.0.0.1 alone is not enough: Ray swaps it for the
+host's address, and its servers then listen on every interface."""
+
+
+def _single_machine_env(host: str) -> dict[str, str]:
+    return dict(SINGLE_MACHINE_ENV) if host.strip("[]") in LOOPBACK_HOSTS else {}
+
+
 def head_address(settings: Settings) -> str:
     """The GCS address (``HOST:PORT``) of the head ``robofleet up`` starts with ``settings``."""
     return f"{settings.ray_host}:{settings.ray_port}"
@@ -157,8 +177,10 @@ def check_head_host(settings: Settings) -> None:
 def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
     """Launch a local Ray head without waiting for it (``LocalRay.wait_started`` waits).
 
-    Ray takes ``settings.ray_host`` as this node's address, and its servers listen there
-    only: 127.0.0.1 by default, so nothing outside this machine reaches the cluster. The
+    With ``settings.ray_host`` on loopback (the default) the head runs in Ray's single-machine
+    mode (:data:`SINGLE_MACHINE_ENV`): every Ray server listens on 127.0.0.1 only, so nothing
+    outside this machine reaches the cluster. Another address is advertised to the other
+    nodes, and Ray's servers then listen on every interface (Ray offers no narrower bind). The
     GCS gets ``settings.ray_port``, the dashboard ``settings.dashboard_port`` on 127.0.0.1
     always, the Ray client server ``client_server_port``; Ray picks the other ports itself.
     Raises ``ConfigError`` for a ``ray_host`` that names no single address.
@@ -184,6 +206,7 @@ def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
         settings.data_dir / "ray-head.log",
         f"the Ray head on port {settings.ray_port}",
         temp_dir=temp_dir,
+        env=_single_machine_env(settings.ray_host),
     )
 
 
@@ -193,8 +216,18 @@ def stop_all_local_ray() -> None:
 
 
 def connect(address: str, namespace: str) -> None:
-    """Attach this process to a running Ray cluster as a driver."""
+    """Attach this process to a running Ray cluster as a driver.
+
+    A head on loopback runs in Ray's single-machine mode (:data:`SINGLE_MACHINE_ENV`); a driver
+    outside that mode swaps 127.0.0.1 for the host's address before it connects, and finds
+    nothing there. So this process enters the mode too: the environment variable for the
+    processes it starts, and Ray's flag, which Ray reads from the environment only at import
+    but looks up at each address resolution.
+    """
     os.environ.setdefault("RAY_AUTH_MODE", RAY_AUTH_MODE)
+    if _single_machine_env(address.rpartition(":")[0]):
+        os.environ.update(SINGLE_MACHINE_ENV)
+        ray_constants.ENABLE_RAY_CLUSTER = False
     if not ray.is_initialized():
         ray.init(
             address=address, namespace=namespace, logging_level=logging.WARNING, log_to_driver=False
@@ -268,7 +301,14 @@ def start_worker(
         command.append(f"--resources={json.dumps(resources)}")
     if num_cpus is not None:
         command.append(f"--num-cpus={num_cpus}")
-    worker = LocalRay(command, log_path, f"a Ray worker joined to {head_address}")
+    # A head on loopback is a single-machine cluster: a worker joining it stays there too.
+    head_host = head_address.rpartition(":")[0]
+    worker = LocalRay(
+        command,
+        log_path,
+        f"a Ray worker joined to {head_address}",
+        env=_single_machine_env(head_host),
+    )
     worker.wait_started()
     return worker
 

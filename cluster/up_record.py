@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import shutil
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -192,16 +193,37 @@ def clear(data_dir: Path, record: UpRecord | None = None) -> None:
     path.unlink(missing_ok=True)
 
 
+def _running(process: psutil.Process) -> bool:
+    try:
+        return bool(process.is_running()) and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _wait_gone(processes: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:
+    """Wait until every process has exited; return those still running after ``timeout_s``.
+
+    A process that exited but whose parent (not this process) has not reaped it yet is a
+    zombie: it counts as gone.
+    """
+    deadline = time.monotonic() + timeout_s
+    alive = [p for p in processes if _running(p)]
+    while alive and time.monotonic() < deadline:
+        _, waiting = psutil.wait_procs(alive, timeout=0.2)  # reaps those that are our children
+        alive = [p for p in waiting if _running(p)]
+    return alive
+
+
 def stop_processes(processes: list[psutil.Process], timeout_s: float) -> None:
     """SIGTERM each process, wait up to ``timeout_s`` for all, then SIGKILL the rest."""
     for process in processes:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             process.terminate()
-    _, alive = psutil.wait_procs(processes, timeout=timeout_s)
+    alive = _wait_gone(processes, timeout_s)
     for process in alive:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             process.kill()
-    psutil.wait_procs(alive, timeout=5)
+    _wait_gone(alive, 5)
 
 
 def stop_head(head: HeadRecord, timeout_s: float = 30.0) -> list[int]:
