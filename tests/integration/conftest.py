@@ -99,6 +99,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     """Start ``robofleet up`` with the test modules on free ports; stop it at the end."""
     import ray
 
+    from cluster import deploy
+
     data_dir = tmp_path_factory.mktemp("robofleet")
     flags = data_dir / "flags"
     flags.mkdir()
@@ -138,9 +140,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         printed = _ADMIN_KEY_LINE.search(log_path.read_text())
         assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
         address = f"127.0.0.1:{ray_port}"
-        ray.init(
-            address=address, namespace="robofleet", logging_level="WARNING", log_to_driver=False
-        )
+        deploy.connect(address, "robofleet")  # a loopback head needs Ray's single-machine mode
         yield Fleet(url, data_dir, flags, address, process, log_path, printed[1])
     finally:
         if ray.is_initialized():
