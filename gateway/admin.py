@@ -27,7 +27,7 @@ from gateway.schemas import (
 )
 from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
 from gateway.state import KEY_CACHE, STORE
-from runtime.keys import ApiKey, AuditEntry, Permission, Role, new_api_key
+from runtime.keys import ApiKey, AuditEntry, Permission, new_api_key
 
 __all__ = ["MODELS", "PATHS", "ROUTES", "key_info"]
 
@@ -56,8 +56,6 @@ def _created(secret: str, key: ApiKey) -> web.Response:
 async def create_key(request: web.Request) -> web.Response:
     """``POST /v1/keys``: make a key; the answer is the only place it appears in plain text."""
     body = parse(KeyCreate, await read_json(request))
-    if body.role is Role.ADMIN and body.modules is not None:
-        raise ApiError(422, "validation_error", "an admin key cannot be limited to modules")
     secret, key = new_api_key(body.role, body.modules, body.expires_in_s, body.name)
     await request.app[STORE].create_api_key(key)
     request[AUDIT_TARGET] = key.id

@@ -100,7 +100,13 @@ def route_permission(request: web.Request, table: Permissions) -> Permission | N
     """What the matched route needs; None when no route matched (the handler answers 404)."""
     route = request.match_info.route
     resource = route.resource
-    if resource is None or request.match_info.http_exception is not None:
+    refusal = request.match_info.http_exception
+    if isinstance(refusal, web.HTTPMethodNotAllowed) and all(
+        table.get(("GET" if m == "HEAD" else m, request.path)) is Permission.PUBLIC
+        for m in refusal.allowed_methods
+    ):
+        return Permission.PUBLIC  # a public path's 405 (and its Allow) needs no key either
+    if resource is None or refusal is not None:
         return None
     method = "GET" if route.method == "HEAD" else route.method
     # A route nobody declared a permission for is admin-only: fail closed.

@@ -24,7 +24,7 @@ class ScaleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    replicas: int = Field(ge=0, le=256)
+    replicas: int = Field(ge=0, le=256, strict=True)
 
 
 async def cluster_view(request: web.Request) -> web.Response:

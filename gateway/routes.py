@@ -7,6 +7,7 @@ their part of the OpenAPI document.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -42,6 +43,8 @@ from runtime.text import text_problem
 __all__ = ["MODELS", "PATHS", "ROUTES"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Printable ASCII, neither starting nor ending with a space (HTTP strips those anyway).
+IDEMPOTENCY_HEADER_PATTERN = r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$"
 
 
 def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
@@ -54,6 +57,10 @@ def _idempotency_key(request: web.Request, robot: RobotRequest) -> str | None:
     problem = text_problem(header)
     if problem is not None:
         raise unstorable(f"header {IDEMPOTENCY_HEADER}", problem)
+    if not re.fullmatch(IDEMPOTENCY_HEADER_PATTERN, header):
+        raise ApiError(
+            422, "validation_error", f"{IDEMPOTENCY_HEADER} must be printable ASCII characters"
+        )
     if robot.idempotency_key not in (None, header):
         raise ApiError(
             422,
@@ -269,7 +276,12 @@ _IDEMPOTENCY: dict[str, Any] = {
     "in": "header",
     "required": False,
     "description": "Same key and same request: 200 with the first robot; else 409.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^\s*\S"},
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": IDEMPOTENCY_HEADER_PATTERN,
+    },
 }
 
 PATHS: dict[str, Any] = {

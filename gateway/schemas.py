@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.keys import AuditEntry, Role
 from runtime.models import ID_PATTERN, ModuleInfo, ModuleName, Robot, RobotStatus, RobotType
@@ -63,9 +63,15 @@ class CancelAnswer(BaseModel):
 
 
 class KeyCreate(BaseModel):
-    """Body of ``POST /v1/keys``."""
+    """Body of ``POST /v1/keys``; an admin key cannot be limited to modules."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "if": {"properties": {"role": {"const": "admin"}}, "required": ["role"]},
+            "then": {"properties": {"modules": {"type": "null"}}},
+        },
+    )
 
     role: Role
     modules: list[ModuleName] | None = Field(
@@ -78,11 +84,18 @@ class KeyCreate(BaseModel):
         gt=0,
         le=10 * 365 * 86_400,
         allow_inf_nan=False,
+        strict=True,
         description="Seconds until the key expires.",
     )
     name: Annotated[StoreText, Field(max_length=200)] | None = Field(
         None, description="A note on who holds the key."
     )
+
+    @model_validator(mode="after")
+    def _admin_is_never_limited(self) -> KeyCreate:
+        if self.role is Role.ADMIN and self.modules is not None:
+            raise ValueError("an admin key cannot be limited to modules")
+        return self
 
 
 class KeyRotate(BaseModel):
@@ -95,6 +108,7 @@ class KeyRotate(BaseModel):
         ge=0,
         le=30 * 86_400,
         allow_inf_nan=False,
+        strict=True,
         description="How long the old key keeps working (seconds).",
     )
 

@@ -59,18 +59,24 @@ class RobotRequest(BaseModel):
         description="Input of the robot: a JSON object nested at most 64 levels, finite "
         "numbers, no NUL character.",
     )
-    priority: int = Field(5, ge=0, le=9, description="0 (lowest) to 9 (most urgent).")
+    priority: int = Field(5, ge=0, le=9, strict=True, description="0 (lowest) to 9 (most urgent).")
     deadline: float | None = Field(
         None,
         ge=0,
         le=MAX_UNIX_TIME,
         allow_inf_nan=False,
+        strict=True,
         description="Unix time (seconds) by which the robot should run; earlier runs first.",
     )
     idempotency_key: Annotated[StoreText, Field(min_length=1, max_length=200)] | None = None
-    max_attempts: int = Field(3, ge=1, le=50)
+    max_attempts: int = Field(3, ge=1, le=50, strict=True)
     timeout_s: float = Field(
-        300.0, gt=0, le=86_400, allow_inf_nan=False, description="Seconds one attempt may run."
+        300.0,
+        gt=0,
+        le=86_400,
+        allow_inf_nan=False,
+        strict=True,
+        description="Seconds one attempt may run.",
     )
 
 
@@ -204,11 +210,11 @@ class ModuleSpec(BaseModel):
         alias="class", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="pkg.module:Class"
     )
     types: list[RobotType] = Field(default_factory=list, max_length=64)
-    replicas: int = Field(1, ge=0, le=256)
-    max_concurrency: int = Field(4, ge=1, le=10_000)
+    replicas: int = Field(1, ge=0, le=256, strict=True)
+    max_concurrency: int = Field(4, ge=1, le=10_000, strict=True)
     resources: dict[
         Annotated[StoreText, Field(min_length=1, max_length=128)],
-        Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)],
+        Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=True)],
     ] = Field(default_factory=dict, description="Ray resources of each replica.")
     options: StoreJson = Field(default_factory=dict, description="Passed to the module.")
     replica_prefix: str | None = Field(

@@ -154,3 +154,22 @@ def test_every_operation_documents_the_422_and_created_resources_link_onwards():
     assert set(submit["links"]) == {"getRobot", "cancelRobot", "robotEvents"}
     created = document["paths"]["/v1/keys"]["post"]["responses"]["201"]
     assert set(created["links"]) == {"revokeKey", "rotateKey"}
+
+
+async def test_a_public_paths_405_needs_no_key_and_others_still_do():
+    from gateway.auth import route_permission
+    from runtime.keys import Permission
+
+    app = web.Application()
+    app.router.add_get("/healthz", ok)
+    app.router.add_get("/v1/robots/{robot_id}", ok)
+    table = {
+        ("GET", "/healthz"): Permission.PUBLIC,
+        ("GET", "/v1/robots/{robot_id}"): Permission.READ,
+    }
+    for path, expected in [("/healthz", Permission.PUBLIC), ("/v1/robots/abc", None)]:
+        probe = make_mocked_request("TRACE", path, app=app)
+        match = await app.router.resolve(probe)
+        request = make_mocked_request("TRACE", path, app=app)
+        request._match_info = match  # as aiohttp's dispatch sets it (a mock would rewrap it)
+        assert route_permission(request, table) is expected

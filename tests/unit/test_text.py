@@ -241,3 +241,26 @@ def test_an_audit_entry_echoing_a_nul_is_written_cleaned():
     row = _codec.audit_row(entry)
     assert all("\x00" not in value for value in row if isinstance(value, str))
     assert row[_codec.AUDIT_COLUMN_NAMES.index("target")] == "a\ufffdb"
+
+
+@pytest.mark.parametrize(
+    ("model", "fields"),
+    [
+        (RobotRequest, {"type": "echo", "priority": True}),
+        (RobotRequest, {"type": "echo", "max_attempts": "3"}),
+        (RobotRequest, {"type": "echo", "timeout_s": False}),
+        (RobotRequest, {"type": "echo", "deadline": "5"}),
+        (KeyCreate, {"role": "viewer", "expires_in_s": True}),
+        (ModuleSpec, {"name": "a", "class": "p.m:R", "replicas": False}),
+    ],
+)
+def test_a_number_in_a_body_is_a_json_number_not_a_boolean_or_text(model, fields):
+    with pytest.raises(ValidationError):
+        model.model_validate(fields)
+
+
+def test_an_admin_key_limited_to_modules_is_refused_by_the_model_and_its_schema():
+    with pytest.raises(ValidationError, match="admin key cannot be limited"):
+        KeyCreate.model_validate({"role": "admin", "modules": ["echo"]})
+    schema = KeyCreate.model_json_schema()
+    assert schema["then"] == {"properties": {"modules": {"type": "null"}}}
