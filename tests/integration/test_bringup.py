@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from cluster import up_record
+from cluster.deploy import SINGLE_MACHINE_ENV
 from cluster.up_record import ProcessIdentity, UpRecord
 from tests.integration.conftest import ROOT, free_port
 
@@ -77,7 +78,8 @@ def start_up(data_dir: Path, env: dict[str, str], *extra: str) -> tuple[subproce
             raise AssertionError(f"robofleet up exited early:\n{log_path.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
+                # The log too: a head left by a killed up may still serve on this port.
+                if response.status == 200 and "robofleet is up" in log_path.read_text():
                     return process, log_path
         except OSError:
             pass
@@ -161,7 +163,7 @@ def other_ray_head() -> Iterator[psutil.Process]:
                 "--include-dashboard=false", "--num-cpus=0", "--disable-usage-stats",
                 f"--temp-dir={temp_dir}",
             ],
-            env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+            env={**os.environ, **SINGLE_MACHINE_ENV, "RAY_AUTH_MODE": "disabled"},
             stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     try:
