@@ -14,7 +14,7 @@ from gateway.http import json_response, parse, read_json
 from gateway.spec import body, json_answer, operation
 from gateway.state import CONTROL
 from runtime.keys import Permission
-from runtime.models import MODULE_NAME_PATTERN, ClusterNode, ClusterView, ModuleInfo
+from runtime.models import MODULE_NAME_PATTERN, ClusterNode, ClusterView, JsonInt, ModuleInfo
 
 __all__ = ["MODELS", "PATHS", "ROUTES", "ScaleRequest"]
 
@@ -24,7 +24,7 @@ class ScaleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    replicas: int = Field(ge=0, le=256, strict=True)
+    replicas: JsonInt = Field(ge=0, le=256)
 
 
 async def cluster_view(request: web.Request) -> web.Response:

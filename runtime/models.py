@@ -8,7 +8,7 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 from runtime.wire import reduce_model, trusted_model
@@ -23,6 +23,16 @@ RobotType = Annotated[str, Field(pattern=ROBOT_TYPE_PATTERN)]
 """A robot type: 1 to 128 letters, digits and ``_.:-``."""
 ModuleName = Annotated[str, Field(pattern=MODULE_NAME_PATTERN)]
 """A module name: lower-case letters, digits and ``_.-``, 1 to 63, starting alphanumeric."""
+
+
+def _json_integer(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+"""An integer as JSON Schema means it: ``3`` or ``3.0``, never ``true`` or ``"3"``."""
 # Actor names that start like these belong to robofleet itself.
 RESERVED_REPLICA_PREFIXES = frozenset({"module", "gateway"})
 
@@ -59,7 +69,7 @@ class RobotRequest(BaseModel):
         description="Input of the robot: a JSON object nested at most 64 levels, finite "
         "numbers, no NUL character.",
     )
-    priority: int = Field(5, ge=0, le=9, strict=True, description="0 (lowest) to 9 (most urgent).")
+    priority: JsonInt = Field(5, ge=0, le=9, description="0 (lowest) to 9 (most urgent).")
     deadline: float | None = Field(
         None,
         ge=0,
@@ -69,7 +79,7 @@ class RobotRequest(BaseModel):
         description="Unix time (seconds) by which the robot should run; earlier runs first.",
     )
     idempotency_key: Annotated[StoreText, Field(min_length=1, max_length=200)] | None = None
-    max_attempts: int = Field(3, ge=1, le=50, strict=True)
+    max_attempts: JsonInt = Field(3, ge=1, le=50)
     timeout_s: float = Field(
         300.0,
         gt=0,
@@ -210,8 +220,8 @@ class ModuleSpec(BaseModel):
         alias="class", pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$", description="pkg.module:Class"
     )
     types: list[RobotType] = Field(default_factory=list, max_length=64)
-    replicas: int = Field(1, ge=0, le=256, strict=True)
-    max_concurrency: int = Field(4, ge=1, le=10_000, strict=True)
+    replicas: JsonInt = Field(1, ge=0, le=256)
+    max_concurrency: JsonInt = Field(4, ge=1, le=10_000)
     resources: dict[
         Annotated[StoreText, Field(min_length=1, max_length=128)],
         Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False, strict=True)],

@@ -264,3 +264,9 @@ def test_an_admin_key_limited_to_modules_is_refused_by_the_model_and_its_schema(
         KeyCreate.model_validate({"role": "admin", "modules": ["echo"]})
     schema = KeyCreate.model_json_schema()
     assert schema["then"] == {"properties": {"modules": {"type": "null"}}}
+
+
+def test_an_integer_written_as_a_whole_number_float_is_an_integer_as_json_schema_says():
+    assert RobotRequest.model_validate({"type": "echo", "priority": 7.0}).priority == 7
+    with pytest.raises(ValidationError):
+        RobotRequest.model_validate({"type": "echo", "priority": 7.5})
