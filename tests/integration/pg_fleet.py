@@ -70,16 +70,19 @@ def drop_database(dsn: str) -> None:
 
 
 @contextlib.contextmanager
-def postgres_fleet(data_dir: Path, config: Path) -> Iterator[Fleet]:
-    """Run ``robofleet up`` with ``config`` on a fresh PostgreSQL database; stop it after."""
-    dsn = create_database()
+def postgres_fleet(data_dir: Path, config: Path, sqlite: bool = False) -> Iterator[Fleet]:
+    """Run ``robofleet up`` with ``config`` on a fresh PostgreSQL database; stop it after.
+
+    With ``sqlite``, the fleet keeps its store in a SQLite file of its data dir instead.
+    """
+    dsn = "" if sqlite else create_database()
     flags = data_dir / "flags"
     flags.mkdir(parents=True, exist_ok=True)
     ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
     prefix = f"robofleet-test-pg-{uuid.uuid4().hex[:8]}:"
     env = {
         **os.environ,
-        "ROBOFLEET_DATABASE_URL": dsn,
+        "ROBOFLEET_DATABASE_URL": dsn,  # empty: SQLite under the data dir
         "ROBOFLEET_RAY_PORT": str(ray_port),
         "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
         "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
@@ -111,4 +114,5 @@ def postgres_fleet(data_dir: Path, config: Path) -> Iterator[Fleet]:
         except subprocess.TimeoutExpired:
             process.kill()
         _flush_redis_prefix(prefix)
-        drop_database(dsn)
+        if dsn:
+            drop_database(dsn)

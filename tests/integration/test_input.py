@@ -402,12 +402,41 @@ async def _new_key(admin, fleet: Fleet, role: str) -> dict:
         return await response.json()
 
 
+@pytest.fixture(scope="module")
+def sqlite_input_fleet(tmp_path_factory: pytest.TempPathFactory):
+    """A robofleet of its own on SQLite with this module's modules only.
+
+    Schemathesis may submit ``sleep`` robots of an hour to the session's fleet and then
+    follow them into event streams that only end when the robot does.
+    """
+    with postgres_fleet(
+        tmp_path_factory.mktemp("robofleet-sq"), INPUT_CONFIG, sqlite=True
+    ) as fleet:
+        yield fleet
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def schema_fleet(request: pytest.FixtureRequest) -> Fleet:
+    """This module's robofleet on SQLite, then on PostgreSQL."""
+    return request.getfixturevalue(
+        "sqlite_input_fleet" if request.param == "sqlite" else "pg_fleet"
+    )
+
+
+@pytest.mark.timeout(660)  # st run has 600 s of its own
 async def test_schemathesis_all_checks_and_stateful_find_no_failure(
-    store_fleet: Fleet, admin, tmp_path: Path, request: pytest.FixtureRequest
+    schema_fleet: Fleet, tmp_path: Path, request: pytest.FixtureRequest
 ):
     """``st run`` with every check and every phase (stateful runs follow the document's
     links: a submitted robot to its reads and cancel, a created key to its revoke and
     rotation), against each store, with keys of its own."""
+    async with aiohttp.ClientSession(headers=schema_fleet.admin_headers) as admin:
+        await _schemathesis(schema_fleet, admin, tmp_path, request)
+
+
+async def _schemathesis(
+    store_fleet: Fleet, admin: aiohttp.ClientSession, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     async with admin.get(f"{store_fleet.url}/openapi.json") as response:
         (tmp_path / "openapi.json").write_bytes(await response.read())
     (tmp_path / "schemathesis.toml").write_text(SCHEMATHESIS_CONFIG)
