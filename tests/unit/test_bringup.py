@@ -7,6 +7,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -123,6 +124,16 @@ def record_of(up: ProcessIdentity, launcher: ProcessIdentity, temp_dir: Path) ->
     return UpRecord(up, 8080, head)
 
 
+def _identity_once_running(process: subprocess.Popen) -> ProcessIdentity:
+    """The identity of a child once it shows its own command line (not the parent's)."""
+    for _ in range(500):
+        identity = ProcessIdentity.of(process.pid)
+        if identity.cmdline[:1] == (process.args[0],):
+            return identity
+        time.sleep(0.01)
+    raise AssertionError(f"{process.args} never showed its command line")
+
+
 def gone_process() -> ProcessIdentity:
     done = subprocess.run(["sh", "-c", "echo $$"], check=True, capture_output=True, text=True)
     pid = int(done.stdout)
@@ -153,7 +164,7 @@ def test_up_names_an_orphaned_head_and_recover_stops_exactly_it(
     tmp_path: Path, sleeper: subprocess.Popen
 ) -> None:
     orphan = subprocess.Popen(["sleep", "301"])
-    head = ProcessIdentity.of(orphan.pid)
+    head = _identity_once_running(orphan)
     up_record.write(tmp_path, record_of(gone_process(), head, tmp_path))
     with pytest.raises(ConfigError) as refused:
         settle_previous_up(tmp_path, recover=False)
