@@ -7,6 +7,7 @@ that need it with the reason; under ``CI=true`` it fails them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +66,11 @@ class Fleet:
         return {"Authorization": f"Bearer {self.admin_key}"}
 
     @property
+    def gateway_port(self) -> int:
+        """The port the gateway listens on."""
+        return int(self.url.rsplit(":", 1)[1])
+
+    @property
     def db_path(self) -> Path:
         """The SQLite store file."""
         return self.data_dir / "robofleet.db"
@@ -94,6 +101,57 @@ def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: 
     raise RuntimeError(f"robofleet did not become ready:\n{log_path.read_text()[-4000:]}")
 
 
+@contextlib.contextmanager
+def robofleet_up(
+    data_dir: Path,
+    config: Path,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 240,
+) -> Iterator[Fleet]:
+    """Run ``robofleet up --config config`` on free ports as a user would; stop it after.
+
+    ``env`` is laid over this process's environment, and a value of ``""`` removes a
+    variable (``ROBOFLEET_DATABASE_URL`` empty: the SQLite file of ``data_dir``). Behaviour
+    flags live in ``data_dir/flags``.
+    """
+    flags = data_dir / "flags"
+    flags.mkdir(parents=True, exist_ok=True)
+    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
+    merged = {
+        **os.environ,
+        "ROBOFLEET_RAY_PORT": str(ray_port),
+        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
+        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
+        "ROBOFLEET_TEST_FLAGS": str(flags),
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
+    merged = {name: value for name, value in merged.items() if value != ""}
+    log_path = data_dir / "up.log"
+    command = [sys.executable, "-m", "cluster.cli", "up", "--config", str(config)]
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [*command, "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            env=merged,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{gateway_port}"
+    try:
+        _wait_ready(url, process, log_path, timeout_s)
+        printed = _ADMIN_KEY_LINE.search(log_path.read_text())
+        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
+        address = f"127.0.0.1:{ray_port}"
+        yield Fleet(url, data_dir, flags, address, process, log_path, printed[1])
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
     """Start ``robofleet up`` with the test modules on free ports; stop it at the end."""
@@ -101,55 +159,20 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
 
     from cluster import deploy
 
-    data_dir = tmp_path_factory.mktemp("robofleet")
-    flags = data_dir / "flags"
-    flags.mkdir()
-    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
     env = {
-        **os.environ,
-        "ROBOFLEET_RAY_PORT": str(ray_port),
-        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
-        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
-        "ROBOFLEET_TEST_FLAGS": str(flags),
-        "PYTHONPATH": str(ROOT),
         "ROBOFLEET_REDIS_URL": REDIS_URL,
         "ROBOFLEET_REDIS_PREFIX": REDIS_PREFIX,
+        "ROBOFLEET_DATABASE_URL": "",
     }
-    env.pop("ROBOFLEET_DATABASE_URL", None)
-    log_path = data_dir / "up.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cluster.cli",
-                "up",
-                "--config",
-                str(CONFIG),
-                "--data-dir",
-                str(data_dir),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{gateway_port}"
     try:
-        _wait_ready(url, process, log_path, timeout_s=240)
-        printed = _ADMIN_KEY_LINE.search(log_path.read_text())
-        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
-        address = f"127.0.0.1:{ray_port}"
-        deploy.connect(address, "robofleet")  # a loopback head needs Ray's single-machine mode
-        yield Fleet(url, data_dir, flags, address, process, log_path, printed[1])
+        with robofleet_up(tmp_path_factory.mktemp("robofleet"), CONFIG, env) as running:
+            deploy.connect(running.ray_address, "robofleet")  # loopback: single-machine mode
+            try:
+                yield running
+            finally:
+                if ray.is_initialized():
+                    ray.shutdown()
     finally:
-        if ray.is_initialized():
-            ray.shutdown()
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
         _flush_redis_prefix(REDIS_PREFIX)
 
 

@@ -10,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,13 +18,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from tests.integration.conftest import (
-    _ADMIN_KEY_LINE,
     REDIS_URL,
-    ROOT,
     Fleet,
     _flush_redis_prefix,
-    _wait_ready,
-    free_port,
+    robofleet_up,
     service_missing,
 )
 
@@ -76,43 +70,16 @@ def postgres_fleet(data_dir: Path, config: Path, sqlite: bool = False) -> Iterat
     With ``sqlite``, the fleet keeps its store in a SQLite file of its data dir instead.
     """
     dsn = "" if sqlite else create_database()
-    flags = data_dir / "flags"
-    flags.mkdir(parents=True, exist_ok=True)
-    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
     prefix = f"robofleet-test-pg-{uuid.uuid4().hex[:8]}:"
     env = {
-        **os.environ,
         "ROBOFLEET_DATABASE_URL": dsn,  # empty: SQLite under the data dir
-        "ROBOFLEET_RAY_PORT": str(ray_port),
-        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
-        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
-        "ROBOFLEET_TEST_FLAGS": str(flags),
-        "PYTHONPATH": str(ROOT),
         "ROBOFLEET_REDIS_URL": REDIS_URL,
         "ROBOFLEET_REDIS_PREFIX": prefix,
     }
-    log_path = data_dir / "up.log"
-    command = [sys.executable, "-m", "cluster.cli", "up", "--config", str(config)]
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{gateway_port}"
     try:
-        _wait_ready(url, process, log_path, timeout_s=240)
-        printed = _ADMIN_KEY_LINE.search(log_path.read_text())
-        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
-        yield Fleet(url, data_dir, flags, f"127.0.0.1:{ray_port}", process, log_path, printed[1])
+        with robofleet_up(data_dir, config, env) as fleet:
+            yield fleet
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
         _flush_redis_prefix(prefix)
         if dsn:
             drop_database(dsn)

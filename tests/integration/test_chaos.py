@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ROOT, free_port
+from tests.integration.conftest import ROOT, Fleet, robofleet_up
 from tests.integration.outcomes import assert_single_outcomes
 
 CONFIG = """
@@ -43,76 +39,22 @@ max_concurrency = 8
 """
 
 
-@dataclass
-class Deployment:
-    """A ``robofleet up`` of this test alone: gateway URL, Ray address, admin key, data dir."""
-
-    url: str
-    ray_address: str
-    admin_key: str
-    data_dir: Path
-
-
-def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"robofleet up exited early:\n{log_path.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"robofleet did not become ready:\n{log_path.read_text()[-4000:]}")
+NO_SERVICES = {"ROBOFLEET_DATABASE_URL": "", "ROBOFLEET_REDIS_URL": "", "ROBOFLEET_CONFIG_FILE": ""}
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path) -> Iterator[Fleet]:
     """A fresh ``robofleet up`` on SQLite with echo and sleep, two replicas each."""
     config = tmp_path / "robofleet.toml"
     config.write_text(CONFIG)
-    data_dir = tmp_path / "data"
-    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "ROBOFLEET_RAY_PORT": str(ray_port),
-        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
-        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
-        "PYTHONPATH": str(ROOT),
-    }
-    for name in ("ROBOFLEET_DATABASE_URL", "ROBOFLEET_REDIS_URL", "ROBOFLEET_CONFIG_FILE"):
-        env.pop(name, None)
-    log_path = tmp_path / "up.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "up", "--config", str(config)]
-            + ["--data-dir", str(data_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{gateway_port}"
-    try:
-        _wait_ready(url, process, log_path, timeout_s=180)
-        printed = re.search(r"ROBOFLEET_API_KEY=(rf_\S+)", log_path.read_text())
-        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
-        yield Deployment(url, f"127.0.0.1:{ray_port}", printed[1], data_dir)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with robofleet_up(tmp_path / "data", config, NO_SERVICES, timeout_s=180) as fleet:
+        yield fleet
 
 
 @pytest.mark.timeout(300)
-def test_chaos_run_loses_and_doubles_no_robot(deployment: Deployment) -> None:
+def test_chaos_run_loses_and_doubles_no_robot(deployment: Fleet) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for name in ("ROBOFLEET_DATABASE_URL", "ROBOFLEET_REDIS_URL", "ROBOFLEET_CONFIG_FILE"):
-        env.pop(name, None)
+    env = {name: value for name, value in env.items() if name not in NO_SERVICES}
     done = subprocess.run(
         [sys.executable, "-m", "cluster.cli", "chaos"]
         + ["--address", deployment.ray_address, "--url", deployment.url]
@@ -139,4 +81,4 @@ def test_chaos_run_loses_and_doubles_no_robot(deployment: Deployment) -> None:
     assert "cache killed" in out, out
     assert re.search(r"gateway:\S+ killed", out), out
     # The store itself, read apart from the command: one outcome per robot.
-    assert_single_outcomes(deployment.data_dir / "robofleet.db")
+    assert_single_outcomes(deployment.db_path)

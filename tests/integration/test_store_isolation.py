@@ -70,14 +70,16 @@ async def test_an_unstorable_outcome_fails_only_its_robot_with_the_reason(
         starts = [lifecycle.start(r.id, 1, "echo", "module:echo:0") for r in robots]
         assert await writer.write(starts) == [True] * 30
         outcomes = [lifecycle.succeed(r.id, 1, {"i": i}) for i, r in enumerate(robots)]
-        outcomes[11] = lifecycle.succeed(robots[11].id, 1, _deep(300))
+        outcomes[11] = lifecycle.succeed(robots[11].id, 1, _deep(300))  # past orjson's depth
+        outcomes[9] = lifecycle.succeed(robots[9].id, 1, {"big": 2**70})  # past 64 bits
         assert await writer.write(outcomes) == [True] * 30
     finally:
         await writer.stop()
+    assert writer.replaced == 2
     for i, robot in enumerate(robots):
         row = await store.get_robot(robot.id)
         assert row is not None
-        if i == 11:
+        if i in (9, 11):
             assert row.status is S.FAILED
             assert row.error is not None and "could not record this robot" in row.error
             assert [a.status for a in await store.attempts(robot.id)] == [S.FAILED]

@@ -13,9 +13,7 @@ import asyncio
 import glob
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,13 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.conftest import (
-    _ADMIN_KEY_LINE,
-    ROOT,
-    _wait_ready,
-    free_port,
-    service_missing,
-)
+from tests.integration.conftest import Fleet, free_port, robofleet_up, service_missing
 
 SUBMITTERS = 16
 OUTAGE_S = 10.0
@@ -133,55 +125,17 @@ def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgr
         shutil.rmtree(root, ignore_errors=True)
 
 
-@dataclass
-class Up:
-    """The ``robofleet up`` process on the test's PostgreSQL."""
-
-    url: str
-    admin_key: str
-    gateway_port: int
-    process: subprocess.Popen
-
-
 @pytest.fixture(scope="module")
 def fleet_on_own_postgres(
     own_postgres: OwnPostgres, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Up]:
+) -> Iterator[Fleet]:
+    """``robofleet up`` on the test's own PostgreSQL, without Redis."""
     data_dir = tmp_path_factory.mktemp("robofleet-outage")
     config = data_dir / "robofleet.toml"
     config.write_text(CONFIG)
-    ray_port, dashboard_port, gateway_port = free_port(), free_port(), free_port()
-    env = {
-        **os.environ,
-        "ROBOFLEET_DATABASE_URL": own_postgres.dsn,
-        "ROBOFLEET_RAY_PORT": str(ray_port),
-        "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
-        "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("ROBOFLEET_REDIS_URL", None)
-    log_path = data_dir / "up.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cluster.cli", "up", "--config", str(config)]
-            + ["--data-dir", str(data_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{gateway_port}"
-    try:
-        _wait_ready(url, process, log_path, timeout_s=240)
-        printed = _ADMIN_KEY_LINE.search(log_path.read_text())
-        assert printed, f"robofleet up printed no admin key:\n{log_path.read_text()[-2000:]}"
-        yield Up(url, printed[1], gateway_port, process)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    env = {"ROBOFLEET_DATABASE_URL": own_postgres.dsn, "ROBOFLEET_REDIS_URL": ""}
+    with robofleet_up(data_dir, config, env) as fleet:
+        yield fleet
 
 
 def _listener_pid(port: int) -> int | None:
@@ -271,7 +225,7 @@ async def _statuses(http: aiohttp.ClientSession, url: str, ids: list[str]) -> di
 
 @pytest.mark.timeout(300)  # its own PostgreSQL and robofleet up, a 10 s outage, a shutdown
 async def test_postgres_outage_under_load_loses_nothing_and_logs_little(
-    own_postgres: OwnPostgres, fleet_on_own_postgres: Up
+    own_postgres: OwnPostgres, fleet_on_own_postgres: Fleet
 ) -> None:
     fleet = fleet_on_own_postgres
     logs = _gateway_logs(fleet.gateway_port)

@@ -10,7 +10,6 @@ answer must be the class's ``http_status`` with the uniform body
 from __future__ import annotations
 
 import ast
-import functools
 import importlib
 import inspect
 import logging
@@ -21,11 +20,11 @@ from pathlib import Path
 import orjson
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 
 from gateway.errors import HIDDEN_MESSAGE, REQUEST_ID_HEADER, ApiError, error_middleware
 from runtime import errors
 from runtime.errors import QueueFull, RobofleetError
+from tests.unit.mocked_app import respond
 
 PACKAGES = ("runtime", "actors", "gateway", "cluster")
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,14 +72,7 @@ async def answer(exc: BaseException, request_id: str | None = REQUEST_ID) -> web
     app = web.Application(middlewares=[error_middleware])
     app.router.add_post("/v1/robots", submit)
     headers = {REQUEST_ID_HEADER: request_id} if request_id else {}
-    request = make_mocked_request("POST", "/v1/robots", headers=headers, app=app)
-    match = await app.router.resolve(request)
-    handler = match.handler
-    for middleware in reversed(app.middlewares):
-        handler = functools.partial(middleware, handler=handler)
-    response = await handler(request)
-    assert isinstance(response, web.Response)
-    return response
+    return await respond(app, "POST", "/v1/robots", headers)
 
 
 def body_of(response: web.Response) -> dict:

@@ -4,7 +4,6 @@ OpenAPI document as strict as the server."""
 
 from __future__ import annotations
 
-import functools
 import re
 
 import orjson
@@ -19,6 +18,7 @@ from gateway.openapi import build_openapi
 from runtime.models import MODULE_NAME_PATTERN, ROBOT_TYPE_PATTERN
 from runtime.ocr.documents import MEDIA_TYPES
 from runtime.text import MAX_JSON_DEPTH
+from tests.unit.mocked_app import respond
 
 
 async def ok(request: web.Request) -> web.Response:
@@ -31,15 +31,7 @@ async def answer(method: str, path: str, body: bytes = b"") -> web.Response:
     app.router.add_get("/v1/robots", ok)
     app.router.add_post("/v1/robots", ok)
     app.router.add_get("/v1/robots/{robot_id}", ok)
-    probe = make_mocked_request(method, path, app=app)
-    match = await app.router.resolve(probe)
-    request = make_mocked_request(method, path, app=app, match_info=match, payload=None)
-    handler = match.handler
-    for middleware in reversed(app.middlewares):
-        handler = functools.partial(middleware, handler=handler)
-    response = await handler(request)
-    assert isinstance(response, web.Response)
-    return response
+    return await respond(app, method, path)
 
 
 def error_of(response: web.Response) -> dict:

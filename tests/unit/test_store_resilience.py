@@ -21,9 +21,7 @@ import pytest
 from asyncpg.exceptions import _base as asyncpg_base
 from prometheus_client import REGISTRY
 
-from actors.writer import TransitionWriter
 from gateway.audit import AuditLog
-from runtime import lifecycle
 from runtime.config import Settings
 from runtime.errors import (
     StoreConflict,
@@ -242,40 +240,6 @@ async def test_one_robot_the_store_cannot_hold_fails_only_itself(store: SqliteSt
         else:
             assert stored[i] == robot
             assert await store.get_robot(robot.id) == robot
-
-
-def _deep(depth: int) -> Any:
-    value: Any = 1
-    for _ in range(depth):
-        value = [value]
-    return value
-
-
-async def test_an_outcome_the_store_cannot_hold_fails_its_robot_with_the_reason(
-    store: SqliteStore,
-) -> None:
-    robots = [_robot() for _ in range(20)]
-    await store.create_robots(robots)
-    writer = TransitionWriter(store)
-    writer.start()
-    try:
-        starts = [lifecycle.start(r.id, 1, "echo", "module:echo:0") for r in robots]
-        assert await writer.write(starts) == [True] * 20
-        outcomes = [lifecycle.succeed(r.id, 1, {"i": i}) for i, r in enumerate(robots)]
-        outcomes[5] = lifecycle.succeed(robots[5].id, 1, _deep(1000))  # past orjson's depth
-        outcomes[9] = lifecycle.succeed(robots[9].id, 1, {"big": 2**70})  # past 64 bits
-        assert await writer.write(outcomes) == [True] * 20
-    finally:
-        await writer.stop()
-    for i, robot in enumerate(robots):
-        stored = await store.get_robot(robot.id)
-        assert stored is not None
-        if i in (5, 9):
-            assert stored.status is S.FAILED
-            assert stored.error is not None and "could not record this robot" in stored.error
-        else:
-            assert stored.status is S.SUCCEEDED and stored.result == {"i": i}
-    assert writer.replaced == 2
 
 
 # -- the audit writer --------------------------------------------------------------------
