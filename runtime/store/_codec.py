@@ -14,7 +14,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
-from runtime.text import clean_text, json_problem
+from runtime.text import MAX_JSON_DEPTH, clean_text, json_problem
 
 # (column, PostgreSQL array element type) in table order.
 ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -103,6 +103,9 @@ def _result_json(value: Any) -> str:
         text = orjson.dumps(value)
     except TypeError as exc:
         raise StoreDataError(f"the result cannot be stored: {exc}") from None
+    # A text this short cannot nest past the limit or hold too many values: most results.
+    if len(text) <= 2 * MAX_JSON_DEPTH:
+        return text.decode()
     problem = json_problem(orjson.loads(text), scalars=False)
     if problem is not None:
         raise StoreDataError(f"the result cannot be stored: {problem}")
