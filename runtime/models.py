@@ -165,17 +165,6 @@ class Robot(BaseModel):
         """Whether two robots were submitted with the same request (idempotency key aside)."""
         return all(getattr(self, name) == getattr(other, name) for name in REQUEST_FIELDS)
 
-    @classmethod
-    def from_request(cls, request: RobotRequest, robot_id: str | None = None) -> Robot:
-        """Build a new queued robot from a client request."""
-        now = time.time()
-        return cls(
-            id=robot_id or new_robot_id(),
-            **request.model_dump(),
-            created_at=now,
-            updated_at=now,
-        )
-
 
 class Attempt(BaseModel):
     """One execution of a robot on a replica, as recorded when it ends."""

@@ -1,3 +1,4 @@
+import time
 import types
 
 import pytest
@@ -61,14 +62,14 @@ def test_request_rejects_bad_timeout(timeout_s):
         RobotRequest(type="echo", timeout_s=timeout_s)
 
 
-def test_robot_from_request_is_queued_first_attempt():
+def test_an_accepted_robot_is_queued_first_attempt():
     req = RobotRequest(type="echo", payload={"a": 1}, priority=7, deadline=123.0)
-    robot = Robot.from_request(req, robot_id="abc")
+    robot = Robot.accepted("abc", req, time.time())
     assert robot.id == "abc" and robot.type == "echo" and robot.payload == {"a": 1}
     assert robot.priority == 7 and robot.deadline == 123.0
     assert robot.status is RobotStatus.QUEUED and robot.attempt == 1
     assert robot.created_at == robot.updated_at
-    assert len(Robot.from_request(req).id) == 24
+    assert len(Robot.accepted(new_robot_id(), req, time.time()).id) == 24
 
 
 # --- new_robot_id ----------------------------------------------------------------------------
