@@ -25,10 +25,11 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import Counter
 
 from gateway.errors import REQUEST_ID
-from runtime.errors import RobofleetError, StoreDataError, StoreError, StoreUnavailable
+from runtime.errors import RobofleetError, StoreDataError, StoreUnavailable
 from runtime.keys import ApiKey, AuditEntry
 from runtime.messages import AuditCaller
 from runtime.models import new_robot_id
+from runtime.store import write_isolated
 from runtime.store.base import RobotStore
 
 log = logging.getLogger(__name__)
@@ -99,25 +100,18 @@ class AuditLog:
                 return
 
     async def _write(self, batch: Sequence[AuditEntry]) -> None:
-        """Write a batch; split one refused for its data until the entry at fault is alone."""
-        try:
-            await self._store.record_audit(batch)
-        except StoreDataError as exc:
-            await self._split(batch, exc)
-        except StoreError:
-            raise  # the store as a whole (unavailable, not open): the batch waits
-        except Exception as exc:  # something in one entry robofleet itself cannot encode
-            await self._split(batch, exc)
+        """Write a batch; quarantine each entry the store cannot hold, write the others."""
 
-    async def _split(self, batch: Sequence[AuditEntry], exc: Exception) -> None:
-        if len(batch) == 1:
-            self._quarantine(batch[0], exc)
-            return
-        half = len(batch) // 2
-        await self._write(batch[:half])
-        await self._write(batch[half:])
+        async def write(run: Sequence[AuditEntry]) -> list[None]:
+            await self._store.record_audit(run)
+            return [None] * len(run)
 
-    def _quarantine(self, entry: AuditEntry, exc: Exception) -> None:
+        outcomes = await write_isolated(batch, write)
+        for entry, outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, StoreDataError):
+                self._quarantine(entry, outcome)
+
+    def _quarantine(self, entry: AuditEntry, exc: StoreDataError) -> None:
         QUARANTINED.inc()
         self.quarantined.append((entry, str(exc)))
         log.warning(

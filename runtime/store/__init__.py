@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from runtime.config import Settings
+from runtime.store._writes import write_isolated
 from runtime.store.base import AuditPage, RobotPage, RobotStore
 from runtime.store.group_commit import GroupCommit
 from runtime.store.postgres import PostgresStore
@@ -17,6 +18,7 @@ __all__ = [
     "SqliteStore",
     "create_store",
     "open_store",
+    "write_isolated",
 ]
 
 SQLITE_FILE_NAME = "robofleet.db"
