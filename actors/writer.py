@@ -46,7 +46,7 @@ def unstorable(transition: Transition, exc: StoreDataError) -> Transition:
         transition.attempt,
         transition.from_status,
         ended,
-        fields={"error": reason.replace("\x00", "")[:MAX_REASON], "finished_at": now},
+        fields={"error": reason[:MAX_REASON], "finished_at": now},
         at=now,
     )
 

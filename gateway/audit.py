@@ -115,10 +115,10 @@ class AuditLog:
         QUARANTINED.inc()
         self.quarantined.append((entry, str(exc)))
         log.warning(
-            "audit log: entry %s (%s by %s, status %d) cannot be stored and is quarantined: %s",
+            "audit log: entry %s (%r by %r, status %d) cannot be stored and is quarantined: %s",
             entry.id,
-            entry.action.replace("\x00", "\\0"),
-            entry.actor.replace("\x00", "\\0"),
+            entry.action,
+            entry.actor,
             entry.status,
             exc,
         )
