@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 from prometheus_client import Counter, Histogram
 
 from actors.cache import CacheCalls
-from gateway import admin, cluster_routes, documents, openapi, routes
+from gateway import openapi
 from gateway.audit import AuditLog, audit_middleware
 from gateway.auth import CALLER, KeyCache, auth_middleware
 from gateway.batching import SubmitBatcher
@@ -49,7 +49,7 @@ from runtime.keys import ApiKey, Permission
 from runtime.ocr.shelf import DocumentShelf
 from runtime.store.base import RobotStore
 
-ROUTE_MODULES = (routes, admin, cluster_routes, documents, openapi)
+ROUTE_MODULES = (*openapi.ROUTE_PARTS, openapi)
 """Every module that exports ``ROUTES`` (and its OpenAPI ``PATHS``)."""
 
 REQUESTS = Counter("robofleet_http_requests_total", "HTTP requests", ["route", "method", "status"])

@@ -75,9 +75,13 @@ def _schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return schemas
 
 
+ROUTE_PARTS = (routes, admin, cluster_routes, documents)
+"""The route modules besides this one; each exports ``ROUTES``, ``PATHS`` and ``MODELS``."""
+
+
 def build_openapi() -> dict[str, Any]:
     """Return the OpenAPI document of every route the gateway serves (a new dict each call)."""
-    parts = (routes, admin, cluster_routes, documents)
+    parts = ROUTE_PARTS
     return {
         "openapi": "3.1.0",
         "info": {"title": "robofleet", "version": "0.1.0"},
