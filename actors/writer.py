@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from runtime.errors import StoreDataError, StoreUnavailable
+from runtime.errors import StoreDataError
 from runtime.lifecycle import Transition
 from runtime.models import RobotStatus
 from runtime.store.base import RobotStore
@@ -72,7 +72,6 @@ class TransitionWriter:
         self.commits = 0
         self.replaced = 0
         """Transitions the store could not hold, recorded as their robot's failure instead."""
-        self._retry_delay = 0.05
 
     def start(self) -> None:
         """Start the flusher task."""
@@ -121,14 +120,6 @@ class TransitionWriter:
                 try:
                     applied = await self._apply(flat)
                     self.commits += 1
-                    self._retry_delay = 0.05
-                except StoreUnavailable:
-                    # The store gave up waiting (it is closing); it logged the outage once.
-                    self._pending[:0] = batch
-                    await asyncio.sleep(self._retry_delay)
-                    self._retry_delay = min(self._retry_delay * 2, 5.0)
-                    self._has_work.set()
-                    continue
                 except Exception as exc:
                     log.exception("writing %d transitions failed", len(flat))
                     for _, future in batch:
