@@ -13,6 +13,10 @@ What a failed batch leads to depends on the kind of the failure (``runtime.store
 - the store is unavailable: the batch is kept and committed again, with a backoff, until the
   store is back; an operation submitted with ``wait_unavailable_s`` leaves the batch once it
   has waited that long, and its caller gets the :class:`StoreUnavailable`;
+- the store became unavailable after the batch's write went out (the commit function says so
+  with :class:`CommitInDoubt`): the batch may have committed, so none of its callers is told
+  "unavailable" before ``in_doubt_wait_s`` has passed, whatever its own wait; it is committed
+  again once the store answers, so such a commit must be safe to repeat;
 - a conflict (deadlock, serialization failure): committed again at once, a few times;
 - anything else (a value the store cannot hold, a bug): each operation is committed in a
   transaction of its own, so only the operation at fault fails and its neighbours commit.
@@ -41,6 +45,21 @@ CONFLICT_RETRIES = 3
 """Times a batch that lost a race is committed again before its operations are isolated."""
 CLOSE_WAIT_S = 5.0
 """How long ``close`` keeps retrying writes against an unavailable store before failing them."""
+IN_DOUBT_WAIT_S = 60.0
+"""How long a batch that may have committed waits for an unavailable store before failing."""
+
+
+class CommitInDoubt(Exception):
+    """Raised by a commit function when its batch may have committed: ``cause`` cut it off.
+
+    A signal between a store's commit function and :class:`GroupCommit`, never raised to a
+    caller: the group commit classes ``cause`` as usual, and while the store is unavailable
+    keeps the batch for ``in_doubt_wait_s`` at least (see the module docstring).
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 
 @dataclass(slots=True)
@@ -57,7 +76,8 @@ class GroupCommit(Generic[Op]):
     ``commit_batch`` writes a sequence of operations in one transaction and returns one
     result per operation, in order; it may raise driver errors, which ``errors`` classes.
     ``retry_delay_s`` is the first and the longest pause between two attempts against an
-    unavailable store, in seconds.
+    unavailable store, in seconds; ``in_doubt_wait_s`` how long a batch whose commit raised
+    :class:`CommitInDoubt` waits for it at least.
     """
 
     def __init__(
@@ -69,6 +89,7 @@ class GroupCommit(Generic[Op]):
         name: str = "store",
         flushers: int = 1,
         retry_delay_s: tuple[float, float] = (0.05, 2.0),
+        in_doubt_wait_s: float = IN_DOUBT_WAIT_S,
     ) -> None:
         self._commit_batch = commit_batch
         self._errors = errors if errors is not None else StoreErrors(name)
@@ -76,6 +97,7 @@ class GroupCommit(Generic[Op]):
         self._name = name
         self._flushers = flushers
         self._retry_delay_s = retry_delay_s
+        self._in_doubt_wait_s = in_doubt_wait_s
         self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
         self._flusher: list[asyncio.Task[None]] | None = None
         self._closing_since: float | None = None
@@ -116,7 +138,8 @@ class GroupCommit(Generic[Op]):
         """Write everything already queued, then stop the flushers.
 
         Against an unavailable store, queued writes are retried for ``CLOSE_WAIT_S`` more
-        seconds and then failed with :class:`StoreUnavailable`.
+        seconds (a batch in doubt until its in-doubt wait is over) and then failed with
+        :class:`StoreUnavailable`.
         """
         if self._flusher is None:
             return
@@ -160,12 +183,18 @@ class GroupCommit(Generic[Op]):
     async def _write(self, batch: list[_Pending[Op]]) -> None:
         delay, longest = self._retry_delay_s
         conflicts = 0
+        in_doubt_until: float | None = None
         while True:
             try:
                 with self._errors.translated():
-                    results = await self._commit_batch([p.op for p in batch])
+                    try:
+                        results = await self._commit_batch([p.op for p in batch])
+                    except CommitInDoubt as doubt:
+                        if in_doubt_until is None:
+                            in_doubt_until = time.monotonic() + self._in_doubt_wait_s
+                        raise doubt.cause from None  # the driver error, for translated() to class
             except StoreUnavailable as exc:
-                batch = self._still_waiting(batch, exc)
+                batch = self._still_waiting(batch, exc, in_doubt_until)
                 if not batch:
                     return
                 await asyncio.sleep(delay * random.uniform(0.5, 1.0))
@@ -211,10 +240,12 @@ class GroupCommit(Generic[Op]):
             await self._write([pending])
 
     def _still_waiting(
-        self, batch: list[_Pending[Op]], exc: StoreUnavailable
+        self, batch: list[_Pending[Op]], exc: StoreUnavailable, in_doubt_until: float | None
     ) -> list[_Pending[Op]]:
         """Fail the operations of a batch that waited long enough; return the others."""
         now = time.monotonic()
+        if in_doubt_until is not None and now < in_doubt_until:
+            return batch  # it may have committed: no caller is told otherwise yet
         closed = self._closing_since is not None and now - self._closing_since > CLOSE_WAIT_S
         waiting = []
         for pending in batch:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from itertools import groupby
@@ -20,18 +19,13 @@ from runtime.store._errors import StoreErrors, is_unavailable
 from runtime.store._keyset import KeysetPages, postgres_placeholder
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
-from runtime.store.group_commit import GroupCommit
+from runtime.store.group_commit import CommitInDoubt, GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
 log = logging.getLogger(__name__)
 
 CREATE_WAIT_S = 1.0
 """How long a submit waits for an unavailable database before it is answered 503."""
-IN_DOUBT_WAIT_S = 60.0
-"""How long a create batch whose connection was lost mid-INSERT waits for the database.
-
-It may have committed; run again once the database answers, it finds those robots by id.
-"""
 
 _MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
 _FIRST_KEY_LOCK = 0x726F626F6B657931  # serialises "create the first key" across processes
@@ -416,36 +410,26 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         return results
 
     async def _commit_creates(self, ops: Sequence[c.WriteOp]) -> list[Any]:
-        """Insert robots in one statement; a batch left in doubt is run again until it lands.
+        """Insert robots in one statement; a batch cut off once it went out is in doubt.
 
         One INSERT is its own transaction: no BEGIN and COMMIT round trips. What it reads
         afterwards (rows that were there already) is committed data anyway. Two create
         flushers may collide on an idempotency key; rows go in key order so they cannot
         deadlock (a deadlock all the same is a ``StoreConflict``, tried again by the group
         commit). A connection lost once the INSERT went out leaves the batch in doubt: it may
-        have committed, so its callers are not told "unavailable" about robots that may be
-        stored; it is run again once the database answers (for ``IN_DOUBT_WAIT_S`` at most)
-        and finds those robots by id, writing no second audit entry.
+        have committed, so it raises :class:`CommitInDoubt` and the group commit runs it again
+        once the database answers, without telling its callers "unavailable" meanwhile; the
+        second run finds those robots by id and writes no second audit entry.
         """
-        in_doubt_until: float | None = None
-        delay = 0.05
-        while True:
-            sent = False
-            try:
-                async with self._require(self._write_pool).acquire() as conn:
-                    sent = True
-                    return list(await self._create(conn, list(ops)))
-            except Exception as exc:
-                if not is_unavailable(exc) or not (sent or in_doubt_until is not None):
-                    raise
-                now = time.monotonic()
-                if in_doubt_until is None:
-                    in_doubt_until = now + IN_DOUBT_WAIT_S
-                    self._errors.went_away(exc)
-                elif now > in_doubt_until:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        sent = False
+        try:
+            async with self._require(self._write_pool).acquire() as conn:
+                sent = True
+                return list(await self._create(conn, list(ops)))
+        except Exception as exc:
+            if sent and is_unavailable(exc):
+                raise CommitInDoubt(exc) from exc
+            raise
 
     @staticmethod
     async def _create(conn: asyncpg.Connection, ops: list[Any]) -> list[list[Robot]]:

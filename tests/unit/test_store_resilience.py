@@ -34,7 +34,7 @@ from runtime.models import Robot, RobotStatus, new_robot_id
 from runtime.store import PostgresStore, SqliteStore, create_store
 from runtime.store._errors import StoreErrors, classify, translate
 from runtime.store._writes import write_isolated
-from runtime.store.group_commit import GroupCommit
+from runtime.store.group_commit import CommitInDoubt, GroupCommit
 
 S = RobotStatus
 
@@ -188,6 +188,48 @@ async def test_an_operation_with_a_wait_gets_store_unavailable_with_retry_after(
     assert not waiting.done()  # the other keeps waiting for the store
     batches.down = 0
     assert await waiting == "TRANSITION"
+
+
+def _cut_off_once(batches: FlakyBatches) -> Any:
+    """A commit function whose first batch is cut off once it went out, then ``batches``."""
+    calls = 0
+
+    async def commit(ops: Sequence[str]) -> list[str]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise CommitInDoubt(ConnectionResetError(104, "Connection reset by peer"))
+        return await batches(ops)
+
+    return commit
+
+
+async def test_a_batch_in_doubt_keeps_even_a_caller_without_a_wait() -> None:
+    batches = FlakyBatches(down=20)
+    commit: GroupCommit[str] = GroupCommit(
+        _cut_off_once(batches), name="test", retry_delay_s=(0.001, 0.01)
+    )
+    commit.start()
+    try:
+        assert await commit.submit("create", wait_unavailable_s=0.0) == "CREATE"
+        assert batches.down == 0  # it outlasted the whole outage
+    finally:
+        await commit.close()
+
+
+async def test_a_batch_in_doubt_fails_once_its_in_doubt_wait_is_over() -> None:
+    batches = FlakyBatches(down=10_000)
+    commit: GroupCommit[str] = GroupCommit(
+        _cut_off_once(batches), name="test", retry_delay_s=(0.001, 0.01), in_doubt_wait_s=0.1
+    )
+    commit.start()
+    try:
+        with pytest.raises(StoreUnavailable):
+            await commit.submit("create", wait_unavailable_s=0.0)
+        assert batches.calls > 1  # tried again while in doubt
+    finally:
+        batches.down = 0
+        await commit.close()
 
 
 async def test_a_lost_race_is_committed_again(flaky) -> None:
