@@ -54,8 +54,9 @@ class GroupCommitWrites:
 
     A backend sets ``_backend`` (its name in errors), ``_errors`` and ``_writes``; it may
     set ``_creates`` to commit robot creates on a queue of their own, and
-    ``_create_wait_s``, how long a create waits for an unavailable store (its client is
-    waiting; transitions and progress wait until the store is back).
+    ``_create_wait_s``, how long a create waits for an unavailable store before its client
+    is answered 503 (1 s unless the backend sets another; transitions and progress wait
+    until the store is back).
     """
 
     _backend: str

@@ -24,9 +24,6 @@ from runtime.store.migrate import APPLIED_SQL, apply_migrations
 
 log = logging.getLogger(__name__)
 
-CREATE_WAIT_S = 1.0
-"""How long a submit waits for an unavailable database before it is answered 503."""
-
 _MIGRATION_LOCK = 0x726F626F666C6565  # "robofleet": serialises migrations across processes
 _FIRST_KEY_LOCK = 0x726F626F6B657931  # serialises "create the first key" across processes
 _INSERT_KEY = (
@@ -148,7 +145,6 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     """
 
     _backend = "postgresql"
-    _create_wait_s = CREATE_WAIT_S
 
     def __init__(
         self,
