@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +20,7 @@ from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
 from runtime.store.group_commit import CommitInDoubt, GroupCommit
 from runtime.store.migrate import APPLIED_SQL, apply_migrations
+from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         self._dsn = dsn
         self._statement_cache_size = statement_cache_size
         self._errors = StoreErrors("postgresql", on_away=self._expire_connections)
-        self._expiring: set[asyncio.Task[None]] = set()
+        self._expiring = BackgroundTasks("postgresql store")
         self._read_pool_size = read_pool_size
         self._write_pool_size = write_pool_size
         self._server_settings = dict(server_settings or {})
@@ -343,9 +343,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         """Replace every pooled connection at its next use: they died with the server."""
         for pool in (self._read_pool, self._write_pool):
             if pool is not None:
-                task = asyncio.get_running_loop().create_task(pool.expire_connections())
-                self._expiring.add(task)
-                task.add_done_callback(self._expiring.discard)
+                self._expiring.spawn(pool.expire_connections())
 
     def _require(self, pool: asyncpg.Pool | None) -> asyncpg.Pool:
         if pool is None:
