@@ -193,14 +193,3 @@ class StoreErrors:
             away = time.monotonic() - self.down_since
             self.down_since = None
             log.warning("%s store is available again after %.1fs", self.backend, away)
-
-
-@contextmanager
-def store_errors(backend: str) -> Iterator[None]:
-    """Re-raise driver errors as :class:`StoreError` subclasses (no reachability log)."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except DRIVER_ERRORS as exc:
-        raise translate(backend, exc) from exc

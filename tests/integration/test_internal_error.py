@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from runtime.store._errors import StoreErrors
 from tests.integration.gateway_app import local_gateway
 
 SECRET_SQL = "SELECT id, payload FROM robots WHERE id = ?"
@@ -45,9 +46,7 @@ async def test_store_error_hides_its_sql(tmp_path, caplog):
     async with local_gateway(tmp_path) as (client, admin_key, store):
 
         async def broken_list_robots(*args, **kwargs):
-            from runtime.store._errors import store_errors
-
-            with store_errors("sqlite"):
+            with StoreErrors("sqlite").translated():
                 raise sqlite3.OperationalError(f"near {SECRET_SQL!r}: syntax error")
 
         store.list_robots = broken_list_robots  # type: ignore[method-assign]
