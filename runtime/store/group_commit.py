@@ -68,6 +68,8 @@ class _Pending(Generic[Op]):
     future: asyncio.Future[Any]
     give_up_at: float | None = None
     """``time.monotonic()`` past which an unavailable store fails this operation (None: never)."""
+    sent: bool = False
+    """Taken into a batch: from then on that batch's commit decides its fate."""
 
 
 class GroupCommit(Generic[Op]):
@@ -101,6 +103,7 @@ class GroupCommit(Generic[Op]):
         self._queue: asyncio.Queue[_Pending[Op] | None] = asyncio.Queue()
         self._flusher: list[asyncio.Task[None]] | None = None
         self._closing_since: float | None = None
+        self._unavailable: StoreUnavailable | None = None  # the last batch's, until one commits
         self.commits = 0
         """Transactions committed so far."""
         self.operations = 0
@@ -130,9 +133,26 @@ class GroupCommit(Generic[Op]):
             raise StoreError(f"{self._name} store is not open")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        give_up_at = None if wait_unavailable_s is None else time.monotonic() + wait_unavailable_s
-        self._queue.put_nowait(_Pending(op, future, give_up_at))
-        return await future
+        if wait_unavailable_s is None:
+            self._queue.put_nowait(_Pending(op, future))
+            return await future
+        pending = _Pending(op, future, time.monotonic() + wait_unavailable_s)
+        self._queue.put_nowait(pending)
+        wait_s = wait_unavailable_s
+        while True:
+            # Queued behind batches that wait for the store, it would never reach a commit
+            # that could fail it: its wait is enforced here too.
+            try:
+                done, _ = await asyncio.wait([future], timeout=wait_s)
+            except asyncio.CancelledError:
+                future.cancel()  # as awaiting it would: a queued operation is then skipped
+                raise
+            if done:
+                return future.result()
+            if not pending.sent and self._unavailable is not None:
+                _settle(future, exc=self._unavailable)
+                return future.result()
+            wait_s = max(0.05, self._retry_delay_s[0])
 
     async def close(self) -> None:
         """Write everything already queued, then stop the flushers.
@@ -164,6 +184,7 @@ class GroupCommit(Generic[Op]):
                     stop = True
                     break
                 if not item.future.done():
+                    item.sent = True
                     batch.append(item)
                 if len(batch) >= self._max_batch or self._queue.empty():
                     break
@@ -194,6 +215,7 @@ class GroupCommit(Generic[Op]):
                             in_doubt_until = time.monotonic() + self._in_doubt_wait_s
                         raise doubt.cause from None  # the driver error, for translated() to class
             except StoreUnavailable as exc:
+                self._unavailable = exc
                 batch = self._still_waiting(batch, exc, in_doubt_until)
                 if not batch:
                     return
@@ -221,6 +243,7 @@ class GroupCommit(Generic[Op]):
             for pending in batch:
                 _settle(pending.future, exc=error)
             return
+        self._unavailable = None
         self.commits += 1
         self.operations += len(batch)
         for pending, result in zip(batch, results, strict=True):

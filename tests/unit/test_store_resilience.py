@@ -232,6 +232,28 @@ async def test_a_batch_in_doubt_fails_once_its_in_doubt_wait_is_over() -> None:
         await commit.close()
 
 
+async def test_an_operation_queued_behind_a_stuck_batch_still_gets_its_503() -> None:
+    batches = FlakyBatches(down=10_000)
+    commit: GroupCommit[str] = GroupCommit(
+        _cut_off_once(batches), name="test", retry_delay_s=(0.001, 0.01), in_doubt_wait_s=60
+    )
+    commit.start()
+    try:
+        in_doubt = asyncio.ensure_future(commit.submit("first", wait_unavailable_s=0.0))
+        while batches.calls < 2:  # the first batch went out, was cut off and waits
+            await asyncio.sleep(0.001)
+        with pytest.raises(StoreUnavailable) as refused:
+            await commit.submit("later", wait_unavailable_s=0.05)
+        assert refused.value.retry_after_s > 0
+        assert not in_doubt.done()  # the batch in doubt keeps waiting for the store
+        batches.down = 0
+        assert await in_doubt == "FIRST"
+        assert [op for batch in batches.committed for op in batch] == ["FIRST".lower()]
+    finally:
+        batches.down = 0
+        await commit.close()
+
+
 async def test_a_lost_race_is_committed_again(flaky) -> None:
     batches, commit = flaky
     batches.conflicts = 2
