@@ -104,6 +104,10 @@ def validation_message(exc: ValidationError) -> str:
 # methods the resource allows (RFC 9110), a 413 or 429 when to come back.
 _KEPT_HEADERS = ("Allow", "Retry-After")
 
+CLIENT_CLOSED = 499
+"""The status a request is counted with when its client left before the answer began
+(nginx's "client closed request"); never sent, since no one is there to read it."""
+
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
@@ -130,6 +134,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(exc.status_code, code, exc.reason, request_id, _kept_headers(exc))
+    except web.RequestPayloadError as exc:
+        # The body did not decode as its Content-Encoding says, or ended short of its
+        # Content-Length: the client's fault, and the decoder's text stays in the log.
+        log.info("request %s: unreadable body: %s", request_id, exc.__cause__ or exc)
+        request.content.feed_eof()  # nothing more is read of it (aiohttp would try again)
+        answer = error_response(
+            400,
+            "bad_request",
+            "the request body could not be read: it does not match its Content-Encoding, "
+            "or it ended before its Content-Length",
+            request_id,
+        )
+        answer.force_close()
+        return answer
+    except ConnectionError:
+        # The client went away mid-request (aiohttp's ClientConnectionResetError is one):
+        # no one reads this answer; it is counted as a client closed request.
+        log.info("request %s: the client closed the connection", request_id)
+        return error_response(CLIENT_CLOSED, "client_closed", "client closed request", request_id)
     except HttpProcessingError as exc:
         # aiohttp's parsers (multipart parts, chunked bodies) raise these outside of
         # web.HTTPException; they are the client's fault. The parser's message may echo

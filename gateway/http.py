@@ -20,6 +20,9 @@ __all__ = ["json_response", "parse", "read_json", "text_middleware", "unstorable
 
 Model = TypeVar("Model", bound=BaseModel)
 
+BODY_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br"})
+"""The ``Content-Encoding`` values of a JSON body that aiohttp decodes (or that need none)."""
+
 
 def json_response(
     data: Any, status: int = 200, headers: dict[str, str] | None = None
@@ -32,6 +35,13 @@ def json_response(
 
 async def read_json(request: web.Request) -> Any:
     """Parse a JSON body whatever its declared content type; raise a 400 ApiError if it is not."""
+    if request.headers.get("Content-Encoding", "").strip().lower() not in BODY_ENCODINGS:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the body's Content-Encoding is not supported: send it as is, or as gzip, "
+            "deflate or br",
+        )
     raw = await request.read()
     if not raw:
         raise ApiError(400, "invalid_json", "the request body is empty")
