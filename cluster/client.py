@@ -25,6 +25,11 @@ class GatewayRequestFailed(Exception):
         return f"{self.status}: {self.message}" if self.status else self.message
 
 
+def segment(value: str) -> str:
+    """``value`` escaped as one path segment (a ``/`` or ``..`` in an id stays inside it)."""
+    return urllib.parse.quote(value, safe="")
+
+
 class GatewayClient:
     """Calls the robofleet HTTP API."""
 
@@ -69,7 +74,7 @@ class GatewayClient:
 
     def robot(self, robot_id: str) -> dict[str, Any]:
         """Fetch one robot."""
-        return self.request("GET", f"/v1/robots/{urllib.parse.quote(robot_id)}")
+        return self.request("GET", f"/v1/robots/{segment(robot_id)}")
 
     def robots(self, **query: str | int | float | None) -> dict[str, Any]:
         """List robots."""

@@ -18,7 +18,6 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
-from pydantic import ValidationError
 
 from runtime.errors import GatewayError, RobofleetError
 
@@ -29,7 +28,6 @@ __all__ = [
     "error_middleware",
     "error_response",
     "translate",
-    "validation_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,15 +87,6 @@ def translate(exc: RobofleetError, request_id: str) -> web.Response:
             log.debug("request %s: %r", request_id, exc)
         return error_response(status, exc.code, HIDDEN_MESSAGE, request_id, headers)
     return error_response(status, exc.code, exc.message, request_id, headers)
-
-
-def validation_message(exc: ValidationError) -> str:
-    """Say which fields were wrong and why, without echoing the input back."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
 
 
 # Headers of aiohttp's own HTTP errors that the uniform body keeps: a 405 says which

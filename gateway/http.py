@@ -13,7 +13,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ApiError, validation_message
+from gateway.errors import ApiError
+from runtime.errors import validation_message
 from runtime.text import MAX_JSON_DEPTH, text_problem
 
 __all__ = ["json_response", "parse", "read_json", "text_middleware", "unstorable"]

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, validation_message
 from runtime.models import ModuleSpec
 
 BUILTIN_MODULES = [
@@ -232,4 +232,4 @@ def load_settings(
             merged["modules"] = list(default_modules)
         return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        raise ConfigError(f"invalid settings: {validation_message(exc, 'settings')}") from None

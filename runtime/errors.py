@@ -39,6 +39,8 @@ arguments to ``super().__init__`` and none is keyword-only.
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class RobofleetError(Exception):
     """Raised when robofleet itself detects a problem; the root of the tree."""
@@ -253,3 +255,13 @@ def is_retryable(exc: BaseException) -> bool:
     if isinstance(exc, RobotError):
         return exc.retryable
     return True
+
+
+def validation_message(exc: ValidationError, root: str = "body") -> str:
+    """One line saying which fields were wrong and why, without echoing the input back;
+    ``root`` names a failure of the whole (a field path is empty)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or root
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
