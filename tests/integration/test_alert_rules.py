@@ -51,6 +51,12 @@ def test_promtool_test_rules_passes_every_case():
 def test_promtool_test_rules_fails_when_a_case_expects_the_wrong_thing(tmp_path: Path):
     """The test file is not vacuous: turning a not-firing case into a firing one fails."""
     cases = yaml.safe_load(RULE_TESTS.read_text())
+    # Only the Redis cases, to keep promtool's run short.
+    cases["tests"] = [
+        test
+        for test in cases["tests"]
+        if all(c["alertname"] == "RobofleetRedisDown" for c in test.get("alert_rule_test", []))
+    ]
     quiet = next(
         check
         for test in cases["tests"]
