@@ -29,6 +29,7 @@ __all__ = [
     "check_store",
     "check_tesseract",
     "local_versions",
+    "tesseract_languages",
     "without_password",
 ]
 
@@ -182,6 +183,20 @@ def _apt_package(language: str) -> str:
     return "tesseract-ocr-" + language.lower().replace("_", "-")
 
 
+def tesseract_languages(binary: str = "tesseract") -> tuple[str, set[str]]:
+    """Where Tesseract reads its languages (``TESSDATA_PREFIX`` honoured), and which it has.
+
+    Raises ``OSError`` when ``binary`` cannot be run.
+    """
+    listing = subprocess.run(
+        [binary, "--list-langs"], capture_output=True, text=True, timeout=TIMEOUT_S * 3
+    )
+    lines = (listing.stdout + listing.stderr).splitlines()
+    where = next((m[1] for line in lines if (m := re.search(r'languages in "(.+?)"', line))), "")
+    installed = {line.strip() for line in lines[1:] if re.fullmatch(r"[A-Za-z_]+", line.strip())}
+    return where, installed
+
+
 def check_tesseract(settings: Settings, report: Report) -> None:
     """Tesseract on this machine and its languages against ``settings.ocr_languages``.
 
@@ -212,12 +227,7 @@ def check_tesseract(settings: Settings, report: Report) -> None:
         (version_run.stdout or version_run.stderr).split("\n", 1)[0].removeprefix("tesseract ")
     )
     report.versions["Tesseract"] = version.strip()
-    listing = subprocess.run(
-        [binary, "--list-langs"], capture_output=True, text=True, timeout=TIMEOUT_S * 3
-    )
-    lines = (listing.stdout + listing.stderr).splitlines()
-    where = next((m[1] for line in lines if (m := re.search(r'languages in "(.+?)"', line))), "")
-    installed = {line.strip() for line in lines[1:] if re.fullmatch(r"[A-Za-z_]+", line.strip())}
+    where, installed = tesseract_languages(binary)
     missing = [lang for lang in needed if lang not in installed]
     summary = f"Tesseract {version.strip()}, languages {', '.join(sorted(installed)) or 'none'}"
     if missing and ocr_deployed:

@@ -18,12 +18,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from cluster.doctor_checks import Report, check_store
+from cluster.doctor_checks import Report, check_store, tesseract_languages
 from runtime.config import Settings
 from tests.integration.conftest import ROOT, Fleet, free_port, robofleet_up, service_missing
 
 CONFIG = Path(__file__).with_name("robofleet-doctor.toml")
-TESSDATA = Path("/usr/share/tesseract-ocr/5/tessdata")
 PG_URL = os.environ.get("ROBOFLEET_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
@@ -135,9 +134,10 @@ def test_doctor_names_redis_stopped_and_a_missing_tesseract_language(deployment,
     redis.stop()
     # Tesseract reads its languages from TESSDATA_PREFIX: one holding English only, while
     # the config needs German too.
+    installed_in, _ = tesseract_languages()
     tessdata = tmp_path / "tessdata"
     tessdata.mkdir()
-    (tessdata / "eng.traineddata").symlink_to(TESSDATA / "eng.traineddata")
+    (tessdata / "eng.traineddata").symlink_to(Path(installed_in) / "eng.traineddata")
     result = doctor(
         fleet, redis.url, TESSDATA_PREFIX=str(tessdata), ROBOFLEET_OCR_LANGUAGES='["eng","deu"]'
     )
