@@ -15,7 +15,7 @@ import argparse
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cluster import up_record
 from cluster.client import GatewayClient, GatewayRequestFailed
@@ -30,7 +30,17 @@ from cluster.doctor_checks import (
 )
 from runtime.config import Settings
 
-__all__ = ["add_doctor_parser", "check_cluster", "check_gateway", "cmd_doctor", "print_report"]
+if TYPE_CHECKING:
+    from actors.ray.node_clock import NodeClock
+
+__all__ = [
+    "add_doctor_parser",
+    "check_cluster",
+    "check_gateway",
+    "cmd_doctor",
+    "judge_clocks",
+    "print_report",
+]
 
 MAX_CLOCK_SKEW_S = 1.0
 """Default largest difference between two nodes' clocks that is not a problem."""
@@ -198,6 +208,12 @@ def check_cluster(settings: Settings, report: Report, max_skew_s: float) -> None
         return
     finally:
         ray.shutdown()
+    judge_clocks(clocks, report, max_skew_s)
+
+
+def judge_clocks(clocks: list[NodeClock], report: Report, max_skew_s: float) -> None:
+    """Problems from the nodes' clock readings: clocks further apart than ``max_skew_s``
+    beyond the measurement's error, and nodes on different Python, Ray or robofleet."""
     for what in ("python", "ray", "robofleet"):
         seen = {getattr(c.facts, what) for c in clocks}
         if len(seen) > 1:
@@ -207,23 +223,29 @@ def check_cluster(settings: Settings, report: Report, max_skew_s: float) -> None
                 f"the nodes run different {what} versions: {each}",
                 f"install the same {what} version on every node",
             )
+    if not clocks:
+        report.problem(
+            "clock", "the Ray cluster has no alive node", "see `ray status` on the head node"
+        )
+        return
     skews = sorted(clocks, key=lambda c: c.skew_s)
     spread = skews[-1].skew_s - skews[0].skew_s
     error = max(c.uncertainty_s for c in clocks) * 2
-    found = (
-        f"{len(clocks)} node{'s' if len(clocks) != 1 else ''}, clocks within "
-        f"{spread:.3f} s of each other (+-{error:.3f} s); this machine is "
-        f"{-skews[0].skew_s:+.3f} s off the cluster"
-    )
+    offset = sum(c.skew_s for c in clocks) / len(clocks)
     if spread - error > max_skew_s:
         report.problem(
             "clock",
-            f"{found}: {skews[0].address} and {skews[-1].address} differ by {spread:.1f} s",
+            f"the clocks of nodes {skews[0].address} and {skews[-1].address} differ by "
+            f"{spread:.1f} s (+-{error:.3f} s; at most {max_skew_s:g} s is fine)",
             "run NTP on every node (chrony or systemd-timesyncd); deadlines, key expiry and "
             "schedules read each node's clock",
         )
-    else:
-        report.ok("clock", found)
+        return
+    report.ok(
+        "clock",
+        f"{len(clocks)} node{'s' if len(clocks) != 1 else ''}, clocks within {spread:.3f} s "
+        f"of each other (+-{error:.3f} s); this machine's is {-offset:+.3f} s off theirs",
+    )
 
 
 def _log_places(settings: Settings) -> list[str]:

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from actors.ray.node_clock import NodeClock, NodeFacts
 from cluster import doctor_checks
 from cluster.client import GatewayClient, GatewayRequestFailed
-from cluster.doctor import check_gateway, print_report
+from cluster.doctor import check_gateway, judge_clocks, print_report
 from cluster.doctor_checks import Report, check_disk, check_redis, without_password
 from runtime.config import Settings
 
@@ -169,3 +170,35 @@ def test_report_ends_with_healthy_or_one_line_per_problem():
         "- redis: Redis at redis://r:1/0 does not answer. Fix: start Redis",
     ]
     assert "logs: Ray head: /d/ray-head.log" in lines
+
+
+def _clock(address: str, skew_s: float, ray_version: str = "2.40.0") -> NodeClock:
+    facts = NodeFacts("host-" + address, 1_700_000_000.0 + skew_s, "3.11.7", ray_version, "0.1.0")
+    return NodeClock("node-" + address, address, facts, skew_s, 0.002)
+
+
+def test_clocks_within_the_bound_pass():
+    report = Report()
+    judge_clocks([_clock("10.0.0.1", 0.0), _clock("10.0.0.2", 0.4)], report, max_skew_s=1.0)
+    [finding] = report.findings
+    assert finding.ok and finding.message.startswith("2 nodes, clocks within 0.400 s")
+
+
+def test_a_node_whose_clock_is_off_is_named():
+    clocks = [_clock("10.0.0.1", 0.01), _clock("10.0.0.2", 0.0), _clock("10.0.0.3", -3.2)]
+    report = Report()
+    judge_clocks(clocks, report, max_skew_s=1.0)
+    [problem] = report.problems
+    assert problem.check == "clock"
+    assert problem.message.startswith("the clocks of nodes 10.0.0.3 and 10.0.0.1 differ by 3.2 s")
+    assert "NTP" in (problem.fix or "")
+
+
+def test_nodes_on_different_versions_are_named():
+    clocks = [_clock("10.0.0.1", 0.0), _clock("10.0.0.2", 0.0, ray_version="2.41.0")]
+    report = Report()
+    judge_clocks(clocks, report, max_skew_s=1.0)
+    [problem] = report.problems
+    assert (
+        problem.message == "the nodes run different ray versions: 10.0.0.1 2.40.0, 10.0.0.2 2.41.0"
+    )
