@@ -1,5 +1,5 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
-modules, keys, chaos, bench."""
+modules, keys, chaos, doctor, bench."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from cluster.bringup_cli import add_bringup_parsers
 from cluster.chaos import add_chaos_parser
 from cluster.client import GatewayClient, GatewayRequestFailed, segment
+from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from runtime.config import Settings
 from runtime.errors import RobofleetError, validation_message
@@ -213,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     add_chaos_parser(sub, client_args)
+    add_doctor_parser(sub)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
     return parser
 

@@ -6,7 +6,7 @@ import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     )
     ocr_workers: int | None = Field(
         None, ge=0, le=256, description="Replicas of the 'ocr' module (default: one per CPU)."
+    )
+    ocr_languages: list[Annotated[str, Field(pattern=r"^[A-Za-z_]{3,16}$")]] = Field(
+        default_factory=lambda: ["eng"],
+        min_length=1,
+        description="Tesseract languages this deployment's OCR robots ask for (their "
+        "settings.lang); `robofleet doctor` checks each is installed.",
     )
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
