@@ -1,0 +1,67 @@
+"""The backups directory as a catalog: list the backups with their state, prune old ones."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.backup.manifest import (
+    Manifest,
+    Verification,
+    backup_dirs,
+    read_manifest,
+    read_verification,
+)
+from runtime.backup.retention import BackupStamp, to_keep
+from runtime.errors import BackupInvalid
+
+
+@dataclass(frozen=True, slots=True)
+class BackupEntry:
+    """One backup directory: its manifest (None if unreadable) and last verification."""
+
+    directory: Path
+    manifest: Manifest | None
+    verification: Verification | None
+    problem: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The backup's id: its directory name."""
+        return self.directory.name
+
+    @property
+    def verified(self) -> bool:
+        """Whether its last verification succeeded."""
+        return self.verification is not None and self.verification.ok
+
+
+def list_backups(backups: Path) -> list[BackupEntry]:
+    """Every backup in ``backups``, oldest first."""
+    entries = []
+    for directory in backup_dirs(backups):
+        try:
+            manifest: Manifest | None = read_manifest(directory)
+            problem = None
+        except BackupInvalid as exc:
+            manifest, problem = None, str(exc)
+        entries.append(BackupEntry(directory, manifest, read_verification(directory), problem))
+    return entries
+
+
+def prune(backups: Path, keep_daily: int, keep_weekly: int, dry_run: bool = False) -> list[str]:
+    """Delete the backups retention does not keep; return their ids (oldest first).
+
+    A directory without a readable manifest is never deleted: it is not known to be ours.
+    """
+    entries = [e for e in list_backups(backups) if e.manifest is not None]
+    stamps = [
+        BackupStamp(e.id, e.manifest.created_at, e.verified) for e in entries if e.manifest
+    ]
+    keep = to_keep(stamps, keep_daily, keep_weekly)
+    removed = [e.id for e in entries if e.id not in keep]
+    if not dry_run:
+        for backup_id in removed:
+            shutil.rmtree(backups / backup_id)
+    return removed
