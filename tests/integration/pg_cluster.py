@@ -19,7 +19,15 @@ from pathlib import Path
 
 from tests.integration.conftest import free_port, service_missing
 
-PG_BIN = Path(os.environ.get("ROBOFLEET_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+def _newest_server_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0)
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = Path(os.environ.get("ROBOFLEET_TEST_PG_BIN") or _newest_server_bin())
+"""The server binaries (initdb, pg_ctl): ROBOFLEET_TEST_PG_BIN, else the newest installed."""
 
 
 @dataclass
