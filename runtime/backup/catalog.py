@@ -13,6 +13,7 @@ from runtime.backup.manifest import (
     read_manifest,
     read_verification,
 )
+from runtime.backup.pitr import WAL_DIR_NAME, prune_wal
 from runtime.backup.retention import BackupStamp, to_keep
 from runtime.errors import BackupInvalid
 
@@ -54,6 +55,7 @@ def prune(backups: Path, keep_daily: int, keep_weekly: int, dry_run: bool = Fals
     """Delete the backups retention does not keep; return their ids (oldest first).
 
     A directory without a readable manifest is never deleted: it is not known to be ours.
+    Archived WAL older than the oldest kept base backup is deleted too.
     """
     entries = [e for e in list_backups(backups) if e.manifest is not None]
     stamps = [
@@ -64,4 +66,12 @@ def prune(backups: Path, keep_daily: int, keep_weekly: int, dry_run: bool = Fals
     if not dry_run:
         for backup_id in removed:
             shutil.rmtree(backups / backup_id)
+        starts = [
+            e.manifest.base_backup.start_wal
+            for e in entries
+            if e.id in keep and e.manifest and e.manifest.base_backup
+            and e.manifest.base_backup.start_wal
+        ]
+        if starts:
+            prune_wal(backups / WAL_DIR_NAME, min(s for s in starts if s))
     return removed

@@ -49,6 +49,9 @@ class BaseBackupInfo(BaseModel):
     finished_at: float = Field(description="Epoch seconds after it finished: the earliest "
                                "time a point-in-time restore from it can reach.")
     files: list[str] = Field(description="Its tar files, among the backup's files.")
+    start_wal: str | None = Field(
+        None, description="The first WAL segment it needs: older archived WAL can go."
+    )
 
 
 class Manifest(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tarfile
@@ -45,7 +46,45 @@ def base_backup(dsn: str, out_dir: Path, bin_dir: Path | None = None) -> BaseBac
         password,
     )
     files = sorted(f"{BASE_DIR}/{p.name}" for p in target.iterdir() if p.is_file())
-    return BaseBackupInfo(started_at=started, finished_at=time.time(), files=files)
+    return BaseBackupInfo(
+        started_at=started, finished_at=time.time(), files=files, start_wal=start_segment(target)
+    )
+
+
+def segment_name(timeline: int, lsn: str, segment_bytes: int = 16 * 1024 * 1024) -> str:
+    """The WAL file name holding ``lsn`` (``"0/2000028"``) on ``timeline``."""
+    high, low = (int(part, 16) for part in lsn.split("/"))
+    per_id = 0x1_0000_0000 // segment_bytes
+    number = (high * 0x1_0000_0000 + low) // segment_bytes
+    return f"{timeline:08X}{number // per_id:08X}{number % per_id:08X}"
+
+
+def start_segment(base_dir: Path) -> str | None:
+    """The first WAL segment a base backup needs, from pg_basebackup's ``backup_manifest``."""
+    import json
+
+    try:
+        ranges = json.loads((base_dir / "backup_manifest").read_text())["WAL-Ranges"]
+        first = ranges[0]
+        return segment_name(int(first["Timeline"]), str(first["Start-LSN"]))
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+
+
+_SEGMENT = re.compile(r"^[0-9A-F]{24}(\.partial)?$")
+
+
+def prune_wal(archive: Path, oldest_needed: str) -> int:
+    """Delete archived WAL segments older than ``oldest_needed``; return how many went.
+
+    Timeline history files and anything not named like a segment are kept.
+    """
+    removed = 0
+    for path in archive.iterdir() if archive.is_dir() else []:
+        if _SEGMENT.match(path.name) and path.name[:24] < oldest_needed:
+            path.unlink()
+            removed += 1
+    return removed
 
 
 class WalArchive:

@@ -21,6 +21,8 @@ from pathlib import Path
 import asyncpg
 
 from runtime import lifecycle
+from runtime.backup import find_backup
+from runtime.backup.manifest import read_manifest
 from runtime.models import Robot, RobotStatus, new_robot_id
 from runtime.store import PostgresStore
 from tests.integration.conftest import ROOT, free_port
@@ -104,6 +106,8 @@ async def test_point_in_time_restore_holds_the_first_batch_and_none_of_the_secon
             assert "streaming WAL" in streamer.stdout.readline()
             created = robofleet(["backup", "create", "--base"], env)
             assert "postgres" in created
+            base = read_manifest(find_backup(backups, None)).base_backup
+            assert base is not None and base.start_wal is not None
             first = await add_batch(store, 300, "first")
             await asyncio.sleep(0.5)
             target = time.time()
@@ -111,6 +115,8 @@ async def test_point_in_time_restore_holds_the_first_batch_and_none_of_the_secon
             second = await add_batch(store, 300, "second")
             await archive_caught_up(pg.dsn)
             await store.close()
+            # Retention keeps the WAL the base backup needs (the segments before it may go).
+            assert "deleted 0 backups" in robofleet(["backup", "prune"], env)
 
             when = datetime.fromtimestamp(target, UTC).isoformat()
             port = free_port()

@@ -259,3 +259,50 @@ def test_dsns_are_printed_without_their_password() -> None:
     assert split_password(dsn) == ("postgresql://robo@db.example:5433/fleet", "s3cr@t")
     assert mask_dsn("postgresql://postgres@127.0.0.1/test") == \
         "postgresql://postgres@127.0.0.1/test"
+
+
+# -- WAL archive and schedule ----------------------------------------------------------
+
+
+def test_wal_segment_names_follow_postgresql() -> None:
+    from runtime.backup.pitr import segment_name
+
+    assert segment_name(1, "0/2000028") == "000000010000000000000002"
+    assert segment_name(1, "1/FF000000") == "0000000100000001000000FF"
+    assert segment_name(3, "A/1000") == "000000030000000A00000000"
+
+
+def test_prune_wal_keeps_what_the_oldest_base_backup_needs(tmp_path: Path) -> None:
+    from runtime.backup.pitr import prune_wal
+
+    names = ["000000010000000000000001", "000000010000000000000002",
+             "000000010000000000000003", "000000010000000000000004.partial",
+             "00000002.history", "README"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+    assert prune_wal(tmp_path, "000000010000000000000003") == 2
+    assert {p.name for p in tmp_path.iterdir()} == set(names[2:])
+
+
+def test_the_schedule_is_due_one_interval_after_the_newest_backup(settings: Settings) -> None:
+    from runtime.backup import BackupSchedule
+    from runtime.backup.schedule import FIRST_BACKUP_AFTER_S
+
+    newest = read_manifest(find_backup(settings.backups_dir(), None))
+    schedule = BackupSchedule(settings)
+    assert schedule.due_at() == newest.created_at + settings.backup_interval_s
+    empty = Settings(data_dir=settings.data_dir / "none", database_url=None,
+                     backup_interval_s=60)
+    fresh = BackupSchedule(empty)
+    assert fresh.due_at() <= fresh._started + min(60, FIRST_BACKUP_AFTER_S)
+    assert not BackupSchedule(empty.model_copy(update={"backup_interval_s": 0})).start()
+
+
+def test_a_backup_cycle_takes_verifies_and_prunes(settings: Settings) -> None:
+    from runtime.backup import backup_cycle
+
+    tight = settings.model_copy(update={"backup_keep_daily": 1, "backup_keep_weekly": 0})
+    outcome = backup_cycle(tight)
+    assert outcome.ok
+    entries = list_backups(settings.backups_dir())
+    assert [e.id for e in entries] == [outcome.backup_id]  # the older, unverified one pruned
