@@ -12,7 +12,7 @@ import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from cluster import up_record
 from runtime.backup import (
@@ -46,11 +46,12 @@ def _utc(ts: float) -> str:
 
 
 def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n} B"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if size < 1024:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
 
 
 def _counts(figures: dict[str, int]) -> str:
@@ -231,7 +232,7 @@ def cmd_wal(args: argparse.Namespace, settings: Settings) -> int:
     archive.start()
     print(f"streaming WAL of {mask_dsn(settings.database_url)} into {archive.directory}; "
           "Ctrl-C stops", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         while True:
             time.sleep(1.0)
@@ -241,6 +242,10 @@ def cmd_wal(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         archive.stop()
     return 0
+
+
+def _interrupt(*_: Any) -> NoReturn:
+    raise KeyboardInterrupt
 
 
 _ACTIONS = {

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import pwd
 import re
@@ -20,11 +22,18 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 
 from runtime.backup.manifest import BaseBackupInfo
-from runtime.backup.pg_tools import database_name, find_tool, run_tool, split_password
+from runtime.backup.pg_tools import (
+    database_name,
+    find_tool,
+    run_tool,
+    split_password,
+    tool_env,
+)
 from runtime.errors import BackupError, BackupInvalid, RestoreRefused
 
 SLOT = "robofleet_backup"
@@ -61,8 +70,6 @@ def segment_name(timeline: int, lsn: str, segment_bytes: int = 16 * 1024 * 1024)
 
 def start_segment(base_dir: Path) -> str | None:
     """The first WAL segment a base backup needs, from pg_basebackup's ``backup_manifest``."""
-    import json
-
     try:
         ranges = json.loads((base_dir / "backup_manifest").read_text())["WAL-Ranges"]
         first = ranges[0]
@@ -112,8 +119,6 @@ class WalArchive:
         self._spawn()
 
     def _spawn(self) -> None:
-        from runtime.backup.pg_tools import tool_env
-
         bare, password = split_password(self.dsn)
         self._process = subprocess.Popen(
             [self._tool, f"--dbname={bare}", f"--directory={self.directory}", f"--slot={SLOT}",
@@ -243,7 +248,7 @@ def restore_to_time(
     user = _server_user()
     if user:
         for path in (data_dir, staging):
-            subprocess.run(["chown", "-R", f"{user}:", str(path)], check=True)
+            run_tool(["chown", "-R", f"{user}:", str(path)])
     log = data_dir.with_name(f"{data_dir.name}.log")
     log.touch()
     if user:
@@ -257,8 +262,6 @@ def restore_to_time(
     if done.returncode != 0:
         raise BackupError(f"recovery failed: {_last_problem(log)}")
     bare, password = split_password(source_dsn)
-    from urllib.parse import urlsplit
-
     source = urlsplit(bare)
     dsn = f"postgresql://{source.username or 'postgres'}@127.0.0.1:{port}/{database_name(bare)}"
     _wait_promoted(dsn, password, log)
@@ -266,8 +269,6 @@ def restore_to_time(
 
 
 def _wait_promoted(dsn: str, password: str | None, log: Path, timeout_s: float = 600) -> None:
-    import asyncio
-
     async def promoted() -> bool:
         conn = await asyncpg.connect(dsn, password=password, timeout=10)
         try:

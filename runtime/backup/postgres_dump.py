@@ -24,7 +24,7 @@ from runtime.backup.pg_tools import (
     with_database,
 )
 from runtime.backup.sqlite_snapshot import StoreFigures
-from runtime.errors import BackupError, BackupInvalid
+from runtime.errors import BackupError, BackupInvalid, RestoreRefused
 
 DUMP_NAME = "robofleet.dump"
 _FIGURES_SQL = "SELECT status, COUNT(*) FROM robots GROUP BY status"
@@ -142,8 +142,6 @@ async def restore_postgres(
     Raises :class:`~runtime.errors.RestoreRefused` when it holds robots or keys and
     ``force`` is false.
     """
-    from runtime.errors import RestoreRefused
-
     state = await database_has_robots(dsn)
     if state is None:
         await create_database(with_database(dsn, "postgres"), database_name(dsn))
