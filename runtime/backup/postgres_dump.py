@@ -107,6 +107,16 @@ async def database_has_robots(dsn: str) -> bool | None:
         await conn.close()
 
 
+async def _other_connections(dsn: str) -> int:
+    async with connected(dsn) as conn:
+        return int(
+            await conn.fetchval(
+                "SELECT COUNT(*) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
 async def create_database(server_dsn: str, name: str) -> str:
     """Create database ``name`` on the server of ``server_dsn``; return its DSN."""
     async with connected(server_dsn) as conn:
@@ -143,6 +153,13 @@ async def restore_postgres(
     ``force`` is false.
     """
     state = await database_has_robots(dsn)
+    if state is not None and not force:
+        users = await _other_connections(dsn)
+        if users:
+            raise RestoreRefused(
+                f"database {mask_dsn(dsn)} is in use ({users} other connections: a robofleet "
+                "running on it?): stop it first, or add --force"
+            )
     if state is None:
         await create_database(with_database(dsn, "postgres"), database_name(dsn))
     elif state and not force:

@@ -306,3 +306,34 @@ def test_a_backup_cycle_takes_verifies_and_prunes(settings: Settings) -> None:
     assert outcome.ok
     entries = list_backups(settings.backups_dir())
     assert [e.id for e in entries] == [outcome.backup_id]  # the older, unverified one pruned
+
+
+# -- the command line ------------------------------------------------------------------
+
+
+def test_backup_commands_fail_with_one_line_and_exit_code_1(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cluster.cli import main
+
+    data = str(settings.data_dir)
+    assert main(["backup", "restore", "--data-dir", data]) == 1
+    err = capsys.readouterr().err
+    assert err == f"error: {settings.data_dir / 'robofleet.db'} is not empty: restore into a " \
+        "fresh data dir, or add --force to replace it\n"
+    assert main(["backup", "verify", "nope", "--data-dir", data]) == 1
+    assert capsys.readouterr().err.startswith("error: no backup 'nope' in ")
+    assert main(["backup", "restore", "--to-time", "yesterday", "--data-dir", data]) == 1
+    assert capsys.readouterr().err == (
+        "error: invalid time 'yesterday': use e.g. 2026-12-01T02:30:00Z\n"
+    )
+    assert main(["backup", "list", "--data-dir", data]) == 0
+    assert "verified" in capsys.readouterr().out
+
+
+def test_restore_times_read_iso_8601_and_epoch_seconds() -> None:
+    from cluster.backup_cli import parse_time
+
+    assert parse_time("2026-12-01T02:30:00Z") == _at("2026-12-01T02:30:00")
+    assert parse_time("2026-12-01T03:30:00+01:00") == _at("2026-12-01T02:30:00")
+    assert parse_time("1796092200.5") == 1796092200.5
