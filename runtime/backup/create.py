@@ -45,7 +45,7 @@ def create_backup(settings: Settings, base: bool | None = None) -> Manifest:
     """
     kind: StoreKind = "postgres" if settings.database_url else "sqlite"
     backups = settings.backups_dir()
-    backups.mkdir(parents=True, exist_ok=True)
+    backups.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold every key hash
     created = time.time()
     backup_id = new_backup_id(kind, created)
     while (backups / backup_id).exists():  # two backups in one second
