@@ -109,8 +109,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  ray:       {address}")
         backups = BackupSchedule(settings)
         if backups.start():
-            print(f"  backups:   every {settings.backup_interval_s:g}s into "
-                  f"{settings.backups_dir()}")
+            every = settings.backup_interval_s
+            every_text = f"{every / 3600:g}h" if every % 3600 == 0 else f"{every:g}s"
+            print(f"  backups:   every {every_text} into {settings.backups_dir()}")
         print("Press Ctrl-C (or run `robofleet down`) to stop.", flush=True)
         while not stop.wait(1.0):
             pass
