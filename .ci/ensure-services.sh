@@ -14,6 +14,10 @@ command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v promtool >/dev/null || need_apt+=(prometheus)
+# Backups: pg_dump/pg_restore/pg_basebackup/pg_receivewal, and initdb/pg_ctl for the
+# point-in-time test's throwaway cluster (both come with Debian's postgresql package).
+command -v pg_receivewal >/dev/null || need_apt+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing system packages: ${need_apt[*]}"
     apt-get update -qq

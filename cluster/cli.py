@@ -1,5 +1,5 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
-modules, keys, chaos, doctor, bench."""
+modules, keys, chaos, doctor, bench, backup (in ``cluster.backup_cli``)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from cluster.backup_cli import add_backup_parser
 from cluster.bringup_cli import add_bringup_parsers
 from cluster.chaos import add_chaos_parser
 from cluster.client import GatewayClient, GatewayRequestFailed, segment
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chaos_parser(sub, client_args)
     add_doctor_parser(sub)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
+    add_backup_parser(sub)
     return parser
 
 

@@ -21,7 +21,6 @@ from cluster import up_record
 from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.doctor_checks import (
     Report,
-    backups_dir,
     check_disk,
     check_redis,
     check_store,
@@ -294,7 +293,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     redis_answered = check_redis(settings, report)
     check_tesseract(settings, report)
     check_disk("data dir", settings.data_dir.expanduser(), report)
-    check_disk("backups dir", backups_dir(settings), report)
+    check_disk("backups dir", settings.backups_dir(), report)
     check_gateway(GatewayClient(url, timeout_s=10.0), report, redis_answered)
     if not args.no_ray:
         check_cluster(settings, report, args.max_clock_skew)

@@ -23,7 +23,6 @@ __all__ = [
     "OCR_TYPES",
     "Finding",
     "Report",
-    "backups_dir",
     "check_disk",
     "check_redis",
     "check_store",
@@ -247,12 +246,6 @@ def check_tesseract(settings: Settings, report: Report) -> None:
 
 
 # -- disk ----------------------------------------------------------------------------------
-
-
-def backups_dir(settings: Settings) -> Path:
-    """Where backups go: the backup feature's ``backup_dir`` setting, else <data_dir>/backups."""
-    configured = getattr(settings, "backup_dir", None)
-    return Path(configured) if configured else settings.data_dir.expanduser() / "backups"
 
 
 def _existing(path: Path) -> Path:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from gateway.audit import AUDIT_TARGET, AUDITED, audit_caller
 from gateway.auth import caller
+from gateway.backup_metrics import backup_metrics_text
 from gateway.errors import ApiError
 from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
@@ -266,6 +267,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
     body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
+    body += backup_metrics_text(request.app[SETTINGS].backups_dir())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

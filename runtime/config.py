@@ -181,6 +181,27 @@ class Settings(BaseSettings):
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
 
+    backup_dir: Path | None = Field(
+        None, description="Where backups are kept (default: <data_dir>/backups)."
+    )
+    backup_interval_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often `robofleet up` takes, verifies and prunes a backup; 0: never.",
+    )
+    backup_keep_daily: int = Field(7, ge=0, description="Newest backups kept, one per day.")
+    backup_keep_weekly: int = Field(4, ge=0, description="Newest backups kept, one per week.")
+    backup_pitr: bool = Field(
+        False,
+        description="PostgreSQL: take a base backup with each backup and stream WAL while "
+        "`robofleet up` runs, for `robofleet backup restore --to-time`.",
+    )
+    pg_bin_dir: Path | None = Field(
+        None,
+        description="Directory of pg_dump, pg_basebackup, ... (default: PATH, then the "
+        "newest /usr/lib/postgresql/*/bin).",
+    )
+
     @model_validator(mode="after")
     def _ocr_pool_size(self) -> Settings:
         # Only when there is a pool to resize: an assignment marks ``modules`` as given, and
@@ -203,6 +224,10 @@ class Settings(BaseSettings):
     def documents_dir(self) -> Path:
         """Where uploaded documents are stored, content-addressed (on the head node)."""
         return self.data_dir.expanduser() / "documents"
+
+    def backups_dir(self) -> Path:
+        """Where backups are kept: ``backup_dir``, else ``<data_dir>/backups``."""
+        return (self.backup_dir or self.data_dir / "backups").expanduser()
 
     def gateway_url(self) -> str:
         """The URL clients use to reach the local gateway."""

@@ -27,7 +27,10 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   └── PermanentError
     │       └── BadPayload
     ├── GatewayError
-    └── BadDocument             (an uploaded document that cannot be stored or read)
+    ├── BadDocument             (an uploaded document that cannot be stored or read)
+    └── BackupError             (a backup that cannot be taken, read, proved or restored)
+        ├── BackupInvalid       (a backup whose files or checksums do not prove it)
+        └── RestoreRefused      (a restore that would overwrite a live or non-empty store)
 
 Each class declares the ``code`` and ``http_status`` a client sees; actors raise, and the
 gateway translates once, at its boundary (``gateway.errors``). ``retry_after_s``, when set,
@@ -248,6 +251,25 @@ class BadDocument(RobofleetError):
 
     code = "bad_document"
     http_status = 422
+
+
+class BackupError(RobofleetError):
+    """Raised when a backup cannot be taken, listed, verified, pruned or restored."""
+
+    code = "backup_error"
+
+
+class BackupInvalid(BackupError):
+    """Raised when a backup's files are missing, altered, or do not restore to what it claims."""
+
+    code = "backup_invalid"
+
+
+class RestoreRefused(BackupError):
+    """Raised when a restore would overwrite a live or non-empty store without ``--force``."""
+
+    code = "restore_refused"
+    http_status = 409
 
 
 def is_retryable(exc: BaseException) -> bool:
