@@ -29,6 +29,7 @@ from actors.driver import ReplicaDriver
 from actors.supervisor import Supervisor
 from actors.writer import TransitionWriter
 from runtime import lifecycle
+from runtime.breaker import BreakerState
 from runtime.config import Settings
 from runtime.errors import (
     AlreadyTerminal,
@@ -51,12 +52,14 @@ from runtime.messages import (
     Outcome,
     OutcomeKind,
     Progress,
+    RobotFigures,
     SubmitAnswer,
     SubmitRequest,
 )
-from runtime.models import ModuleSpec, Robot, RobotStatus
+from runtime.models import HealthState, ModuleSpec, Robot, RobotStatus
 from runtime.queue import RobotQueue
 from runtime.registry import validate_module
+from runtime.robot_tally import RobotTally
 from runtime.routing import choose_module, pick_replica
 from runtime.store.base import RobotStore
 from runtime.tasks import BackgroundTasks
@@ -97,6 +100,8 @@ class Orchestrator:
         self.stopping = False
         self.dispatched = 0
         self.rejected: dict[str, str] = {}
+        self.tally = RobotTally()
+        self.started_at = time.time()
 
     # -- start and stop ------------------------------------------------------------------
 
@@ -341,6 +346,7 @@ class Orchestrator:
         generation = slot.generation
         robots = [robot for robot, _ in batch]
         self.dispatched += len(robots)
+        self.tally.dispatch(module.name, len(robots))
         started = self.writer.write([start for _, start in batch])
         deadline = max(r.timeout_s for r in robots) + ANSWER_GRACE_S
         try:
@@ -379,6 +385,7 @@ class Orchestrator:
         health and only frees a half-open breaker's trial.
         """
         slot.finish(robot.id)
+        self.tally.run_time(robot.type, outcome.seconds)
         if self.robots.get(robot.id) is not robot or robot.attempt != outcome.attempt:
             module.breaker.release()
             return None  # cancelled after its grace, or requeued when its replica was lost
@@ -421,6 +428,7 @@ class Orchestrator:
     def _after(self, robot: Robot, transition: Transition) -> None:
         """Apply a transition to the in-memory robot: requeue it, or let it go if terminal."""
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         if robot.status is RobotStatus.QUEUED:
             self._enqueue(robot)
         else:
@@ -516,6 +524,7 @@ class Orchestrator:
         self.robots.pop(robot.id, None)
         transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.QUEUED, reason)
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         [applied] = await self.writer.write([transition])
         if not applied:
             stored = await self.store.get_robot(robot.id)
@@ -556,6 +565,7 @@ class Orchestrator:
             f"{reason}; the module did not stop within {grace:g}s",
         )
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         await self.writer.write([transition])
 
     # -- the cluster ---------------------------------------------------------------------
@@ -582,6 +592,69 @@ class Orchestrator:
             in_memory=len(self.robots),
             dispatched=self.dispatched,
             commits=self.writer.commits,
+        )
+
+    def queue_depths(self) -> dict[str, int]:
+        """Robots queued for each module (a type several modules serve counts for each)."""
+        return {
+            module.name: sum(len(self.queues[t]) for t in module.spec.types if t in self.queues)
+            for module in self.modules.values()
+        }
+
+    def replica_in_flight(self) -> dict[str, dict[str, int]]:
+        """Robots running on each replica, by module then replica name (as routing counts)."""
+        return {
+            module.name: {slot.name: len(slot.in_flight) for slot in module.replicas}
+            for module in self.modules.values()
+        }
+
+    def robot_figures(self) -> RobotFigures:
+        """Every robot figure of ``/metrics``, gauges as of now and counters since start.
+
+        Walks the robots held in memory once (queued and running ones) to count them by
+        status and find those running past their ``timeout_s``; the rest is read from
+        counts kept as robots move.
+        """
+        now = time.time()
+        running = 0
+        overdue = dict.fromkeys(self.modules, 0)
+        for robot in self.robots.values():
+            if robot.status is RobotStatus.RUNNING:
+                running += 1
+                started = robot.started_at
+                if started is not None and now - started > robot.timeout_s and robot.module:
+                    overdue[robot.module] = overdue.get(robot.module, 0) + 1
+        return RobotFigures(
+            queue_depth=self.queue_depths(),
+            in_flight=self.replica_in_flight(),
+            active={
+                RobotStatus.QUEUED.value: len(self.robots) - running,
+                RobotStatus.RUNNING.value: running,
+            },
+            overdue=overdue,
+            breaker_open={
+                m.name: int(m.breaker.state() is BreakerState.OPEN) for m in self.modules.values()
+            },
+            outcomes=self.tally.outcome_counts(),
+            retries=dict(self.tally.retries),
+            dispatched=dict(self.tally.dispatched),
+            durations=self.tally.durations(),
+            started_at=self.started_at,
+        )
+
+    def __repr__(self) -> str:
+        """Live state for the Ray dashboard's Repr column and logs: robots and modules.
+
+        E.g. ``orchestrator(queued=12 running=4 modules=3 unhealthy=[] open=[])``.
+        """
+        running = sum(len(slot.in_flight) for m in self.modules.values() for slot in m.replicas)
+        unhealthy = [m.name for m in self.modules.values() if m.health is not HealthState.HEALTHY]
+        open_breakers = [
+            m.name for m in self.modules.values() if m.breaker.state() is BreakerState.OPEN
+        ]
+        return (
+            f"orchestrator(queued={max(0, len(self.robots) - running)} running={running} "
+            f"modules={len(self.modules)} unhealthy={unhealthy} open={open_breakers})"
         )
 
     def _wake_up(self) -> None:
