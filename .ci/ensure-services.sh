@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
 # Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
-# auth on loopback) and Redis.
+# auth on loopback), Redis, and Prometheus with promtool (tests/integration/test_metrics.py).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need_apt+=(prometheus)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing system packages: ${need_apt[*]}"
     apt-get update -qq
@@ -41,4 +42,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up"
+if [ "${CI:-}" = "true" ]; then
+    for tool in prometheus promtool; do
+        command -v "$tool" >/dev/null || { echo "CI=true and $tool is missing" >&2; exit 1; }
+    done
+fi
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)"
