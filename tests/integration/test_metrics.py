@@ -159,6 +159,16 @@ async def test_prometheus_sees_queue_depth_and_in_flight_while_robots_run(
         )
     finally:
         await asyncio.gather(*(http.post(f"{fleet.url}/v1/robots/{i}/cancel") for i in ids))
+    print(
+        "Prometheus answered: queue depth of sleep (gateway)",
+        gateway_queue[0]["value"][1],
+        "(Ray export)",
+        ray_queue[0]["value"][1],
+        "; in flight on module:sleep:0 (the replica)",
+        replica[0]["value"][1],
+        "(the orchestrator)",
+        dispatched[0]["value"][1],
+    )
     assert 0 < float(gateway_queue[0]["value"][1]) <= 8
     assert 0 < float(ray_queue[0]["value"][1]) <= 8
     assert 0 < float(replica[0]["value"][1]) <= 4  # the replica's own count, at most its slots
