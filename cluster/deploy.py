@@ -202,16 +202,23 @@ def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
         # A temp dir of its own keeps this head apart from any other Ray on the machine.
         f"--temp-dir={temp_dir}",
     ]
-    env = _single_machine_env(settings.ray_host)
-    if settings.prometheus_url:
-        env["RAY_PROMETHEUS_HOST"] = settings.prometheus_url  # read by the dashboard
     return LocalRay(
         command,
         settings.data_dir / "ray-head.log",
         f"the Ray head on port {settings.ray_port}",
         temp_dir=temp_dir,
-        env=env,
+        env=head_env(settings),
     )
+
+
+def head_env(settings: Settings) -> dict[str, str]:
+    """Environment the Ray head of ``settings`` starts with, beyond :func:`worker_env`:
+    single-machine mode on loopback, and ``RAY_PROMETHEUS_HOST`` for the dashboard's charts
+    when ``settings.prometheus_url`` is set."""
+    env = _single_machine_env(settings.ray_host)
+    if settings.prometheus_url:
+        env["RAY_PROMETHEUS_HOST"] = settings.prometheus_url
+    return env
 
 
 SERVICE_DISCOVERY_FILE = "prom_metrics_service_discovery.json"

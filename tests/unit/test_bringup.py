@@ -18,6 +18,7 @@ import pytest
 from cluster import up_record
 from cluster.bringup_cli import cluster_settings, settle_previous_up, stop_recorded, up_ports
 from cluster.cli import build_parser
+from cluster.deploy import head_env
 from cluster.ports import RAY_WORKER_PORTS, WantedPort, check_ports
 from cluster.up_record import HeadRecord, ProcessIdentity, UpRecord
 from runtime.config import Settings
@@ -91,6 +92,8 @@ def test_up_points_the_dashboard_at_a_prometheus_when_told() -> None:
     args = build_parser().parse_args(["up", "--prometheus", "http://10.0.0.5:9090"])
     assert cluster_settings(args).prometheus_url == "http://10.0.0.5:9090"
     assert cluster_settings(build_parser().parse_args(["up"])).prometheus_url is None
+    assert head_env(cluster_settings(args))["RAY_PROMETHEUS_HOST"] == "http://10.0.0.5:9090"
+    assert "RAY_PROMETHEUS_HOST" not in head_env(Settings())
 
 
 def test_ray_listens_on_loopback_unless_told_otherwise() -> None:
