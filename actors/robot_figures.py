@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-from actors.deployment import DeployedModule
+from actors.deployment import DeployedModule, ReplicaState
 from runtime.breaker import BreakerState
 from runtime.messages import RobotFigures
 from runtime.models import HealthState, Robot, RobotStatus
@@ -81,12 +81,22 @@ def robot_figures(
 
 
 def orchestrator_repr(robots: Mapping[str, Robot], modules: Mapping[str, DeployedModule]) -> str:
-    """E.g. ``orchestrator(queued=12 running=4 modules=3 unhealthy=[] open=[])``: robots
-    waiting and running, modules, the unhealthy ones and those with an open breaker."""
+    """E.g. ``orchestrator(queued=12 running=4 modules=3 starting=[] unhealthy=[] open=[])``:
+    robots waiting and running, modules, those with replicas still starting, those otherwise
+    not healthy (with their health) and those with an open breaker."""
     running = sum(len(slot.in_flight) for m in modules.values() for slot in m.replicas)
-    unhealthy = [m.name for m in modules.values() if m.health is not HealthState.HEALTHY]
+    starting = [
+        m.name
+        for m in modules.values()
+        if any(r.state is ReplicaState.STARTING for r in m.replicas)
+    ]
+    unhealthy = [
+        f"{m.name}:{m.health.value}"
+        for m in modules.values()
+        if m.health is not HealthState.HEALTHY and m.name not in starting
+    ]
     open_breakers = [m.name for m in modules.values() if m.breaker.state() is BreakerState.OPEN]
     return (
         f"orchestrator(queued={max(0, len(robots) - running)} running={running} "
-        f"modules={len(modules)} unhealthy={unhealthy} open={open_breakers})"
+        f"modules={len(modules)} starting={starting} unhealthy={unhealthy} open={open_breakers})"
     )

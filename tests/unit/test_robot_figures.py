@@ -102,7 +102,9 @@ async def test_figures_show_running_queued_and_overdue_robots(tmp_path: Path) ->
             if robot.status is RobotStatus.RUNNING:
                 robot.timeout_s = 0.0  # as if they had run past their timeout
         assert orchestrator.robot_figures().overdue == {"work": slots}
-        assert "running=" in repr(orchestrator) and "queued=1" in repr(orchestrator)
+        assert repr(orchestrator) == (
+            f"orchestrator(queued=1 running={slots} modules=1 starting=[] unhealthy=[] open=[])"
+        )
 
 
 def test_the_gateway_renders_every_robot_figure() -> None:
