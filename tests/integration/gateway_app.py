@@ -14,7 +14,7 @@ from gateway.app import create_app
 from runtime.config import Settings
 from runtime.errors import ModuleRejected, UnknownModule, UnknownRobotType
 from runtime.keys import Role, new_api_key
-from runtime.messages import CancelAnswer, ModuleInfo, SubmitAnswer, SubmitRequest
+from runtime.messages import CancelAnswer, ModuleInfo, RobotFigures, SubmitAnswer, SubmitRequest
 from runtime.models import ClusterView, HealthState, RobotStatus
 from runtime.sdk import MetricSample
 from runtime.store import SqliteStore
@@ -93,6 +93,10 @@ class FakeControlPlane:
     async def module_metrics(self) -> list[MetricSample]:
         """No replica exports metrics."""
         return []
+
+    async def robot_figures(self) -> RobotFigures:
+        """No robot runs: empty figures."""
+        return RobotFigures()
 
 
 @asynccontextmanager
