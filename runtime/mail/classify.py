@@ -1,0 +1,214 @@
+"""Mail classes from subject and body: a hashing vectoriser and a linear model with probabilities.
+
+scikit-learn does the work (``HashingVectorizer`` for words, word pairs and character n-grams,
+``SGDClassifier(loss="log_loss")`` for the weights): the vectoriser has no vocabulary to keep,
+and the classifier learns one mail at a time with ``partial_fit``, which is what a correction
+needs. The model is trained at build time (``python -m runtime.mail.train``) on the generated
+corpus of ``runtime.mail.corpus`` and shipped as ``runtime/mail/data/classifier.npz``::
+
+    model = MailClassifier.load(None)                 # the shipped model
+    label, p = model.predict("Factura F-2024-118", "Adjuntamos la factura ...")
+    model.learn(subject, body, "support")             # a correction, weighted
+    model.save(path)                                  # the deployment's own copy
+
+The file holds only numbers and strings (numpy ``.npz`` read with ``allow_pickle=False``),
+so loading a file never runs code from it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import SGDClassifier
+from sklearn.preprocessing import normalize
+
+__all__ = ["CLASSES", "SHIPPED_MODEL", "MailClassifier", "UnknownClass", "mail_text"]
+
+CLASSES: tuple[str, ...] = ("invoice", "other", "reminder", "spam", "support")  # sorted
+SHIPPED_MODEL = Path(__file__).parent / "data" / "classifier.npz"
+FORMAT = "robofleet-mail-classifier/1"
+_HALF = 2**17  # hashed features per vectoriser; two of them side by side
+_BODY_CHARS = 4000  # a mail's class shows in its first lines; the rest only costs time
+_DIGITS = re.compile(r"\d")
+# A correction is applied with this weight and repeated (at most _CORRECTION_STEPS times)
+# until the corrected mail itself gets its new class with at least _CORRECTION_TARGET.
+_CORRECTION_WEIGHT = 5.0
+_CORRECTION_STEPS = 25
+_CORRECTION_TARGET = 0.75
+_CORRECTION_RATE = {"learning_rate": "constant", "eta0": 0.5}
+
+
+class UnknownClass(ValueError):
+    """Raised when a label is not one of :data:`CLASSES`."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(label)
+        self.label = label
+
+    def __str__(self) -> str:
+        return f"unknown mail class {self.label!r}: expected one of {', '.join(CLASSES)}"
+
+
+def _normalise(text: str) -> str:
+    """Lower case, accents off, every digit a ``0`` (amounts and numbers differ, shapes stay)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _DIGITS.sub("0", plain)
+
+
+def mail_text(subject: str, body: str) -> str:
+    """The text the model reads: the subject twice (it says most), then the body's start."""
+    return f"{subject}\n{subject}\n{body[:_BODY_CHARS]}"
+
+
+_WORDS = HashingVectorizer(
+    n_features=_HALF,
+    preprocessor=_normalise,
+    ngram_range=(1, 2),
+    alternate_sign=False,
+    norm=None,
+)
+_CHARS = HashingVectorizer(
+    n_features=_HALF,
+    preprocessor=_normalise,
+    analyzer="char_wb",
+    ngram_range=(3, 5),
+    alternate_sign=False,
+    norm=None,
+)
+
+
+def vectorise(texts: Sequence[str]) -> sp.csr_matrix:
+    """Rows of hashed features (``len(texts)`` x ``2 * 2**17``), each scaled to unit length."""
+    words = _WORDS.transform(texts)
+    chars = _CHARS.transform(texts)
+    # word features count double: a whole word is stronger evidence than one of its n-grams
+    stacked = sp.hstack([2.0 * words, chars], format="csr")
+    return normalize(stacked)
+
+
+def _sgd(seed: int = 0) -> SGDClassifier:
+    """The classifier with the settings used both at build time and for corrections."""
+    return SGDClassifier(
+        loss="log_loss",
+        alpha=2e-6,
+        max_iter=30,
+        tol=None,
+        learning_rate="optimal",
+        random_state=seed,
+    )
+
+
+class MailClassifier:
+    """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`."""
+
+    def __init__(self, estimator: SGDClassifier, corrections: int = 0) -> None:
+        self._estimator = estimator
+        self.corrections = corrections
+
+    @classmethod
+    def train(
+        cls, subjects: Sequence[str], bodies: Sequence[str], labels: Sequence[str], seed: int
+    ) -> MailClassifier:
+        """Fit a new model on labelled mails (deterministic for a given ``seed``).
+
+        Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
+        """
+        for label in set(labels):
+            if label not in CLASSES:
+                raise UnknownClass(label)
+        features = vectorise([mail_text(s, b) for s, b in zip(subjects, bodies, strict=True)])
+        estimator = _sgd(seed)
+        estimator.fit(features, np.asarray(labels))
+        if tuple(estimator.classes_) != CLASSES:
+            raise ValueError("training set must hold every class of CLASSES")
+        estimator.set_params(**_CORRECTION_RATE)
+        return cls(estimator)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> MailClassifier:
+        """Read a model saved by :meth:`save`; ``None`` reads the shipped one.
+
+        Raises ``OSError`` when the file cannot be read and ``ValueError`` when it is not a
+        model of this format.
+        """
+        with np.load(path or SHIPPED_MODEL, allow_pickle=False) as saved:
+            meta = json.loads(str(saved["meta"]))
+            if meta.get("format") != FORMAT or tuple(meta.get("classes", ())) != CLASSES:
+                raise ValueError(f"{path or SHIPPED_MODEL} is not a {FORMAT} model")
+            columns = saved["columns"].astype(np.int64)
+            values = saved["values"].astype(np.float64)
+            intercept = saved["intercept"].astype(np.float64)
+        coef = np.zeros((len(CLASSES), 2 * _HALF))
+        coef[:, columns] = values
+        estimator = _sgd()
+        # one partial_fit on an empty row allocates the model's state (classes, sizes);
+        # the saved weights then replace whatever it learnt
+        estimator.set_params(**_CORRECTION_RATE)
+        empty = sp.csr_matrix((1, 2 * _HALF))
+        estimator.partial_fit(empty, [CLASSES[0]], classes=list(CLASSES))
+        estimator.coef_ = coef
+        estimator.intercept_ = intercept
+        return cls(estimator, int(meta.get("corrections", 0)))
+
+    def save(self, path: Path) -> None:
+        """Write the model to ``path`` (an ``.npz``; the parent directory must exist).
+
+        The file is written next to ``path`` and renamed over it, so a crash leaves the old
+        model or the new one, never half of one.
+        """
+        coef = self._estimator.coef_
+        columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
+        meta = {"format": FORMAT, "classes": list(CLASSES), "corrections": self.corrections}
+        partial = path.with_name(path.name + ".partial")
+        with open(partial, "wb") as out:
+            np.savez_compressed(
+                out,
+                meta=np.asarray(json.dumps(meta)),
+                columns=columns,
+                values=coef[:, columns].astype(np.float32),
+                intercept=self._estimator.intercept_.astype(np.float32),
+            )
+        partial.replace(path)
+
+    def probabilities(self, subject: str, body: str) -> dict[str, float]:
+        """Each class's probability for one mail (they sum to 1)."""
+        row = self._estimator.predict_proba(vectorise([mail_text(subject, body)]))[0]
+        return {label: float(p) for label, p in zip(CLASSES, row, strict=True)}
+
+    def predict(self, subject: str, body: str) -> tuple[str, float]:
+        """The most likely class of a mail and its probability (0..1)."""
+        return self.predict_many([(subject, body)])[0]
+
+    def predict_many(self, mails: Sequence[tuple[str, str]]) -> list[tuple[str, float]]:
+        """:meth:`predict` for many ``(subject, body)`` pairs at once (faster per mail)."""
+        if not mails:
+            return []
+        rows = self._estimator.predict_proba(vectorise([mail_text(s, b) for s, b in mails]))
+        best = rows.argmax(axis=1)
+        return [(CLASSES[i], float(row[i])) for i, row in zip(best, rows, strict=True)]
+
+    def learn(self, subject: str, body: str, label: str) -> None:
+        """Take a correction: this mail is of class ``label``, and so are mails like it.
+
+        The correction is weighted and repeated until the model itself gives the mail its new
+        class with a clear probability, so the next similar mail follows it; the rest of the
+        model barely moves. Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
+        """
+        if label not in CLASSES:
+            raise UnknownClass(label)
+        features = vectorise([mail_text(subject, body)])
+        index = CLASSES.index(label)
+        for _ in range(_CORRECTION_STEPS):
+            row = self._estimator.predict_proba(features)[0]
+            if row.argmax() == index and row[index] >= _CORRECTION_TARGET:
+                break
+            self._estimator.partial_fit(features, [label], sample_weight=[_CORRECTION_WEIGHT])
+        self.corrections += 1
