@@ -20,6 +20,7 @@ from gateway.auth import caller
 from gateway.errors import ApiError
 from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
+from gateway.mail_routes import mail_metrics_text, mailbox_states
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import Bucket, take_token
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
@@ -210,14 +211,17 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception:
         checks["store"] = "unavailable"
     ready = all(v == "ok" for v in checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
-    )
+    answer: dict[str, Any] = {"status": "ready" if ready else "not_ready", "checks": checks}
+    mailboxes = await mailbox_states(request.app)
+    if mailboxes is not None:  # details: a stale mailbox does not make the gateway unready
+        answer["details"] = {"mailboxes": mailboxes}
+    return json_response(answer, 200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
     body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
+    body += await mail_metrics_text(request.app)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import ConfigError
+from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
 
 BUILTIN_MODULES = [
@@ -175,6 +176,13 @@ class Settings(BaseSettings):
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
 
+    mailboxes: list[MailboxSpec] = Field(
+        default_factory=list, description="[[mailboxes]] the email-monitor watches."
+    )
+    mail: MailSettings = Field(
+        default_factory=MailSettings, description="[mail]: actions, rules, bounds."
+    )
+
     @model_validator(mode="after")
     def _ocr_pool_size(self) -> Settings:
         # Only when there is a pool to resize: an assignment marks ``modules`` as given, and
@@ -197,6 +205,10 @@ class Settings(BaseSettings):
     def documents_dir(self) -> Path:
         """Where uploaded documents are stored, content-addressed (on the head node)."""
         return self.data_dir.expanduser() / "documents"
+
+    def mail_dir(self) -> Path:
+        """Where raw mail and the learned mail model are kept (on the head node)."""
+        return self.data_dir.expanduser() / "mail"
 
     def gateway_url(self) -> str:
         """The URL clients use to reach the local gateway."""
