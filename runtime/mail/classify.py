@@ -29,6 +29,8 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import normalize
 
+from runtime.mail.corrections import CorrectionMemory
+
 __all__ = ["CLASSES", "SHIPPED_MODEL", "MailClassifier", "UnknownClass", "mail_text"]
 
 CLASSES: tuple[str, ...] = ("invoice", "other", "reminder", "spam", "support")  # sorted
@@ -40,7 +42,7 @@ _DIGITS = re.compile(r"\d")
 # A correction is applied with this weight and repeated (at most _CORRECTION_STEPS times)
 # until the corrected mail itself gets its new class with at least _CORRECTION_TARGET.
 _CORRECTION_WEIGHT = 5.0
-_CORRECTION_STEPS = 25
+_CORRECTION_STEPS = 10
 _CORRECTION_TARGET = 0.75
 _CORRECTION_RATE = {"learning_rate": "constant", "eta0": 0.5}
 
@@ -109,8 +111,14 @@ def _sgd(seed: int = 0) -> SGDClassifier:
 class MailClassifier:
     """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`."""
 
-    def __init__(self, estimator: SGDClassifier, corrections: int = 0) -> None:
+    def __init__(
+        self,
+        estimator: SGDClassifier,
+        corrections: int = 0,
+        memory: CorrectionMemory | None = None,
+    ) -> None:
         self._estimator = estimator
+        self._memory = memory or CorrectionMemory.empty(2 * _HALF)
         self.corrections = corrections
 
     @classmethod
@@ -146,6 +154,7 @@ class MailClassifier:
             columns = saved["columns"].astype(np.int64)
             values = saved["values"].astype(np.float64)
             intercept = saved["intercept"].astype(np.float64)
+            memory = CorrectionMemory.from_arrays(dict(saved), 2 * _HALF)
         coef = np.zeros((len(CLASSES), 2 * _HALF))
         coef[:, columns] = values
         estimator = _sgd()
@@ -156,7 +165,7 @@ class MailClassifier:
         estimator.partial_fit(empty, [CLASSES[0]], classes=list(CLASSES))
         estimator.coef_ = coef
         estimator.intercept_ = intercept
-        return cls(estimator, int(meta.get("corrections", 0)))
+        return cls(estimator, int(meta.get("corrections", 0)), memory)
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (an ``.npz``; the parent directory must exist).
@@ -167,20 +176,25 @@ class MailClassifier:
         coef = self._estimator.coef_
         columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
         meta = {"format": FORMAT, "classes": list(CLASSES), "corrections": self.corrections}
+        arrays: dict[str, np.ndarray] = {
+            "meta": np.asarray(json.dumps(meta)),
+            "columns": columns,
+            "values": coef[:, columns].astype(np.float32),
+            "intercept": self._estimator.intercept_.astype(np.float32),
+            **self._memory.arrays(),
+        }
         partial = path.with_name(path.name + ".partial")
         with open(partial, "wb") as out:
-            np.savez_compressed(
-                out,
-                meta=np.asarray(json.dumps(meta)),
-                columns=columns,
-                values=coef[:, columns].astype(np.float32),
-                intercept=self._estimator.intercept_.astype(np.float32),
-            )
+            np.savez_compressed(out, allow_pickle=False, **arrays)
         partial.replace(path)
+
+    def _probabilities(self, features: sp.csr_matrix) -> np.ndarray:
+        """Rows x classes probabilities: the linear model's, then the remembered corrections."""
+        return self._memory.apply(features, self._estimator.predict_proba(features))
 
     def probabilities(self, subject: str, body: str) -> dict[str, float]:
         """Each class's probability for one mail (they sum to 1)."""
-        row = self._estimator.predict_proba(vectorise([mail_text(subject, body)]))[0]
+        row = self._probabilities(vectorise([mail_text(subject, body)]))[0]
         return {label: float(p) for label, p in zip(CLASSES, row, strict=True)}
 
     def predict(self, subject: str, body: str) -> tuple[str, float]:
@@ -191,16 +205,18 @@ class MailClassifier:
         """:meth:`predict` for many ``(subject, body)`` pairs at once (faster per mail)."""
         if not mails:
             return []
-        rows = self._estimator.predict_proba(vectorise([mail_text(s, b) for s, b in mails]))
+        rows = self._probabilities(vectorise([mail_text(s, b) for s, b in mails]))
         best = rows.argmax(axis=1)
         return [(CLASSES[i], float(row[i])) for i, row in zip(best, rows, strict=True)]
 
     def learn(self, subject: str, body: str, label: str) -> None:
         """Take a correction: this mail is of class ``label``, and so are mails like it.
 
-        The correction is weighted and repeated until the model itself gives the mail its new
-        class with a clear probability, so the next similar mail follows it; the rest of the
-        model barely moves. Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
+        The mail is remembered (see ``runtime.mail.corrections``): a later mail at least half
+        alike takes the corrected class. The linear model also learns it, weighted and repeated
+        until it gives the mail its new class with a clear probability, so that mails less
+        alike move towards it too while the rest of the model barely moves. Takes tens of
+        milliseconds. Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
         """
         if label not in CLASSES:
             raise UnknownClass(label)
@@ -211,4 +227,5 @@ class MailClassifier:
             if row.argmax() == index and row[index] >= _CORRECTION_TARGET:
                 break
             self._estimator.partial_fit(features, [label], sample_weight=[_CORRECTION_WEIGHT])
+        self._memory.add(features, index)
         self.corrections += 1

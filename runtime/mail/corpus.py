@@ -6,9 +6,11 @@ dates and numbers in the language's formats, and made noisy: reply prefixes, typ
 greetings, class-neutral filler sentences, a sentence in another language, a quoted line of
 an unrelated mail, disclaimers and shouting subjects.
 
-Templates are split once: every fourth subject and sentence of each class and language
-(``index % 4 == 3``) is held out. ``generate(n, seed, "train")`` never uses them and
-``generate(n, seed, "heldout")`` uses only them, so the held-out figures measure mails whose
+Templates come in groups of paraphrases (one thing a mail of the class says, said three
+ways); the third of each group is held out, and so is every sixth group whole, so that the
+held-out mails also say things no training mail says (:func:`held_out`).
+``generate(n, seed, "train")`` never uses a held-out template and
+``generate(n, seed, "heldout")`` uses only those, so the held-out figures measure mails whose
 wording the model has not seen.
 """
 
@@ -22,13 +24,14 @@ from typing import Any, Literal
 from runtime.mail import phrases_en, phrases_es
 from runtime.mail.classify import CLASSES
 
-__all__ = ["LANGUAGES", "LabelledMail", "Split", "generate"]
+__all__ = ["LANGUAGES", "LabelledMail", "Split", "generate", "held_out"]
 
 Split = Literal["train", "heldout"]
 LANGUAGES: dict[str, ModuleType] = {"en": phrases_en, "es": phrases_es}
 TRAIN_SEED = 1
 HELDOUT_SEED = 2
-_HELD_OUT_EVERY = 4
+_HELD_OUT = 2  # the index, in each group of paraphrases, of the one held out
+_HELD_OUT_GROUPS = 6  # ... and every sixth group is held out whole
 
 _FIRST = ["Ana", "John", "María", "Peter", "Lucía", "Sarah", "Javier", "Emma", "Carlos", "Laura",
           "David", "Sofía", "Michael", "Elena", "James", "Pablo", "Olivia", "Marta", "Tom", "Inés"]
@@ -99,10 +102,22 @@ def _entities(rng: random.Random, lang: str) -> dict[str, Any]:
     }
 
 
-def _pick(items: list[str], split: Split) -> list[str]:
-    """The templates of one split: every fourth is held out."""
-    held = [i % _HELD_OUT_EVERY == _HELD_OUT_EVERY - 1 for i in range(len(items))]
-    return [t for t, h in zip(items, held, strict=True) if h == (split == "heldout")]
+def _is_held_out(group: int, paraphrase: int) -> bool:
+    return paraphrase == _HELD_OUT or group % _HELD_OUT_GROUPS == _HELD_OUT_GROUPS - 1
+
+
+def held_out(groups: list[list[str]]) -> list[str]:
+    """The held-out templates of groups of paraphrases: the third of each, every sixth whole."""
+    return [t for g, group in enumerate(groups) for p, t in enumerate(group) if _is_held_out(g, p)]
+
+
+def _pick(groups: list[list[str]], split: Split) -> list[str]:
+    """The templates of one split."""
+    if split == "heldout":
+        return held_out(groups)
+    return [
+        t for g, group in enumerate(groups) for p, t in enumerate(group) if not _is_held_out(g, p)
+    ]
 
 
 def _typos(rng: random.Random, text: str, count: int) -> str:
