@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
 # Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
-# auth on loopback) and Redis.
+# auth on loopback), Redis and Dovecot (the IMAP server the mail tests start themselves, each
+# with a throwaway config on a free port; the system instance is not needed and not started).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || need_apt+=(dovecot-imapd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing system packages: ${need_apt[*]}"
     apt-get update -qq
@@ -41,4 +43,4 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up"
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, dovecot $(/usr/sbin/dovecot --version 2>/dev/null | cut -d' ' -f1)"

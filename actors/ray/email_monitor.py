@@ -8,6 +8,7 @@ each mailbox at its stored cursor.
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 import ray
@@ -83,6 +84,10 @@ class EmailMonitorActor(EmailMonitor):
     def ready(self) -> bool:
         """Answer once started."""
         return True
+
+    def pid(self) -> int:
+        """This actor's process id (the tests kill it to prove a restart loses nothing)."""
+        return os.getpid()
 
 
 RemoteEmailMonitor = ray.remote(EmailMonitorActor)

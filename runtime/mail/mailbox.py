@@ -128,11 +128,12 @@ class MailAction(BaseModel):
 class MailRule(BaseModel):
     """Below the confidence threshold: a mail matching this rule gets ``mail_class``.
 
-    Rules are tried in order; the first that matches decides. With none matching the mail
-    is ``other``.
+    Rules are tried in order; the first that matches decides. With none matching, the
+    model's answer stands.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    # settings travel to actors as model_dump() (field names), files say ``class``
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     mail_class: Literal["invoice", "reminder", "support", "spam", "other"] = Field(
         alias="class"

@@ -23,7 +23,7 @@ from email.message import Message
 import nh3
 
 from runtime.mail.mailbox import MailSettings
-from runtime.ocr.documents import sniff_media_type
+from runtime.ocr.documents import MEDIA_TYPES, sniff_media_type
 
 __all__ = ["Attachment", "ParsedMail", "parse_mail"]
 
@@ -81,10 +81,12 @@ def _part_text(part: Message, problems: list[str]) -> str:
         return data.decode("utf-8", "replace")
 
 
-def _filename(part: Message) -> str:
+def _filename(part: Message, problems: list[str] | None = None) -> str:
     try:
         name = part.get_filename()
-    except Exception:
+    except Exception as exc:
+        if problems is not None:
+            problems.append(f"unreadable file name parameter ({type(exc).__name__}: {exc})")
         name = None
     return _text(name or "")
 
@@ -117,7 +119,7 @@ def _unzip(name: str, data: bytes, limits: MailSettings, mail: ParsedMail) -> No
 
 
 def _attachment(part: Message, limits: MailSettings, mail: ParsedMail) -> None:
-    name = _filename(part) or "(unnamed)"
+    name = _filename(part, mail.problems) or "(unnamed)"
     data = _payload_bytes(part)
     if not data:
         return
@@ -128,8 +130,11 @@ def _attachment(part: Message, limits: MailSettings, mail: ParsedMail) -> None:
         )
         return
     media_type = sniff_media_type(data)
+    declared = part.get_content_type()
     if media_type:
         mail.attachments.append(Attachment(name, media_type, data))
+    elif declared in MEDIA_TYPES:
+        mail.problems.append(f"attachment {name!r} says {declared} but is no such document")
     elif data[:4] == b"PK\x03\x04" or name.lower().endswith(".zip"):
         _unzip(name, data, limits, mail)
 
@@ -182,18 +187,32 @@ def _read(raw: bytes, policy: email.policy.Policy, limits: MailSettings) -> Pars
     for part in msg.walk() if len(mail.problems) < 20 else ():
         for defect in getattr(part, "defects", ()):
             mail.problems.append(f"{type(defect).__name__}: {defect}".strip(": "))
+        for name, value in part.items():
+            for defect in getattr(value, "defects", ()):
+                mail.problems.append(f"header {name}: {type(defect).__name__}: {defect}"[:300])
     return mail
+
+
+def _header_problems(raw: bytes) -> list[str]:
+    end = raw.find(b"\r\n\r\n")
+    head = raw[: end if end >= 0 else raw.find(b"\n\n")]
+    if any(byte > 127 for byte in head):
+        return ["8-bit bytes in the headers (not RFC 2047 encoded)"]
+    return []
 
 
 def parse_mail(raw: bytes, limits: MailSettings) -> ParsedMail:
     """Read a raw RFC 5322 message; never raises on bad mail (see the module docstring)."""
+    early = _header_problems(raw)
     try:
-        return _read(raw, email.policy.default, limits)
+        mail = _read(raw, email.policy.default, limits)
+        mail.problems[:0] = early
+        return mail
     except Exception as exc:
         first = f"default policy failed ({type(exc).__name__}: {exc}); read with compat32"
     try:
         mail = _read(raw, email.policy.compat32, limits)
     except Exception as exc:
-        return ParsedMail(problems=[first, f"unreadable with compat32: {exc}"])
-    mail.problems.insert(0, first)
+        return ParsedMail(problems=[*early, first, f"unreadable with compat32: {exc}"])
+    mail.problems[:0] = [*early, first]
     return mail
