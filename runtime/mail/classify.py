@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -116,18 +117,27 @@ class MailClassifier:
         estimator: SGDClassifier,
         corrections: int = 0,
         memory: CorrectionMemory | None = None,
+        recipe: Mapping[str, Any] | None = None,
     ) -> None:
         self._estimator = estimator
         self._memory = memory or CorrectionMemory.empty(2 * _HALF)
         self.corrections = corrections
+        #: how the model was trained (corpus size, seeds, corpus digest, library versions)
+        self.recipe: dict[str, Any] = dict(recipe or {})
 
     @classmethod
     def train(
-        cls, subjects: Sequence[str], bodies: Sequence[str], labels: Sequence[str], seed: int
+        cls,
+        subjects: Sequence[str],
+        bodies: Sequence[str],
+        labels: Sequence[str],
+        seed: int,
+        recipe: Mapping[str, Any] | None = None,
     ) -> MailClassifier:
         """Fit a new model on labelled mails (deterministic for a given ``seed``).
 
-        Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
+        ``recipe`` (JSON-able) is kept with the model to say how it was made. Raises
+        :class:`UnknownClass` for a label outside :data:`CLASSES`.
         """
         for label in set(labels):
             if label not in CLASSES:
@@ -138,7 +148,7 @@ class MailClassifier:
         if tuple(estimator.classes_) != CLASSES:
             raise ValueError("training set must hold every class of CLASSES")
         estimator.set_params(**_CORRECTION_RATE)
-        return cls(estimator)
+        return cls(estimator, recipe=recipe)
 
     @classmethod
     def load(cls, path: Path | None = None) -> MailClassifier:
@@ -165,7 +175,7 @@ class MailClassifier:
         estimator.partial_fit(empty, [CLASSES[0]], classes=list(CLASSES))
         estimator.coef_ = coef
         estimator.intercept_ = intercept
-        return cls(estimator, int(meta.get("corrections", 0)), memory)
+        return cls(estimator, int(meta.get("corrections", 0)), memory, meta.get("recipe"))
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (an ``.npz``; the parent directory must exist).
@@ -175,7 +185,12 @@ class MailClassifier:
         """
         coef = self._estimator.coef_
         columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
-        meta = {"format": FORMAT, "classes": list(CLASSES), "corrections": self.corrections}
+        meta = {
+            "format": FORMAT,
+            "classes": list(CLASSES),
+            "corrections": self.corrections,
+            "recipe": self.recipe,
+        }
         arrays: dict[str, np.ndarray] = {
             "meta": np.asarray(json.dumps(meta)),
             "columns": columns,

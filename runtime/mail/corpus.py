@@ -16,7 +16,9 @@ wording the model has not seen.
 
 from __future__ import annotations
 
+import hashlib
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
@@ -24,7 +26,7 @@ from typing import Any, Literal
 from runtime.mail import phrases_en, phrases_es
 from runtime.mail.classify import CLASSES
 
-__all__ = ["LANGUAGES", "LabelledMail", "Split", "generate", "held_out"]
+__all__ = ["LANGUAGES", "LabelledMail", "Split", "digest", "generate", "held_out"]
 
 Split = Literal["train", "heldout"]
 LANGUAGES: dict[str, ModuleType] = {"en": phrases_en, "es": phrases_es}
@@ -182,3 +184,13 @@ def generate(count: int, seed: int, split: Split = "train") -> list[LabelledMail
     return [
         _mail(rng, CLASSES[i % len(CLASSES)], rng.choice(languages), split) for i in range(count)
     ]
+
+
+def digest(mails: Iterable[LabelledMail]) -> str:
+    """A SHA-256 (hex) of the mails' labels, languages, subjects and bodies, in order."""
+    sha = hashlib.sha256()
+    for mail in mails:
+        for part in (mail.label, mail.language, mail.subject, mail.body):
+            sha.update(part.encode())
+            sha.update(b"\0")
+    return sha.hexdigest()

@@ -10,7 +10,7 @@ import pytest
 
 from bench import mail_classify
 from runtime.mail.classify import CLASSES, MailClassifier, UnknownClass
-from runtime.mail.corpus import HELDOUT_SEED, LANGUAGES, TRAIN_SEED, generate, held_out
+from runtime.mail.corpus import HELDOUT_SEED, LANGUAGES, TRAIN_SEED, digest, generate, held_out
 
 WEBINAR = (
     "Webinar invitation: cloud security best practices",
@@ -47,6 +47,14 @@ def test_shipped_model_meets_the_seed_accuracy_on_held_out_mails(shipped):
     assert accuracy(shipped, mails) > 0.90
 
 
+def test_shipped_model_was_built_from_the_current_generator(shipped):
+    # python -m runtime.mail.train --check retrains and compares the bytes; this cheaper check
+    # catches phrases edited without rebuilding the model
+    recipe = shipped.recipe
+    assert recipe["corpus_seed"] == TRAIN_SEED
+    assert recipe["corpus_sha256"] == digest(generate(recipe["mails"], TRAIN_SEED, "train"))
+
+
 def test_held_out_mails_share_no_sentence_with_training_mails():
     train_text = "\n".join(m.subject + "\n" + m.body for m in generate(600, TRAIN_SEED, "train"))
     for phrases in LANGUAGES.values():
@@ -64,6 +72,8 @@ def test_prediction_is_a_known_class_with_a_probability(shipped):
     assert 0.5 < probability <= 1.0
     assert sum(shipped.probabilities(*INVOICE).values()) == pytest.approx(1.0)
     assert shipped.predict_many([]) == []
+    label, probability = shipped.predict("", "")
+    assert label in CLASSES and 0.0 < probability <= 1.0
 
 
 def test_a_correction_changes_the_class_of_a_similar_later_mail(tmp_path):
