@@ -44,14 +44,29 @@ _CARD_PREFIX = re.compile(
     r"|30[0-5]|36|38|35(?:2[89]|[3-8]\d)|62|5[06-8]|6[37])"
 )
 _DEFAULT_REGIONS = ("ES",)
+# A number right after one of these words is a document's number, not a phone number: an
+# order or invoice number of nine digits can be a valid Spanish phone number.
+# ("Mi número: 612 345 678" is a phone number: "number" alone is not enough.)
+_REFERENCE_BEFORE = re.compile(
+    r"(?:\b(?:invoice|factura|order|pedido|albar[aá]n|ref(?:erence|erencia)?|ticket|incidencia"
+    r"|po|id)\b\.?(?:\s*(?:n[º°o]\b|num\b|number\b|n[uú]mero\b)\.?)?|#)\s*[:#]?\s*$",
+    re.IGNORECASE,
+)
+# ... and so is one glued to a longer token (2024/612345678, A-612345678)
+_TOKEN_BEFORE = re.compile(r"[\w][/\-_.]?$")
 
 
-def _valid_iban(candidate: str) -> str | None:
-    """The longest prefix of ``candidate`` (cut at a separator) that is a valid IBAN."""
+def _longest(candidate: str, valid: Callable[[str], bool]) -> str | None:
+    """The longest prefix of ``candidate``, cut at a space or dash, that ``valid`` accepts.
+
+    Numbers are written in groups; a group of whatever follows (a BIC, a quantity) may have
+    been taken in. A run of digits with no separator is never cut: a prefix of a long
+    reference number would pass a check digit one time in ten.
+    """
     parts = re.split(r"([ \-])", candidate)
     while parts:
         text = "".join(parts)
-        if std_iban.is_valid(text):
+        if valid(text):
             return text
         parts = parts[:-2] if len(parts) > 2 else []
     return None
@@ -82,10 +97,17 @@ def _sub(
     return pattern.sub(replace, text)
 
 
+def _is_reference(text: str, start: int) -> bool:
+    before = text[max(0, start - 24) : start]
+    return bool(_REFERENCE_BEFORE.search(before) or _TOKEN_BEFORE.search(before))
+
+
 def _redact_phones(text: str, regions: Iterable[str], found: set[str]) -> str:
     for region in regions:
         spans = [
-            (m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, region)
+            (m.start, m.end)
+            for m in phonenumbers.PhoneNumberMatcher(text, region)
+            if not _is_reference(text, m.start)
         ]
         for start, end in reversed(spans):
             text = text[:start] + "[PHONE]" + text[end:]
@@ -102,9 +124,9 @@ def redact(text: str, regions: Iterable[str] = _DEFAULT_REGIONS) -> tuple[str, f
     """
     found: set[str] = set()
     text = _sub(_EMAIL, text, "email", lambda c: c, found)
-    text = _sub(_IBAN, text, "iban", _valid_iban, found)
+    text = _sub(_IBAN, text, "iban", lambda c: _longest(c, std_iban.is_valid), found)
     text = _sub(_NIE, text, "nie", lambda c: c if std_nie.is_valid(c) else None, found)
     text = _sub(_DNI, text, "dni", lambda c: c if std_dni.is_valid(c) else None, found)
-    text = _sub(_CARD, text, "card", lambda c: c if _valid_card(c) else None, found)
+    text = _sub(_CARD, text, "card", lambda c: _longest(c, _valid_card), found)
     text = _redact_phones(text, regions, found)
     return text, frozenset(found)

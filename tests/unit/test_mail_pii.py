@@ -81,3 +81,36 @@ def test_empty_and_odd_text_never_raises():
     assert redact("") == ("", frozenset())
     odd = "@@@ +++ 0000 \x00 \u202e ES ES12 ☃ " * 50
     assert redact(odd)[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Factura 612345678",
+        "Pedido nº 912345678 enviado",
+        "Order #655123456 shipped",
+        "Invoice no. 612345678",
+        "número de pedido: 912345678",
+        "Ref. 2024/612345678",
+    ],
+)
+def test_a_document_number_shaped_like_a_phone_number_is_left_alone(text):
+    # nine digits starting 6 or 9 are a valid Spanish phone number; the words before say not
+    assert redact(text) == (text, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("Mi número: 612345678", "Mi número: [PHONE]"),
+        ("Phone number: 612 345 678", "Phone number: [PHONE]"),
+        ("Llama al 0034 612 345 678", "Llama al [PHONE]"),
+    ],
+)
+def test_a_phone_number_after_the_word_number_is_still_a_phone(text, redacted):
+    assert redact(text) == (redacted, frozenset({"phone"}))
+
+
+def test_a_card_followed_by_another_number_group_is_still_found():
+    text, kinds = redact("card 4111 1111 1111 1111 5 items")
+    assert (text, kinds) == ("card [CARD] 5 items", frozenset({"card"}))
