@@ -8,6 +8,8 @@ with the password in a file. Mail is real MIME built with the stdlib, delivered 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import os
 import signal
 import sqlite3
@@ -20,6 +22,7 @@ import aiohttp
 import pytest
 import ray
 
+from cluster import cli
 from tests import ocr_samples as samples
 from tests.dovecot import Dovecot, dovecot_binary
 from tests.integration.conftest import service_missing, wait_terminal, wait_until
@@ -311,17 +314,31 @@ async def test_a_silent_server_shows_stale_and_the_mailbox_recovers_by_itself(
         server.stop()
 
 
+def _cli(fleet, *argv: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["mail", *argv, "--url", fleet.url, "--api-key", fleet.admin_key])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
 @pytest.mark.timeout(120)
-async def test_pause_resume_label_and_admin_only_changes(fleet, http, dovecot, password_file):
+async def test_pause_resume_label_cli_and_admin_only_changes(
+    fleet, http, dovecot, password_file
+):
     name = await _add_mailbox(http, fleet.url, dovecot, password_file)
-    async with http.post(f"{fleet.url}/v1/mailboxes/{name}/pause") as response:
-        assert response.status == 200 and (await response.json())["state"] == "paused"
+    shown = await asyncio.to_thread(_cli, fleet, "pause", name)
+    assert name in shown and "paused" in shown
+    assert "paused" in (await _mailbox(http, fleet.url, name))["state"]
     await append_all(dovecot.port, name, dovecot.password, [support_mail(7)])
     await asyncio.sleep(1.0)
     assert await _records(http, fleet.url, name) == []  # paused: nothing read
     async with http.post(f"{fleet.url}/v1/mailboxes/{name}/resume") as response:
         assert response.status == 200
     (record,) = await _wait_records(http, fleet.url, name, 1)
+    listed = await asyncio.to_thread(_cli, fleet, "list", "--mailbox", name)
+    assert record["id"] in listed and "support" in listed
+    assert name in await asyncio.to_thread(_cli, fleet, "mailboxes")
     async with http.post(
         f"{fleet.url}/v1/mail/{record['id']}/label", json={"label": "reminder"}
     ) as response:
