@@ -6,8 +6,9 @@ The held-out mails come from ``runtime.mail.corpus`` with the held-out seed and 
 held-out templates (every fourth subject and sentence of each class and language, never used
 to train the shipped model), in English and Spanish. The model is the shipped
 ``runtime/mail/data/classifier.npz`` unless ``--model`` names another. Also prints how fast
-the model classifies (mails/s, one batch) and how long one correction (``learn``) takes.
-Writes ``bench/results/mail_classify.json``.
+the model classifies (mails/s, one batch) and how long one correction (``learn``) takes, and
+its accuracy on the forty hand-written mails of ``bench.mail_handwritten`` (outside the
+generator; an indication, with each miss listed). Writes ``bench/results/mail_classify.json``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
+from bench.mail_handwritten import HANDWRITTEN
 from bench.report import RESULTS_DIR
 from runtime.mail.classify import CLASSES, MailClassifier
 from runtime.mail.corpus import HELDOUT_SEED, generate
@@ -46,6 +48,12 @@ def evaluate(model: MailClassifier, mails: int) -> dict[str, Any]:
         )
         for lang in sorted({m.language for m in corpus})
     }
+    handwritten = model.predict_many([(subject, body) for _, subject, body in HANDWRITTEN])
+    misses = [
+        {"class": label, "predicted": got, "probability": round(p, 3), "subject": subject}
+        for (label, subject, _), (got, p) in zip(HANDWRITTEN, handwritten, strict=True)
+        if got != label
+    ]
     sample = corpus[0]
     learn_started = time.perf_counter()
     model.learn(sample.subject, sample.body, "other" if sample.label != "other" else "spam")
@@ -64,6 +72,11 @@ def evaluate(model: MailClassifier, mails: int) -> dict[str, Any]:
             for i, label in enumerate(CLASSES)
         },
         "confusion": confusion_matrix(truth, predicted, labels=list(CLASSES)).tolist(),
+        "handwritten": {
+            "mails": len(HANDWRITTEN),
+            "accuracy": 1 - len(misses) / len(HANDWRITTEN),
+            "misses": misses,
+        },
         "mails_per_s": mails / elapsed,
         "learn_ms": learn_ms,
     }
@@ -87,6 +100,12 @@ def table(result: dict[str, Any]) -> str:
     lines.append(" " * 10 + "".join(f"{c:>9}" for c in CLASSES))
     for label, row in zip(CLASSES, result["confusion"], strict=True):
         lines.append(f"{label:<10}" + "".join(f"{n:>9}" for n in row))
+    hand = result["handwritten"]
+    lines += ["", f"hand-written mails (not generated): {hand['accuracy']:.1%} of {hand['mails']}"]
+    lines += [
+        f"  missed: {m['class']} -> {m['predicted']} ({m['probability']:.2f}) {m['subject']!r}"
+        for m in hand["misses"]
+    ]
     lines += [
         "",
         f"classified {result['mails_per_s']:.0f} mails/s (one batch); "

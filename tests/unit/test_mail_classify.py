@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 
@@ -77,31 +78,35 @@ def test_prediction_is_a_known_class_with_a_probability(shipped):
 
 
 def test_a_correction_changes_the_class_of_a_similar_later_mail(tmp_path):
-    # internal training webinars read like marketing: the shipped model calls them spam
-    model = MailClassifier.load(None)
-    assert model.predict(*WEBINAR)[0] == "spam"
-    assert model.predict(*LATER_WEBINAR)[0] == "spam"
+    # an internal training webinar: whatever the shipped model calls it, the user may say
+    # otherwise, and the next webinar of the series (other topic, date, time) follows; tried
+    # with each class the model did not give
+    shipped = MailClassifier.load(None)
+    first = shipped.predict(*WEBINAR)[0]
+    assert shipped.predict(*LATER_WEBINAR)[0] == first
     held_out_mails = generate(200, HELDOUT_SEED, "heldout")
-    before = accuracy(model, held_out_mails)
+    before = accuracy(shipped, held_out_mails)
+    for target in (c for c in CLASSES if c != first):
+        model = copy.deepcopy(shipped)
 
-    model.learn(*WEBINAR, "other")
+        model.learn(*WEBINAR, target)
 
-    assert model.predict(*WEBINAR)[0] == "other"
-    assert model.predict(*LATER_WEBINAR)[0] == "other"
-    # one correction does not unlearn the rest
-    assert model.predict(*INVOICE)[0] == "invoice"
-    assert accuracy(model, held_out_mails) >= before - 0.02
+        assert model.predict(*WEBINAR)[0] == target
+        assert model.predict(*LATER_WEBINAR)[0] == target
+        # one correction does not unlearn the rest
+        assert model.predict(*INVOICE)[0] == "invoice"
+        assert accuracy(model, held_out_mails) >= before - 0.02
     # and it survives a restart
     path = tmp_path / "model.npz"
     model.save(path)
     reloaded = MailClassifier.load(path)
-    assert reloaded.predict(*LATER_WEBINAR)[0] == "other"
+    assert reloaded.predict(*LATER_WEBINAR)[0] == target
     assert reloaded.corrections == 1
 
 
 def test_correcting_the_same_mail_again_keeps_the_latest_class():
     model = MailClassifier.load(None)
-    model.learn(*WEBINAR, "other")
+    model.learn(*WEBINAR, "reminder")
     model.learn(*WEBINAR, "support")
     assert model.predict(*LATER_WEBINAR)[0] == "support"
 
@@ -160,3 +165,5 @@ def test_benchmark_prints_accuracy_per_class_figures_and_confusion(tmp_path, cap
     assert set(figures["classes"]) == set(CLASSES)
     assert sum(map(sum, figures["confusion"])) == 200
     assert 0.0 <= figures["accuracy"] <= 1.0
+    assert figures["handwritten"]["mails"] == 40
+    assert "hand-written mails" in printed
