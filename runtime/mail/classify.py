@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -110,7 +111,11 @@ def _sgd(seed: int = 0) -> SGDClassifier:
 
 
 class MailClassifier:
-    """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`."""
+    """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`.
+
+    Safe to share between threads: a prediction, a correction and a save each see the whole
+    model before or after a correction, never half of one.
+    """
 
     def __init__(
         self,
@@ -124,6 +129,16 @@ class MailClassifier:
         self.corrections = corrections
         #: how the model was trained (corpus size, seeds, corpus digest, library versions)
         self.recipe: dict[str, Any] = dict(recipe or {})
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     @classmethod
     def train(
@@ -183,21 +198,22 @@ class MailClassifier:
         The file is written next to ``path`` and renamed over it, so a crash leaves the old
         model or the new one, never half of one.
         """
-        coef = self._estimator.coef_
-        columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
-        meta = {
-            "format": FORMAT,
-            "classes": list(CLASSES),
-            "corrections": self.corrections,
-            "recipe": self.recipe,
-        }
-        arrays: dict[str, np.ndarray] = {
-            "meta": np.asarray(json.dumps(meta)),
-            "columns": columns,
-            "values": coef[:, columns].astype(np.float32),
-            "intercept": self._estimator.intercept_.astype(np.float32),
-            **self._memory.arrays(),
-        }
+        with self._lock:
+            coef = self._estimator.coef_
+            columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
+            meta = {
+                "format": FORMAT,
+                "classes": list(CLASSES),
+                "corrections": self.corrections,
+                "recipe": self.recipe,
+            }
+            arrays: dict[str, np.ndarray] = {
+                "meta": np.asarray(json.dumps(meta)),
+                "columns": columns,
+                "values": coef[:, columns].astype(np.float32),
+                "intercept": self._estimator.intercept_.astype(np.float32),
+                **self._memory.arrays(),
+            }
         partial = path.with_name(path.name + ".partial")
         with open(partial, "wb") as out:
             np.savez_compressed(out, allow_pickle=False, **arrays)
@@ -205,7 +221,8 @@ class MailClassifier:
 
     def _probabilities(self, features: sp.csr_matrix) -> np.ndarray:
         """Rows x classes probabilities: the linear model's, then the remembered corrections."""
-        return self._memory.apply(features, self._estimator.predict_proba(features))
+        with self._lock:
+            return self._memory.apply(features, self._estimator.predict_proba(features))
 
     def probabilities(self, subject: str, body: str) -> dict[str, float]:
         """Each class's probability for one mail (they sum to 1)."""
@@ -237,10 +254,12 @@ class MailClassifier:
             raise UnknownClass(label)
         features = vectorise([mail_text(subject, body)])
         index = CLASSES.index(label)
-        for _ in range(_CORRECTION_STEPS):
-            row = self._estimator.predict_proba(features)[0]
-            if row.argmax() == index and row[index] >= _CORRECTION_TARGET:
-                break
-            self._estimator.partial_fit(features, [label], sample_weight=[_CORRECTION_WEIGHT])
-        self._memory.add(features, index)
-        self.corrections += 1
+        with self._lock:
+            for _ in range(_CORRECTION_STEPS):
+                row = self._estimator.predict_proba(features)[0]
+                if row.argmax() == index and row[index] >= _CORRECTION_TARGET:
+                    break
+                weight = [_CORRECTION_WEIGHT]
+                self._estimator.partial_fit(features, [label], sample_weight=weight)
+            self._memory.add(features, index)
+            self.corrections += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -109,6 +110,23 @@ def test_correcting_the_same_mail_again_keeps_the_latest_class():
     model.learn(*WEBINAR, "reminder")
     model.learn(*WEBINAR, "support")
     assert model.predict(*LATER_WEBINAR)[0] == "support"
+
+
+def test_predictions_run_alongside_corrections_from_other_threads(shipped):
+    model = copy.deepcopy(shipped)
+    mails = [(m.subject, m.body) for m in generate(40, HELDOUT_SEED, "heldout")]
+
+    def predict_all() -> list[tuple[str, float]]:
+        return [model.predict(subject, body) for subject, body in mails]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        predicting = [pool.submit(predict_all) for _ in range(2)]
+        for subject, body in mails[:4]:
+            model.learn(subject, body, "support")
+        answers = [f.result() for f in predicting]
+    assert all(label in CLASSES for run in answers for label, _ in run)
+    assert model.corrections == 4
+    assert all(model.predict(s, b)[0] == "support" for s, b in mails[:4])
 
 
 def test_unknown_class_is_refused_and_pickles():
