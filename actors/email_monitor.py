@@ -19,9 +19,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from runtime.backoff import backoff_delay
 from runtime.config import Settings
@@ -48,6 +49,8 @@ from runtime.store.base import RobotStore
 __all__ = ["EmailMonitor", "MailMetrics", "MailboxWatch", "NoMetrics"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 RECONNECT_BASE_S = 0.5
 RECONNECT_CAP_S = 30.0
@@ -183,6 +186,9 @@ class EmailMonitor:
         self.watches: dict[str, MailboxWatch] = {}
         self.stopping = False
         self._learn_lock = asyncio.Lock()
+        # One thread for parsing and the model: the work holds the GIL anyway, and every
+        # further thread that runs scikit-learn grows its own native buffers (peak memory).
+        self._cpu_thread = ThreadPoolExecutor(1, thread_name_prefix="mail-cpu")
         self._liveness: asyncio.Task[None] | None = None
 
     # -- life ---------------------------------------------------------------------------
@@ -209,6 +215,9 @@ class EmailMonitor:
             self._launch(watch)
         self._liveness = asyncio.get_running_loop().create_task(self._export_liveness())
 
+    async def _cpu(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._cpu_thread, fn, *args)
+
     def classifier(self) -> Classifier:
         """The mail classifier: the learned model if one was saved, else the shipped one.
 
@@ -230,6 +239,7 @@ class EmailMonitor:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._cpu_thread.shutdown(wait=False)
 
     def _launch(self, watch: MailboxWatch) -> None:
         watch.task = asyncio.get_running_loop().create_task(
@@ -374,7 +384,7 @@ class EmailMonitor:
         limits = self.settings.mail
         assert raw is not None
         oversized = size > limits.max_message_bytes
-        parsed: ParsedMail = await asyncio.to_thread(parse_mail, raw, limits)
+        parsed: ParsedMail = await self._cpu(parse_mail, raw, limits)
         errors = list(parsed.problems)
         raw_id: str | None = None
         if oversized:
@@ -419,7 +429,7 @@ class EmailMonitor:
         return mail_class, confidence, "model"
 
     async def _classify_and_act(self, record: MailRecord, parsed: ParsedMail, key: str) -> None:
-        mail_class, confidence, decided_by = await asyncio.to_thread(self._decide, parsed)
+        mail_class, confidence, decided_by = await self._cpu(self._decide, parsed)
         record.mail_class, record.confidence, record.decided_by = (
             mail_class, round(confidence, 4), decided_by,
         )  # fmt: skip
@@ -517,13 +527,13 @@ class EmailMonitor:
         if record.raw_document:
             try:
                 raw = await asyncio.to_thread(self.raw.get, record.raw_document)
-                parsed = await asyncio.to_thread(parse_mail, raw, self.settings.mail)
+                parsed = await self._cpu(parse_mail, raw, self.settings.mail)
                 subject, body = parsed.subject, parsed.text
             except KeyError:
                 pass
         async with self._learn_lock:
-            classifier = await asyncio.to_thread(self.classifier)
-            await asyncio.to_thread(classifier.learn, subject, body, label)
+            classifier = await self._cpu(self.classifier)
+            await self._cpu(classifier.learn, subject, body, label)
             self.model_path.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(classifier.save, self.model_path)
         await self.store.label_mail(record_id, label)

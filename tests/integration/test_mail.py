@@ -239,9 +239,15 @@ async def test_every_mail_exactly_once_through_monitor_kills_and_an_imap_restart
     assert sum(len(v) for v in robots_by_mail.values()) == sum(map(_expected_robots, records))
     restarts = await _mailbox(http, fleet.url, name)
     assert restarts["last_uid"] == uids[-1]
+    pid = await _monitor().pid.remote()
+    peak = next(
+        line.split()[1] for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        if line.startswith("VmHWM")
+    )  # fmt: skip
     with capsys.disabled():
         print(f"\nexactly once: {MAIL_COUNT} mails, {len(rows)} robots, through {events}, "
-              f"in {elapsed:.1f} s")  # fmt: skip
+              f"in {elapsed:.1f} s; the restarted email-monitor actor's peak RSS "
+              f"{int(peak) // 1024} MB")  # fmt: skip
     await _delete(http, fleet.url, name)
 
 
