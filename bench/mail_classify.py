@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -54,10 +55,11 @@ def evaluate(model: MailClassifier, mails: int) -> dict[str, Any]:
         for (label, subject, _), (got, p) in zip(HANDWRITTEN, handwritten, strict=True)
         if got != label
     ]
-    sample = corpus[0]
-    learn_started = time.perf_counter()
-    model.learn(sample.subject, sample.body, "other" if sample.label != "other" else "spam")
-    learn_ms = (time.perf_counter() - learn_started) * 1000
+    learn_ms = []
+    for sample in corpus[:5]:  # each corrected to another class
+        learn_started = time.perf_counter()
+        model.learn(sample.subject, sample.body, "other" if sample.label != "other" else "spam")
+        learn_ms.append((time.perf_counter() - learn_started) * 1000)
     return {
         "mails": mails,
         "accuracy": accuracy_score(truth, predicted),
@@ -78,7 +80,7 @@ def evaluate(model: MailClassifier, mails: int) -> dict[str, Any]:
             "misses": misses,
         },
         "mails_per_s": mails / elapsed,
-        "learn_ms": learn_ms,
+        "learn_ms": {"median": statistics.median(learn_ms), "max": max(learn_ms)},
     }
 
 
@@ -109,7 +111,8 @@ def table(result: dict[str, Any]) -> str:
     lines += [
         "",
         f"classified {result['mails_per_s']:.0f} mails/s (one batch); "
-        f"one correction (learn) took {result['learn_ms']:.0f} ms",
+        f"a correction (learn) took {result['learn_ms']['median']:.0f} ms "
+        f"(median of 5; max {result['learn_ms']['max']:.0f} ms)",
     ]
     return "\n".join(lines)
 
