@@ -3,8 +3,8 @@
 ``python -m bench.mail_classify [--mails 1000] [--model PATH] [--results PATH]``
 
 The held-out mails come from ``runtime.mail.corpus`` with the held-out seed and only the
-held-out templates (every fourth subject and sentence of each class and language, never used
-to train the shipped model), in English and Spanish. The model is the shipped
+held-out templates (the third paraphrase of every phrase group and every sixth group whole,
+never used to train the shipped model), in English, Spanish and French. The model is the shipped
 ``runtime/mail/data/classifier.npz`` unless ``--model`` names another. Also prints how fast
 the model classifies (mails/s, one batch) and how long one correction (``learn``) takes, and
 its accuracy on the forty hand-written mails of ``bench.mail_handwritten`` (outside the

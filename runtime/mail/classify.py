@@ -38,7 +38,7 @@ __all__ = ["CLASSES", "SHIPPED_MODEL", "MailClassifier", "UnknownClass", "mail_t
 CLASSES: tuple[str, ...] = ("invoice", "other", "reminder", "spam", "support")  # sorted
 SHIPPED_MODEL = Path(__file__).parent / "data" / "classifier.npz"
 FORMAT = "robofleet-mail-classifier/1"
-_HALF = 2**17  # hashed features per vectoriser; two of them side by side
+_HALF = 2**16  # hashed features per vectoriser; two of them side by side
 _BODY_CHARS = 4000  # a mail's class shows in its first lines; the rest only costs time
 _DIGITS = re.compile(r"\d")
 # A correction is applied with this weight and repeated (at most _CORRECTION_STEPS times)
@@ -90,7 +90,7 @@ _CHARS = HashingVectorizer(
 
 
 def vectorise(texts: Sequence[str]) -> sp.csr_matrix:
-    """Rows of hashed features (``len(texts)`` x ``2 * 2**17``), each scaled to unit length."""
+    """Rows of hashed features (``len(texts)`` x ``2 * 2**16``), each scaled to unit length."""
     words = _WORDS.transform(texts)
     chars = _CHARS.transform(texts)
     # word features count double: a whole word is stronger evidence than one of its n-grams

@@ -23,13 +23,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
-from runtime.mail import phrases_en, phrases_es
+from runtime.mail import phrases_en, phrases_es, phrases_fr
 from runtime.mail.classify import CLASSES
 
 __all__ = ["LANGUAGES", "LabelledMail", "Split", "digest", "generate", "held_out"]
 
 Split = Literal["train", "heldout"]
-LANGUAGES: dict[str, ModuleType] = {"en": phrases_en, "es": phrases_es}
+LANGUAGES: dict[str, ModuleType] = {"en": phrases_en, "es": phrases_es, "fr": phrases_fr}
+_LANGUAGE_SHARE = {"en": 0.4, "es": 0.4, "fr": 0.2}  # French has fewer phrases
 TRAIN_SEED = 1
 HELDOUT_SEED = 2
 _HELD_OUT = 2  # the index, in each group of paraphrases, of the one held out
@@ -50,6 +51,8 @@ _MONTHS = {
            "September", "October", "November", "December"],
     "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
            "septiembre", "octubre", "noviembre", "diciembre"],
+    "fr": ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+           "septembre", "octobre", "novembre", "décembre"],
 }
 _DOMAINS = ["deals-now.biz", "promo.example.com", "secure-login.info", "shop.example.org"]
 
@@ -69,6 +72,8 @@ def _amount(rng: random.Random, lang: str) -> str:
     whole, cents = f"{value:,.2f}".split(".")
     if lang == "es":
         return f"{whole.replace(',', '.')},{cents} {rng.choice(['€', 'EUR'])}"
+    if lang == "fr":
+        return f"{whole.replace(',', ' ')},{cents} {rng.choice(['€', 'EUR'])}"
     symbol = rng.choice(["€", "$", "£"])
     return rng.choice([f"{symbol}{whole}.{cents}", f"{whole}.{cents} EUR"])
 
@@ -76,7 +81,10 @@ def _amount(rng: random.Random, lang: str) -> str:
 def _date(rng: random.Random, lang: str) -> str:
     year, month, day = rng.randint(2023, 2026), rng.randint(1, 12), rng.randint(1, 28)
     name = _MONTHS[lang][month - 1]
-    spelled = f"{day} de {name} de {year}" if lang == "es" else f"{name} {day}, {year}"
+    spelled = {
+        "es": f"{day} de {name} de {year}",
+        "fr": f"{day} {name} {year}",
+    }.get(lang, f"{name} {day}, {year}")
     return rng.choice([spelled, f"{day:02d}/{month:02d}/{year}", f"{year}-{month:02d}-{day:02d}"])
 
 
@@ -177,12 +185,14 @@ def generate(count: int, seed: int, split: Split = "train") -> list[LabelledMail
     """``count`` labelled mails, the classes in turn, from ``split``'s templates.
 
     The same ``count``, ``seed`` and ``split`` give the same mails. Languages: English and
-    Spanish, about half each.
+    Spanish, 40% each, and French, 20%.
     """
     rng = random.Random(f"{split}:{seed}")
     languages = sorted(LANGUAGES)
+    weights = [_LANGUAGE_SHARE[lang] for lang in languages]
     return [
-        _mail(rng, CLASSES[i % len(CLASSES)], rng.choice(languages), split) for i in range(count)
+        _mail(rng, CLASSES[i % len(CLASSES)], rng.choices(languages, weights)[0], split)
+        for i in range(count)
     ]
 
 

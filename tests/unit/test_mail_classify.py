@@ -45,7 +45,7 @@ def accuracy(model: MailClassifier, mails) -> float:
 def test_shipped_model_meets_the_seed_accuracy_on_held_out_mails(shipped):
     mails = generate(250, HELDOUT_SEED, "heldout")
     assert {m.label for m in mails} == set(CLASSES)
-    assert {m.language for m in mails} == {"en", "es"}
+    assert {m.language for m in mails} == {"en", "es", "fr"}
     assert accuracy(shipped, mails) > 0.90
 
 
@@ -81,13 +81,14 @@ def test_prediction_is_a_known_class_with_a_probability(shipped):
 def test_a_correction_changes_the_class_of_a_similar_later_mail(tmp_path):
     # an internal training webinar: whatever the shipped model calls it, the user may say
     # otherwise, and the next webinar of the series (other topic, date, time) follows; tried
-    # with each class the model did not give
+    # with each class the model gave neither of them
     shipped = MailClassifier.load(None)
-    first = shipped.predict(*WEBINAR)[0]
-    assert shipped.predict(*LATER_WEBINAR)[0] == first
+    given = {shipped.predict(*WEBINAR)[0], shipped.predict(*LATER_WEBINAR)[0]}
     held_out_mails = generate(200, HELDOUT_SEED, "heldout")
     before = accuracy(shipped, held_out_mails)
-    for target in (c for c in CLASSES if c != first):
+    targets = [c for c in CLASSES if c not in given]
+    assert len(targets) >= 3
+    for target in targets:
         model = copy.deepcopy(shipped)
 
         model.learn(*WEBINAR, target)
