@@ -111,6 +111,8 @@ class NoMetrics:
 
 
 Submit = Callable[[list[SubmitRequest]], Awaitable[list[SubmitAnswer]]]
+Connect = Callable[[MailboxSpec, str], Awaitable[ImapSession]]
+"""Opens a session on a mailbox (``ImapSession.open``; a fake in the unit tests)."""
 Redact = Callable[[str], tuple[str, frozenset[str]]]
 
 
@@ -172,6 +174,7 @@ class EmailMonitor:
         classifier: Classifier | None = None,
         redact: Redact | None = None,
         environ: dict[str, str] | None = None,
+        connect: Connect | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -183,6 +186,7 @@ class EmailMonitor:
         self._classifier = classifier
         self._redact = redact
         self.environ = environ
+        self.connect: Connect = connect or ImapSession.open
         self.watches: dict[str, MailboxWatch] = {}
         self.stopping = False
         self._learn_lock = asyncio.Lock()
@@ -276,7 +280,7 @@ class EmailMonitor:
             session: ImapSession | None = None
             try:
                 password = mailbox_password(watch.spec, self.environ)
-                session = await ImapSession.open(watch.spec, password)
+                session = await self.connect(watch.spec, password)
                 self._contact(watch, session)
                 watch.error = None
                 failures = 0
