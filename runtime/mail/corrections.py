@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["KEEP", "SIMILAR", "CorrectionMemory"]
+__all__ = ["FLOOR", "KEEP", "SIMILAR", "CorrectionMemory"]
 
 SIMILAR = 0.5  # different-class generated mails are almost never this alike (< 1 in 10,000)
+FLOOR = 0.75  # the least probability a remembered class gets
 KEEP = 5000
 _SAME_MAIL = 0.99
 
@@ -46,8 +47,10 @@ class CorrectionMemory:
         """The model's probabilities (rows x classes) with the remembered classes blended in.
 
         A row whose most similar correction has similarity ``s >= SIMILAR`` becomes
-        ``(1 - s) * p + s * onehot(corrected class)``: the corrected class wins, and its
-        probability says how alike the mails are.
+        ``(1 - w) * p + w * onehot(corrected class)``, where ``w`` grows from
+        :data:`FLOOR` at ``s = SIMILAR`` to 1 for the same mail: the corrected class wins
+        with at least that probability (above a usual confidence threshold, so rules meant
+        for unsure mails do not undo a user's correction), more the more alike the mails are.
         """
         if not len(self):
             return probabilities
@@ -57,8 +60,9 @@ class CorrectionMemory:
         blended = probabilities.copy()
         for i in np.flatnonzero(best >= SIMILAR):
             s = min(1.0, float(best[i]))  # float32 storage: a row may be a hair over 1
-            blended[i] *= 1.0 - s
-            blended[i, self.labels[nearest[i]]] += s
+            weight = FLOOR + (1.0 - FLOOR) * (s - SIMILAR) / (1.0 - SIMILAR)
+            blended[i] *= 1.0 - weight
+            blended[i, self.labels[nearest[i]]] += weight
         return blended
 
     def arrays(self) -> dict[str, np.ndarray]:
