@@ -36,7 +36,8 @@ _EMAIL = re.compile(
 # Two letters, two check digits, then 11 to 30 letters and digits, possibly in groups of four.
 _IBAN = re.compile(r"\b[A-Za-z]{2}\d{2}(?:[ \-]?[A-Za-z0-9]){11,30}\b")
 _CARD = re.compile(r"(?<![\w.,/-])\d(?:[ \-]?\d){12,18}(?![\w.,/-]?\d)")
-_DNI = re.compile(r"(?<![\w-])\d{8}[ \-]?[A-Za-z](?![\w-])")
+# DNI written plain (12345678Z) or with thousands dots (12.345.678-Z)
+_DNI = re.compile(r"(?<![\w.,-])(?:\d{8}|\d{2}\.\d{3}\.\d{3})[ \-]?[A-Za-z](?![\w-])")
 _NIE = re.compile(r"(?<![\w-])[XYZxyz][ \-]?\d{7}[ \-]?[A-Za-z](?![\w-])")
 # Issuer prefixes: Visa, Mastercard, American Express, Discover, Diners, JCB, UnionPay, Maestro.
 _CARD_PREFIX = re.compile(
@@ -126,7 +127,9 @@ def redact(text: str, regions: Iterable[str] = _DEFAULT_REGIONS) -> tuple[str, f
     text = _sub(_EMAIL, text, "email", lambda c: c, found)
     text = _sub(_IBAN, text, "iban", lambda c: _longest(c, std_iban.is_valid), found)
     text = _sub(_NIE, text, "nie", lambda c: c if std_nie.is_valid(c) else None, found)
-    text = _sub(_DNI, text, "dni", lambda c: c if std_dni.is_valid(c) else None, found)
+    text = _sub(
+        _DNI, text, "dni", lambda c: c if std_dni.is_valid(c.replace(".", "")) else None, found
+    )
     text = _sub(_CARD, text, "card", lambda c: _longest(c, _valid_card), found)
     text = _redact_phones(text, regions, found)
     return text, frozenset(found)

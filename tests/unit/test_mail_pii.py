@@ -10,10 +10,14 @@ from runtime.mail.pii import PII_KINDS, redact
 SAMPLES = {
     "email": ["ana.garcia@example.com", "billing+eu@sub.example.co.uk"],
     "phone": ["+34 612 345 678", "612 34 56 78", "91 123 45 67", "+44 20 7946 0958"],
-    "iban": ["ES91 2100 0418 4502 0005 1332", "DE89370400440532013000",
-     "GB82 WEST 1234 5698 7654 32"],
+    "iban": [
+        "ES91 2100 0418 4502 0005 1332",
+        "DE89370400440532013000",
+        "es9121000418450200051332",
+        "GB82 WEST 1234 5698 7654 32",
+    ],
     "card": ["4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005"],
-    "dni": ["12345678Z", "87654321-X"],
+    "dni": ["12345678Z", "87654321-X", "12.345.678-Z", "12345678z"],
     "nie": ["X1234567L", "Y7654321G", "Z-0000001-Y"],
 }
 
@@ -57,6 +61,7 @@ def test_a_mail_with_every_kind_is_redacted_whole():
         "Pedido 1234567, incidencia #48213, CP 28013, CIF B12345678, albarán A-2024-000123.",
         "PO number 202403051234, 3 x 19.99 = 59.97, version 2.4.1, server 192.168.1.10",
         "Total: 15.000,00 EUR, base imponible 12.396,69, periodo 01/01/2024 - 31/12/2024",
+        "Importe 12.345.678,00 € (doce millones), lote 12.345.678-B2",
         "Order 4111111111111112 is not a card (its Luhn digit is wrong), nor is 12345678A a DNI.",
         "Account ES00 2100 0418 4502 0005 1332 has a wrong check, and so has X1234567A.",
     ],
