@@ -356,20 +356,27 @@ class EmailMonitor:
     async def _batch(
         self, watch: MailboxWatch, session: ImapSession, validity: int, uids: list[int]
     ) -> None:
+        """Fetch and process ``uids``; at most ``max_batch_bytes`` of raw mail held at once."""
         limit = self.settings.mail.max_message_bytes
+        bound = self.settings.mail.max_batch_bytes
         sizes = await session.sizes(uids)
+        done: list[int] = []
         fetched: list[tuple[int, bytes | None, int]] = []
-        for uid in uids:
+        held = 0
+        for n, uid in enumerate(uids):
             size = sizes.get(uid, 0)
             raw = await session.fetch(uid, headers_only=size > limit)
-            if raw is None:
-                continue  # expunged since the search
-            fetched.append((uid, raw, size))
-        await asyncio.gather(
-            *(self._process(watch, validity, uid, raw, size) for uid, raw, size in fetched)
-        )
+            if raw is not None:  # None: expunged since the search
+                fetched.append((uid, raw, size))
+                held += len(raw)
+            if fetched and (held >= bound or n == len(uids) - 1):
+                await asyncio.gather(
+                    *(self._process(watch, validity, u, r, s) for u, r, s in fetched)
+                )
+                done += [u for u, _, _ in fetched]
+                fetched, held = [], 0
         spec = watch.spec
-        for uid, _, _ in fetched:
+        for uid in done:
             if spec.after == "mark_read":
                 await session.mark_read(uid)
             elif spec.after == "move" and spec.move_to:

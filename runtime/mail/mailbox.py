@@ -168,7 +168,12 @@ class MailSettings(BaseModel):
     threshold: float = Field(0.6, ge=0, le=1, description="Below it, the rules decide.")
     rules: list[MailRule] = Field(default_factory=list)
     batch_size: int = Field(25, ge=1, le=1000, description="Mails fetched and parsed at once.")
-    max_message_bytes: int = Field(40 * 1024 * 1024, ge=1024)
+    max_message_bytes: int = Field(
+        40 * 1024 * 1024, ge=1024, description="Larger mail: only its header is read."
+    )
+    max_batch_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Raw mail held at once while processing."
+    )
     max_attachment_bytes: int = Field(20 * 1024 * 1024, ge=1024)
     max_unpacked_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="Zip bomb bound.")
     max_parts: int = Field(200, ge=1)

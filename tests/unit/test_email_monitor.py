@@ -109,6 +109,7 @@ async def setup(tmp_path: Path):
     echo = [MailAction(type="echo")]
     mail = MailSettings(
         batch_size=2,
+        max_batch_bytes=1024,  # each mail is over it: processed one at a time
         actions={"invoice": [MailAction(type="invoice.extract", per_attachment=True)],
                  "support": echo, "reminder": echo, "other": echo, "spam": []},
     )  # fmt: skip
