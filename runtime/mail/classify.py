@@ -37,7 +37,7 @@ __all__ = ["CLASSES", "SHIPPED_MODEL", "MailClassifier", "UnknownClass", "mail_t
 
 CLASSES: tuple[str, ...] = ("invoice", "other", "reminder", "spam", "support")  # sorted
 SHIPPED_MODEL = Path(__file__).parent / "data" / "classifier.npz"
-FORMAT = "robofleet-mail-classifier/1"
+FORMAT = "robofleet-mail-classifier/2"
 _HALF = 2**16  # hashed features per vectoriser; two of them side by side
 _BODY_CHARS = 4000  # a mail's class shows in its first lines; the rest only costs time
 _DIGITS = re.compile(r"\d")
@@ -110,6 +110,21 @@ def _sgd(seed: int = 0) -> SGDClassifier:
     )
 
 
+def _read_meta(path: Path) -> dict[str, Any]:
+    """The ``meta`` of a model file; ``ValueError`` unless it is one of this format."""
+    with np.load(path, allow_pickle=False) as saved:
+        if "meta" not in saved:
+            raise ValueError(f"{path} is not a {FORMAT} model")
+        meta = json.loads(str(saved["meta"]))
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != FORMAT
+        or tuple(meta.get("classes", ())) != CLASSES
+    ):
+        raise ValueError(f"{path} is not a {FORMAT} model")
+    return meta
+
+
 class MailClassifier:
     """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`.
 
@@ -129,6 +144,8 @@ class MailClassifier:
         self.corrections = corrections
         #: how the model was trained (corpus size, seeds, corpus digest, library versions)
         self.recipe: dict[str, Any] = dict(recipe or {})
+        #: True when loaded from a deployment's file made from an older shipped model
+        self.rebased = False
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -169,13 +186,32 @@ class MailClassifier:
     def load(cls, path: Path | None = None) -> MailClassifier:
         """Read a model saved by :meth:`save`; ``None`` reads the shipped one.
 
-        Raises ``OSError`` when the file cannot be read and ``ValueError`` when it is not a
-        model of this format.
+        A deployment's file made from another shipped model (robofleet was upgraded and its
+        model retrained) is rebased: the new shipped weights, with the file's remembered
+        corrections kept (when their feature space is the same) and its count of corrections;
+        what the old weights had learnt from corrections is dropped. :attr:`rebased` says so.
+        Raises ``OSError`` when a file cannot be read and ``ValueError`` when it is not a model
+        of this format.
         """
-        with np.load(path or SHIPPED_MODEL, allow_pickle=False) as saved:
-            meta = json.loads(str(saved["meta"]))
-            if meta.get("format") != FORMAT or tuple(meta.get("classes", ())) != CLASSES:
-                raise ValueError(f"{path or SHIPPED_MODEL} is not a {FORMAT} model")
+        if path is None:
+            return cls._read(SHIPPED_MODEL)
+        meta = _read_meta(path)
+        if meta.get("recipe") == _read_meta(SHIPPED_MODEL).get("recipe"):
+            return cls._read(path)
+        model = cls._read(SHIPPED_MODEL)
+        if meta.get("features") == 2 * _HALF:
+            with np.load(path, allow_pickle=False) as saved:
+                model._memory = CorrectionMemory.from_arrays(dict(saved), 2 * _HALF)
+        model.corrections = int(meta.get("corrections", 0))
+        model.rebased = True
+        return model
+
+    @classmethod
+    def _read(cls, path: Path) -> MailClassifier:
+        meta = _read_meta(path)
+        if meta.get("features") != 2 * _HALF:
+            raise ValueError(f"{path} hashes {meta.get('features')} features, not {2 * _HALF}")
+        with np.load(path, allow_pickle=False) as saved:
             columns = saved["columns"].astype(np.int64)
             values = saved["values"].astype(np.float64)
             intercept = saved["intercept"].astype(np.float64)
@@ -204,6 +240,7 @@ class MailClassifier:
             meta = {
                 "format": FORMAT,
                 "classes": list(CLASSES),
+                "features": 2 * _HALF,
                 "corrections": self.corrections,
                 "recipe": self.recipe,
             }

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import mail_classify
+from runtime.mail import classify
 from runtime.mail.classify import CLASSES, MailClassifier, UnknownClass
 from runtime.mail.corpus import HELDOUT_SEED, LANGUAGES, TRAIN_SEED, digest, generate, held_out
 from runtime.mail.corrections import FLOOR
@@ -107,6 +108,44 @@ def test_a_correction_changes_the_class_of_a_similar_later_mail(tmp_path):
     reloaded = MailClassifier.load(path)
     assert reloaded.predict(*LATER_WEBINAR)[0] == target
     assert reloaded.corrections == 1
+
+
+def test_a_deployment_file_from_an_older_shipped_model_is_rebased_keeping_corrections(
+    tmp_path, shipped
+):
+    model = copy.deepcopy(shipped)
+    target = next(c for c in CLASSES if c != shipped.predict(*LATER_WEBINAR)[0])
+    model.learn(*WEBINAR, target)
+    model.recipe = {**model.recipe, "corpus_sha256": "an older corpus"}
+    path = tmp_path / "model.npz"
+    model.save(path)
+
+    upgraded = MailClassifier.load(path)
+
+    assert upgraded.rebased and upgraded.corrections == 1
+    assert upgraded.recipe == shipped.recipe
+    assert upgraded.predict(*LATER_WEBINAR)[0] == target  # the remembered correction
+    assert upgraded.predict(*INVOICE) == shipped.predict(*INVOICE)  # the new weights
+    assert not MailClassifier.load(None).rebased
+
+
+def test_corrections_hashed_into_another_feature_space_are_dropped_on_rebase(tmp_path):
+    path = tmp_path / "model.npz"
+    meta = {
+        "format": classify.FORMAT,
+        "classes": list(CLASSES),
+        "features": 12345,
+        "corrections": 3,
+        "recipe": {"corpus_sha256": "an older corpus"},
+    }
+    np.savez(path, meta=np.asarray(json.dumps(meta)), columns=np.zeros(0, dtype=np.int32))
+    upgraded = MailClassifier.load(path)
+    assert upgraded.rebased and upgraded.corrections == 3
+    assert upgraded.predict(*INVOICE)[0] == "invoice"
+    meta["recipe"] = MailClassifier.load(None).recipe  # same recipe, other features: refused
+    np.savez(path, meta=np.asarray(json.dumps(meta)))
+    with pytest.raises(ValueError, match="features"):
+        MailClassifier.load(path)
 
 
 def test_correcting_the_same_mail_again_keeps_the_latest_class():
