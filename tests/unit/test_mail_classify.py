@@ -157,7 +157,7 @@ def test_correcting_the_same_mail_again_keeps_the_latest_class():
 
 def test_predictions_run_alongside_corrections_from_other_threads(shipped):
     model = copy.deepcopy(shipped)
-    mails = [(m.subject, m.body) for m in generate(40, HELDOUT_SEED, "heldout")]
+    mails = [(m.subject, m.body) for m in generate(20, HELDOUT_SEED, "heldout")]
 
     def predict_all() -> list[tuple[str, float]]:
         return [model.predict(subject, body) for subject, body in mails]
@@ -207,7 +207,7 @@ def test_a_file_of_another_format_is_refused(tmp_path):
 
 
 def test_training_is_deterministic():
-    mails = generate(250, TRAIN_SEED, "train")
+    mails = generate(100, TRAIN_SEED, "train")
     args = ([m.subject for m in mails], [m.body for m in mails], [m.label for m in mails])
     first = MailClassifier.train(*args, seed=3)
     second = MailClassifier.train(*args, seed=3)
