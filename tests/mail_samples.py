@@ -143,9 +143,12 @@ def malformed_corpus(big_attachment_mb: int = 30, bomb_mb: int = 60) -> dict[str
     return corpus
 
 
-async def append_all(port: int, user: str, password: str, messages: list[bytes]) -> None:
-    """Deliver messages to ``user``'s INBOX by IMAP APPEND, in order."""
-    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=120)
+async def append_all(
+    port: int, user: str, password: str, messages: list[bytes], timeout_s: float = 120.0
+) -> None:
+    """Deliver messages to ``user``'s INBOX by IMAP APPEND, in order; each call is bounded
+    by ``timeout_s`` (a connection the server drops mid-APPEND fails no sooner)."""
+    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=timeout_s)
     await client.wait_hello_from_server()
     await client.login(user, password)
     try:

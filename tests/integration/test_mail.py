@@ -112,7 +112,13 @@ async def _wait_records(http, url, name, count, timeout_s=60.0) -> list[dict]:
     async def enough() -> bool:
         return len(await _records(http, url, name)) >= count
 
-    await wait_until(enough, timeout_s=timeout_s, interval_s=0.25)
+    try:
+        await wait_until(enough, timeout_s=timeout_s, interval_s=0.25)
+    except AssertionError:
+        got = len(await _records(http, url, name))
+        async with http.get(f"{url}/v1/mailboxes") as response:
+            state = await response.text()
+        raise AssertionError(f"{got} of {count} mails recorded; mailboxes: {state}") from None
     return await _records(http, url, name)
 
 
@@ -260,7 +266,7 @@ async def _deliver_in_chunks(port, user, password, mails, chunk) -> None:
     sent = 0
     while sent < len(mails):
         try:
-            await append_all(port, user, password, mails[sent : sent + chunk])
+            await append_all(port, user, password, mails[sent : sent + chunk], timeout_s=5)
             sent += chunk
         except Exception:
             # the server is being restarted: what it acknowledged is in; try the rest again
