@@ -422,6 +422,8 @@ class EmailMonitor:
             record.errors.append(f"skipped: {skipped}")
         elif not oversized:
             await self._classify_and_act(record, parsed, key)
+        # a reason may quote a header (a defect's tokens, a file name): redacted like the rest
+        record.errors = [redact(reason)[0] for reason in record.errors]
         await self.store.record_mail(record)
         watch.processed += 1
         counted = record.mail_class or "none"
