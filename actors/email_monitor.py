@@ -36,7 +36,7 @@ from runtime.errors import (
     ModuleRejected,
     UnknownRobotType,
 )
-from runtime.mail.imap import ImapSession, MailboxUnreachable
+from runtime.mail.imap import CommandRefused, ImapSession, MailboxUnreachable
 from runtime.mail.mailbox import MailboxSpec, mailbox_password
 from runtime.mail.parse import ParsedMail, parse_mail
 from runtime.mail.plan import AttachedDocument, plan_robots
@@ -377,10 +377,14 @@ class EmailMonitor:
                 fetched, held = [], 0
         spec = watch.spec
         for uid in done:
-            if spec.after == "mark_read":
-                await session.mark_read(uid)
-            elif spec.after == "move" and spec.move_to:
-                await session.move(uid, spec.move_to)
+            try:
+                if spec.after == "mark_read":
+                    await session.mark_read(uid)
+                elif spec.after == "move" and spec.move_to:
+                    await session.move(uid, spec.move_to)
+            except CommandRefused as exc:  # e.g. no such folder: the mail stays, we carry on
+                watch.error = f"after-action {spec.after} of UID {uid}: {exc}"
+                log.warning("mailbox %s: %s", spec.name, watch.error)
 
     # -- one mail -------------------------------------------------------------------------
 

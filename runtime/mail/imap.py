@@ -19,7 +19,7 @@ import aioimaplib
 
 from runtime.mail.mailbox import MailboxSpec
 
-__all__ = ["FolderState", "ImapSession", "MailboxUnreachable"]
+__all__ = ["CommandRefused", "FolderState", "ImapSession", "MailboxUnreachable"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,10 @@ _SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 class MailboxUnreachable(Exception):
     """Raised when the server drops, refuses, says ``BYE`` or does not answer in time."""
+
+
+class CommandRefused(MailboxUnreachable):
+    """Raised when the server answers a command with ``NO`` or ``BAD`` (the link is fine)."""
 
 
 @dataclass(slots=True)
@@ -94,7 +98,7 @@ class ImapSession:
         if response.result != "OK":
             if any(b"BYE" in line for line in _lines(response)):
                 raise MailboxUnreachable(f"{what}: the server said BYE")
-            raise MailboxUnreachable(f"{what} failed: {response.result}")
+            raise CommandRefused(f"{what} refused: {response.result}")
         return _lines(response)
 
     @property

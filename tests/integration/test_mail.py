@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import aiohttp
+import aioimaplib
 import pytest
 import ray
 
@@ -381,3 +382,55 @@ async def test_pause_resume_label_cli_and_admin_only_changes(
     await _delete(http, fleet.url, name)
     async with http.delete(f"{fleet.url}/v1/mailboxes/{name}") as response:
         assert response.status == 404
+
+
+async def _folder_count(port: int, user: str, password: str, folder: str) -> int:
+    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=30)
+    await client.wait_hello_from_server()
+    await client.login(user, password)
+    try:
+        response = await client.select(folder)
+        exists = next(bytes(x) for x in response.lines if bytes(x).endswith(b"EXISTS"))
+        return int(exists.split()[0])
+    finally:
+        await client.logout()
+
+
+@pytest.mark.timeout(120)
+async def test_processed_mail_is_moved_and_a_missing_folder_does_not_stop_the_mailbox(
+    fleet, http, dovecot, password_file
+):
+    name = f"box-{uuid.uuid4().hex[:8]}"
+    client = aioimaplib.IMAP4("127.0.0.1", dovecot.port, timeout=30)
+    await client.wait_hello_from_server()
+    await client.login(name, dovecot.password)
+    await client.create("Done")
+    await client.logout()
+    await append_all(dovecot.port, name, dovecot.password, [support_mail(1), support_mail(2)])
+    spec = {
+        "name": name, "host": "127.0.0.1", "port": dovecot.port, "tls": False, "user": name,
+        "password_file": password_file, "after": "move", "move_to": "Done",
+    }  # fmt: skip
+    async with http.post(f"{fleet.url}/v1/mailboxes", json=spec) as response:
+        assert response.status == 201
+    await _wait_records(http, fleet.url, name, 2)
+
+    async def moved() -> bool:
+        return await _folder_count(dovecot.port, name, dovecot.password, "Done") == 2
+
+    await wait_until(moved, timeout_s=15)
+    assert await _folder_count(dovecot.port, name, dovecot.password, "INBOX") == 0
+    await _delete(http, fleet.url, name)
+
+    other = f"box-{uuid.uuid4().hex[:8]}"
+    spec.update(name=other, user=other, move_to="NoSuchFolder")
+    async with http.post(f"{fleet.url}/v1/mailboxes", json=spec) as response:
+        assert response.status == 201
+    await append_all(dovecot.port, other, dovecot.password, [support_mail(3)])
+    await _wait_records(http, fleet.url, other, 1)
+    await append_all(dovecot.port, other, dovecot.password, [support_mail(4)])
+    await _wait_records(http, fleet.url, other, 2)  # the refused move did not stop it
+    box = await _mailbox(http, fleet.url, other)
+    assert box["state"] == "watching" and box["last_uid"] == 2
+    assert "after-action move" in box["error"], box  # said, not hidden
+    await _delete(http, fleet.url, other)
