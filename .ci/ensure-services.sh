@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
 # Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
-# auth on loopback), Redis, and Prometheus with promtool (the alert-rule tests and
-# tests/integration/test_metrics.py).
+# auth on loopback), Redis, Prometheus with promtool (the alert-rule tests and
+# tests/integration/test_metrics.py) and Dovecot (the IMAP server the mail tests start
+# themselves, each with a throwaway config on a free port; the system instance is not needed
+# and not started).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -19,6 +21,7 @@ command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 # point-in-time test's throwaway cluster (both come with Debian's postgresql package).
 command -v pg_receivewal >/dev/null || need_apt+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+[ -x /usr/sbin/dovecot ] || command -v dovecot >/dev/null || need_apt+=(dovecot-imapd)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing system packages: ${need_apt[*]}"
     apt-get update -qq
@@ -52,4 +55,4 @@ if [ "${CI:-}" = "true" ]; then
         command -v "$tool" >/dev/null || { echo "CI=true and $tool is missing" >&2; exit 1; }
     done
 fi
-echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)"
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3), dovecot $(/usr/sbin/dovecot --version 2>/dev/null | cut -d' ' -f1)"

@@ -146,7 +146,7 @@ def _check_cache_and_redis(details: dict[str, Any], report: Report, redis_answer
 def _check_mailboxes(mailboxes: list[dict[str, Any]], report: Report) -> None:
     quiet = []
     for mailbox in mailboxes:
-        if mailbox["status"] == "ok":
+        if mailbox["status"] in ("ok", "connecting", "paused"):
             quiet.append(mailbox["name"])
             continue
         detail = f" ({mailbox['detail']})" if mailbox.get("detail") else ""

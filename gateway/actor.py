@@ -16,6 +16,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 from actors.ray.cache import RayCacheCalls
 from actors.ray.common import GATEWAY_PREFIX
 from actors.ray.documents import RayDocuments
+from actors.ray.email_monitor import EmailMonitorClient
 from actors.ray.orchestrator import OrchestratorClient
 from gateway.app import create_app
 from gateway.state import BATCHER
@@ -40,6 +41,7 @@ class GatewayHost:
             create_store(self.settings),
             RayDocuments(self.settings.namespace),
             cache=RayCacheCalls(self.settings.namespace),
+            mail=EmailMonitorClient(self.settings.namespace),
         )
         self._app = app
         self._runner = web.AppRunner(app, access_log=None)

@@ -25,6 +25,7 @@ from gateway.cache_metrics import pull_stats
 from gateway.documents import LocalShelf
 from gateway.errors import error_middleware
 from gateway.http import text_middleware
+from gateway.mail_routes import MAIL_DESK, DeskMailboxes, MailDesk
 from gateway.ratelimit import RateLimiter, rate_limit_middleware, stamp_rate_headers
 from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
@@ -35,6 +36,7 @@ from gateway.state import (
     CONTROL,
     DOCUMENTS,
     KEY_CACHE,
+    MAILBOXES,
     MODULE_DIRECTORY,
     PERMISSIONS,
     RATE_LIMITER,
@@ -99,11 +101,13 @@ def create_app(
     store: RobotStore,
     documents: Shelf | None = None,
     cache: CacheCalls | None = None,
+    mail: MailDesk | None = None,
 ) -> web.Application:
     """Build the gateway app around the orchestrator, a store and a document shelf.
 
     Without a shelf, documents are stored in this process under ``settings.documents_dir()``;
-    without cache calls, robots are read from the store alone.
+    without cache calls, robots are read from the store alone; without a mail desk (the
+    email monitor), the mailbox routes answer 503.
     """
     route_table = [entry for module in ROUTE_MODULES for entry in module.ROUTES]
     permissions: dict[tuple[str, str], Permission] = {
@@ -143,6 +147,9 @@ def create_app(
     app[DOCUMENTS] = documents or LocalShelf(
         DocumentShelf(settings.documents_dir(), settings.max_document_bytes)
     )
+    if mail is not None:
+        app[MAIL_DESK] = mail
+        app[MAILBOXES] = DeskMailboxes(mail)
     for route, _ in route_table:
         route.register(app.router)
     app.on_response_prepare.append(stamp_rate_headers)

@@ -21,6 +21,7 @@ from gateway.backup_metrics import backup_metrics_text
 from gateway.errors import ApiError
 from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
+from gateway.mail_routes import mail_metrics_text
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import Bucket, take_token
 from gateway.readiness import (
@@ -238,7 +239,8 @@ async def readyz(request: web.Request) -> web.Response:
         try:
             return await asyncio.wait_for(watch.mailbox_states(), CHECK_TIMEOUT_S)
         except Exception:
-            return []
+            silent = "the email monitor does not answer"
+            return [MailboxReadiness(name="email-monitor", status="unreachable", detail=silent)]
 
     kind: Literal["sqlite", "postgresql"] = "postgresql" if app[SETTINGS].database_url else "sqlite"
     (orchestrator_state, modules), store, cache, redis, mailbox_states = await asyncio.gather(
@@ -279,6 +281,7 @@ async def metrics(request: web.Request) -> web.Response:
     )
     body = generate_latest() + fleet + modules
     body += backup_metrics_text(request.app[SETTINGS].backups_dir())
+    body += await mail_metrics_text(request.app)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -50,6 +50,9 @@ class Health(BaseModel):
 
     status: str
     checks: dict[str, str] = Field(default_factory=dict)
+    details: dict[str, dict[str, str]] | None = Field(
+        None, description="mailboxes: each watched mailbox's state (stale does not fail it)."
+    )
 
 
 class CancelAnswer(BaseModel):

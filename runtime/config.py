@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import ConfigError, validation_message
+from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
 
 BUILTIN_MODULES = [
@@ -211,6 +212,12 @@ class Settings(BaseSettings):
         description="Directory of pg_dump, pg_basebackup, ... (default: PATH, then the "
         "newest /usr/lib/postgresql/*/bin).",
     )
+    mailboxes: list[MailboxSpec] = Field(
+        default_factory=list, description="[[mailboxes]] the email-monitor watches."
+    )
+    mail: MailSettings = Field(
+        default_factory=MailSettings, description="[mail]: actions, rules, bounds."
+    )
 
     @model_validator(mode="after")
     def _ocr_pool_size(self) -> Settings:
@@ -238,6 +245,10 @@ class Settings(BaseSettings):
     def backups_dir(self) -> Path:
         """Where backups are kept: ``backup_dir``, else ``<data_dir>/backups``."""
         return (self.backup_dir or self.data_dir / "backups").expanduser()
+
+    def mail_dir(self) -> Path:
+        """Where raw mail and the learned mail model are kept (on the head node)."""
+        return self.data_dir.expanduser() / "mail"
 
     def gateway_url(self) -> str:
         """The URL clients use to reach the local gateway."""

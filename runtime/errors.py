@@ -15,7 +15,11 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     ├── ControlError            (a request to act on a robot that cannot be carried out)
     │   ├── RobotNotFound
     │   ├── AlreadyTerminal
-    │   └── NotCancellable
+    │   ├── NotCancellable
+    │   ├── MailboxNotFound
+    │   ├── MailboxExists
+    │   ├── MailboxRejected
+    │   └── MailNotFound
     ├── ModuleError
     │   ├── UnknownModule
     │   ├── ModuleRejected
@@ -171,6 +175,34 @@ class NotCancellable(ControlError):
     code = "not_cancellable"
     http_status = 409
     retry_after_s = 1.0
+
+
+class MailboxNotFound(ControlError):
+    """Raised when no watched mailbox has the given name."""
+
+    code = "mailbox_not_found"
+    http_status = 404
+
+
+class MailboxExists(ControlError):
+    """Raised when a mailbox is added under a name already watched."""
+
+    code = "mailbox_exists"
+    http_status = 409
+
+
+class MailboxRejected(ControlError):
+    """Raised when a mailbox spec or a mail label is invalid."""
+
+    code = "mailbox_rejected"
+    http_status = 422
+
+
+class MailNotFound(ControlError):
+    """Raised when no processed mail has the given id."""
+
+    code = "mail_not_found"
+    http_status = 404
 
 
 class ModuleError(RobofleetError):

@@ -14,6 +14,7 @@ the user's data, not the runtime's protocol.
     orchestrator ──ModuleInfo / CancelAnswer──▶ gateway, CLI
     gateway, orchestrator ──CacheKeys / CacheEntry / CacheFill──▶ cache ──CacheRead──▶ them
     orchestrator ──RobotMarks──▶ cache ──CacheStatsSnapshot──▶ gateway, benchmarks
+    email-monitor ──SubmitRequest──▶ orchestrator; email-monitor ──MailboxStatus──▶ gateway
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "DocumentAnswer",
     "DurationBuckets",
     "FillToken",
+    "MailboxStatus",
     "ModuleInfo",
     "OrchestratorStats",
     "Outcome",
@@ -378,3 +380,35 @@ class CacheStatsSnapshot(WireMessage):
     warm_modules: int = 0
     memory_entries: int = 0
     memory_bytes: int = 0
+
+
+@dataclass(slots=True)
+class MailboxStatus(WireMessage):
+    """Email monitor → gateway, CLI: one watched mailbox and how it is doing.
+
+    ``state`` is ``watching`` (connected, last round trip within the bound), ``connecting``
+    (not connected yet or reconnecting, still within the bound), ``stale`` (no successful
+    round trip for longer than ``stale_after_s``) or ``paused``. ``processed`` and
+    ``by_class`` count mail since the monitor started; ``source`` is ``config`` or ``api``.
+    ``last_contact`` is the Unix time of the last successful server round trip (None:
+    never); ``uidnext`` the server's ``UIDNEXT`` seen then; ``last_uid`` the cursor
+    (every UID up to it is processed).
+    """
+
+    name: str
+    host: str
+    port: int
+    user: str
+    folder: str
+    state: str
+    paused: bool
+    idle: bool
+    last_contact: float | None
+    stale_after_s: float
+    uidvalidity: int | None
+    uidnext: int | None
+    last_uid: int | None
+    processed: int
+    error: str | None
+    source: str
+    by_class: dict[str, int] = field(default_factory=dict)

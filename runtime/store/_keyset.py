@@ -7,75 +7,29 @@ page exists, and the cursor of that page is the last id shown. Ids sort by creat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 from runtime.keys import AuditEntry
 from runtime.models import Robot, RobotStatus
 from runtime.store import _codec as c
+from runtime.store._pages import (
+    Placeholder,
+    cut_page,
+    page_query,
+    postgres_placeholder,
+    sqlite_placeholder,
+)
 from runtime.store.base import AuditPage, RobotPage
 
-
-class Identified(Protocol):
-    """A row's model: a robot or an audit entry, each with its ``id``."""
-
-    @property
-    def id(self) -> str:
-        """The key the pages are cut on."""
-        ...
-
-
-T = TypeVar("T", bound=Identified)
-
-Placeholder = Callable[[int], str]
-"""The SQL placeholder of the n-th parameter (1-based): ``?`` or ``$n``."""
-
-
-def sqlite_placeholder(_: int) -> str:
-    """SQLite's positional placeholder."""
-    return "?"
-
-
-def postgres_placeholder(n: int) -> str:
-    """PostgreSQL's numbered placeholder."""
-    return f"${n}"
-
-
-def page_query(
-    select: str,
-    table: str,
-    filters: Sequence[tuple[str, Any]],
-    cursor: str | None,
-    limit: int,
-    placeholder: Placeholder,
-) -> tuple[str, list[Any]]:
-    """The SQL and parameters of one page of ``table``, newest first.
-
-    ``select`` is the column list; ``filters`` are ``(column, value)`` equalities, skipped
-    where the value is None. ``limit + 1`` rows are asked for (see :func:`cut_page`).
-    Raises ValueError when ``limit`` is below 1.
-    """
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
-    where: list[str] = []
-    params: list[Any] = []
-    for column, op, value in (*((f, "=", v) for f, v in filters), ("id", "<", cursor)):
-        if value is not None:
-            params.append(value)
-            where.append(f"{column} {op} {placeholder(len(params))}")
-    sql = f"SELECT {select} FROM {table}"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
-    params.append(limit + 1)
-    return f"{sql} ORDER BY id DESC LIMIT {placeholder(len(params))}", params
-
-
-def cut_page(
-    rows: Sequence[Any], limit: int, decode: Callable[[Any], T]
-) -> tuple[list[T], str | None]:
-    """The first ``limit`` rows decoded, and the next page's cursor (None on the last page)."""
-    items = [decode(row) for row in rows[:limit]]
-    return items, items[-1].id if len(rows) > limit else None
+__all__ = [
+    "KeysetPages",
+    "Placeholder",
+    "cut_page",
+    "page_query",
+    "postgres_placeholder",
+    "sqlite_placeholder",
+]
 
 
 class KeysetPages:

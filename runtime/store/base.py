@@ -11,6 +11,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.store._mail import MailTables
 
 
 @dataclass(slots=True)
@@ -29,7 +30,7 @@ class AuditPage:
     next_cursor: str | None
 
 
-class RobotStore(ABC):
+class RobotStore(MailTables, ABC):
     """Durable record of robots, their attempts, runtime-registered modules, keys and audit.
 
     Writes from many concurrent robots are group-committed: concurrent calls to

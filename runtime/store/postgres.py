@@ -359,6 +359,9 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         with self._errors.translated():
             return await self._require(self._read_pool).fetch(sql, *args)
 
+    async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
+        await self._write_now(sql, *params)
+
     async def _write_now(self, sql: str, *args: Any) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
         with self._errors.translated():

@@ -270,6 +270,9 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         with self._errors.translated():
             return await self._on_reader(run)
 
+    async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
+        await self._write_now(sql, params)
+
     async def _write_now(self, sql: str, params: Sequence[Any]) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
 
