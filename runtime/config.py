@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import ConfigError
 from runtime.models import ModuleSpec
+from runtime.rules.model import Rule
 
 BUILTIN_MODULES = [
     ModuleSpec.model_validate(
@@ -174,6 +175,10 @@ class Settings(BaseSettings):
     )
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
+    rules: list[Rule] = Field(
+        default_factory=list,
+        description="Rules and schedules of the config file ([[rules]]), kept in the store.",
+    )
 
     @model_validator(mode="after")
     def _ocr_pool_size(self) -> Settings:
