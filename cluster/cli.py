@@ -1,5 +1,5 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
-modules, keys, chaos, bench."""
+modules, keys, schedules, rules, chaos, bench."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from cluster.bringup_cli import add_bringup_parsers
 from cluster.chaos import add_chaos_parser
 from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.keys_cli import add_keys_parser, cmd_keys
+from cluster.rules_cli import add_rules_parsers
 from runtime.config import Settings
 from runtime.errors import RobofleetError
 from runtime.lifecycle import TERMINAL_STATUSES
@@ -190,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_chaos_parser(sub, client_args)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
+    add_rules_parsers(sub, client_args, _client)
     return parser
 
 

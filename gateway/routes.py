@@ -22,6 +22,7 @@ from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import Bucket, take_token
+from gateway.rule_metrics import schedule_metrics_text
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
 from gateway.scope import check_robot, check_type, may_see
 from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
@@ -218,6 +219,7 @@ async def readyz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
     body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
+    body += await schedule_metrics_text(request.app[STORE])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
