@@ -168,8 +168,8 @@ class RuleKeeper:
         children: list[str] = []
         for rule in rules:
             assert rule.on.robot is not None
-            if status not in rule.on.robot.status:
-                continue
+            if status not in rule.on.robot.status or robot.rule_id == rule.id:
+                continue  # a rule never fires on its own robots: no rule chains forever
             if event is None:
                 event = robot_event(robot, transition)
             try:

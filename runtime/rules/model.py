@@ -191,6 +191,8 @@ class Action(BaseModel):
 class Rule(BaseModel):
     """A rule: ``on`` an event, when ``when`` holds, ``do`` an action.
 
+    A rule never fires on a robot it submitted itself, so ``on echo do echo`` makes one
+    step per robot, not a loop; a cycle through several rules needs a ``when`` that ends it.
     ``max_running`` bounds the unfinished robots a queue trigger keeps at once (M).
     """
 
@@ -208,15 +210,6 @@ class Rule(BaseModel):
         if self.when is not None:
             expressions["when"] = self.when
         check_expressions(expressions)
-        if (
-            self.on.robot is not None
-            and self.when is None
-            and self.on.robot.type == self.do.submit.type
-        ):
-            raise ValueError(
-                f"rule {self.id!r} would chain {self.on.robot.type!r} to itself forever: "
-                "give it a 'when' that ends the chain"
-            )
         return self
 
 

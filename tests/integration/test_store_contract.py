@@ -124,10 +124,9 @@ async def test_create_writes_the_audit_entry_of_each_robot_it_inserts(store: Rob
     assert stored[0] == fresh and stored[2] == unaudited and stored[1].id != repeat.id
     await store.create_robots([fresh], [accepted_entry(fresh.id, caller)])  # a retried call
     entries = (await store.list_audit()).entries
-    assert [(e.target, e.request_id, e.actor, e.client, e.action, e.outcome, e.status)
-            for e in entries] == [
-        (fresh.id, "req-1", "key-a", "10.0.0.9", "POST /v1/robots", "ok", 202)
-    ]
+    assert [
+        (e.target, e.request_id, e.actor, e.client, e.action, e.outcome, e.status) for e in entries
+    ] == [(fresh.id, "req-1", "key-a", "10.0.0.9", "POST /v1/robots", "ok", 202)]
 
 
 async def test_concurrent_creates_sharing_keys_in_opposite_order_both_succeed(

@@ -157,11 +157,23 @@ async def test_a_queue_trigger_keeps_at_most_m_robots(tmp_path: Path) -> None:
         assert len(drains) == 2 and all(r.payload["seen"] >= 9 for r in drains)
 
 
-def test_rules_without_a_watcher_cost_one_lookup_and_self_chains_need_a_condition() -> None:
-    with pytest.raises(ValidationError, match="forever"):
-        Rule.model_validate(
-            {"id": "loop", "on": {"robot": {"type": "echo"}}, "do": {"submit": {"type": "echo"}}}
-        )
+async def test_a_rule_on_its_own_type_makes_one_step_not_a_loop(tmp_path: Path) -> None:
+    rule = {"id": "again", "on": {"robot": {"type": "task"}}, "do": {"submit": {"type": "task"}}}
+    async with running(fast_settings(tmp_path, rules=[rule])) as orchestrator:
+        await submit(orchestrator, *[task(n=i) for i in range(5)])
+
+        async def ten_done() -> bool:
+            page = await orchestrator.store.list_robots(status=S.SUCCEEDED, limit=100)
+            return len(page.robots) == 10
+
+        await eventually(ten_done, 5.0, "ten robots to succeed")
+        await asyncio.sleep(0.3)
+        robots = (await orchestrator.store.list_robots(limit=100)).robots
+        assert len(robots) == 10
+        assert sum(1 for r in robots if r.rule_id == "again" and r.children == []) == 5
+
+
+def test_a_bad_expression_is_refused_with_its_name() -> None:
     with pytest.raises(ValidationError, match="JMESPath"):
         Rule.model_validate(
             {
