@@ -100,7 +100,10 @@ def rule_view(record: RuleRecord) -> RuleView:
     trigger = rule.on.schedule
     if trigger is not None:
         after = record.state.decided_until or record.created_at
-        upcoming = list(itertools.islice(slots_after(trigger, after), 1))
+        try:
+            upcoming = list(itertools.islice(slots_after(trigger, after), 1))
+        except (ValueError, OverflowError, KeyError):  # past the year 9999: no next slot
+            upcoming = []
         slot = upcoming[0] if upcoming else None
         view.schedule = ScheduleView(
             **record.state.model_dump(),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from runtime.models import JsonInt, RobotType
 from runtime.rules.mapping import check_expressions
-from runtime.text import MAX_UNIX_TIME, StoreJson
+from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
 __all__ = [
     "EVENT_STATUSES",
@@ -51,7 +52,7 @@ EVENT_STATUSES = ("succeeded", "failed", "dead", "cancelled")
 """The robot statuses a rule may fire on: the terminal ones."""
 
 EventStatus = Literal["succeeded", "failed", "dead", "cancelled"]
-_Expression = Annotated[str, Field(min_length=1, max_length=1000)]
+_Expression = Annotated[StoreText, Field(min_length=1, max_length=1000)]
 
 
 class Overlap(StrEnum):
@@ -99,9 +100,9 @@ class ScheduleTrigger(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cron: str | None = Field(None, min_length=9, max_length=200)
+    cron: StoreText | None = Field(None, min_length=9, max_length=200)
     every_s: float | None = Field(None, ge=1, le=366 * 86_400, allow_inf_nan=False)
-    timezone: str = Field("UTC", min_length=1, max_length=64)
+    timezone: StoreText = Field("UTC", min_length=1, max_length=64)
     jitter_s: float = Field(0.0, ge=0, le=86_400, allow_inf_nan=False)
     start_at: float | None = Field(None, ge=0, le=MAX_UNIX_TIME, allow_inf_nan=False)
     end_at: float | None = Field(None, ge=0, le=MAX_UNIX_TIME, allow_inf_nan=False)
@@ -126,6 +127,10 @@ class ScheduleTrigger(BaseModel):
 
         if not croniter.is_valid(value) or len(value.split()) not in (5, 6):
             raise ValueError(f"invalid cron expression {value!r}")
+        try:  # a valid expression may still name no day that exists ("0 0 31 2 *")
+            croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+        except Exception:
+            raise ValueError(f"cron expression {value!r} never fires") from None
         return value
 
     @model_validator(mode="after")
@@ -172,7 +177,7 @@ class SubmitAction(BaseModel):
 
     type: RobotType
     payload: StoreJson = Field(default_factory=dict)
-    map: dict[Annotated[str, Field(min_length=1, max_length=128)], _Expression] = Field(
+    map: dict[Annotated[StoreText, Field(min_length=1, max_length=128)], _Expression] = Field(
         default_factory=dict, max_length=64
     )
     priority: JsonInt = Field(5, ge=0, le=9)

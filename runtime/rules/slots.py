@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from runtime.rules.model import ScheduleTrigger
 
@@ -48,6 +48,14 @@ def _interval(trigger: ScheduleTrigger, after: float) -> Iterator[float]:
 
 
 def _cron(trigger: ScheduleTrigger, after: float) -> Iterator[float]:
+    """Cron slots after ``after``; they end where datetimes do (the year 9999)."""
+    try:
+        yield from _cron_slots(trigger, after)
+    except (OverflowError, ValueError, CroniterError):
+        return
+
+
+def _cron_slots(trigger: ScheduleTrigger, after: float) -> Iterator[float]:
     assert trigger.cron is not None
     zone = ZoneInfo(trigger.timezone)
     fields = trigger.cron.split()
