@@ -483,6 +483,8 @@ class Orchestrator:
         for robot in robots:
             if robot.id not in self.robots:
                 self._enqueue(robot)
+        if self.status_sync is not None:
+            self.status_sync.robots_created()  # cached list pages are out of date
         self._wake.set()
 
     # -- rules and schedules through the API ---------------------------------------------

@@ -271,3 +271,50 @@ async def test_chain_echo_echo_echo_survives_an_orchestrator_sigkill(
         for rule in rules:
             async with http.delete(f"{fleet.url}/v1/rules/{rule['id']}"):
                 pass
+
+
+async def test_the_schedules_and_rules_commands_do_what_the_routes_do(
+    fleet: Fleet, http: aiohttp.ClientSession, capsys
+) -> None:
+    """``robofleet schedules`` and ``robofleet rules`` against the fleet's gateway."""
+    from cluster.cli import main
+
+    rule_id = f"cli-{uuid.uuid4().hex[:8]}"
+    base = ["--url", fleet.url, "--api-key", fleet.admin_key]
+
+    async def cli(*argv: str) -> str:
+        code = await asyncio.to_thread(main, [*argv[:2], *base, *argv[2:]])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        return out
+
+    rule = {
+        "id": rule_id,
+        "on": {"schedule": {"cron": "0 9 * * 1-5", "timezone": "Europe/Madrid"}},
+        "do": {"submit": {"type": "echo", "payload": {"cli": True}, "map": {"day": "slot_iso"}}},
+    }
+    out = await cli("schedules", "create", json.dumps(rule))
+    assert rule_id in out and "Europe/Madrid" in out and "T09:00:00+0" in out
+    assert rule_id in await cli("schedules", "list")
+    assert "paused" in await cli("schedules", "pause", rule_id)
+    assert "active" in await cli("schedules", "resume", rule_id)
+    [robot_id] = (await cli("schedules", "trigger", rule_id)).split()
+    robot = await get_robot(http, fleet.url, robot_id)
+    assert robot["rule_id"] == rule_id and robot["payload"]["cli"] is True
+    # Backfill a past week: five weekday slots at 09:00 Madrid time, each fired once.
+    out = await cli(
+        "schedules", "backfill", rule_id, "2026-03-02T00:00:00+01:00", "2026-03-08T23:59:00+01:00"
+    )
+    assert out.strip() == "fired 5, already fired or not applicable 0"
+    out = await cli(
+        "schedules", "backfill", rule_id, "2026-03-02T00:00:00+01:00", "2026-03-08T23:59:00+01:00"
+    )
+    assert out.strip() == "fired 0, already fired or not applicable 5"
+    firings = await cli("rules", "firings", rule_id)
+    assert firings.count("backfill") == 5 and firings.count("manual:") == 1
+    shown = json.loads(await cli("schedules", "get", rule_id))
+    assert shown["schedule"]["fired"] == 6
+    assert rule_id in await cli("rules", "list")
+    await cli("schedules", "delete", rule_id)
+    async with http.get(f"{fleet.url}/v1/schedules/{rule_id}") as response:
+        assert response.status == 404

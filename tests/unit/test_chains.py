@@ -182,3 +182,25 @@ def test_a_bad_expression_is_refused_with_its_name() -> None:
                 "do": {"submit": {"type": "x", "map": {"a": "result.["}}},
             }
         )
+
+
+async def test_an_outcome_the_store_refuses_takes_its_chain_step_with_it(tmp_path: Path) -> None:
+    """The parent's result cannot be stored, so it is recorded failed: its success's chain
+    step is not stored, and nothing is queued that the store does not hold."""
+    deep: Any = 1
+    for _ in range(70):
+        deep = [deep]
+    async with running(fast_settings(tmp_path, rules=CHAIN)) as orchestrator:
+        parent = task(stage="a", n=deep)
+        await submit(orchestrator, parent)
+
+        async def failed() -> Any:
+            stored = await orchestrator.store.get_robot(parent.id)
+            return stored if stored is not None and stored.status is S.FAILED else None
+
+        stored = await eventually(failed, 5.0, "the parent to be recorded failed")
+        assert "could not record" in (stored.error or "") and stored.children == []
+        await asyncio.sleep(0.2)
+        assert (await orchestrator.store.list_robots(limit=10)).robots == [stored]
+        assert orchestrator.robots == {}
+        assert await orchestrator.store.list_firings("a-to-b") == []
