@@ -9,6 +9,7 @@ module.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,8 @@ from runtime.rules.slots import fire_time, iso, slots_after
 from runtime.text import MAX_UNIX_TIME
 
 __all__ = ["MODELS", "PATHS", "ROUTES", "rule_view"]
+
+_RULE_ID = re.compile(RULE_ID_PATTERN)
 
 
 class ScheduleView(ScheduleState):
@@ -118,9 +121,17 @@ def _answer(record: RuleRecord, status: int = 200) -> web.Response:
     return json_response(rule_view(record).model_dump(mode="json"), status)
 
 
-async def _stored(request: web.Request, schedule: bool = False) -> RuleRecord:
+def _rule_id(request: web.Request, schedule: bool = False) -> str:
+    """The path's rule id; an id no rule can have is ``UnknownRule`` (404)."""
     rule_id = request.match_info["rule_id"]
-    record = await request.app[STORE].get_rule(rule_id) if len(rule_id) <= 63 else None
+    if not _RULE_ID.fullmatch(rule_id):
+        raise UnknownRule(f"no {'schedule' if schedule else 'rule'} with id {rule_id!r}")
+    return rule_id
+
+
+async def _stored(request: web.Request, schedule: bool = False) -> RuleRecord:
+    rule_id = _rule_id(request, schedule)
+    record = await request.app[STORE].get_rule(rule_id)
     if record is None or (schedule and record.rule.on.schedule is None):
         raise UnknownRule(f"no {'schedule' if schedule else 'rule'} with id {rule_id!r}")
     return record
@@ -155,7 +166,7 @@ async def delete_rule(request: web.Request) -> web.Response:
 async def list_firings(request: web.Request) -> web.Response:
     """``GET /v1/rules/{rule_id}/firings``: what the rule did, newest first."""
     query = parse(FiringQuery, dict(request.query))
-    rule_id = request.match_info["rule_id"]
+    rule_id = _rule_id(request)
     firings = await request.app[STORE].list_firings(rule_id, query.limit + 1, query.cursor)
     more = len(firings) > query.limit
     firings = firings[: query.limit]
@@ -265,7 +276,7 @@ MODELS: list[type[BaseModel]] = [
 ]
 """The models :data:`PATHS` refers to."""
 
-_RULE_ID = [
+_RULE_ID_PARAMETER = [
     {
         "name": "rule_id",
         "in": "path",
@@ -281,7 +292,7 @@ def _one(operation_id: str, summary: str, answer: type[BaseModel], **extra: Any)
         summary,
         {"200": json_answer(answer, "the answer")},
         (404, 409, 422),
-        parameters=_RULE_ID,
+        parameters=_RULE_ID_PARAMETER,
         **extra,
     )
 
@@ -308,8 +319,8 @@ PATHS: dict[str, Any] = {
             "listRuleFirings",
             "A rule's firings, newest first (admin)",
             {"200": json_answer(FiringPage, "a page of firings")},
-            (422,),
-            parameters=[*_RULE_ID, *query_parameters(FiringQuery)],
+            (404, 422),
+            parameters=[*_RULE_ID_PARAMETER, *query_parameters(FiringQuery)],
         ),
     },
     "/v1/schedules": {
