@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.audit import AUDIT_TARGET
 from gateway.http import json_response, parse, read_json
-from gateway.spec import body, json_answer, operation, query_parameters
+from gateway.spec import body, json_answer, links, operation, query_parameters
 from gateway.state import CONTROL, STORE
 from runtime.errors import RuleRejected, UnknownRule
 from runtime.keys import Permission
@@ -291,11 +291,24 @@ def _one(operation_id: str, summary: str, answer: type[BaseModel], **extra: Any)
         operation_id,
         summary,
         {"200": json_answer(answer, "the answer")},
-        (404, 409, 422),
+        (400, 404, 409, 422) if "requestBody" in extra else (404, 409, 422),
         parameters=_RULE_ID_PARAMETER,
         **extra,
     )
 
+
+_RULE_LINKS = links(("getRule", "listRuleFirings", "deleteRule"), "rule_id")
+_SCHEDULE_LINKS = links(
+    (
+        "getSchedule",
+        "pauseSchedule",
+        "resumeSchedule",
+        "triggerSchedule",
+        "backfillSchedule",
+        "deleteSchedule",
+    ),
+    "rule_id",
+)
 
 PATHS: dict[str, Any] = {
     "/v1/rules": {
@@ -305,7 +318,7 @@ PATHS: dict[str, Any] = {
         "post": operation(
             "createRule",
             "Add a rule: on a robot event, a queue length or a schedule, do submit (admin)",
-            {"201": json_answer(RuleView, "the rule")},
+            {"201": {**json_answer(RuleView, "the rule"), "links": _RULE_LINKS}},
             (400, 409, 422),
             requestBody=body(Rule),
         ),
@@ -330,7 +343,7 @@ PATHS: dict[str, Any] = {
         "post": operation(
             "createSchedule",
             "Add a schedule: a rule whose 'on' is a schedule (admin)",
-            {"201": json_answer(RuleView, "the schedule")},
+            {"201": {**json_answer(RuleView, "the schedule"), "links": _SCHEDULE_LINKS}},
             (400, 409, 422),
             requestBody=body(Rule),
         ),
