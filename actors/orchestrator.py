@@ -593,7 +593,7 @@ class Orchestrator:
             stored = await self.store.get_robot(robot_id)
             if stored is None:
                 raise RobotNotFound(f"no robot with id {robot_id!r}")
-            if lifecycle.is_terminal(stored.status):
+            if stored.status.terminal:
                 raise AlreadyTerminal(f"robot {robot_id} is already {stored.status}")
             raise NotCancellable(f"robot {robot_id} is being recovered; retry")
         if robot.status is RobotStatus.QUEUED:

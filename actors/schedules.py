@@ -62,7 +62,7 @@ class Schedules:
     _wake: asyncio.Event
 
     def running(self, rule_id: str) -> bool:
-        """Whether a robot ``rule_id`` submitted is unfinished (see :class:`~actors.rules.RuleKeeper`)."""
+        """Whether a robot ``rule_id`` submitted is unfinished (the rule keeper says)."""
         raise NotImplementedError
 
     def _accept(self, stored: list[Robot], submitted: list[Robot]) -> list[Robot]:

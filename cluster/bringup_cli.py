@@ -22,6 +22,7 @@ from cluster import up_record
 from cluster.keys_cli import bootstrap_admin_key
 from cluster.ports import WantedPort, check_ports, free_loopback_port
 from cluster.up_record import HeadRecord, ProcessIdentity, UpRecord
+from runtime.backup import BackupSchedule
 from runtime.config import Settings
 from runtime.errors import ConfigError, RobofleetError
 
@@ -71,6 +72,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     record = UpRecord(ProcessIdentity.of(os.getpid()), settings.gateway_port)
     up_record.write(data_dir, record)
     head = None
+    backups: BackupSchedule | None = None
     stop = threading.Event()
     try:
         if settings.ray_address:
@@ -105,6 +107,11 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  gateway:   {deployed['url']}")
         print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
         print(f"  ray:       {address}")
+        backups = BackupSchedule(settings)
+        if backups.start():
+            every = settings.backup_interval_s
+            every_text = f"{every / 3600:g}h" if every % 3600 == 0 else f"{every:g}s"
+            print(f"  backups:   every {every_text} into {settings.backups_dir()}")
         print("Press Ctrl-C (or run `robofleet down`) to stop.", flush=True)
         while not stop.wait(1.0):
             pass
@@ -113,6 +120,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second TERM must not cut teardown
         print("\nstopping robofleet...", flush=True)
+        if backups is not None:
+            backups.stop()
         try:
             import ray
 

@@ -1,10 +1,11 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
-modules, keys, schedules, rules, chaos, bench."""
+modules, keys, schedules, rules, chaos, doctor, bench, backup (in ``cluster.backup_cli``)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,13 +13,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+from pydantic import ValidationError
+
+from cluster.backup_cli import add_backup_parser
 from cluster.bringup_cli import add_bringup_parsers
 from cluster.chaos import add_chaos_parser
-from cluster.client import GatewayClient, GatewayRequestFailed
+from cluster.client import GatewayClient, GatewayRequestFailed, segment
+from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from cluster.rules_cli import add_rules_parsers
 from runtime.config import Settings
-from runtime.errors import RobofleetError
+from runtime.errors import RobofleetError, validation_message
 from runtime.lifecycle import TERMINAL_STATUSES
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
@@ -31,10 +37,27 @@ def _client(args: argparse.Namespace) -> GatewayClient:
 
 
 def _payload(raw: str) -> dict[str, Any]:
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
-    value = json.loads(text)
+    """The JSON object of ``--payload`` (text, or ``@file``); ValueError names what is wrong."""
+    try:
+        data = Path(raw[1:]).read_bytes() if raw.startswith("@") else raw.encode()
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"--payload is not JSON: {exc.args[0]}") from None
+    except OSError as exc:
+        raise ValueError(f"--payload: cannot read {raw[1:]}: {exc.strerror}") from None
     if not isinstance(value, dict):
-        raise ValueError("the payload must be a JSON object")
+        raise ValueError("--payload must be a JSON object")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (argparse type); refused with the reason."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
     return value
 
 
@@ -102,7 +125,8 @@ def cmd_modules(args: argparse.Namespace) -> int:
     if args.action == "scale":
         if args.name is None or args.replicas is None:
             raise ValueError("usage: robofleet modules scale NAME N")
-        info = client.request("POST", f"/v1/modules/{args.name}/scale", {"replicas": args.replicas})
+        path = f"/v1/modules/{segment(args.name)}/scale"
+        info = client.request("POST", path, {"replicas": args.replicas})
         print(f"{info['name']}: {len(info['replicas'])} replicas")
         return 0
     for module in client.modules():
@@ -163,7 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--wait", action="store_true", help="wait for the outcome, showing progress"
     )
-    submit.add_argument("--timeout", type=float, default=600.0)
+    submit.add_argument(
+        "--timeout", type=_seconds, default=600.0, help="seconds --wait waits (default 600)"
+    )
     client_args(submit)
     submit.set_defaults(func=cmd_submit)
 
@@ -190,8 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     add_chaos_parser(sub, client_args)
+    add_doctor_parser(sub)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
     add_rules_parsers(sub, client_args, _client)
+    add_backup_parser(sub)
     return parser
 
 
@@ -202,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except GatewayRequestFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:  # settings from the environment, read by the command
+        print(f"error: invalid settings: {validation_message(exc, 'settings')}", file=sys.stderr)
         return 1
     except (RobofleetError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

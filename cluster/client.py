@@ -25,6 +25,11 @@ class GatewayRequestFailed(Exception):
         return f"{self.status}: {self.message}" if self.status else self.message
 
 
+def segment(value: str) -> str:
+    """``value`` escaped as one path segment (a ``/`` or ``..`` in an id stays inside it)."""
+    return urllib.parse.quote(value, safe="")
+
+
 class GatewayClient:
     """Calls the robofleet HTTP API."""
 
@@ -69,7 +74,7 @@ class GatewayClient:
 
     def robot(self, robot_id: str) -> dict[str, Any]:
         """Fetch one robot."""
-        return self.request("GET", f"/v1/robots/{urllib.parse.quote(robot_id)}")
+        return self.request("GET", f"/v1/robots/{segment(robot_id)}")
 
     def robots(self, **query: str | int | float | None) -> dict[str, Any]:
         """List robots."""
@@ -78,3 +83,24 @@ class GatewayClient:
     def modules(self) -> list[dict[str, Any]]:
         """List modules."""
         return self.request("GET", "/v1/modules")["modules"]
+
+    def readiness(self) -> tuple[int, dict[str, Any]]:
+        """``GET /readyz``: its HTTP status (200 ready, 503 not) and its detail document.
+
+        Raises :class:`GatewayRequestFailed` when the gateway cannot be reached or answers
+        something other than the document.
+        """
+        request = urllib.request.Request(self.url + "/readyz", method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise GatewayRequestFailed(exc.code, str(exc.reason)) from None
+            try:
+                return exc.code, json.loads(exc.read())
+            except ValueError:
+                raise GatewayRequestFailed(exc.code, "not a readiness document") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            unreachable = f"cannot reach the gateway at {self.url}: {exc}"
+            raise GatewayRequestFailed(0, unreachable) from None

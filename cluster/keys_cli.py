@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cluster.client import GatewayClient
+from cluster.client import GatewayClient, segment
 from runtime.config import Settings
 from runtime.keys import Role, new_api_key
 from runtime.store import create_store
@@ -87,11 +87,12 @@ def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
                 f"{_when(key['expires_at']):<18}{modules}  {key['name'] or ''}"
             )
     elif args.action == "revoke":
-        answer = client.request("POST", f"/v1/keys/{args.id}/revoke")
+        answer = client.request("POST", f"/v1/keys/{segment(args.id)}/revoke")
         print(f"revoked {answer['id']}")
     else:
         overlap = parse_duration(args.overlap) if args.overlap else 3600.0
-        answer = client.request("POST", f"/v1/keys/{args.id}/rotate", {"overlap_s": overlap})
+        path = f"/v1/keys/{segment(args.id)}/rotate"
+        answer = client.request("POST", path, {"overlap_s": overlap})
         print(f"rotated {args.id}: it keeps working until {_when(time.time() + overlap)}")
         _print_new_key(answer)
     return 0

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cluster.client import GatewayClient
+from cluster.client import GatewayClient, segment
 
 
 def _when(ts: float | None) -> str:
@@ -52,18 +52,18 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
     elif args.action == "create":
         _print_schedule(client.request("POST", base, _rule_body(args.rule)))
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"{base}/{args.id}"), indent=2))
+        print(json.dumps(client.request("GET", f"{base}/{segment(args.id)}"), indent=2))
     elif args.action in ("pause", "resume"):
-        _print_schedule(client.request("POST", f"{base}/{args.id}/{args.action}"))
+        _print_schedule(client.request("POST", f"{base}/{segment(args.id)}/{args.action}"))
     elif args.action == "trigger":
-        answer = client.request("POST", f"{base}/{args.id}/trigger")
+        answer = client.request("POST", f"{base}/{segment(args.id)}/trigger")
         print(" ".join(answer["robot_ids"]) or "nothing fired (its 'when' did not hold)")
     elif args.action == "backfill":
         span = {"start": _instant(args.start), "end": _instant(args.end)}
-        answer = client.request("POST", f"{base}/{args.id}/backfill", span)
+        answer = client.request("POST", f"{base}/{segment(args.id)}/backfill", span)
         print(f"fired {answer['fired']}, already fired or not applicable {answer['skipped']}")
     else:
-        client.request("DELETE", f"{base}/{args.id}")
+        client.request("DELETE", f"{base}/{segment(args.id)}")
         print(f"deleted {args.id}")
     return 0
 
@@ -80,16 +80,18 @@ def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
         view = client.request("POST", "/v1/rules", _rule_body(args.rule))
         print(f"created {view['id']}")
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"/v1/rules/{args.id}"), indent=2))
+        print(json.dumps(client.request("GET", f"/v1/rules/{segment(args.id)}"), indent=2))
     elif args.action == "firings":
-        page = client.request("GET", f"/v1/rules/{args.id}/firings", query={"limit": args.limit})
+        page = client.request(
+            "GET", f"/v1/rules/{segment(args.id)}/firings", query={"limit": args.limit}
+        )
         for f in page["firings"]:
             print(
                 f"{_when(f['at'])}  {f['outcome']:<8} {f['source']:<32} "
                 f"{f['robot_id'] or '-':<26} {f['detail'] or ''}"
             )
     else:
-        client.request("DELETE", f"/v1/rules/{args.id}")
+        client.request("DELETE", f"/v1/rules/{segment(args.id)}")
         print(f"deleted {args.id}")
     return 0
 

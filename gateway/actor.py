@@ -20,7 +20,6 @@ from actors.ray.orchestrator import OrchestratorClient
 from gateway.app import create_app
 from runtime.config import Settings
 from runtime.heap import GcPauses, settle_heap
-from runtime.messages import GcPauseSummary
 from runtime.store import create_store
 
 __all__ = ["GatewayHost", "RemoteGateway", "gateway_name", "gateway_options"]
@@ -54,10 +53,6 @@ class GatewayHost:
         log.info("gateway listening on %s", self.settings.gateway_url())
         self._gc = GcPauses()
         settle_heap()
-
-    def gc_pauses(self) -> GcPauseSummary:
-        """Garbage-collector pauses of this gateway since the last call (for benchmarks)."""
-        return GcPauseSummary.of(self._gc.summary(reset=True))
 
     def url(self) -> str:
         """The URL this gateway serves."""

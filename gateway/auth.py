@@ -143,8 +143,8 @@ def auth_middleware(
         key: ApiKey | None = None
         if presented is None:
             problem = "an API key is required: send 'Authorization: Bearer <key>' or 'X-API-Key'"
-        elif len(presented) > MAX_KEY_CHARS:
-            problem = "unknown API key"
+        elif len(presented) > MAX_KEY_CHARS or not presented.isascii():
+            problem = "unknown API key"  # robofleet's keys are short and ASCII"
         else:
             key = await keys.lookup(presented)
             problem = "unknown API key" if key is None else key.problem()

@@ -18,7 +18,6 @@ import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler
-from pydantic import ValidationError
 
 from runtime.errors import GatewayError, RobofleetError
 
@@ -29,7 +28,6 @@ __all__ = [
     "error_middleware",
     "error_response",
     "translate",
-    "validation_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -91,18 +89,13 @@ def translate(exc: RobofleetError, request_id: str) -> web.Response:
     return error_response(status, exc.code, exc.message, request_id, headers)
 
 
-def validation_message(exc: ValidationError) -> str:
-    """Say which fields were wrong and why, without echoing the input back."""
-    parts = []
-    for err in exc.errors(include_url=False, include_input=False):
-        where = ".".join(str(p) for p in err["loc"]) or "body"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
-
-
 # Headers of aiohttp's own HTTP errors that the uniform body keeps: a 405 says which
 # methods the resource allows (RFC 9110), a 413 or 429 when to come back.
 _KEPT_HEADERS = ("Allow", "Retry-After")
+
+CLIENT_CLOSED = 499
+"""The status a request is counted with when its client left before the answer began
+(nginx's "client closed request"); never sent, since no one is there to read it."""
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
@@ -130,6 +123,25 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         code = exc.reason.lower().replace(" ", "_")
         return error_response(exc.status_code, code, exc.reason, request_id, _kept_headers(exc))
+    except web.RequestPayloadError as exc:
+        # The body did not decode as its Content-Encoding says, or ended short of its
+        # Content-Length: the client's fault, and the decoder's text stays in the log.
+        log.info("request %s: unreadable body: %s", request_id, exc.__cause__ or exc)
+        request.content.feed_eof()  # nothing more is read of it (aiohttp would try again)
+        answer = error_response(
+            400,
+            "bad_request",
+            "the request body could not be read: it does not match its Content-Encoding, "
+            "or it ended before its Content-Length",
+            request_id,
+        )
+        answer.force_close()
+        return answer
+    except ConnectionError:
+        # The client went away mid-request (aiohttp's ClientConnectionResetError is one):
+        # no one reads this answer; it is counted as a client closed request.
+        log.info("request %s: the client closed the connection", request_id)
+        return error_response(CLIENT_CLOSED, "client_closed", "client closed request", request_id)
     except HttpProcessingError as exc:
         # aiohttp's parsers (multipart parts, chunked bodies) raise these outside of
         # web.HTTPException; they are the client's fault. The parser's message may echo

@@ -22,15 +22,12 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from gateway.errors import REQUEST_ID, REQUEST_ID_HEADER
+from gateway.errors import CLIENT_CLOSED, REQUEST_ID, REQUEST_ID_HEADER
 from runtime.models import Robot, RobotEvent
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 15.0
-CLIENT_CLOSED = 499
-"""The status a request is counted with when its client left before the answer began
-(nginx's "client closed request"); never sent, since no one is there to read it."""
 
 
 def robot_events(previous: Robot | None, current: Robot) -> list[RobotEvent]:

@@ -13,12 +13,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ApiError, validation_message
+from gateway.errors import ApiError
+from runtime.errors import validation_message
 from runtime.text import MAX_JSON_DEPTH, text_problem
 
 __all__ = ["json_response", "parse", "read_json", "text_middleware", "unstorable"]
 
 Model = TypeVar("Model", bound=BaseModel)
+
+BODY_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br"})
+"""The ``Content-Encoding`` values of a JSON body that aiohttp decodes (or that need none)."""
 
 
 def json_response(
@@ -32,6 +36,13 @@ def json_response(
 
 async def read_json(request: web.Request) -> Any:
     """Parse a JSON body whatever its declared content type; raise a 400 ApiError if it is not."""
+    if request.headers.get("Content-Encoding", "").strip().lower() not in BODY_ENCODINGS:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "the body's Content-Encoding is not supported: send it as is, or as gzip, "
+            "deflate or br",
+        )
     raw = await request.read()
     if not raw:
         raise ApiError(400, "invalid_json", "the request body is empty")

@@ -10,11 +10,12 @@ reconnects by itself.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -203,6 +204,22 @@ class RateLimiter:
         """Stop reconnecting and close the Redis connection."""
         if self._link is not None:
             await self._link.close()
+
+    async def redis_state(self, timeout_s: float = 0.5) -> Literal["ok", "down", "not_configured"]:
+        """``"not_configured"``, ``"down"``, or ``"ok"`` after a live ping (for ``/readyz``).
+
+        A failed ping switches the limiter to local buckets, as a failed call would.
+        """
+        if self._link is None:
+            return "not_configured"
+        if not self._link.up:
+            return "down"
+        try:
+            await asyncio.wait_for(self._link.client.ping(), timeout_s)
+        except Exception as exc:
+            self._link.went_down(exc)
+            return "down"
+        return "ok"
 
     async def acquire(self, buckets: Sequence[Bucket], cost: float = 1.0) -> Decision:
         """Take a token from every bucket (atomically), in Redis when it is up."""

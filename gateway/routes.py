@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,18 +17,32 @@ from pydantic import BaseModel
 
 from gateway.audit import AUDIT_TARGET, AUDITED, audit_caller
 from gateway.auth import caller
+from gateway.backup_metrics import backup_metrics_text
 from gateway.errors import ApiError
 from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
 from gateway.module_metrics import module_metrics_text
 from gateway.ratelimit import Bucket, take_token
+from gateway.readiness import (
+    CHECK_TIMEOUT_S,
+    MailboxReadiness,
+    ModuleReadiness,
+    Readiness,
+    ReadinessDetails,
+    RedisReadiness,
+    cache_readiness,
+    module_readiness,
+    store_readiness,
+)
 from gateway.rule_metrics import schedule_metrics_text
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
 from gateway.scope import check_robot, check_type, may_see
 from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
 from gateway.state import (
     BATCHER,
+    CACHE,
     CONTROL,
+    MAILBOXES,
     MODULE_DIRECTORY,
     RATE_LIMITER,
     ROBOT_READS,
@@ -198,28 +212,64 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """``GET /readyz``: the orchestrator and the store both answer."""
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(request.app[CONTROL].ready(), 2.0)
-        checks["orchestrator"] = "ok"
-    except Exception:
-        checks["orchestrator"] = "unavailable"
-    try:
-        await asyncio.wait_for(request.app[STORE].get_robot("-"), 2.0)
-        checks["store"] = "ok"
-    except Exception:
-        checks["store"] = "unavailable"
-    ready = all(v == "ok" for v in checks.values())
-    return json_response(
-        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    """``GET /readyz``: 200 when the orchestrator and the store answer, else 503.
+
+    The body details every part (store, cache, Redis, each module, each mailbox); only the
+    orchestrator and the store decide the status (see ``gateway.readiness``).
+    """
+    app = request.app
+    control = app[CONTROL]
+
+    async def orchestrator() -> tuple[str, list[ModuleReadiness]]:
+        try:
+            await asyncio.wait_for(control.ready(), CHECK_TIMEOUT_S)
+        except Exception:
+            return "unavailable", []
+        try:
+            infos = await asyncio.wait_for(control.list_modules(), CHECK_TIMEOUT_S)
+        except Exception:
+            return "ok", []
+        return "ok", [module_readiness(info) for info in infos]
+
+    async def mailboxes() -> list[MailboxReadiness]:
+        watch = app.get(MAILBOXES)
+        if watch is None:
+            return []
+        try:
+            return await asyncio.wait_for(watch.mailbox_states(), CHECK_TIMEOUT_S)
+        except Exception:
+            return []
+
+    kind: Literal["sqlite", "postgresql"] = "postgresql" if app[SETTINGS].database_url else "sqlite"
+    (orchestrator_state, modules), store, cache, redis, mailbox_states = await asyncio.gather(
+        orchestrator(),
+        store_readiness(lambda: app[STORE].get_robot("-"), kind),
+        cache_readiness(app[CACHE]),
+        app[RATE_LIMITER].redis_state(),
+        mailboxes(),
     )
+    checks = {"orchestrator": orchestrator_state, "store": store.status}
+    ready = all(v == "ok" for v in checks.values())
+    document = Readiness(
+        status="ready" if ready else "not_ready",
+        checks=checks,
+        details=ReadinessDetails(
+            orchestrator=orchestrator_state,
+            store=store,
+            cache=cache,
+            redis=RedisReadiness(status=redis),
+            modules=modules,
+            mailboxes=mailbox_states,
+        ),
+    )
+    return json_response(document.model_dump(mode="json"), 200 if ready else 503)
 
 
 async def metrics(request: web.Request) -> web.Response:
     """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
     body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
     body += await schedule_metrics_text(request.app[STORE])
+    body += backup_metrics_text(request.app[SETTINGS].backups_dir())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -248,6 +298,7 @@ MODELS: list[type[BaseModel]] = [
     ModuleInfo,
     ModuleList,
     Health,
+    Readiness,
 ]
 """The models :data:`PATHS` refers to."""
 
@@ -367,8 +418,11 @@ PATHS: dict[str, Any] = {
     "/readyz": {
         "get": operation(
             "readyz",
-            "Readiness: the orchestrator and the store answer",
-            {"200": json_answer(Health, "ready"), "503": json_answer(Health, "not ready")},
+            "Readiness: the orchestrator and the store answer; details of every part",
+            {
+                "200": json_answer(Readiness, "ready"),
+                "503": json_answer(Readiness, "not ready"),
+            },
             public=True,
         )
     },

@@ -76,8 +76,10 @@ class KeyCreate(BaseModel):
     role: Role
     modules: list[ModuleName] | None = Field(
         None,
+        min_length=1,
         max_length=64,
-        description="Limit an operator or viewer key to these modules; null means all.",
+        description="Limit an operator or viewer key to these modules (at least one); null "
+        "means all.",
     )
     expires_in_s: float | None = Field(
         None,

@@ -29,6 +29,9 @@ COMMON_ERRORS = (401, 403, 429, 503)
 # Every operation answers 422 to a path or query parameter holding text the store cannot
 # hold (a NUL), whatever its other parameters (gateway.http.text_middleware).
 INPUT_ERRORS = (422,)
+# Every operation with a body answers 400 to a body that is not JSON or does not decode as its
+# Content-Encoding, 413 to one over the size limit, 415 to an encoding it does not take.
+BODY_ERRORS = (400, 413, 415)
 
 
 class ErrorDetail(BaseModel):
@@ -110,11 +113,16 @@ def operation(
     needs a key (the document's default security).
     ``extra`` adds fields such as ``parameters`` and ``requestBody``.
     """
-    statuses = sorted(set(errors) | set(INPUT_ERRORS) | (set() if public else set(COMMON_ERRORS)))
+    statuses = set(errors) | set(INPUT_ERRORS) | (set() if public else set(COMMON_ERRORS))
+    if "requestBody" in extra:
+        statuses |= set(BODY_ERRORS)
     answer = {
         "operationId": operation_id,
         "summary": summary,
-        "responses": {**responses, **{str(s): json_answer(ErrorBody, "error") for s in statuses}},
+        "responses": {
+            **responses,
+            **{str(s): json_answer(ErrorBody, "error") for s in sorted(statuses)},
+        },
         **extra,
     }
     if public:

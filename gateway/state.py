@@ -19,6 +19,7 @@ AUDIT_LOG            AuditLog              audit entries written in the backgrou
 CACHE                GatewayCache          the way to the cache actor
 ROBOT_READS          RobotReads            robot reads through the cache
 DOCUMENTS            Shelf                 uploaded documents
+MAILBOXES            MailboxWatch          mailbox states for /readyz (optional: absent, none)
 ===================  ====================  ==============================================
 """
 
@@ -33,6 +34,7 @@ from gateway.auth import KeyCache
 from gateway.batching import SubmitBatcher
 from gateway.cache_client import GatewayCache
 from gateway.ratelimit import RateLimiter
+from gateway.readiness import MailboxWatch
 from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
 from runtime.config import Settings
@@ -57,6 +59,7 @@ __all__ = [
     "CONTROL",
     "DOCUMENTS",
     "KEY_CACHE",
+    "MAILBOXES",
     "MODULE_DIRECTORY",
     "PERMISSIONS",
     "RATE_LIMITER",
@@ -156,3 +159,4 @@ AUDIT_LOG = web.AppKey("audit_log", AuditLog)
 CACHE = web.AppKey("cache", GatewayCache)
 ROBOT_READS = web.AppKey("robot_reads", RobotReads)
 DOCUMENTS = web.AppKey("documents", Shelf)
+MAILBOXES = web.AppKey("mailboxes", MailboxWatch)

@@ -6,12 +6,12 @@ import os
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runtime.errors import ConfigError
+from runtime.errors import ConfigError, validation_message
 from runtime.models import ModuleSpec
 from runtime.rules.model import Rule
 
@@ -173,11 +173,38 @@ class Settings(BaseSettings):
     ocr_workers: int | None = Field(
         None, ge=0, le=256, description="Replicas of the 'ocr' module (default: one per CPU)."
     )
+    ocr_languages: list[Annotated[str, Field(pattern=r"^[A-Za-z_]{3,16}$")]] = Field(
+        default_factory=lambda: ["eng"],
+        min_length=1,
+        description="Tesseract languages this deployment's OCR robots ask for (their "
+        "settings.lang); `robofleet doctor` checks each is installed.",
+    )
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
     rules: list[Rule] = Field(
         default_factory=list,
         description="Rules and schedules of the config file ([[rules]]), kept in the store.",
+    )
+
+    backup_dir: Path | None = Field(
+        None, description="Where backups are kept (default: <data_dir>/backups)."
+    )
+    backup_interval_s: float = Field(
+        86_400.0,
+        ge=0,
+        description="How often `robofleet up` takes, verifies and prunes a backup; 0: never.",
+    )
+    backup_keep_daily: int = Field(7, ge=0, description="Newest backups kept, one per day.")
+    backup_keep_weekly: int = Field(4, ge=0, description="Newest backups kept, one per week.")
+    backup_pitr: bool = Field(
+        False,
+        description="PostgreSQL: take a base backup with each backup and stream WAL while "
+        "`robofleet up` runs, for `robofleet backup restore --to-time`.",
+    )
+    pg_bin_dir: Path | None = Field(
+        None,
+        description="Directory of pg_dump, pg_basebackup, ... (default: PATH, then the "
+        "newest /usr/lib/postgresql/*/bin).",
     )
 
     @model_validator(mode="after")
@@ -202,6 +229,10 @@ class Settings(BaseSettings):
     def documents_dir(self) -> Path:
         """Where uploaded documents are stored, content-addressed (on the head node)."""
         return self.data_dir.expanduser() / "documents"
+
+    def backups_dir(self) -> Path:
+        """Where backups are kept: ``backup_dir``, else ``<data_dir>/backups``."""
+        return (self.backup_dir or self.data_dir / "backups").expanduser()
 
     def gateway_url(self) -> str:
         """The URL clients use to reach the local gateway."""
@@ -237,4 +268,4 @@ def load_settings(
             merged["modules"] = list(default_modules)
         return Settings(**merged)
     except ValidationError as exc:
-        raise ConfigError(f"invalid settings: {exc}") from exc
+        raise ConfigError(f"invalid settings: {validation_message(exc, 'settings')}") from None

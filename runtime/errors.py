@@ -31,7 +31,10 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   └── PermanentError
     │       └── BadPayload
     ├── GatewayError
-    └── BadDocument             (an uploaded document that cannot be stored or read)
+    ├── BadDocument             (an uploaded document that cannot be stored or read)
+    └── BackupError             (a backup that cannot be taken, read, proved or restored)
+        ├── BackupInvalid       (a backup whose files or checksums do not prove it)
+        └── RestoreRefused      (a restore that would overwrite a live or non-empty store)
 
 Each class declares the ``code`` and ``http_status`` a client sees; actors raise, and the
 gateway translates once, at its boundary (``gateway.errors``). ``retry_after_s``, when set,
@@ -42,6 +45,8 @@ arguments to ``super().__init__`` and none is keyword-only.
 """
 
 from __future__ import annotations
+
+from pydantic import ValidationError
 
 
 class RobofleetError(Exception):
@@ -280,8 +285,37 @@ class BadDocument(RobofleetError):
     http_status = 422
 
 
+class BackupError(RobofleetError):
+    """Raised when a backup cannot be taken, listed, verified, pruned or restored."""
+
+    code = "backup_error"
+
+
+class BackupInvalid(BackupError):
+    """Raised when a backup's files are missing, altered, or do not restore to what it claims."""
+
+    code = "backup_invalid"
+
+
+class RestoreRefused(BackupError):
+    """Raised when a restore would overwrite a live or non-empty store without ``--force``."""
+
+    code = "restore_refused"
+    http_status = 409
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Tell whether a failure raised by module code deserves another attempt."""
     if isinstance(exc, RobotError):
         return exc.retryable
     return True
+
+
+def validation_message(exc: ValidationError, root: str = "body") -> str:
+    """One line saying which fields were wrong and why, without echoing the input back;
+    ``root`` names a failure of the whole (a field path is empty)."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"]) or root
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -9,7 +9,7 @@ small (each walks at most a few thousand new objects: under 1 ms) and makes full
 (one per 1,000 middle collections instead of 10): a queue that grows by thousands of robots
 a second no longer sets off a walk of the whole queue every few seconds. Cyclic garbage
 that reaches the old generation waits longer to be freed. :class:`GcPauses` records the
-pauses, as ``robofleet_gc_pause_seconds`` and for benchmarks.
+pauses as ``robofleet_gc_pause_seconds``.
 """
 
 from __future__ import annotations
@@ -39,11 +39,10 @@ def settle_heap(young: int = YOUNG_THRESHOLD, old: int = OLD_THRESHOLD) -> None:
 
 
 class GcPauses:
-    """Times each collection of this process: count, total and longest pause per generation."""
+    """Times each collection of this process into ``robofleet_gc_pause_seconds``."""
 
     def __init__(self) -> None:
         self._started = 0.0
-        self._pauses: dict[int, list[float]] = {}
         # Labelled now: labels() takes the metric's lock, which a collection could interrupt.
         self._series = {generation: GC_PAUSE.labels(str(generation)) for generation in (0, 1, 2)}
         gc.callbacks.append(self._on_gc)
@@ -55,22 +54,6 @@ class GcPauses:
         seconds = time.perf_counter() - self._started
         generation = info["generation"]
         self._series[generation].observe(seconds)
-        count, total, longest = self._pauses.get(generation, (0, 0.0, 0.0))
-        self._pauses[generation] = [count + 1, total + seconds, max(longest, seconds)]
-
-    def summary(self, reset: bool = False) -> dict[str, dict[str, float]]:
-        """Per generation: collections, total and longest pause in ms (since the last reset)."""
-        out = {
-            str(generation): {
-                "collections": count,
-                "total_ms": round(total * 1000, 2),
-                "max_ms": round(longest * 1000, 2),
-            }
-            for generation, (count, total, longest) in sorted(self._pauses.items())
-        }
-        if reset:
-            self._pauses.clear()
-        return out
 
     def close(self) -> None:
         """Stop timing collections."""

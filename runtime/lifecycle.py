@@ -30,7 +30,6 @@ __all__ = [
     "apply",
     "cancel",
     "give_up_or_retry",
-    "is_terminal",
     "start",
     "status_rank",
     "succeed",
@@ -66,11 +65,6 @@ def status_rank(status: RobotStatus | str) -> int:
     Raises ``ValueError`` for a string that is not a status.
     """
     return STATUS_RANK[RobotStatus(status)]
-
-
-def is_terminal(status: RobotStatus | str) -> bool:
-    """Whether no transition leaves ``status`` (one of :data:`TERMINAL_STATUSES`)."""
-    return RobotStatus(status) in TERMINAL_STATUSES
 
 
 @dataclass(slots=True)

@@ -39,8 +39,6 @@ __all__ = [
     "Dispatch",
     "DocumentAnswer",
     "FillToken",
-    "GcGenerationPauses",
-    "GcPauseSummary",
     "ModuleInfo",
     "OrchestratorStats",
     "Outcome",
@@ -353,38 +351,3 @@ class CacheStatsSnapshot(WireMessage):
     warm_modules: int = 0
     memory_entries: int = 0
     memory_bytes: int = 0
-
-
-# -- garbage-collector pauses -------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class GcGenerationPauses(WireMessage):
-    """The collections of one garbage-collector generation: how many, total and longest (ms)."""
-
-    collections: int
-    total_ms: float
-    max_ms: float
-
-
-@dataclass(slots=True)
-class GcPauseSummary(WireMessage):
-    """Gateway or orchestrator actor → benchmarks: its GC pauses since the previous ask.
-
-    ``generations`` maps a generation (0, 1, 2) to its pauses; one that did not collect is
-    absent.
-    """
-
-    generations: dict[int, GcGenerationPauses] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, summary: dict[str, dict[str, float]]) -> GcPauseSummary:
-        """The message of a ``runtime.heap.GcPauses.summary()``."""
-        return cls(
-            {
-                int(generation): GcGenerationPauses(
-                    int(pauses["collections"]), pauses["total_ms"], pauses["max_ms"]
-                )
-                for generation, pauses in summary.items()
-            }
-        )

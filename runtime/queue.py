@@ -13,8 +13,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from runtime.routing import queue_key
-
 
 @dataclass(order=True, slots=True)
 class _Entry:
@@ -27,7 +25,8 @@ class _Entry:
 def order_key(
     priority: int, deadline: float | None, created_at: float, seq: int
 ) -> tuple[int, float, float, int]:
-    """The sort key of a waiting robot (see :func:`runtime.routing.queue_key`), made total.
+    """The sort key of a waiting robot: higher priority first, then the earlier deadline (none
+    sorts last), then the older robot.
 
     A NaN or infinite deadline counts as none; a creation time that is not finite counts
     as 0 (the oldest). Keys of different robots compare as a strict total order, since
@@ -37,8 +36,7 @@ def order_key(
         deadline = None
     if not math.isfinite(created_at):
         created_at = 0.0
-    key: tuple[int, float, float, int] = queue_key(int(priority), deadline, created_at, seq)
-    return key
+    return (-int(priority), math.inf if deadline is None else deadline, created_at, seq)
 
 
 class RobotQueue:

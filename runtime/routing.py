@@ -102,8 +102,3 @@ def pick_replica(
         return open_replicas[0]
     first, second = (rng or random).sample(open_replicas, 2)
     return first if first.in_flight <= second.in_flight else second
-
-
-def queue_key(priority: int, deadline: float | None, created_at: float, seq: int) -> tuple:
-    """Sort key of a waiting robot: higher priority, then earlier deadline, then older."""
-    return (-priority, deadline if deadline is not None else float("inf"), created_at, seq)

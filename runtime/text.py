@@ -103,13 +103,12 @@ def _scalar_problem(value: Any) -> str | None:
 
 def json_problem(
     value: Any,
-    max_depth: int = MAX_JSON_DEPTH,
     max_values: int = MAX_JSON_VALUES,
     scalars: bool = True,
 ) -> str | None:
     """Why a parsed JSON value cannot round-trip through the store and its readers, or None.
 
-    Checks nesting (at most ``max_depth`` levels, the value itself being level 1) and the
+    Checks nesting (at most :data:`MAX_JSON_DEPTH` levels, the value itself being level 1) and the
     number of values (at most ``max_values``); with ``scalars``, also every key and string
     (see :func:`text_problem`) and every number (finite; integers within 64 bits). Walks
     the value without recursion, so any depth the JSON parser accepts is safe to check.
@@ -122,8 +121,8 @@ def json_problem(
         if seen > max_values:
             return f"it holds more than {max_values} values"
         if isinstance(item, dict):
-            if depth > max_depth:
-                return f"it is nested deeper than {max_depth} levels"
+            if depth > MAX_JSON_DEPTH:
+                return f"it is nested deeper than {MAX_JSON_DEPTH} levels"
             for key, member in item.items():
                 if scalars:
                     if not isinstance(key, str):
@@ -133,8 +132,8 @@ def json_problem(
                         return f"a key {problem}"
                 stack.append((member, depth + 1))
         elif isinstance(item, list | tuple):
-            if depth > max_depth:
-                return f"it is nested deeper than {max_depth} levels"
+            if depth > MAX_JSON_DEPTH:
+                return f"it is nested deeper than {MAX_JSON_DEPTH} levels"
             stack.extend((member, depth + 1) for member in item)
         elif scalars:
             problem = _scalar_problem(item)

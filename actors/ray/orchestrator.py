@@ -27,15 +27,8 @@ from actors.ray.common import (
 )
 from actors.ray.replica import RayReplicaDriver
 from runtime.config import Settings
-from runtime.heap import GcPauses, settle_heap
-from runtime.messages import (
-    CancelAnswer,
-    GcPauseSummary,
-    ModuleInfo,
-    ScheduleAnswer,
-    SubmitAnswer,
-    SubmitRequest,
-)
+from runtime.heap import settle_heap
+from runtime.messages import CancelAnswer, ModuleInfo, ScheduleAnswer, SubmitAnswer, SubmitRequest
 from runtime.models import ClusterNode, ClusterView
 from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
@@ -69,7 +62,6 @@ class OrchestratorActor(Orchestrator):
         await self.start()
         # After start(): a queue recovered from the store is frozen with the rest, so no
         # later collection walks it (settle_heap collects first: no garbage is frozen).
-        self._gc = GcPauses()
         settle_heap()
         self._unplaceable = ray_metrics.Gauge(
             "robofleet_module_unplaceable",
@@ -80,10 +72,6 @@ class OrchestratorActor(Orchestrator):
             "robofleet_module_queued", "Robots waiting for a module", tag_keys=("module",)
         )
         self._gauge_task = asyncio.get_running_loop().create_task(self._export_gauges())
-
-    def gc_pauses(self) -> GcPauseSummary:
-        """Garbage-collector pauses of this process since the last call (for benchmarks)."""
-        return GcPauseSummary.of(self._gc.summary(reset=True))
 
     def ready(self) -> bool:
         """Answer once the orchestrator has started (used by readiness checks)."""

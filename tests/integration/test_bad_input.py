@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+
+import brotli
 import pytest
 
 CASES = [
@@ -54,3 +57,45 @@ async def test_unknown_route_is_404_json(fleet, http):
     async with http.get(f"{fleet.url}/v1/nowhere") as response:
         assert response.status == 404
         assert "error" in await response.json()
+
+
+ECHO = b'{"type": "echo", "payload": {"n": 1}}'
+ENCODED_CASES = [
+    ("gzip that is not gzip", "gzip", ECHO, 400, "bad_request"),
+    ("deflate that is not deflate", "deflate", ECHO, 400, "bad_request"),
+    ("br that is not brotli", "br", ECHO, 400, "bad_request"),
+    ("an encoding robofleet does not take", "compress", ECHO, 415, "unsupported_media_type"),
+    ("real gzip", "gzip", gzip.compress(ECHO), 202, None),
+    ("real brotli", "br", brotli.compress(ECHO), 202, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "encoding", "body", "status", "code"), ENCODED_CASES, ids=[c[0] for c in ENCODED_CASES]
+)
+async def test_a_body_is_read_as_its_content_encoding_says(
+    fleet, http, name, encoding, body, status, code
+):
+    headers = {"Content-Type": "application/json", "Content-Encoding": encoding}
+    async with http.post(f"{fleet.url}/v1/robots", data=body, headers=headers) as response:
+        assert response.status == status
+        answer = await response.json()
+    if code:
+        assert answer["error"]["code"] == code and answer["error"]["message"]
+    else:
+        assert answer["status"] == "queued"
+
+
+async def test_a_key_that_is_not_ascii_is_unknown_not_a_failure(fleet, http):
+    async with http.get(
+        f"{fleet.url}/v1/robots", headers={"Authorization": "Bearer \u00ff\u00fe-key"}
+    ) as response:
+        assert response.status == 401
+        assert (await response.json())["error"]["message"] == "unknown API key"
+
+
+async def test_a_key_limited_to_no_module_is_refused(fleet, http):
+    body = {"role": "operator", "modules": []}
+    async with http.post(f"{fleet.url}/v1/keys", json=body) as response:
+        assert response.status == 422
+        assert "modules" in (await response.json())["error"]["message"]

@@ -134,8 +134,8 @@ def test_apply_refuses_a_transition_the_robot_is_not_at():
 
 def test_terminal_statuses_are_those_without_a_way_out_and_rank_last():
     assert lifecycle.TERMINAL_STATUSES == {s for s, nxt in ALLOWED.items() if not nxt}
-    assert all(lifecycle.is_terminal(s) for s in TERMINAL_STATUSES)
-    assert not lifecycle.is_terminal("queued") and lifecycle.is_terminal("dead")
+    assert all(s.terminal for s in TERMINAL_STATUSES)
+    assert not S.QUEUED.terminal and S.DEAD.terminal
     assert [lifecycle.status_rank(s) for s in (S.QUEUED, S.RUNNING, S.DEAD)] == [0, 1, 2]
     for src, dst in ALLOWED_PAIRS:  # every move goes forward, or to a later attempt
         assert lifecycle.status_rank(dst) > lifecycle.status_rank(src) or dst is S.QUEUED

@@ -1,0 +1,59 @@
+"""The command line refuses bad arguments with one line naming them, before any request."""
+
+from __future__ import annotations
+
+import pytest
+
+from cluster import cli
+from cluster.client import segment
+
+
+def test_a_payload_nested_past_the_parser_is_one_line_naming_the_argument(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5_000 + "]" * 5_000)
+    with pytest.raises(ValueError, match=r"^--payload is not JSON: depth limit"):
+        cli._payload(f"@{deep}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("notjson", "--payload is not JSON"),
+        ("[1, 2]", "--payload must be a JSON object"),
+        ("@/no/such/file.json", "--payload: cannot read /no/such/file.json"),
+    ],
+)
+def test_a_bad_payload_names_the_argument(raw, message):
+    with pytest.raises(ValueError, match=message):
+        cli._payload(raw)
+
+
+def test_a_payload_file_that_is_not_utf8_is_refused(tmp_path):
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes(b'{"name": "caf\xe9"}')
+    with pytest.raises(ValueError, match="--payload is not JSON"):
+        cli._payload(f"@{bad}")
+
+
+@pytest.mark.parametrize("timeout", ["-1", "0", "nan", "inf", "soon"])
+def test_a_wait_timeout_that_is_not_a_positive_number_is_refused_before_submitting(
+    timeout, capsys
+):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["submit", "echo", "--wait", "--timeout", timeout])
+    assert exit_.value.code == 2
+    assert "is not a positive number of seconds" in capsys.readouterr().err
+
+
+def test_an_id_stays_one_path_segment():
+    assert segment("../../etc") == "..%2F..%2Fetc"
+    assert segment("a b?c#d") == "a%20b%3Fc%23d"
+
+
+def test_invalid_settings_are_one_line_naming_the_setting(monkeypatch, capsys):
+    monkeypatch.setenv("ROBOFLEET_MAX_BODY_BYTES", "lots")
+    assert cli.main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: invalid settings: max_body_bytes: ")
+    assert "lots" not in err
