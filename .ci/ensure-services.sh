@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
 # Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
-# auth on loopback), Redis and promtool (Prometheus' rule checker, from the prometheus package).
+# auth on loopback), Redis, and Prometheus with promtool (the alert-rule tests and
+# tests/integration/test_metrics.py).
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -13,7 +14,7 @@ ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
 command -v wrk >/dev/null || need_apt+=(wrk)
 command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
-command -v promtool >/dev/null || need_apt+=(prometheus)
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need_apt+=(prometheus)
 # Backups: pg_dump/pg_restore/pg_basebackup/pg_receivewal, and initdb/pg_ctl for the
 # point-in-time test's throwaway cluster (both come with Debian's postgresql package).
 command -v pg_receivewal >/dev/null || need_apt+=(postgresql-client)
@@ -46,5 +47,9 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
         --dir /var/lib/redis --logfile /var/log/redis/ci.log
     for _ in $(seq 1 30); do redis-cli ping >/dev/null 2>&1 && break; sleep 0.5; done
 fi
-command -v promtool >/dev/null || { echo "promtool is missing after installing prometheus" >&2; exit 1; }
+if [ "${CI:-}" = "true" ]; then
+    for tool in prometheus promtool; do
+        command -v "$tool" >/dev/null || { echo "CI=true and $tool is missing" >&2; exit 1; }
+    done
+fi
 echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3)"

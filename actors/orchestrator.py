@@ -22,6 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from actors import robot_figures as figures
 from actors.cache import CacheCalls
 from actors.cache_sync import ModuleBoard, RobotStatusSync
 from actors.deployment import DeployedModule, ReplicaSlot
@@ -52,6 +53,7 @@ from runtime.messages import (
     Outcome,
     OutcomeKind,
     Progress,
+    RobotFigures,
     ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
@@ -59,6 +61,7 @@ from runtime.messages import (
 from runtime.models import ModuleSpec, Robot, RobotStatus
 from runtime.queue import RobotQueue
 from runtime.registry import validate_module
+from runtime.robot_tally import RobotTally
 from runtime.routing import choose_module, pick_replica
 from runtime.rules.model import Rule, RuleRecord
 from runtime.store.base import RobotStore
@@ -101,6 +104,8 @@ class Orchestrator:
         self.stopping = False
         self.dispatched = 0
         self.rejected: dict[str, str] = {}
+        self.tally = RobotTally()
+        self.started_at = time.time()
 
     # -- start and stop ------------------------------------------------------------------
 
@@ -349,6 +354,7 @@ class Orchestrator:
         generation = slot.generation
         robots = [robot for robot, _ in batch]
         self.dispatched += len(robots)
+        self.tally.dispatch(module.name, len(robots))
         started = self.writer.write([start for _, start in batch])
         deadline = max(r.timeout_s for r in robots) + ANSWER_GRACE_S
         try:
@@ -387,6 +393,7 @@ class Orchestrator:
         health and only frees a half-open breaker's trial.
         """
         slot.finish(robot.id)
+        self.tally.run_time(robot.type, outcome.seconds)
         if self.robots.get(robot.id) is not robot or robot.attempt != outcome.attempt:
             module.breaker.release()
             return None  # cancelled after its grace, or requeued when its replica was lost
@@ -433,6 +440,7 @@ class Orchestrator:
         """
         self._chain(robot, transition)
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         if robot.status is RobotStatus.QUEUED:
             self._enqueue(robot)
         else:
@@ -609,6 +617,7 @@ class Orchestrator:
         transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.QUEUED, reason)
         self._chain(robot, transition)
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         [applied] = await self._record([transition])
         if not applied:
             stored = await self.store.get_robot(robot.id)
@@ -650,6 +659,7 @@ class Orchestrator:
         )
         self._chain(robot, transition)
         lifecycle.apply(robot, transition)
+        self.tally.transition(robot.type, transition)
         await self._record([transition])
 
     # -- the cluster ---------------------------------------------------------------------
@@ -677,6 +687,24 @@ class Orchestrator:
             dispatched=self.dispatched,
             commits=self.writer.commits,
         )
+
+    def queue_depths(self) -> dict[str, int]:
+        """Robots queued for each module (a type several modules serve counts for each)."""
+        return figures.queue_depths(self.modules, self.queues)
+
+    def replica_in_flight(self) -> dict[str, dict[str, int]]:
+        """Robots running on each replica, by module then replica name (as routing counts)."""
+        return figures.replica_in_flight(self.modules)
+
+    def robot_figures(self) -> RobotFigures:
+        """Every robot figure of ``/metrics`` (see :func:`actors.robot_figures.robot_figures`)."""
+        return figures.robot_figures(
+            self.robots, self.modules, self.queues, self.tally, self.started_at
+        )
+
+    def __repr__(self) -> str:
+        """Live state for the Ray dashboard's Repr column and logs: robots and modules."""
+        return figures.orchestrator_repr(self.robots, self.modules)
 
     def _wake_up(self) -> None:
         self._wake.set()

@@ -47,6 +47,26 @@ class ReplicaHost:
         self._progress: dict[str, Progress] = {}
         self._contexts: dict[str, RobotContext] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self.runs: dict[str, int] = dict.fromkeys((k.value for k in OutcomeKind), 0)
+        """Attempts this replica ran since it started, by how they ended (an ``OutcomeKind``)."""
+        self.health: HealthState | None = None
+        """What the module said of its health at the last check (None before any)."""
+
+    @property
+    def in_flight(self) -> int:
+        """Robots running in this replica now."""
+        return len(self._contexts)
+
+    def __repr__(self) -> str:
+        """Live state for the Ray dashboard's Repr column and logs.
+
+        E.g. ``module:sleep:0(in_flight=3/16 health=healthy runs=120)``.
+        """
+        health = self.health.value if self.health is not None else "unchecked"
+        return (
+            f"{self.name}(in_flight={self.in_flight}/{self.spec.max_concurrency} "
+            f"health={health} runs={sum(self.runs.values())})"
+        )
 
     def ping(self) -> ReplicaPing:
         """Identify the replica: its name, process id and robots in progress (no node)."""
@@ -60,7 +80,8 @@ class ReplicaHost:
 
     async def check_health(self) -> HealthState:
         """Ask the module whether it can take work."""
-        return await call_health(self.module)
+        self.health = await call_health(self.module)
+        return self.health
 
     def module_metrics(self) -> list[MetricSample]:
         """The module's own metric samples (its ``metrics()`` hook); none if the hook fails."""
@@ -95,6 +116,7 @@ class ReplicaHost:
         finally:
             self._contexts.pop(robot.id, None)
             self._progress.pop(robot.id, None)
+        self.runs[kind.value] += 1
         return Outcome(
             robot.id, robot.attempt, kind, time.monotonic() - started, result, error, retryable
         )

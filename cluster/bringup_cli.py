@@ -45,6 +45,8 @@ def cluster_settings(args: argparse.Namespace) -> Settings:
         overrides["gateway_host"] = args.host
     if getattr(args, "ray_host", None):
         overrides["ray_host"] = args.ray_host
+    if getattr(args, "prometheus", None):
+        overrides["prometheus_url"] = args.prometheus
     return deploy.load_cluster_settings(getattr(args, "config", None), **overrides)
 
 
@@ -90,6 +92,7 @@ def cmd_up(args: argparse.Namespace) -> int:
                     "gcs": settings.ray_port,
                     "dashboard": settings.dashboard_port,
                     "client_server": client_port,
+                    "metrics_export": settings.metrics_export_port,
                 },
             )
             record = replace(record, head=head_record)
@@ -112,6 +115,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             every = settings.backup_interval_s
             every_text = f"{every / 3600:g}h" if every % 3600 == 0 else f"{every:g}s"
             print(f"  backups:   every {every_text} into {settings.backups_dir()}")
+        if head is not None:
+            print_metrics_endpoints(settings, deploy.link_service_discovery(head, data_dir))
         print("Press Ctrl-C (or run `robofleet down`) to stop.", flush=True)
         while not stop.wait(1.0):
             pass
@@ -136,6 +141,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_metrics_endpoints(settings: Settings, service_discovery: Path | None) -> None:
+    """Say where Prometheus finds robofleet's metrics: every gateway's ``/metrics``, Ray's
+    metrics export of each node, and Ray's service-discovery file listing those."""
+    host = "127.0.0.1" if settings.ray_host in ("0.0.0.0", "::") else settings.ray_host
+    print(f"  metrics:   {settings.gateway_url()}/metrics (gateway, needs an API key)")
+    print(f"             http://{host}:{settings.metrics_export_port}/metrics (Ray's export)")
+    if service_discovery is not None:
+        print(f"  prometheus file_sd: {service_discovery}")
+    if settings.prometheus_url:
+        print(f"  dashboard charts from Prometheus at {settings.prometheus_url}")
+
+
 def up_ports(settings: Settings) -> list[WantedPort]:
     """The ports ``robofleet up`` with ``settings`` listens on, checked before it starts."""
     gateway = WantedPort(
@@ -153,6 +170,12 @@ def up_ports(settings: Settings) -> list[WantedPort]:
             "ROBOFLEET_DASHBOARD_PORT",
             "127.0.0.1",
             settings.dashboard_port,
+        ),
+        WantedPort(
+            "the Ray metrics export port",
+            "ROBOFLEET_METRICS_EXPORT_PORT",
+            settings.ray_host,
+            settings.metrics_export_port,
         ),
         gateway,
     ]
@@ -201,7 +224,11 @@ def cmd_join(args: argparse.Namespace) -> int:
         check_ports([WantedPort("the gateway port", "--port", host, port)])
     known = _node_ids(args.head, settings.namespace)
     worker = deploy.start_worker(
-        args.head, resources, args.num_cpus, settings.data_dir / "ray-worker.log"
+        args.head,
+        resources,
+        args.num_cpus,
+        settings.data_dir / "ray-worker.log",
+        settings.metrics_export_port,
     )
     stop = threading.Event()
     node_id = None
@@ -374,6 +401,12 @@ def add_bringup_parsers(sub: Any) -> None:
         "--ray-host",
         help="address of this machine the Ray head listens on (default 127.0.0.1: this machine "
         "only); another address lets other machines join, and run code in the cluster",
+    )
+    up.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="Prometheus the Ray dashboard queries for its charts, e.g. http://127.0.0.1:9090 "
+        "(ROBOFLEET_PROMETHEUS_URL)",
     )
     up.add_argument(
         "--recover",

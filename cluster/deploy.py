@@ -197,6 +197,7 @@ def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
         "--dashboard-host=127.0.0.1",
         f"--dashboard-port={settings.dashboard_port}",
         "--include-dashboard=true",
+        f"--metrics-export-port={settings.metrics_export_port}",
         "--disable-usage-stats",
         # A temp dir of its own keeps this head apart from any other Ray on the machine.
         f"--temp-dir={temp_dir}",
@@ -206,8 +207,40 @@ def launch_head(settings: Settings, client_server_port: int) -> LocalRay:
         settings.data_dir / "ray-head.log",
         f"the Ray head on port {settings.ray_port}",
         temp_dir=temp_dir,
-        env=_single_machine_env(settings.ray_host),
+        env=head_env(settings),
     )
+
+
+def head_env(settings: Settings) -> dict[str, str]:
+    """Environment the Ray head of ``settings`` starts with, beyond :func:`worker_env`:
+    single-machine mode on loopback, and ``RAY_PROMETHEUS_HOST`` for the dashboard's charts
+    when ``settings.prometheus_url`` is set."""
+    env = _single_machine_env(settings.ray_host)
+    if settings.prometheus_url:
+        env["RAY_PROMETHEUS_HOST"] = settings.prometheus_url
+    return env
+
+
+SERVICE_DISCOVERY_FILE = "prom_metrics_service_discovery.json"
+"""Ray's Prometheus file-based service discovery: every node's metrics export address,
+rewritten by the head's dashboard as nodes come and go (``file_sd_configs``)."""
+STABLE_SERVICE_DISCOVERY = "ray-prometheus-sd.json"
+"""Name of the link in the data dir that always points at the current head's file."""
+
+
+def link_service_discovery(head: LocalRay, data_dir: Path) -> Path | None:
+    """Point ``data_dir/ray-prometheus-sd.json`` at the service-discovery file of ``head``
+    (in its temp dir, which changes with every ``robofleet up``), so a Prometheus config
+    can name one path for good; returns the link (None for a head without a temp dir)."""
+    if head.temp_dir is None:
+        return None
+    link = data_dir / STABLE_SERVICE_DISCOVERY
+    target = head.temp_dir / SERVICE_DISCOVERY_FILE
+    tmp = link.with_name(link.name + ".tmp")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    return link
 
 
 def stop_all_local_ray() -> None:
@@ -291,12 +324,19 @@ def deploy_gateway(
 
 
 def start_worker(
-    head_address: str, resources: dict[str, float], num_cpus: int | None, log_path: Path
+    head_address: str,
+    resources: dict[str, float],
+    num_cpus: int | None,
+    log_path: Path,
+    metrics_export_port: int | None = None,
 ) -> LocalRay:
-    """Join this machine to a Ray cluster as a worker node."""
+    """Join this machine to a Ray cluster as a worker node (its metrics export on
+    ``metrics_export_port`` when given, else a port Ray picks)."""
     import json
 
     command = [_ray_binary(), "start", f"--address={head_address}", "--disable-usage-stats"]
+    if metrics_export_port is not None:
+        command.append(f"--metrics-export-port={metrics_export_port}")
     if resources:
         command.append(f"--resources={json.dumps(resources)}")
     if num_cpus is not None:

@@ -18,6 +18,7 @@ from actors.ray.common import GATEWAY_PREFIX
 from actors.ray.documents import RayDocuments
 from actors.ray.orchestrator import OrchestratorClient
 from gateway.app import create_app
+from gateway.state import BATCHER
 from runtime.config import Settings
 from runtime.heap import GcPauses, settle_heap
 from runtime.store import create_store
@@ -40,6 +41,7 @@ class GatewayHost:
             RayDocuments(self.settings.namespace),
             cache=RayCacheCalls(self.settings.namespace),
         )
+        self._app = app
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(
@@ -53,6 +55,13 @@ class GatewayHost:
         log.info("gateway listening on %s", self.settings.gateway_url())
         self._gc = GcPauses()
         settle_heap()
+
+    def __repr__(self) -> str:
+        """Live state for the Ray dashboard's Repr column and logs: its URL and the submits
+        it holds, e.g. ``gateway(http://127.0.0.1:8080 submits_waiting=0)``."""
+        app = getattr(self, "_app", None)
+        waiting = app[BATCHER].waiting if app is not None else 0
+        return f"gateway({self.settings.gateway_url()} submits_waiting={waiting})"
 
     def url(self) -> str:
         """The URL this gateway serves."""

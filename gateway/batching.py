@@ -54,6 +54,11 @@ class SubmitBatcher:
         self._flushes = BackgroundTasks("submit batcher")
         self.calls = 0
 
+    @property
+    def waiting(self) -> int:
+        """Robots waiting for an orchestrator call or inside one now."""
+        return len(self._pending) + self._in_flight_robots
+
     async def submit(self, request: SubmitRequest) -> SubmitAnswer:
         """Hand one robot to the orchestrator and return its answer.
 

@@ -192,6 +192,24 @@ class RateLimiter:
         """Whether decisions currently come from Redis."""
         return self._link is not None and self._link.up
 
+    async def redis_answers(self) -> bool | None:
+        """Whether Redis answers a ping now (None when no Redis is configured).
+
+        While the link is down its reconnect loop does the pinging, so this answers False
+        at once; a ping that fails switches the limiter to local buckets, as a failed call
+        would.
+        """
+        if self._link is None:
+            return None
+        if not self._link.up or self._link.client is None:
+            return False
+        try:
+            await self._link.client.ping()
+        except Exception as exc:
+            self._link.went_down(exc)
+            return False
+        return True
+
     async def start(self) -> None:
         """Connect to Redis if configured; fall back (and keep trying) if it does not answer."""
         REDIS_UP.set(0)

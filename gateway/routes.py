@@ -34,6 +34,7 @@ from gateway.readiness import (
     module_readiness,
     store_readiness,
 )
+from gateway.robot_metrics import fleet_metrics_text
 from gateway.rule_metrics import schedule_metrics_text
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
 from gateway.scope import check_robot, check_type, may_see
@@ -266,9 +267,19 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    """``GET /metrics``: Prometheus text exposition, the modules' own metrics included."""
-    body = generate_latest() + await module_metrics_text(request.app[CONTROL].module_metrics)
-    body += await schedule_metrics_text(request.app[STORE])
+    """``GET /metrics``: Prometheus text exposition: the gateway's own, the fleet's robot
+    figures (see :mod:`gateway.robot_metrics`) and the modules' own metrics."""
+    control, store = request.app[CONTROL], request.app[STORE]
+    fleet, modules = await asyncio.gather(
+        fleet_metrics_text(
+            control.robot_figures,
+            lambda: store.get_robot("-"),
+            request.app[RATE_LIMITER].redis_answers,
+        ),
+        module_metrics_text(control.module_metrics),
+    )
+    body = generate_latest() + fleet + modules
+    body += await schedule_metrics_text(store)
     body += backup_metrics_text(request.app[SETTINGS].backups_dir())
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

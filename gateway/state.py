@@ -43,6 +43,7 @@ from runtime.messages import (
     CancelAnswer,
     DocumentAnswer,
     ModuleInfo,
+    RobotFigures,
     ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
@@ -112,6 +113,10 @@ class ControlPlane(Protocol):
 
     async def module_metrics(self) -> list[MetricSample]:
         """Every live replica's own samples, labelled with ``module`` and ``replica``."""
+        ...
+
+    async def robot_figures(self) -> RobotFigures:
+        """The fleet's robot figures (queues, in flight, outcomes, run times) for ``/metrics``."""
         ...
 
     async def create_rule(self, rule: Rule) -> RuleRecord:

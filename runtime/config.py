@@ -105,6 +105,16 @@ class Settings(BaseSettings):
         "advertises; only loopback by default, since Ray has no authentication of its own.",
     )
     dashboard_port: int = Field(8265)
+    metrics_export_port: int = Field(
+        8090,
+        description="Port of Ray's Prometheus metrics export (robofleet's actor metrics, "
+        "prefixed ray_) on each node `robofleet up` or `join` starts.",
+    )
+    prometheus_url: str | None = Field(
+        None,
+        description="Prometheus the Ray dashboard queries for its charts "
+        "(RAY_PROMETHEUS_HOST of the head `robofleet up` starts).",
+    )
     namespace: str = Field("robofleet")
 
     gateway_host: str = Field("127.0.0.1")

@@ -38,6 +38,7 @@ __all__ = [
     "CancelAnswer",
     "Dispatch",
     "DocumentAnswer",
+    "DurationBuckets",
     "FillToken",
     "ModuleInfo",
     "OrchestratorStats",
@@ -46,6 +47,7 @@ __all__ = [
     "Progress",
     "ReplicaInfo",
     "ReplicaPing",
+    "RobotFigures",
     "RobotMarks",
     "SubmitAnswer",
     "SubmitRequest",
@@ -186,6 +188,46 @@ class OrchestratorStats(WireMessage):
     in_memory: int = 0
     dispatched: int = 0
     commits: int = 0
+
+
+@dataclass(slots=True)
+class DurationBuckets(WireMessage):
+    """Run times of one robot type's attempts since the orchestrator started: a histogram.
+
+    ``cumulative[i]`` counts attempts that took at most ``bounds[i]`` seconds (Prometheus
+    ``le`` buckets; ``+Inf`` is ``count``); ``total_s`` is the sum of their run times.
+    """
+
+    bounds: list[float]
+    cumulative: list[int]
+    count: int = 0
+    total_s: float = 0.0
+
+
+@dataclass(slots=True)
+class RobotFigures(WireMessage):
+    """Orchestrator → gateway, once per ``/metrics`` scrape: the fleet's robot figures.
+
+    Gauges (now): ``queue_depth`` robots queued per module; ``in_flight`` robots running per
+    module, then per replica; ``active`` robots per status (``queued``, ``running``);
+    ``overdue`` running robots past their ``timeout_s`` per module; ``breaker_open`` 1 per
+    module whose breaker is open. Counters (since the orchestrator started, never reset
+    by a read): ``outcomes`` terminal robots per type, then per status; ``retries`` attempts
+    requeued per type; ``dispatched`` robots handed to replicas per module; ``durations``
+    attempt run times per type. ``started_at`` is when this orchestrator started (unix
+    seconds): its counters count from then.
+    """
+
+    queue_depth: dict[str, int] = field(default_factory=dict)
+    in_flight: dict[str, dict[str, int]] = field(default_factory=dict)
+    active: dict[str, int] = field(default_factory=dict)
+    overdue: dict[str, int] = field(default_factory=dict)
+    breaker_open: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    dispatched: dict[str, int] = field(default_factory=dict)
+    durations: dict[str, DurationBuckets] = field(default_factory=dict)
+    started_at: float = 0.0
 
 
 @dataclass(slots=True)

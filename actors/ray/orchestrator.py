@@ -13,7 +13,6 @@ import os
 from typing import Any
 
 import ray
-from ray.util import metrics as ray_metrics
 
 from actors.orchestrator import Orchestrator
 from actors.ray.cache import RayCacheCalls
@@ -25,10 +24,18 @@ from actors.ray.common import (
     orchestrator_handle,
     robofleet_errors,
 )
+from actors.ray.figures import OrchestratorFigures, push_every
 from actors.ray.replica import RayReplicaDriver
 from runtime.config import Settings
 from runtime.heap import settle_heap
-from runtime.messages import CancelAnswer, ModuleInfo, ScheduleAnswer, SubmitAnswer, SubmitRequest
+from runtime.messages import (
+    CancelAnswer,
+    ModuleInfo,
+    RobotFigures,
+    ScheduleAnswer,
+    SubmitAnswer,
+    SubmitRequest,
+)
 from runtime.models import ClusterNode, ClusterView
 from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
@@ -38,7 +45,6 @@ __all__ = ["OrchestratorActor", "OrchestratorClient", "RemoteOrchestrator", "orc
 
 log = logging.getLogger(__name__)
 
-GAUGE_INTERVAL_S = 5.0
 REPLICA_METRICS_TIMEOUT_S = 2.0
 GATEWAY_NODE_TIMEOUT_S = 2.0
 
@@ -46,8 +52,9 @@ GATEWAY_NODE_TIMEOUT_S = 2.0
 class OrchestratorActor(Orchestrator):
     """The orchestrator as a Ray actor: builds its store and drivers from settings.
 
-    Exports two gauges per module every 5 s: ``robofleet_module_unplaceable`` and
-    ``robofleet_module_queued``.
+    Every second it copies its robot figures into Ray custom metrics (see
+    :mod:`actors.ray.figures`): queue depth per module, in flight per replica, dispatches,
+    outcomes, retries, attempt run times and ``robofleet_module_unplaceable``.
     """
 
     async def __init__(self, settings: dict[str, Any]) -> None:  # type: ignore[misc]
@@ -63,15 +70,10 @@ class OrchestratorActor(Orchestrator):
         # After start(): a queue recovered from the store is frozen with the rest, so no
         # later collection walks it (settle_heap collects first: no garbage is frozen).
         settle_heap()
-        self._unplaceable = ray_metrics.Gauge(
-            "robofleet_module_unplaceable",
-            "1 while no live node offers the resources a module's replicas need",
-            tag_keys=("module",),
+        self._figures = OrchestratorFigures()
+        self._figures_task = asyncio.get_running_loop().create_task(
+            push_every(self._push_figures, lambda: self.stopping)
         )
-        self._queued = ray_metrics.Gauge(
-            "robofleet_module_queued", "Robots waiting for a module", tag_keys=("module",)
-        )
-        self._gauge_task = asyncio.get_running_loop().create_task(self._export_gauges())
 
     def ready(self) -> bool:
         """Answer once the orchestrator has started (used by readiness checks)."""
@@ -81,16 +83,13 @@ class OrchestratorActor(Orchestrator):
         """This actor's process id (tests SIGKILL it to prove recovery)."""
         return os.getpid()
 
-    async def _export_gauges(self) -> None:
-        while not self.stopping:
-            try:
-                for info in self.list_modules():
-                    tags = {"module": info.name}
-                    self._unplaceable.set(1 if info.unplaceable else 0, tags)
-                    self._queued.set(info.queued, tags)
-            except Exception:
-                log.debug("exporting orchestrator gauges failed", exc_info=True)
-            await asyncio.sleep(GAUGE_INTERVAL_S)
+    def _push_figures(self) -> None:
+        self._figures.push(
+            self.queue_depths(),
+            self.replica_in_flight(),
+            {m.name: m.unplaceable is not None for m in self.modules.values()},
+            self.tally,
+        )
 
 
 RemoteOrchestrator = ray.remote(OrchestratorActor)
@@ -167,6 +166,11 @@ class OrchestratorClient:
     async def ready(self) -> bool:
         """Whether the orchestrator answers (raises if it cannot be reached)."""
         return bool(await self._call("ready"))
+
+    async def robot_figures(self) -> RobotFigures:
+        """The fleet's robot figures for ``/metrics``: one call, whatever the robot count."""
+        figures: RobotFigures = await self._call("robot_figures")
+        return figures
 
     async def cluster(self) -> ClusterView:
         """Nodes with their resources (``node:`` markers left out), gateways and replicas."""

@@ -11,6 +11,7 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from actors.ray.common import LOST_ERRORS, Handle, orchestrator_handle
+from actors.ray.figures import ReplicaFigures, push_every
 from actors.replica import ReplicaHost
 from runtime.errors import ReplicaLost
 from runtime.messages import Dispatch, Outcome, Progress, ReplicaPing
@@ -27,12 +28,20 @@ FIND_TIMEOUT_S = 10.0
 
 
 class ReplicaActor(ReplicaHost):
-    """A replica as a Ray actor: sends coalesced progress to the orchestrator."""
+    """A replica as a Ray actor: sends coalesced progress to the orchestrator and exports
+    ``robofleet_replica_in_flight`` and ``robofleet_replica_runs_total`` to Ray's metrics."""
 
-    def __init__(self, spec: dict[str, Any], replica_name: str, namespace: str) -> None:
+    async def __init__(  # type: ignore[misc]
+        self, spec: dict[str, Any], replica_name: str, namespace: str
+    ) -> None:
+        # Ray awaits an async actor's __init__ before the first call.
         self._namespace = namespace
         self._orchestrator: Handle = None
         super().__init__(spec, replica_name, flush_progress=self._send_progress)
+        self._figures = ReplicaFigures(self.spec.name, replica_name)
+        self._figures_task = asyncio.get_running_loop().create_task(
+            push_every(lambda: self._figures.push(self.in_flight, self.runs), lambda: False)
+        )
 
     def ping(self) -> ReplicaPing:
         """Identify the replica, with the Ray node it runs on."""

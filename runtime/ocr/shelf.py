@@ -54,6 +54,11 @@ class DocumentShelf:
         self._lock = threading.Lock()
         self.counts = {"stored": 0, "fetched": 0, "result_hits": 0, "remembered": 0}
 
+    def __repr__(self) -> str:
+        """Live state for the Ray dashboard's Repr column and logs: what it has served."""
+        counts = " ".join(f"{name}={n}" for name, n in self.counts.items())
+        return f"documents({counts})"
+
     def _count(self, name: str) -> None:
         with self._lock:
             self.counts[name] += 1

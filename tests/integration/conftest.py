@@ -121,6 +121,7 @@ def robofleet_up(
         **os.environ,
         "ROBOFLEET_RAY_PORT": str(ray_port),
         "ROBOFLEET_DASHBOARD_PORT": str(dashboard_port),
+        "ROBOFLEET_METRICS_EXPORT_PORT": str(free_port()),
         "ROBOFLEET_GATEWAY_PORT": str(gateway_port),
         "ROBOFLEET_TEST_FLAGS": str(flags),
         "PYTHONPATH": str(ROOT),
@@ -163,6 +164,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         "ROBOFLEET_REDIS_URL": REDIS_URL,
         "ROBOFLEET_REDIS_PREFIX": REDIS_PREFIX,
         "ROBOFLEET_DATABASE_URL": "",
+        # Ray reports actor metrics to its export every 10 s by default; every second here
+        # lets tests/integration/test_metrics.py see them while its robots run.
+        "RAY_metrics_report_interval_ms": "1000",
     }
     try:
         with robofleet_up(tmp_path_factory.mktemp("robofleet"), CONFIG, env) as running:

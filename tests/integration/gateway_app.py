@@ -23,6 +23,7 @@ from runtime.keys import Role, new_api_key
 from runtime.messages import (
     CancelAnswer,
     ModuleInfo,
+    RobotFigures,
     ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
@@ -106,6 +107,10 @@ class FakeControlPlane:
     async def module_metrics(self) -> list[MetricSample]:
         """No replica exports metrics."""
         return []
+
+    async def robot_figures(self) -> RobotFigures:
+        """No robot runs: empty figures."""
+        return RobotFigures()
 
     async def create_rule(self, rule: Rule) -> RuleRecord:
         """Refuse every rule, as it refuses every module."""

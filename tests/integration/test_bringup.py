@@ -35,6 +35,7 @@ class Ports:
     ray: int
     dashboard: int
     gateway: int
+    metrics_export: int
 
 
 def up_env(ports: Ports) -> dict[str, str]:
@@ -44,6 +45,7 @@ def up_env(ports: Ports) -> dict[str, str]:
         "ROBOFLEET_RAY_PORT": str(ports.ray),
         "ROBOFLEET_DASHBOARD_PORT": str(ports.dashboard),
         "ROBOFLEET_GATEWAY_PORT": str(ports.gateway),
+        "ROBOFLEET_METRICS_EXPORT_PORT": str(ports.metrics_export),
         "ROBOFLEET_MODULES": ONE_ECHO,
         "ROBOFLEET_OCR_WORKERS": "0",
         "PYTHONPATH": str(ROOT),
@@ -131,7 +133,7 @@ def stop_quietly(process: subprocess.Popen) -> None:
 
 @pytest.fixture
 def ports() -> Ports:
-    return Ports(free_port(), free_port(), free_port())
+    return Ports(free_port(), free_port(), free_port(), free_port())
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ import psutil
 import pytest
 
 from cluster import up_record
-from cluster.bringup_cli import settle_previous_up, stop_recorded, up_ports
+from cluster.bringup_cli import cluster_settings, settle_previous_up, stop_recorded, up_ports
 from cluster.cli import build_parser
+from cluster.deploy import head_env
 from cluster.ports import RAY_WORKER_PORTS, WantedPort, check_ports
 from cluster.up_record import HeadRecord, ProcessIdentity, UpRecord
 from runtime.config import Settings
@@ -79,10 +80,20 @@ def test_range_problems_are_found_before_any_port_is_bound() -> None:
 
 
 def test_up_checks_its_head_ports_and_only_the_gateway_when_it_joins_a_cluster() -> None:
-    settings = Settings(ray_port=6380, dashboard_port=8265, gateway_port=8080)
-    assert [p.port for p in up_ports(settings)] == [6380, 8265, 8080]
+    settings = Settings(
+        ray_port=6380, dashboard_port=8265, metrics_export_port=8090, gateway_port=8080
+    )
+    assert [p.port for p in up_ports(settings)] == [6380, 8265, 8090, 8080]
     joined = settings.model_copy(update={"ray_address": "10.0.0.1:6380"})
     assert [p.port for p in up_ports(joined)] == [8080]
+
+
+def test_up_points_the_dashboard_at_a_prometheus_when_told() -> None:
+    args = build_parser().parse_args(["up", "--prometheus", "http://10.0.0.5:9090"])
+    assert cluster_settings(args).prometheus_url == "http://10.0.0.5:9090"
+    assert cluster_settings(build_parser().parse_args(["up"])).prometheus_url is None
+    assert head_env(cluster_settings(args))["RAY_PROMETHEUS_HOST"] == "http://10.0.0.5:9090"
+    assert "RAY_PROMETHEUS_HOST" not in head_env(Settings())
 
 
 def test_ray_listens_on_loopback_unless_told_otherwise() -> None:
