@@ -27,6 +27,7 @@ from actors.cache import CacheCalls
 from actors.cache_sync import ModuleBoard, RobotStatusSync
 from actors.deployment import DeployedModule, ReplicaSlot
 from actors.driver import ReplicaDriver
+from actors.rules import RuleKeeper
 from actors.supervisor import Supervisor
 from actors.writer import TransitionWriter
 from runtime import lifecycle
@@ -53,6 +54,7 @@ from runtime.messages import (
     OutcomeKind,
     Progress,
     RobotFigures,
+    ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
 )
@@ -61,6 +63,7 @@ from runtime.queue import RobotQueue
 from runtime.registry import validate_module
 from runtime.robot_tally import RobotTally
 from runtime.routing import choose_module, pick_replica
+from runtime.rules.model import Rule, RuleRecord
 from runtime.store.base import RobotStore
 from runtime.tasks import BackgroundTasks
 
@@ -95,6 +98,7 @@ class Orchestrator:
         )
         self.modules: dict[str, DeployedModule] = self.supervisor.modules
         self.tasks = BackgroundTasks("orchestrator")
+        self.rules = RuleKeeper(store, self)
         self._wake = asyncio.Event()
         self._rng = random.Random()
         self.stopping = False
@@ -124,14 +128,18 @@ class Orchestrator:
             self._deploy(spec, reuse=True)
         if self.module_board is not None:
             await self.module_board.seed(self.modules.values())
+        await self.rules.load(self.settings.rules)  # before recovery: it may end robots
         await self._recover()
+        self.rules.adopt(list(self.robots.values()))
         self.tasks.spawn(self._dispatch_loop())
+        self.tasks.spawn(self.rules.run())
         self.supervisor.start()
 
     async def stop(self) -> None:
         """Stop the loops and flush pending writes (replicas are left to the caller)."""
         self.stopping = True
         self._wake.set()
+        self.rules.stop()
         self.supervisor.stop()
         self.tasks.cancel_all()
         await self.writer.stop()
@@ -154,7 +162,7 @@ class Orchestrator:
             else:
                 self._enqueue(robot)
         if requeues:
-            await self.writer.write(requeues)
+            await self._record(requeues)
         log.info(
             "recovered %d unfinished robots (%d were running)", len(self.robots), len(requeues)
         )
@@ -372,7 +380,7 @@ class Orchestrator:
             if (t := self._settle(module, slot, robot, outcome)) is not None
         ]
         if transitions:
-            await self.writer.write(transitions)
+            await self._record(transitions)
         self._wake.set()
 
     def _settle(
@@ -426,13 +434,97 @@ class Orchestrator:
         )
 
     def _after(self, robot: Robot, transition: Transition) -> None:
-        """Apply a transition to the in-memory robot: requeue it, or let it go if terminal."""
+        """Apply a transition to the in-memory robot: requeue it, or let it go if terminal.
+
+        A terminal transition first takes the chain steps of the rules on its robot's type.
+        """
+        self._chain(robot, transition)
         lifecycle.apply(robot, transition)
         self.tally.transition(robot.type, transition)
         if robot.status is RobotStatus.QUEUED:
             self._enqueue(robot)
         else:
             self.robots.pop(robot.id, None)
+
+    # -- rules: chains on the completion path --------------------------------------------
+
+    def _chain(self, robot: Robot, transition: Transition) -> None:
+        """Let the rules on the robot's type add chain steps to its terminal transition."""
+        rules = self.rules.on_robot.get(robot.type)  # the one cost for robots no rule watches
+        if rules and transition.to_status.terminal:
+            self.rules.chain(robot, transition, rules)
+
+    async def _record(self, transitions: list[Transition]) -> list[bool]:
+        """Write transitions in order; queue the chain steps of those that applied.
+
+        A chain step is stored in its parent's transaction, so a restart finds it queued in
+        the store if the orchestrator dies before this queues it.
+        """
+        applied = await self.writer.write(transitions)
+        children = [
+            child
+            for t, ok in zip(transitions, applied, strict=True)
+            if ok and t.children
+            for child in t.children
+        ]
+        if children:
+            self.accept(children)
+        return applied
+
+    # -- the rule keeper's view of the fleet (actors.rules.Fleet) -------------------------
+
+    def handles(self, robot_type: str) -> bool:
+        """Whether some module handles ``robot_type``."""
+        return bool(self.type_modules.get(robot_type))
+
+    def queued(self, robot_type: str) -> int:
+        """Robots waiting in the queue of ``robot_type``."""
+        queue = self.queues.get(robot_type)
+        return len(queue) if queue is not None else 0
+
+    def unfinished(self, robot_id: str) -> bool:
+        """Whether a robot is queued or running here."""
+        return robot_id in self.robots
+
+    def accept(self, robots: list[Robot]) -> None:
+        """Queue robots the store has just recorded as queued (chain steps, rule robots)."""
+        for robot in robots:
+            if robot.id not in self.robots:
+                self._enqueue(robot)
+        if self.status_sync is not None:
+            self.status_sync.robots_created()  # cached list pages are out of date
+        self._wake.set()
+
+    # -- rules and schedules through the API ---------------------------------------------
+
+    async def create_rule(self, rule: Rule) -> RuleRecord:
+        """Add a rule or schedule; raises ``RuleExists`` when its id is taken."""
+        return await self.rules.create(rule)
+
+    async def delete_rule(self, rule_id: str) -> None:
+        """Remove a rule or schedule; raises ``UnknownRule`` or ``RuleExists`` (config)."""
+        await self.rules.delete(rule_id)
+
+    def list_rules(self) -> list[RuleRecord]:
+        """Every rule and schedule with its state, by id."""
+        return self.rules.list()
+
+    def get_rule(self, rule_id: str) -> RuleRecord:
+        """One rule or schedule with its state; raises ``UnknownRule``."""
+        return self.rules.get(rule_id)
+
+    async def pause_schedule(self, rule_id: str, paused: bool) -> RuleRecord:
+        """Pause (``paused``) or resume a schedule; raises ``UnknownRule``."""
+        return await self.rules.set_paused(rule_id, paused)
+
+    async def trigger_schedule(self, rule_id: str) -> ScheduleAnswer:
+        """Fire a schedule now; raises ``UnknownRule`` or ``RuleRejected``."""
+        return await self.rules.trigger(rule_id)
+
+    async def backfill_schedule(self, rule_id: str, start: float, end: float) -> ScheduleAnswer:
+        """Fire a schedule's slots in ``[start, end]`` not fired yet; raises ``UnknownRule``
+        or ``RuleRejected``."""
+        return await self.rules.backfill(rule_id, start, end)
 
     # -- lost replicas -------------------------------------------------------------------
 
@@ -467,7 +559,7 @@ class Orchestrator:
             self._after(robot, transition)
             transitions.append(transition)
         if transitions:
-            self.tasks.spawn(self.writer.write(transitions))
+            self.tasks.spawn(self._record(transitions))
         self._wake.set()
 
     # -- progress ------------------------------------------------------------------------
@@ -523,9 +615,10 @@ class Orchestrator:
         self.queues[robot.type].discard(robot.id)
         self.robots.pop(robot.id, None)
         transition = lifecycle.cancel(robot.id, robot.attempt, RobotStatus.QUEUED, reason)
+        self._chain(robot, transition)
         lifecycle.apply(robot, transition)
         self.tally.transition(robot.type, transition)
-        [applied] = await self.writer.write([transition])
+        [applied] = await self._record([transition])
         if not applied:
             stored = await self.store.get_robot(robot.id)
             status = stored.status.value if stored is not None else "unknown"
@@ -564,9 +657,10 @@ class Orchestrator:
             RobotStatus.RUNNING,
             f"{reason}; the module did not stop within {grace:g}s",
         )
+        self._chain(robot, transition)
         lifecycle.apply(robot, transition)
         self.tally.transition(robot.type, transition)
-        await self.writer.write([transition])
+        await self._record([transition])
 
     # -- the cluster ---------------------------------------------------------------------
 

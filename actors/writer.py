@@ -155,6 +155,9 @@ class TransitionWriter:
                 "failed" if flat[i].from_status is RobotStatus.RUNNING else "dead",
             )
             replacements.append(unstorable(flat[i], error))
+            # Its chain steps go with it: the robot did not end the way they depend on.
+            flat[i].children = []
+            flat[i].firings = []
         self.replaced += len(refused)
         for i, result in zip(refused, await self.store.apply(replacements), strict=True):
             if isinstance(result, StoreDataError):

@@ -1,5 +1,6 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
-modules, keys, mail, chaos, doctor, bench, backup (in ``cluster.backup_cli``)."""
+modules, keys, mail, schedules, rules, chaos, doctor, bench, backup (in
+``cluster.backup_cli``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from cluster.client import GatewayClient, GatewayRequestFailed, segment
 from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from cluster.mail_cli import add_mail_parser, cmd_mail
+from cluster.rules_cli import add_rules_parsers
 from runtime.config import Settings
 from runtime.errors import RobofleetError, validation_message
 from runtime.lifecycle import TERMINAL_STATUSES
@@ -218,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_chaos_parser(sub, client_args)
     add_doctor_parser(sub)
     add_keys_parser(sub, client_args, lambda args: cmd_keys(args, _client(args)))
+    add_rules_parsers(sub, client_args, _client)
     add_backup_parser(sub)
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
     return parser

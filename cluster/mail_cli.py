@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from cluster.client import GatewayClient
+from cluster.client import GatewayClient, segment
 
 __all__ = ["add_mail_parser", "cmd_mail"]
 
@@ -75,14 +74,14 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
     elif action == "add":
         _print_mailbox(client.request("POST", "/v1/mailboxes", _spec(args)))
     elif action in ("pause", "resume"):
-        name = urllib.parse.quote(args.name, safe="")
-        _print_mailbox(client.request("POST", f"/v1/mailboxes/{name}/{action}"))
+        path = f"/v1/mailboxes/{segment(args.name)}/{action}"
+        _print_mailbox(client.request("POST", path))
     elif action == "remove":
-        client.request("DELETE", f"/v1/mailboxes/{urllib.parse.quote(args.name, safe='')}")
+        client.request("DELETE", f"/v1/mailboxes/{segment(args.name)}")
         print(f"removed {args.name}")
     elif action == "label":
-        mail_id = urllib.parse.quote(args.mail_id, safe="")
-        answer = client.request("POST", f"/v1/mail/{mail_id}/label", {"label": args.label})
+        path = f"/v1/mail/{segment(args.mail_id)}/label"
+        answer = client.request("POST", path, {"label": args.label})
         print(json.dumps({"id": answer["id"], "class": answer["class"], "label": answer["label"]}))
     return 0
 

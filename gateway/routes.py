@@ -36,6 +36,7 @@ from gateway.readiness import (
     store_readiness,
 )
 from gateway.robot_metrics import fleet_metrics_text
+from gateway.rule_metrics import schedule_metrics_text
 from gateway.schemas import Accepted, CancelAnswer, Health, ModuleList, RobotListQuery, RobotPage
 from gateway.scope import check_robot, check_type, may_see
 from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
@@ -280,6 +281,7 @@ async def metrics(request: web.Request) -> web.Response:
         module_metrics_text(control.module_metrics),
     )
     body = generate_latest() + fleet + modules
+    body += await schedule_metrics_text(store)
     body += backup_metrics_text(request.app[SETTINGS].backups_dir())
     body += await mail_metrics_text(request.app)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

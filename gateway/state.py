@@ -44,10 +44,12 @@ from runtime.messages import (
     DocumentAnswer,
     ModuleInfo,
     RobotFigures,
+    ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
 )
 from runtime.models import ClusterView
+from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
 from runtime.store.base import RobotStore
 
@@ -115,6 +117,26 @@ class ControlPlane(Protocol):
 
     async def robot_figures(self) -> RobotFigures:
         """The fleet's robot figures (queues, in flight, outcomes, run times) for ``/metrics``."""
+        ...
+
+    async def create_rule(self, rule: Rule) -> RuleRecord:
+        """Add a rule or schedule; raises RuleExists when its id is taken."""
+        ...
+
+    async def delete_rule(self, rule_id: str) -> None:
+        """Remove a rule; raises UnknownRule, or RuleExists for a rule of the config file."""
+        ...
+
+    async def pause_schedule(self, rule_id: str, paused: bool) -> RuleRecord:
+        """Pause (``paused``) or resume a schedule; raises UnknownRule."""
+        ...
+
+    async def trigger_schedule(self, rule_id: str) -> ScheduleAnswer:
+        """Fire a schedule now; raises UnknownRule or RuleRejected."""
+        ...
+
+    async def backfill_schedule(self, rule_id: str, start: float, end: float) -> ScheduleAnswer:
+        """Fire a schedule's past slots in [start, end]; raises UnknownRule or RuleRejected."""
         ...
 
 

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.errors import ConfigError, validation_message
 from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
+from runtime.rules.model import Rule
 
 BUILTIN_MODULES = [
     ModuleSpec.model_validate(
@@ -191,6 +192,10 @@ class Settings(BaseSettings):
     )
 
     modules: list[ModuleSpec] = Field(default_factory=lambda: list(BUILTIN_MODULES))
+    rules: list[Rule] = Field(
+        default_factory=list,
+        description="Rules and schedules of the config file ([[rules]]), kept in the store.",
+    )
 
     backup_dir: Path | None = Field(
         None, description="Where backups are kept (default: <data_dir>/backups)."

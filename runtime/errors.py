@@ -24,6 +24,10 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   ├── UnknownModule
     │   ├── ModuleRejected
     │   └── ModuleExists
+    ├── RuleError
+    │   ├── UnknownRule
+    │   ├── RuleExists
+    │   └── RuleRejected        (a rule or a schedule request that cannot be carried out)
     ├── SupervisionError
     │   └── ReplicaLost
     ├── RobotError              (raised by module code inside a robot's run)
@@ -230,6 +234,34 @@ class ModuleExists(ModuleError):
 
     code = "module_exists"
     http_status = 409
+
+
+class RuleError(RobofleetError):
+    """Raised when a rule or schedule cannot be created, changed or fired as asked."""
+
+    code = "rule_error"
+    http_status = 422
+
+
+class UnknownRule(RuleError):
+    """Raised when a request names a rule or schedule that does not exist."""
+
+    code = "unknown_rule"
+    http_status = 404
+
+
+class RuleExists(RuleError):
+    """Raised when a rule is created under an id that is taken, or changed where it is
+    defined by the config file."""
+
+    code = "rule_exists"
+    http_status = 409
+
+
+class RuleRejected(RuleError):
+    """Raised when a rule or schedule request is refused (not a schedule, a bad range)."""
+
+    code = "rule_rejected"
 
 
 class SupervisionError(RobofleetError):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.backoff import backoff_delay
-from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus
+from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus, RuleFiring
 
 __all__ = [
     "ALLOWED",
@@ -78,6 +78,10 @@ class Transition:
     new_attempt: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.time)
+    children: list[Robot] = field(default_factory=list)
+    """Robots rules submit for this transition: stored in its transaction iff it applies."""
+    firings: list[RuleFiring] = field(default_factory=list)
+    """Rule firings recorded likewise (a chain step exactly once, however often it runs)."""
 
     def __post_init__(self) -> None:
         if self.to_status not in ALLOWED[self.from_status]:

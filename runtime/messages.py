@@ -28,6 +28,7 @@ from runtime.models import ModuleInfo, ReplicaInfo, Robot, RobotStatus
 from runtime.wire import WireMessage
 
 __all__ = [
+    "ScheduleAnswer",
     "AuditCaller",
     "CacheEntry",
     "CacheFill",
@@ -151,6 +152,20 @@ class CancelAnswer(WireMessage):
     id: str
     status: RobotStatus
     cancel_requested: bool = False
+
+
+@dataclass(slots=True)
+class ScheduleAnswer(WireMessage):
+    """Orchestrator → gateway: what a trigger-now or a backfill of a schedule did.
+
+    ``fired`` robots were submitted (``robot_ids``); ``skipped`` slots were not (a backfill
+    slot fired before, or a ``when`` that did not hold).
+    """
+
+    schedule_id: str
+    fired: int
+    skipped: int
+    robot_ids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

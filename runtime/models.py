@@ -119,6 +119,9 @@ _FRESH: dict[str, Any] = {
     "not_before": 0.0,
     "started_at": None,
     "finished_at": None,
+    "parent_id": None,
+    "rule_id": None,
+    "children": [],
 }
 """The fields of a robot just accepted that its request does not carry."""
 
@@ -149,6 +152,13 @@ class Robot(BaseModel):
     updated_at: float = Field(default_factory=time.time)
     started_at: float | None = None
     finished_at: float | None = None
+    parent_id: str | None = Field(
+        None, description="The robot whose outcome submitted this one (a chain rule)."
+    )
+    rule_id: str | None = Field(None, description="The rule or schedule that submitted it.")
+    children: list[str] = Field(
+        default_factory=list, description="Robots that rules submitted when this one ended."
+    )
 
     __reduce__ = reduce_model  # pickled as its field values: robots cross actors in bulk
 
@@ -158,7 +168,7 @@ class Robot(BaseModel):
 
         ``now`` (Unix seconds) becomes ``created_at`` and ``updated_at``.
         """
-        values = {**_FRESH, **request.__dict__, "id": robot_id}
+        values = {**_FRESH, **request.__dict__, "id": robot_id, "children": []}
         return trusted_model(cls, {**values, "created_at": now, "updated_at": now})
 
     def same_request(self, other: Robot) -> bool:
@@ -271,3 +281,29 @@ class ClusterView(BaseModel):
     """Answer of ``GET /v1/cluster``."""
 
     nodes: list[ClusterNode]
+
+
+class FiringOutcome(StrEnum):
+    """What a rule's firing led to."""
+
+    FIRED = "fired"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class RuleFiring(BaseModel):
+    """One firing of a rule, as recorded in the store.
+
+    ``source`` names what fired it: the robot whose event matched (a chain), the slot of a
+    schedule (``slot:<unix time>``), ``manual:<unix time>`` (trigger now) or ``queue:<type>``.
+    ``robot_id`` is the robot it submitted (None when skipped or failed); ``detail`` the
+    reason of a skip (``overlap``, ``missed``, ``paused``) or of a failure.
+    """
+
+    id: str
+    rule_id: str
+    at: float
+    source: str
+    outcome: FiringOutcome
+    robot_id: str | None = None
+    detail: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from typing import Any
 
 import ray
@@ -31,10 +32,12 @@ from runtime.messages import (
     CancelAnswer,
     ModuleInfo,
     RobotFigures,
+    ScheduleAnswer,
     SubmitAnswer,
     SubmitRequest,
 )
 from runtime.models import ClusterNode, ClusterView
+from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
 from runtime.store import create_store
 
@@ -75,6 +78,10 @@ class OrchestratorActor(Orchestrator):
     def ready(self) -> bool:
         """Answer once the orchestrator has started (used by readiness checks)."""
         return True
+
+    def pid(self) -> int:
+        """This actor's process id (tests SIGKILL it to prove recovery)."""
+        return os.getpid()
 
     def _push_figures(self) -> None:
         self._figures.push(
@@ -197,6 +204,30 @@ class OrchestratorClient:
                 for node in nodes
             ]
         )
+
+    async def create_rule(self, rule: Rule) -> RuleRecord:
+        """Add a rule or schedule; raises RuleExists when its id is taken."""
+        record: RuleRecord = await self._call("create_rule", rule)
+        return record
+
+    async def delete_rule(self, rule_id: str) -> None:
+        """Remove a rule; raises UnknownRule, or RuleExists for a rule of the config file."""
+        await self._call("delete_rule", rule_id)
+
+    async def pause_schedule(self, rule_id: str, paused: bool) -> RuleRecord:
+        """Pause (``paused``) or resume a schedule; raises UnknownRule."""
+        record: RuleRecord = await self._call("pause_schedule", rule_id, paused)
+        return record
+
+    async def trigger_schedule(self, rule_id: str) -> ScheduleAnswer:
+        """Fire a schedule now; raises UnknownRule or RuleRejected."""
+        answer: ScheduleAnswer = await self._call("trigger_schedule", rule_id)
+        return answer
+
+    async def backfill_schedule(self, rule_id: str, start: float, end: float) -> ScheduleAnswer:
+        """Fire a schedule's past slots in [start, end]; raises UnknownRule or RuleRejected."""
+        answer: ScheduleAnswer = await self._call("backfill_schedule", rule_id, start, end)
+        return answer
 
     async def module_metrics(self) -> list[MetricSample]:
         """Every live replica's own samples, labelled with ``module`` and ``replica``.

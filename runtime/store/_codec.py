@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -13,7 +13,8 @@ from runtime.errors import StoreDataError, StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
-from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
+from runtime.rules.model import Rule, RuleRecord, ScheduleState
 from runtime.text import MAX_JSON_DEPTH, clean_text, json_problem
 
 # (column, PostgreSQL array element type) in table order.
@@ -39,6 +40,9 @@ ROBOT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("updated_at", "float8"),
     ("started_at", "float8"),
     ("finished_at", "float8"),
+    ("parent_id", "text"),
+    ("rule_id", "text"),
+    ("children", "text"),
 )
 ROBOT_COLUMN_NAMES = tuple(name for name, _ in ROBOT_COLUMNS)
 ROBOT_SELECT = ", ".join(ROBOT_COLUMN_NAMES)
@@ -54,6 +58,7 @@ MUTABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("not_before", "float8"),
     ("started_at", "float8"),
     ("finished_at", "float8"),
+    ("children", "text"),
 )
 MUTABLE_COLUMN_NAMES = tuple(name for name, _ in MUTABLE_COLUMNS)
 ID_INDEX = ROBOT_COLUMN_NAMES.index("id")
@@ -86,6 +91,8 @@ def _encode(column: str, value: Any) -> Any:
         return RobotStatus(value).value
     if column == "result":
         return None if value is None else _result_json(value)
+    if column == "children":
+        return dump_json(list(value)) if value else None
     if column in _FLOAT_COLUMNS and value is not None:
         return float(value)
     if column in _WRITTEN_TEXT_COLUMNS and value is not None:
@@ -124,6 +131,7 @@ def robot_from_row(row: Sequence[Any]) -> Robot:
     values["payload"] = orjson.loads(values["payload"])
     if values["result"] is not None:
         values["result"] = orjson.loads(values["result"])
+    values["children"] = orjson.loads(values["children"]) if values["children"] else []
     return Robot.model_validate(values)
 
 
@@ -153,6 +161,10 @@ class EncodedTransition:
     attempt_after: int
     at: float
     fields: dict[str, Any]
+    child_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Robots to insert in the same transaction, if and only if this transition applies."""
+    firing_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Rule firings to record likewise."""
 
     @property
     def sets_error(self) -> bool:
@@ -178,6 +190,8 @@ def encode_transition(t: Transition) -> EncodedTransition:
         attempt_after=t.attempt_after,
         at=float(t.at),
         fields={name: _encode(name, value) for name, value in t.fields.items()},
+        child_rows=[robot_row(child) for child in t.children],
+        firing_rows=[firing_row(firing) for firing in t.firings],
     )
 
 
@@ -315,3 +329,96 @@ def _clean_optional(value: str | None) -> str | None:
 def audit_from_row(row: Sequence[Any]) -> AuditEntry:
     """Rebuild an audit entry from a row selected with :data:`AUDIT_SELECT`."""
     return AuditEntry.model_validate(dict(zip(AUDIT_COLUMN_NAMES, row, strict=True)))
+
+
+FIRING_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "text"),
+    ("rule_id", "text"),
+    ("at", "float8"),
+    ("source", "text"),
+    ("outcome", "text"),
+    ("robot_id", "text"),
+    ("detail", "text"),
+)
+FIRING_COLUMN_NAMES = tuple(name for name, _ in FIRING_COLUMNS)
+FIRING_SELECT = ", ".join(FIRING_COLUMN_NAMES)
+
+
+def firing_row(firing: RuleFiring) -> tuple[Any, ...]:
+    """A rule firing as a tuple in :data:`FIRING_COLUMN_NAMES` order, its texts cleaned."""
+    return (
+        firing.id,
+        firing.rule_id,
+        float(firing.at),
+        clean_text(firing.source),
+        firing.outcome.value,
+        firing.robot_id,
+        _clean_optional(firing.detail),
+    )
+
+
+def firing_from_row(row: Sequence[Any]) -> RuleFiring:
+    """Rebuild a rule firing from a row selected with :data:`FIRING_SELECT`."""
+    return RuleFiring.model_validate(dict(zip(FIRING_COLUMN_NAMES, row, strict=True)))
+
+
+RULE_COLUMN_NAMES = (
+    "id",
+    "spec",
+    "origin",
+    "created_at",
+    "paused",
+    "decided_until",
+    "buffered_slot",
+    "version",
+    "fired",
+    "skipped",
+)
+RULE_SELECT = ", ".join(RULE_COLUMN_NAMES)
+STATE_COLUMN_NAMES = ("paused", "decided_until", "buffered_slot", "fired", "skipped")
+
+
+def rule_row(record: RuleRecord) -> tuple[Any, ...]:
+    """A rule record as a tuple in :data:`RULE_COLUMN_NAMES` order."""
+    state = record.state
+    return (
+        record.rule.id,
+        dump_json(record.rule.model_dump(mode="json", exclude_none=True)),
+        record.origin,
+        float(record.created_at),
+        1 if state.paused else 0,
+        state.decided_until,
+        state.buffered_slot,
+        state.version,
+        state.fired,
+        dump_json(state.skipped),
+    )
+
+
+def state_row(state: ScheduleState) -> tuple[Any, ...]:
+    """A schedule state's columns in :data:`STATE_COLUMN_NAMES` order."""
+    return (
+        1 if state.paused else 0,
+        state.decided_until,
+        state.buffered_slot,
+        state.fired,
+        dump_json(state.skipped),
+    )
+
+
+def rule_from_row(row: Sequence[Any]) -> RuleRecord:
+    """Rebuild a rule record from a row selected with :data:`RULE_SELECT`."""
+    values = dict(zip(RULE_COLUMN_NAMES, row, strict=True))
+    return RuleRecord(
+        rule=Rule.model_validate(orjson.loads(values["spec"])),
+        origin=values["origin"],
+        created_at=values["created_at"],
+        state=ScheduleState(
+            paused=bool(values["paused"]),
+            decided_until=values["decided_until"],
+            buffered_slot=values["buffered_slot"],
+            version=values["version"],
+            fired=values["fired"],
+            skipped=orjson.loads(values["skipped"]),
+        ),
+    )

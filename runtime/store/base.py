@@ -10,7 +10,8 @@ from runtime.errors import StoreDataError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
-from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus
+from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
+from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store._mail import MailTables
 
 
@@ -31,7 +32,11 @@ class AuditPage:
 
 
 class RobotStore(MailTables, ABC):
-    """Durable record of robots, their attempts, runtime-registered modules, keys and audit.
+    """Durable record of robots, their attempts, runtime-registered modules, rules, keys and
+    audit.
+
+    A transition that carries ``children`` and ``firings`` (a chain step) stores them in its
+    own transaction if and only if it applies.
 
     Writes from many concurrent robots are group-committed: concurrent calls to
     :meth:`create_robots` and :meth:`apply` that arrive while a commit is under way are
@@ -119,6 +124,56 @@ class RobotStore(MailTables, ABC):
     @abstractmethod
     async def list_modules(self) -> list[ModuleSpec]:
         """Modules registered at run time, to re-deploy after a restart."""
+
+    # -- rules and schedules ------------------------------------------------------------
+
+    @abstractmethod
+    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
+        """Insert a rule; False if its id is taken.
+
+        With ``replace``, a stored rule of that id gets the record's spec and origin and
+        keeps its state (a schedule's cursor and counts); True either way.
+        """
+
+    @abstractmethod
+    async def delete_rule(self, rule_id: str) -> bool:
+        """Forget a rule (its firings stay); False if there is none."""
+
+    @abstractmethod
+    async def list_rules(self) -> list[RuleRecord]:
+        """Every rule with its state, by id."""
+
+    @abstractmethod
+    async def get_rule(self, rule_id: str) -> RuleRecord | None:
+        """One rule with its state, or None."""
+
+    @abstractmethod
+    async def advance_schedule(
+        self,
+        rule_id: str,
+        version: int,
+        state: ScheduleState,
+        robots: Sequence[Robot],
+        firings: Sequence[RuleFiring],
+    ) -> list[Robot] | None:
+        """Write a schedule's new state (paused, cursor, buffer, counts), its robots and
+        firings in one transaction.
+
+        Applies only while the stored state is at ``version``, and moves it to
+        ``version + 1``; answers None (nothing written) otherwise. A robot whose id or
+        idempotency key is stored is not inserted again: the answer holds, per robot, what
+        the store holds.
+        """
+
+    @abstractmethod
+    async def record_firings(self, firings: Sequence[RuleFiring]) -> None:
+        """Append rule firings in one transaction."""
+
+    @abstractmethod
+    async def list_firings(
+        self, rule_id: str, limit: int = 50, cursor: str | None = None
+    ) -> list[RuleFiring]:
+        """A rule's firings newest first; ``cursor`` (a firing id) continues a listing."""
 
     # -- API keys and audit --------------------------------------------------------------
 

@@ -12,7 +12,8 @@ import asyncpg
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.models import Attempt, ModuleSpec, Robot
+from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
+from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors, is_unavailable
 from runtime.store._keyset import KeysetPages, postgres_placeholder
@@ -50,6 +51,19 @@ _INSERT_ROBOTS = (
     f"SELECT * FROM {_unnest(c.AUDIT_COLUMNS, len(c.ROBOT_COLUMNS) + 1)} "
     "WHERE v.target IN (SELECT id FROM new) ON CONFLICT DO NOTHING) "
     "SELECT id FROM new"
+)
+_INSERT_FIRINGS = (
+    f"INSERT INTO rule_firings ({c.FIRING_SELECT}) SELECT * FROM {_unnest(c.FIRING_COLUMNS)} "
+    "ON CONFLICT DO NOTHING"
+)
+_INSERT_CHILDREN = (
+    f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
+    "ON CONFLICT DO NOTHING"
+)
+_INSERT_RULE = (
+    f"INSERT INTO rules ({c.RULE_SELECT}) "
+    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(c.RULE_COLUMN_NAMES)))}) "
+    "ON CONFLICT DO NOTHING"
 )
 _ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
 _ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
@@ -258,6 +272,111 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         """Modules registered at run time, by name."""
         rows = await self._read("SELECT spec FROM modules ORDER BY name")
         return [c.module_from_text(spec) for (spec,) in rows]
+
+    # -- rules and schedules ------------------------------------------------------------
+
+    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
+        """Insert a rule; with ``replace``, replace the spec of one with its id (state kept)."""
+        row = c.rule_row(record)
+        with self._errors.translated():
+            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+                if replace:
+                    status = await conn.execute(
+                        "UPDATE rules SET spec = $1, origin = $2 WHERE id = $3",
+                        row[1],
+                        row[2],
+                        row[0],
+                    )
+                    if status == "UPDATE 1":
+                        return True
+                return bool(await conn.execute(_INSERT_RULE, *row) == "INSERT 0 1")
+
+    async def delete_rule(self, rule_id: str) -> bool:
+        """Forget a rule (its firings stay); False if there is none."""
+        with self._errors.translated():
+            status = await self._require(self._write_pool).execute(
+                "DELETE FROM rules WHERE id = $1", rule_id
+            )
+        return bool(status == "DELETE 1")
+
+    async def list_rules(self) -> list[RuleRecord]:
+        """Every rule with its state, by id."""
+        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules ORDER BY id")
+        return [c.rule_from_row(row) for row in rows]
+
+    async def get_rule(self, rule_id: str) -> RuleRecord | None:
+        """One rule with its state, or None."""
+        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules WHERE id = $1", rule_id)
+        return c.rule_from_row(rows[0]) if rows else None
+
+    async def advance_schedule(
+        self,
+        rule_id: str,
+        version: int,
+        state: ScheduleState,
+        robots: Sequence[Robot],
+        firings: Sequence[RuleFiring],
+    ) -> list[Robot] | None:
+        """Write a schedule's new state, its robots and firings in one transaction.
+
+        Applies only while the stored state is at ``version`` (then ``version + 1``);
+        None if it is not.
+        """
+        rows = [c.robot_row(robot) for robot in robots]
+        firing_rows = [c.firing_row(firing) for firing in firings]
+        with self._errors.translated():
+            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
+                status = await conn.execute(
+                    "UPDATE rules SET paused = $1, decided_until = $2, buffered_slot = $3, "
+                    "fired = $4, skipped = $5, version = version + 1 "
+                    "WHERE id = $6 AND version = $7",
+                    *c.state_row(state),
+                    rule_id,
+                    version,
+                )
+                if status != "UPDATE 1":
+                    return None
+                stored: list[Robot] = []
+                if rows:
+                    [stored] = await self._create(
+                        conn, [c.CreateRobots(rows, list(robots), [None] * len(rows))]
+                    )
+                if firing_rows:
+                    await conn.execute(
+                        _INSERT_FIRINGS, *_columns(firing_rows, len(c.FIRING_COLUMNS))
+                    )
+                return stored
+
+    async def record_firings(self, firings: Sequence[RuleFiring]) -> None:
+        """Append rule firings in one transaction."""
+        if not firings:
+            return
+        rows = [c.firing_row(firing) for firing in firings]
+        with self._errors.translated():
+            await self._require(self._write_pool).execute(
+                _INSERT_FIRINGS, *_columns(rows, len(c.FIRING_COLUMNS))
+            )
+
+    async def list_firings(
+        self, rule_id: str, limit: int = 50, cursor: str | None = None
+    ) -> list[RuleFiring]:
+        """A rule's firings newest first, after ``cursor`` (a firing id) if given."""
+        if cursor is None:
+            rows = await self._read(
+                f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = $1 "
+                "ORDER BY id DESC LIMIT $2",
+                rule_id,
+                limit,
+            )
+        else:
+            rows = await self._read(
+                f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = $1 AND id < $2 "
+                "ORDER BY id DESC LIMIT $3",
+                rule_id,
+                cursor,
+                limit,
+            )
+        return [c.firing_from_row(row) for row in rows]
 
     # -- API keys and audit --------------------------------------------------------------
 
@@ -492,6 +611,17 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
             ]
             for record in await conn.fetch(_APPLY, *_columns(rows, len(_TRANSITION_INPUT))):
                 applied[record[0]] = True
+        # A chain step's robots and firings: written with the transition that applied.
+        children = [
+            r for t, ok in zip(transitions, applied, strict=True) if ok for r in t.child_rows
+        ]
+        if children:
+            await conn.execute(_INSERT_CHILDREN, *_columns(children, len(c.ROBOT_COLUMNS)))
+        firings = [
+            r for t, ok in zip(transitions, applied, strict=True) if ok for r in t.firing_rows
+        ]
+        if firings:
+            await conn.execute(_INSERT_FIRINGS, *_columns(firings, len(c.FIRING_COLUMNS)))
         return list(_split(applied, [len(op.transitions) for op in ops]))
 
     @staticmethod

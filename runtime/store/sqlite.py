@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
-from runtime.models import Attempt, ModuleSpec, Robot
+from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
+from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors
 from runtime.store._keyset import KeysetPages, sqlite_placeholder
@@ -39,6 +40,13 @@ _INSERT_ATTEMPT = (
 _SAVE_PROGRESS = (
     "UPDATE robots SET progress = ?, message = ? "
     f"WHERE id = ? AND attempt = ? AND status = '{c.RUNNING}'"
+)
+_INSERT_FIRING = (
+    f"INSERT INTO rule_firings ({c.FIRING_SELECT}) "
+    f"VALUES ({', '.join('?' * len(c.FIRING_COLUMN_NAMES))}) ON CONFLICT DO NOTHING"
+)
+_INSERT_RULE = (
+    f"INSERT INTO rules ({c.RULE_SELECT}) VALUES ({', '.join('?' * len(c.RULE_COLUMN_NAMES))})"
 )
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _INSERT_KEY = (
@@ -157,6 +165,88 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         """Modules registered at run time, by name."""
         rows = await self._read("SELECT spec FROM modules ORDER BY name", ())
         return [c.module_from_text(spec) for (spec,) in rows]
+
+    # -- rules and schedules ------------------------------------------------------------
+
+    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
+        """Insert a rule; with ``replace``, replace the spec of one with its id (state kept)."""
+
+        def save(conn: sqlite3.Connection) -> bool:
+            row = c.rule_row(record)
+            if replace:
+                cursor = conn.execute(
+                    "UPDATE rules SET spec = ?, origin = ? WHERE id = ?", (row[1], row[2], row[0])
+                )
+                if cursor.rowcount == 1:
+                    return True
+            return conn.execute(_INSERT_RULE + " ON CONFLICT DO NOTHING", row).rowcount == 1
+
+        return await self._write_fn(save)
+
+    async def delete_rule(self, rule_id: str) -> bool:
+        """Forget a rule (its firings stay); False if there is none."""
+        return await self._write_fn(
+            lambda conn: conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount == 1
+        )
+
+    async def list_rules(self) -> list[RuleRecord]:
+        """Every rule with its state, by id."""
+        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules ORDER BY id", ())
+        return [c.rule_from_row(row) for row in rows]
+
+    async def get_rule(self, rule_id: str) -> RuleRecord | None:
+        """One rule with its state, or None."""
+        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules WHERE id = ?", (rule_id,))
+        return c.rule_from_row(rows[0]) if rows else None
+
+    async def advance_schedule(
+        self,
+        rule_id: str,
+        version: int,
+        state: ScheduleState,
+        robots: Sequence[Robot],
+        firings: Sequence[RuleFiring],
+    ) -> list[Robot] | None:
+        """Write a schedule's new state, its robots and firings in one transaction.
+
+        Applies only while the stored state is at ``version`` (then ``version + 1``);
+        None if it is not. Each robot is inserted unless its id or idempotency key is
+        stored; the answer holds what the store holds for each.
+        """
+        rows = [c.robot_row(robot) for robot in robots]
+        firing_rows = [c.firing_row(firing) for firing in firings]
+
+        def advance(conn: sqlite3.Connection) -> list[Robot] | None:
+            cursor = conn.execute(
+                "UPDATE rules SET paused = ?, decided_until = ?, buffered_slot = ?, fired = ?, "
+                "skipped = ?, version = version + 1 WHERE id = ? AND version = ?",
+                (*c.state_row(state), rule_id, version),
+            )
+            if cursor.rowcount != 1:
+                return None
+            stored = self._create(conn, c.CreateRobots(rows, list(robots), [None] * len(rows)))
+            conn.executemany(_INSERT_FIRING, firing_rows)
+            return stored
+
+        return await self._write_fn(advance)
+
+    async def record_firings(self, firings: Sequence[RuleFiring]) -> None:
+        """Append rule firings in one transaction."""
+        if firings:
+            rows = [c.firing_row(firing) for firing in firings]
+            await self._write_fn(lambda conn: conn.executemany(_INSERT_FIRING, rows))
+
+    async def list_firings(
+        self, rule_id: str, limit: int = 50, cursor: str | None = None
+    ) -> list[RuleFiring]:
+        """A rule's firings newest first, after ``cursor`` (a firing id) if given."""
+        sql = f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = ?"
+        params: list[Any] = [rule_id]
+        if cursor is not None:
+            sql += " AND id < ?"
+            params.append(cursor)
+        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        return [c.firing_from_row(row) for row in rows]
 
     # -- API keys and audit --------------------------------------------------------------
 
@@ -380,7 +470,13 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             sql + " WHERE id = ? AND attempt = ? AND status = ?",
             (t.to_status, t.attempt_after, t.at, *t.fields.values(), *where),
         )
-        return cursor.rowcount == 1
+        if cursor.rowcount != 1:
+            return False
+        if t.child_rows:
+            conn.executemany(_INSERT_ROBOT, t.child_rows)
+        if t.firing_rows:
+            conn.executemany(_INSERT_FIRING, t.firing_rows)
+        return True
 
 
 class _Transaction:

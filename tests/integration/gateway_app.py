@@ -12,10 +12,24 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from runtime.config import Settings
-from runtime.errors import ModuleRejected, UnknownModule, UnknownRobotType
+from runtime.errors import (
+    ModuleRejected,
+    RuleRejected,
+    UnknownModule,
+    UnknownRobotType,
+    UnknownRule,
+)
 from runtime.keys import Role, new_api_key
-from runtime.messages import CancelAnswer, ModuleInfo, RobotFigures, SubmitAnswer, SubmitRequest
+from runtime.messages import (
+    CancelAnswer,
+    ModuleInfo,
+    RobotFigures,
+    ScheduleAnswer,
+    SubmitAnswer,
+    SubmitRequest,
+)
 from runtime.models import ClusterView, HealthState, RobotStatus
+from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
 from runtime.store import SqliteStore
 
@@ -97,6 +111,26 @@ class FakeControlPlane:
     async def robot_figures(self) -> RobotFigures:
         """No robot runs: empty figures."""
         return RobotFigures()
+
+    async def create_rule(self, rule: Rule) -> RuleRecord:
+        """Refuse every rule, as it refuses every module."""
+        raise RuleRejected("the fake orchestrator keeps no rules")
+
+    async def delete_rule(self, rule_id: str) -> None:
+        """Know no rule."""
+        raise UnknownRule(f"no rule with id {rule_id!r}")
+
+    async def pause_schedule(self, rule_id: str, paused: bool) -> RuleRecord:
+        """Know no schedule."""
+        raise UnknownRule(f"no schedule with id {rule_id!r}")
+
+    async def trigger_schedule(self, rule_id: str) -> ScheduleAnswer:
+        """Know no schedule."""
+        raise UnknownRule(f"no schedule with id {rule_id!r}")
+
+    async def backfill_schedule(self, rule_id: str, start: float, end: float) -> ScheduleAnswer:
+        """Know no schedule."""
+        raise UnknownRule(f"no schedule with id {rule_id!r}")
 
 
 @asynccontextmanager

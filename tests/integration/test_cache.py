@@ -292,8 +292,10 @@ async def test_redis_killed_and_restarted_mid_traffic(fleet, private_redis) -> N
     finally:
         stop.set()
         kill_actor(cache)
-    print(f"\nserved {dict(served)} (by the restart {during_outage}); {landed}/{len(kept)} keys"
-          f" written during/after the outage in Redis; fallbacks {stats.backend_fallbacks}")
+    print(
+        f"\nserved {dict(served)} (by the restart {during_outage}); {landed}/{len(kept)} keys"
+        f" written during/after the outage in Redis; fallbacks {stats.backend_fallbacks}"
+    )
     assert not errors, errors[:5]
     assert 0 in up_seen and up_seen[-1] == 1 and up_seen.index(0) < len(up_seen) - 1
     assert stats.backend_fallbacks == 1  # one outage: one fallback, logged once

@@ -107,9 +107,7 @@ async def test_progress_is_visible_while_running(fleet, http):
 def test_dashboard_lists_actors_by_name(fleet):
     from ray.util.state import list_actors
 
-    alive = list_actors(
-        address=fleet.ray_address, filters=[("state", "=", "ALIVE")], limit=1000
-    )
+    alive = list_actors(address=fleet.ray_address, filters=[("state", "=", "ALIVE")], limit=1000)
     names = {a.name for a in alive if a.ray_namespace == "robofleet"}
     assert "orchestrator" in names
     assert {"module:sleep:0", "module:sleep:1", "module:sleep:2", "module:echo:0"} <= names

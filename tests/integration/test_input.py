@@ -375,6 +375,15 @@ checks.positive_data_acceptance.expected-statuses = [
 ]
 
 [[operations]]
+include-operation-id = [
+    "createRule", "createSchedule", "deleteRule", "deleteSchedule", "pauseSchedule",
+    "resumeSchedule", "triggerSchedule", "backfillSchedule",
+]
+checks.positive_data_acceptance.expected-statuses = [
+    "2xx", "3xx", "401", "403", "404", "409", "422", "429",
+]
+
+[[operations]]
 include-operation-id = "uploadDocument"
 checks.positive_data_acceptance.expected-statuses = [
     "2xx", "3xx", "400", "401", "403", "404", "409", "415", "429",

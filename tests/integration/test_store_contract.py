@@ -17,7 +17,8 @@ from runtime.errors import StoreError, StoreUnavailable
 from runtime.keys import AuditEntry, Role, accepted_entry, hash_key, new_api_key
 from runtime.lifecycle import Transition
 from runtime.messages import AuditCaller, Progress
-from runtime.models import ModuleSpec, Robot, RobotStatus, new_robot_id
+from runtime.models import FiringOutcome, ModuleSpec, Robot, RobotStatus, RuleFiring, new_robot_id
+from runtime.rules.model import Rule, RuleRecord, ScheduleState
 from runtime.store import (
     PostgresStore,
     RobotStore,
@@ -124,10 +125,9 @@ async def test_create_writes_the_audit_entry_of_each_robot_it_inserts(store: Rob
     assert stored[0] == fresh and stored[2] == unaudited and stored[1].id != repeat.id
     await store.create_robots([fresh], [accepted_entry(fresh.id, caller)])  # a retried call
     entries = (await store.list_audit()).entries
-    assert [(e.target, e.request_id, e.actor, e.client, e.action, e.outcome, e.status)
-            for e in entries] == [
-        (fresh.id, "req-1", "key-a", "10.0.0.9", "POST /v1/robots", "ok", 202)
-    ]
+    assert [
+        (e.target, e.request_id, e.actor, e.client, e.action, e.outcome, e.status) for e in entries
+    ] == [(fresh.id, "req-1", "key-a", "10.0.0.9", "POST /v1/robots", "ok", 202)]
 
 
 async def test_concurrent_creates_sharing_keys_in_opposite_order_both_succeed(
@@ -493,3 +493,114 @@ async def test_open_store_picks_sqlite_without_database_url(tmp_path: Path) -> N
     finally:
         await store.close()
     assert isinstance(create_store(Settings(database_url=pg_dsn())), PostgresStore)
+
+
+# -- rules, schedules and chains (migration 0004) ---------------------------------------
+
+
+def _schedule_record(rule_id: str = "tick") -> RuleRecord:
+    rule = Rule.model_validate(
+        {
+            "id": rule_id,
+            "on": {"schedule": {"every_s": 2, "timezone": "Europe/Madrid"}},
+            "do": {"submit": {"type": "echo", "map": {"slot": "slot"}}},
+        }
+    )
+    return RuleRecord(rule=rule, created_at=100.0, state=ScheduleState(decided_until=100.0))
+
+
+async def test_rules_save_replace_list_delete(store: RobotStore) -> None:
+    record = _schedule_record()
+    assert await store.save_rule(record) is True
+    assert await store.save_rule(record) is False  # the id is taken
+    moved = ScheduleState(decided_until=104.0, fired=2, skipped={"overlap": 1})
+    assert await store.advance_schedule("tick", 0, moved, [], []) == []
+    changed = record.model_copy(update={"origin": "config"})
+    changed.rule.on.schedule.every_s = 4  # type: ignore[union-attr]
+    assert await store.save_rule(changed, replace=True) is True
+    [stored] = await store.list_rules()
+    assert stored.origin == "config" and stored.rule.on.schedule.every_s == 4  # type: ignore[union-attr]
+    assert stored.state == ScheduleState(
+        decided_until=104.0, version=1, fired=2, skipped={"overlap": 1}
+    )  # replacing the spec keeps the schedule's cursor and counts
+    assert await store.get_rule("tick") == stored
+    assert await store.delete_rule("tick") is True
+    assert await store.delete_rule("tick") is False
+    assert await store.get_rule("tick") is None
+
+
+async def test_advance_schedule_is_conditional_and_writes_robots_and_firings_once(
+    store: RobotStore,
+) -> None:
+    await store.save_rule(_schedule_record())
+    slot_robot = robot(idempotency_key="rule:tick:slot:102.000", rule_id="tick")
+    fired = RuleFiring(
+        id=new_robot_id(),
+        rule_id="tick",
+        at=102.5,
+        source="slot:102.000",
+        outcome=FiringOutcome.FIRED,
+        robot_id=slot_robot.id,
+    )
+    state = ScheduleState(decided_until=102.0, fired=1)
+    assert await store.advance_schedule("tick", 0, state, [slot_robot], [fired]) == [slot_robot]
+    # A second writer holding the old version writes nothing at all.
+    again = robot(idempotency_key="rule:tick:slot:102.000", rule_id="tick")
+    assert await store.advance_schedule("tick", 0, state, [again], [fired]) is None
+    assert await store.get_robot(again.id) is None
+    # The same slot's key at the next version finds the first robot, not a second one.
+    [found] = await store.advance_schedule("tick", 1, state, [again], []) or [None]
+    assert found is not None and found.id == slot_robot.id
+    assert [f.source for f in await store.list_firings("tick")] == ["slot:102.000"]
+    assert (await store.get_rule("tick")).state.version == 2  # type: ignore[union-attr]
+
+
+async def test_a_chain_step_is_stored_only_with_the_transition_that_applies(
+    store: RobotStore,
+) -> None:
+    parent = robot()
+    await store.create_robots([parent])
+    await run(store, parent.id)
+    steps = []
+    for _ in range(2):  # two settlements of one attempt: only one can apply
+        child = robot(parent_id=parent.id, rule_id="next", idempotency_key=f"rule:next:{parent.id}")
+        t = lifecycle.succeed(parent.id, 1, {"x": 1})
+        t.children.append(child)
+        t.fields["children"] = [child.id]
+        t.firings.append(
+            RuleFiring(
+                id=new_robot_id(),
+                rule_id="next",
+                at=1.0,
+                source=parent.id,
+                outcome=FiringOutcome.FIRED,
+                robot_id=child.id,
+            )
+        )
+        steps.append((t, child))
+    assert await store.apply([t for t, _ in steps]) == [True, False]
+    stored = await store.get_robot(parent.id)
+    assert stored is not None and stored.children == [steps[0][1].id]
+    child = await store.get_robot(steps[0][1].id)
+    assert child is not None and child.parent_id == parent.id and child.status is S.QUEUED
+    assert await store.get_robot(steps[1][1].id) is None
+    assert len(await store.list_firings("next")) == 1
+    assert [r.id for r in await store.unfinished_robots()] == [child.id]
+
+
+async def test_firings_page_newest_first(store: RobotStore) -> None:
+    firings = [
+        RuleFiring(
+            id=new_robot_id(),
+            rule_id="q",
+            at=float(i),
+            source=f"queue:t:{i}",
+            outcome=FiringOutcome.SKIPPED,
+            detail="overlap",
+        )
+        for i in range(5)
+    ]
+    await store.record_firings(firings)
+    first = await store.list_firings("q", limit=3)
+    rest = await store.list_firings("q", limit=3, cursor=first[-1].id)
+    assert [f.id for f in first + rest] == sorted((f.id for f in firings), reverse=True)

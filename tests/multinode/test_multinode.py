@@ -54,8 +54,11 @@ async def test_replicas_spread_and_custom_resources_respected(multinode, http):
 
     async def placed() -> bool:
         nodes = await _replica_nodes(http, url)
-        return all(f"module:{m}:{i}" in nodes for m, n in
-                   (("anywhere", 3), ("needs-ocr", 2), ("pool", 2)) for i in range(n))
+        return all(
+            f"module:{m}:{i}" in nodes
+            for m, n in (("anywhere", 3), ("needs-ocr", 2), ("pool", 2))
+            for i in range(n)
+        )
 
     try:
         await wait_for(placed)
@@ -69,7 +72,8 @@ async def test_replicas_spread_and_custom_resources_respected(multinode, http):
     assert len(anywhere) == 3, "3 replicas, 3 eligible nodes: one on each"
     assert {nodes["module:needs-ocr:0"], nodes["module:needs-ocr:1"]} == {multinode.node_id("b")}
     assert {nodes["module:pool:0"], nodes["module:pool:1"]} == {
-        multinode.node_id("a"), multinode.node_id("b")
+        multinode.node_id("a"),
+        multinode.node_id("b"),
     }
     view = await _cluster(http, url)
     gateway_nodes = {g: n["node_id"] for n in view["nodes"] for g in n["gateways"]}
@@ -88,10 +92,12 @@ async def test_robots_through_a_worker_nodes_gateway_succeed(multinode, http):
 
 async def test_losing_a_worker_node_with_robots_on_it(multinode, http):
     url = multinode.head_url
-    ids = await asyncio.gather(*(
-        _submit(http, url, {"type": "pool.work", "payload": {"seconds": 0.5}})
-        for _ in range(400)
-    ))
+    ids = await asyncio.gather(
+        *(
+            _submit(http, url, {"type": "pool.work", "payload": {"seconds": 0.5}})
+            for _ in range(400)
+        )
+    )
     node_a = multinode.node_id("a")
 
     async def busy_on_a() -> bool:

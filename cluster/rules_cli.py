@@ -1,0 +1,151 @@
+"""``robofleet schedules ...`` and ``robofleet rules ...``: the admin routes of rules and
+schedules from the command line (an admin key), one command per thing the API does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cluster.client import GatewayClient, segment
+
+
+def _when(ts: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
+
+
+def _instant(text: str) -> float:
+    """A Unix time from a number or an ISO 8601 text (``2026-03-29T02:00:00+01:00``)."""
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text).timestamp()
+
+
+def _rule_body(raw: str) -> Any:
+    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    return json.loads(text)
+
+
+def _print_schedule(view: dict[str, Any]) -> None:
+    trigger = view["rule"]["on"]["schedule"]
+    state = view["schedule"]
+    when = trigger.get("cron") or f"every {trigger['every_s']:g}s"
+    skipped = ", ".join(f"{k}={v}" for k, v in sorted(state["skipped"].items())) or "none"
+    print(
+        f"{view['id']:<24} {when:<18} {trigger.get('timezone', 'UTC'):<16} "
+        f"{'paused' if state['paused'] else 'active':<7} fired={state['fired']} "
+        f"skipped: {skipped}  next: {state.get('next_slot_local') or '-'}"
+    )
+
+
+def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
+    """Run one ``robofleet schedules`` action against the gateway."""
+    base = "/v1/schedules"
+    if args.action == "list":
+        for view in client.request("GET", base)["rules"]:
+            _print_schedule(view)
+    elif args.action == "create":
+        _print_schedule(client.request("POST", base, _rule_body(args.rule)))
+    elif args.action == "get":
+        print(json.dumps(client.request("GET", f"{base}/{segment(args.id)}"), indent=2))
+    elif args.action in ("pause", "resume"):
+        _print_schedule(client.request("POST", f"{base}/{segment(args.id)}/{args.action}"))
+    elif args.action == "trigger":
+        answer = client.request("POST", f"{base}/{segment(args.id)}/trigger")
+        print(" ".join(answer["robot_ids"]) or "nothing fired (its 'when' did not hold)")
+    elif args.action == "backfill":
+        span = {"start": _instant(args.start), "end": _instant(args.end)}
+        answer = client.request("POST", f"{base}/{segment(args.id)}/backfill", span)
+        print(f"fired {answer['fired']}, already fired or not applicable {answer['skipped']}")
+    else:
+        client.request("DELETE", f"{base}/{segment(args.id)}")
+        print(f"deleted {args.id}")
+    return 0
+
+
+def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
+    """Run one ``robofleet rules`` action against the gateway."""
+    if args.action == "list":
+        for view in client.request("GET", "/v1/rules")["rules"]:
+            on = view["rule"]["on"]
+            kind = next(k for k in ("robot", "queue", "schedule") if on.get(k))
+            target = view["rule"]["do"]["submit"]["type"]
+            print(f"{view['id']:<24} {view['origin']:<7} on {kind:<9} -> submit {target}")
+    elif args.action == "create":
+        view = client.request("POST", "/v1/rules", _rule_body(args.rule))
+        print(f"created {view['id']}")
+    elif args.action == "get":
+        print(json.dumps(client.request("GET", f"/v1/rules/{segment(args.id)}"), indent=2))
+    elif args.action == "firings":
+        page = client.request(
+            "GET", f"/v1/rules/{segment(args.id)}/firings", query={"limit": args.limit}
+        )
+        for f in page["firings"]:
+            print(
+                f"{_when(f['at'])}  {f['outcome']:<8} {f['source']:<32} "
+                f"{f['robot_id'] or '-':<26} {f['detail'] or ''}"
+            )
+    else:
+        client.request("DELETE", f"/v1/rules/{segment(args.id)}")
+        print(f"deleted {args.id}")
+    return 0
+
+
+def add_rules_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    client_args: Callable[[argparse.ArgumentParser], None],
+    client: Callable[[argparse.Namespace], GatewayClient],
+) -> None:
+    """Add ``robofleet schedules`` and ``robofleet rules`` to the command line."""
+    schedules = sub.add_parser(
+        "schedules",
+        help="list, create, pause, resume, trigger, backfill or delete schedules (admin key)",
+    )
+    actions = schedules.add_subparsers(dest="action", required=True)
+    parsers = [actions.add_parser("list", help="schedules with their counts and next slot")]
+    create = actions.add_parser("create", help="add a schedule from a rule (JSON or @file)")
+    create.add_argument("rule")
+    parsers.append(create)
+    for name, text in (
+        ("get", "one schedule with its cursor and counts"),
+        ("pause", "skip slots until resumed"),
+        ("resume", "fire slots again"),
+        ("trigger", "fire now"),
+        ("delete", "delete a schedule"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("id")
+        parsers.append(action)
+    backfill = actions.add_parser("backfill", help="fire past slots in START..END not fired yet")
+    backfill.add_argument("id")
+    backfill.add_argument("start", help="Unix time or ISO 8601")
+    backfill.add_argument("end", help="Unix time or ISO 8601")
+    parsers.append(backfill)
+    for action in parsers:
+        client_args(action)
+        action.set_defaults(func=lambda args: cmd_schedules(args, client(args)))
+
+    rules = sub.add_parser(
+        "rules", help="list, create, show or delete rules, or their firings (admin key)"
+    )
+    rule_actions = rules.add_subparsers(dest="action", required=True)
+    rule_parsers = [rule_actions.add_parser("list", help="every rule")]
+    rule_create = rule_actions.add_parser("create", help="add a rule (JSON or @file)")
+    rule_create.add_argument("rule")
+    rule_parsers.append(rule_create)
+    for name, text in (("get", "one rule"), ("delete", "delete a rule of the API")):
+        action = rule_actions.add_parser(name, help=text)
+        action.add_argument("id")
+        rule_parsers.append(action)
+    firings = rule_actions.add_parser("firings", help="a rule's firings, newest first")
+    firings.add_argument("id")
+    firings.add_argument("--limit", type=int, default=50)
+    rule_parsers.append(firings)
+    for action in rule_parsers:
+        client_args(action)
+        action.set_defaults(func=lambda args: cmd_rules(args, client(args)))

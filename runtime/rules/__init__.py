@@ -1,0 +1,1 @@
+"""Rules: on an event do an action (chains, queue triggers, schedules)."""

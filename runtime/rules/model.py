@@ -1,0 +1,268 @@
+"""The rule model: ``on`` an event ``do`` an action, shared by chains, queue triggers and
+schedules (and, later, notifications: a ``notify`` action beside ``submit``).
+
+::
+
+    {"id": "ocr-then-extract",
+     "on": {"robot": {"type": "ocr.extract", "status": ["succeeded"]}},
+     "when": "result.confidence > `80`",
+     "do": {"submit": {"type": "invoice.extract",
+                       "payload": {"source": "ocr"},
+                       "map": {"document_id": "payload.document_id"}}}}
+
+``on`` names exactly one trigger: a robot event (type and terminal statuses), a queue
+length (type and items) or a schedule (cron or interval). ``when`` and the values of
+``map`` are JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from runtime.models import JsonInt, RobotType
+from runtime.rules.mapping import check_expressions
+from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
+
+__all__ = [
+    "EVENT_STATUSES",
+    "RULE_ID_PATTERN",
+    "Overlap",
+    "QueueTrigger",
+    "RobotEventTrigger",
+    "Rule",
+    "RuleRecord",
+    "ScheduleState",
+    "ScheduleTrigger",
+    "SubmitAction",
+    "Action",
+    "Trigger",
+]
+
+RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+"""Rule and schedule ids: 1 to 63 letters, digits and ``_.-``, starting alphanumeric."""
+
+EVENT_STATUSES = ("succeeded", "failed", "dead", "cancelled")
+"""The robot statuses a rule may fire on: the terminal ones."""
+
+EventStatus = Literal["succeeded", "failed", "dead", "cancelled"]
+_Expression = Annotated[StoreText, Field(min_length=1, max_length=1000)]
+
+
+class Overlap(StrEnum):
+    """What a schedule does with a slot while its previous run is unfinished."""
+
+    SKIP = "skip"
+    """Skip the slot (counted as skipped, reason ``overlap``)."""
+    BUFFER_ONE = "buffer_one"
+    """Keep one slot and fire it when the run ends; further slots are skipped."""
+    ALLOW_ALL = "allow_all"
+    """Fire every slot, whatever is running."""
+
+
+def _succeeded() -> list[EventStatus]:
+    return ["succeeded"]
+
+
+class RobotEventTrigger(BaseModel):
+    """``on.robot``: a robot of ``type`` reached one of ``status``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: RobotType
+    status: list[EventStatus] = Field(default_factory=_succeeded, min_length=1, max_length=4)
+
+
+class QueueTrigger(BaseModel):
+    """``on.queue``: the queue of ``type`` holds at least ``items`` robots."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: RobotType
+    items: JsonInt = Field(ge=1, le=1_000_000)
+
+
+class ScheduleTrigger(BaseModel):
+    """``on.schedule``: slots by a cron expression or every ``every_s`` seconds.
+
+    Cron slots are wall-clock times in ``timezone`` (an IANA name); a run is started
+    ``jitter_s`` at most after its slot (the same delay for a slot after a restart). Slots
+    before ``start_at`` or after ``end_at`` (Unix times) do not exist. Slots missed while
+    the orchestrator was down are fired if younger than ``catchup_window_s``, else skipped
+    (reason ``missed``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: StoreText | None = Field(None, min_length=9, max_length=200)
+    every_s: float | None = Field(None, ge=1, le=366 * 86_400, allow_inf_nan=False)
+    timezone: StoreText = Field("UTC", min_length=1, max_length=64)
+    jitter_s: float = Field(0.0, ge=0, le=86_400, allow_inf_nan=False)
+    start_at: float | None = Field(None, ge=0, le=MAX_UNIX_TIME, allow_inf_nan=False)
+    end_at: float | None = Field(None, ge=0, le=MAX_UNIX_TIME, allow_inf_nan=False)
+    overlap: Overlap = Overlap.SKIP
+    catchup_window_s: float = Field(60.0, ge=0, le=366 * 86_400, allow_inf_nan=False)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from croniter import croniter  # noqa: PLC0415 (loaded with the first cron rule)
+
+        if not croniter.is_valid(value) or len(value.split()) not in (5, 6):
+            raise ValueError(f"invalid cron expression {value!r}")
+        try:  # a valid expression may still name no day that exists ("0 0 31 2 *")
+            croniter(value, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+        except Exception:
+            raise ValueError(f"cron expression {value!r} never fires") from None
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ScheduleTrigger:
+        if (self.cron is None) == (self.every_s is None):
+            raise ValueError("a schedule needs exactly one of cron and every_s")
+        if self.start_at is not None and self.end_at is not None and self.end_at < self.start_at:
+            raise ValueError("end_at is before start_at")
+        return self
+
+
+class Trigger(BaseModel):
+    """``on``: exactly one of ``robot``, ``queue`` and ``schedule``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    robot: RobotEventTrigger | None = None
+    queue: QueueTrigger | None = None
+    schedule: ScheduleTrigger | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        given = [n for n in ("robot", "queue", "schedule") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("'on' needs exactly one of robot, queue and schedule")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``robot``, ``queue`` or ``schedule``."""
+        return "robot" if self.robot else "queue" if self.queue else "schedule"
+
+
+class SubmitAction(BaseModel):
+    """``do.submit``: submit a robot of ``type``.
+
+    Its payload is ``payload`` with each key of ``map`` set to the value of its JMESPath
+    expression on the event (a robot event is the robot: ``result.x``, ``payload.y``,
+    ``id``; a schedule slot is ``{"schedule", "slot", "slot_iso"}``; a queue length is
+    ``{"type", "items"}``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: RobotType
+    payload: StoreJson = Field(default_factory=dict)
+    map: dict[Annotated[StoreText, Field(min_length=1, max_length=128)], _Expression] = Field(
+        default_factory=dict, max_length=64
+    )
+    priority: JsonInt = Field(5, ge=0, le=9)
+    max_attempts: JsonInt = Field(3, ge=1, le=50)
+    timeout_s: float = Field(300.0, gt=0, le=86_400, allow_inf_nan=False)
+
+
+class Action(BaseModel):
+    """``do``: what a firing does (``submit`` a robot; notifications will add ``notify``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    submit: SubmitAction
+
+
+class Rule(BaseModel):
+    """A rule: ``on`` an event, when ``when`` holds, ``do`` an action.
+
+    A rule never fires on a robot it submitted itself, so ``on echo do echo`` makes one
+    step per robot, not a loop; a cycle through several rules needs a ``when`` that ends it.
+    ``max_running`` bounds the unfinished robots a queue trigger keeps at once (M).
+    """
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(pattern=RULE_ID_PATTERN)
+    on: Trigger
+    when: _Expression | None = None
+    do: Action
+    max_running: JsonInt = Field(1, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _compiles(self) -> Rule:
+        expressions = dict(self.do.submit.map)
+        if self.when is not None:
+            expressions["when"] = self.when
+        check_expressions(expressions)
+        return self
+
+
+class ScheduleState(BaseModel):
+    """The durable state of a schedule: its slot cursor, pause, buffer and counts."""
+
+    paused: bool = False
+    decided_until: float | None = None
+    """Every slot at or before this time is decided (fired or skipped)."""
+    buffered_slot: float | None = None
+    """The slot ``buffer_one`` keeps until the running robot ends."""
+    version: int = 0
+    fired: int = 0
+    skipped: dict[str, int] = Field(default_factory=dict)
+    """Skipped slots by reason: ``overlap``, ``missed``, ``paused``."""
+
+
+class RuleRecord(BaseModel):
+    """A rule as the store keeps it: where it came from and, for a schedule, its state."""
+
+    rule: Rule
+    origin: Literal["config", "api"] = "api"
+    created_at: float = Field(default_factory=time.time)
+    state: ScheduleState = Field(default_factory=ScheduleState)
+
+
+def slot_source(slot: float) -> str:
+    """The firing ``source`` of a schedule slot (Unix time, milliseconds kept)."""
+    return f"slot:{slot:.3f}"
+
+
+def idempotency_key(rule_id: str, source: str) -> str:
+    """The idempotency key of the robot a rule submits for ``source``.
+
+    A chain step is keyed by (rule, parent robot), a slot by (schedule, slot time): the
+    store holds one robot per key, so a repeated firing finds the first robot.
+    """
+    return f"rule:{rule_id}:{source}"
+
+
+_RESERVED = re.compile(r"^rule:")
+
+
+def is_reserved_key(key: str) -> bool:
+    """Whether a client's idempotency key would collide with the keys rules use."""
+    return bool(_RESERVED.match(key))
+
+
+def event_of_queue(robot_type: str, items: int) -> dict[str, Any]:
+    """The event document of a queue trigger."""
+    return {"type": robot_type, "items": items}
