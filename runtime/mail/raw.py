@@ -7,10 +7,9 @@ without its check that the bytes are an image or PDF: a raw mail is ``message/rf
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
-from runtime.ocr.documents import document_id
+from runtime.ocr.documents import document_id, write_once
 
 __all__ = ["RawMail"]
 
@@ -29,18 +28,7 @@ class RawMail:
     def put(self, data: bytes) -> str:
         """Keep a raw message (once per content); return its id."""
         doc_id = document_id(data)
-        path = self._path(doc_id)
-        if path.exists():
-            return doc_id
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_once(self._path(doc_id), data)
         return doc_id
 
     def get(self, doc_id: str) -> bytes:

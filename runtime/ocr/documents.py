@@ -74,6 +74,23 @@ class DocumentInfo:
         return asdict(self)
 
 
+def write_once(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` unless a file is there: into a temporary file beside it,
+    then renamed, so a reader never sees half a file under its final name. Content-addressed
+    stores call it, so a file already there holds the same bytes."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 class DocumentStore:
     """Documents on disk under ``root``, each stored once under the SHA-256 of its bytes."""
 
@@ -90,19 +107,7 @@ class DocumentStore:
         """Store a document (once per content) and return its info; raise BadPayload if bad."""
         media_type = check_document(data, self.limits)
         info = DocumentInfo(id=document_id(data), size=len(data), media_type=media_type)
-        path = self._path(info.id)
-        if path.exists():
-            return info
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Write then rename, so a reader never sees half a document under its final name.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_once(self._path(info.id), data)
         return info
 
     def get(self, doc_id: str) -> bytes:
