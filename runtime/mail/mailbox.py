@@ -43,7 +43,25 @@ class MailboxSpec(BaseModel):
     one is recorded as skipped and makes no robot.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        # What the validator below checks, said in the schema too: a password source, and a
+        # folder to move to when mail is moved.
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["password_env"], "properties": {"password_env": {"type": "string"}}},
+                {
+                    "required": ["password_file"],
+                    "properties": {"password_file": {"type": "string"}},
+                },
+            ],
+            "if": {"properties": {"after": {"const": "move"}}, "required": ["after"]},
+            "then": {
+                "required": ["move_to"],
+                "properties": {"move_to": {"type": "string", "minLength": 1}},
+            },
+        },
+    )
 
     name: str = Field(pattern=MAILBOX_NAME, description="Stable name of the mailbox.")
     host: str = Field(min_length=1, max_length=253)
