@@ -225,7 +225,8 @@ class EmailMonitor:
     def classifier(self) -> Classifier:
         """The mail classifier: the learned model if one was saved, else the shipped one.
 
-        Loaded on first use (scikit-learn is slow to import), from the thread that asks.
+        Loaded on first use, from the thread that asks. Predicting needs numpy only; the
+        first correction imports scikit-learn (``MailClassifier.learn``).
         """
         if self._classifier is None:
             from runtime.mail.classify import MailClassifier

@@ -1,9 +1,15 @@
 """Mail classes from subject and body: a hashing vectoriser and a linear model with probabilities.
 
-scikit-learn does the work (``HashingVectorizer`` for words, word pairs and character n-grams,
-``SGDClassifier(loss="log_loss")`` for the weights): the vectoriser has no vocabulary to keep,
-and the classifier learns one mail at a time with ``partial_fit``, which is what a correction
-needs. The model is trained at build time (``python -m runtime.mail.train``) on the generated
+scikit-learn trains it (``SGDClassifier(loss="log_loss")`` on hashed words, word pairs and
+character n-grams): the hashing has no vocabulary to keep, and the classifier learns one mail
+at a time with ``partial_fit``, which is what a correction needs. Inference (:meth:`load`,
+:meth:`predict`, :meth:`predict_many`, :meth:`probabilities`) runs on numpy alone: the
+features come from ``runtime.mail.features`` (the same numbers as scikit-learn's
+``HashingVectorizer``) and the probabilities are the linear model's one-vs-rest ones as
+``SGDClassifier.predict_proba`` computes them. Importing scikit-learn costs a process about
+93 MB, so it is imported only by :meth:`train` and by the first :meth:`learn` (a correction),
+which rebuilds the estimator from the weights and writes its new weights back. The model is
+trained at build time (``python -m runtime.mail.train``) on the generated
 corpus of ``runtime.mail.corpus`` and shipped as ``runtime/mail/data/classifier.npz``::
 
     model = MailClassifier.load(None)                 # the shipped model
@@ -23,22 +29,24 @@ import threading
 import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.linear_model import SGDClassifier
-from sklearn.preprocessing import normalize
 
+from runtime.mail import features
 from runtime.mail.corrections import CorrectionMemory
+from runtime.mail.features import FeatureRows
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import SGDClassifier
 
 __all__ = ["CLASSES", "SHIPPED_MODEL", "MailClassifier", "UnknownClass", "mail_text"]
 
 CLASSES: tuple[str, ...] = ("invoice", "other", "reminder", "spam", "support")  # sorted
 SHIPPED_MODEL = Path(__file__).parent / "data" / "classifier.npz"
 FORMAT = "robofleet-mail-classifier/2"
-_HALF = 2**16  # hashed features per vectoriser; two of them side by side
+_HALF = features.HALF  # hashed features per bag (words, characters); two of them side by side
 _BODY_CHARS = 4000  # a mail's class shows in its first lines; the rest only costs time
 _DIGITS = re.compile(r"\d")
 # A correction is applied with this weight and repeated (at most _CORRECTION_STEPS times)
@@ -72,34 +80,29 @@ def mail_text(subject: str, body: str) -> str:
     return f"{subject}\n{subject}\n{body[:_BODY_CHARS]}"
 
 
-_WORDS = HashingVectorizer(
-    n_features=_HALF,
-    preprocessor=_normalise,
-    ngram_range=(1, 2),
-    alternate_sign=False,
-    norm=None,
-)
-_CHARS = HashingVectorizer(
-    n_features=_HALF,
-    preprocessor=_normalise,
-    analyzer="char_wb",
-    ngram_range=(3, 5),
-    alternate_sign=False,
-    norm=None,
-)
+def vectorise(texts: Sequence[str]) -> FeatureRows:
+    """Rows of hashed features (``len(texts)`` x ``2 * 2**16``), each scaled to unit length.
+
+    Words and word pairs (counted double: a whole word is stronger evidence than one of its
+    n-grams), then character 3-5 grams within words, of each :func:`_normalise`-d text.
+    """
+    return features.vectorise(texts, _normalise)
 
 
-def vectorise(texts: Sequence[str]) -> sp.csr_matrix:
-    """Rows of hashed features (``len(texts)`` x ``2 * 2**16``), each scaled to unit length."""
-    words = _WORDS.transform(texts)
-    chars = _CHARS.transform(texts)
-    # word features count double: a whole word is stronger evidence than one of its n-grams
-    stacked = sp.hstack([2.0 * words, chars], format="csr")
-    return normalize(stacked)
+def _sparse(rows: FeatureRows) -> csr_matrix:
+    """The rows as a scipy CSR matrix, for scikit-learn (imports scipy)."""
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((rows.data, rows.indices, rows.indptr), shape=(len(rows), rows.width))
 
 
 def _sgd(seed: int = 0) -> SGDClassifier:
-    """The classifier with the settings used both at build time and for corrections."""
+    """The classifier with the settings used both at build time and for corrections.
+
+    Imports scikit-learn (about 93 MB of memory the first time in a process).
+    """
+    from sklearn.linear_model import SGDClassifier
+
     return SGDClassifier(
         loss="log_loss",
         alpha=2e-6,
@@ -108,6 +111,44 @@ def _sgd(seed: int = 0) -> SGDClassifier:
         learning_rate="optimal",
         random_state=seed,
     )
+
+
+def _estimator_of(coef: np.ndarray, intercept: np.ndarray) -> SGDClassifier:
+    """An ``SGDClassifier`` ready for ``partial_fit`` corrections, holding these weights."""
+    estimator = _sgd()
+    # one partial_fit on an empty row allocates the model's state (classes, sizes);
+    # the given weights then replace whatever it learnt
+    estimator.set_params(**_CORRECTION_RATE)
+    empty = _sparse(FeatureRows(np.zeros(0), np.zeros(0, np.int64), np.zeros(2, np.int64),
+                                2 * _HALF))  # fmt: skip
+    estimator.partial_fit(empty, [CLASSES[0]], classes=list(CLASSES))
+    estimator.coef_ = np.array(coef, dtype=np.float64, order="C")
+    estimator.intercept_ = np.array(intercept, dtype=np.float64)
+    return estimator
+
+
+def _linear_probabilities(
+    rows: FeatureRows, weights: np.ndarray, intercept: np.ndarray
+) -> np.ndarray:
+    """Rows x classes one-vs-rest probabilities, as ``SGDClassifier.predict_proba`` gives.
+
+    ``weights`` is features x classes. Each class's decision ``x . w + b`` goes through the
+    logistic function; each row is then divided by its sum (a row of zeros becomes uniform).
+    """
+    decision = np.empty((len(rows), len(intercept)))
+    for i in range(len(rows)):
+        columns, values = rows.row(i)
+        decision[i] = values @ weights[columns]
+    decision += intercept
+    with np.errstate(over="ignore"):  # exp(-x) = inf for a very negative x: probability 0
+        prob = 1.0 / (1.0 + np.exp(-decision))
+    total = prob.sum(axis=1)
+    zero = total == 0
+    if zero.any():
+        prob[zero, :] = 1.0
+        total[zero] = prob.shape[1]
+    prob /= total.reshape(-1, 1)
+    return prob
 
 
 def _read_meta(path: Path) -> dict[str, Any]:
@@ -129,16 +170,21 @@ class MailClassifier:
     """A trained mail classifier: :meth:`predict`, :meth:`learn` and :meth:`save`.
 
     Safe to share between threads: a prediction, a correction and a save each see the whole
-    model before or after a correction, never half of one.
+    model before or after a correction, never half of one. ``coef`` (classes x features) and
+    ``intercept`` (classes) are the linear model's weights; ``estimator`` is the fitted
+    scikit-learn model they came from, if any (else the first :meth:`learn` makes one).
     """
 
     def __init__(
         self,
-        estimator: SGDClassifier,
+        coef: np.ndarray,
+        intercept: np.ndarray,
         corrections: int = 0,
         memory: CorrectionMemory | None = None,
         recipe: Mapping[str, Any] | None = None,
+        estimator: SGDClassifier | None = None,
     ) -> None:
+        self._set_weights(coef, intercept)
         self._estimator = estimator
         self._memory = memory or CorrectionMemory.empty(2 * _HALF)
         self.corrections = corrections
@@ -147,6 +193,16 @@ class MailClassifier:
         #: True when loaded from a deployment's file made from an older shipped model
         self.rebased = False
         self._lock = threading.Lock()
+
+    def _set_weights(self, coef: np.ndarray, intercept: np.ndarray) -> None:
+        """Keep the weights as features x classes (one contiguous row per feature)."""
+        self._weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+        self._intercept = np.array(intercept, dtype=np.float64)
+
+    @property
+    def coef(self) -> np.ndarray:
+        """The linear model's weights, classes x features (float64; a view, do not modify)."""
+        return self._weights.T
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -174,13 +230,14 @@ class MailClassifier:
         for label in set(labels):
             if label not in CLASSES:
                 raise UnknownClass(label)
-        features = vectorise([mail_text(s, b) for s, b in zip(subjects, bodies, strict=True)])
+        texts = [mail_text(s, b) for s, b in zip(subjects, bodies, strict=True)]
+        features = _sparse(vectorise(texts))
         estimator = _sgd(seed)
         estimator.fit(features, np.asarray(labels))
         if tuple(estimator.classes_) != CLASSES:
             raise ValueError("training set must hold every class of CLASSES")
         estimator.set_params(**_CORRECTION_RATE)
-        return cls(estimator, recipe=recipe)
+        return cls(estimator.coef_, estimator.intercept_, recipe=recipe, estimator=estimator)
 
     @classmethod
     def load(cls, path: Path | None = None) -> MailClassifier:
@@ -218,15 +275,7 @@ class MailClassifier:
             memory = CorrectionMemory.from_arrays(dict(saved), 2 * _HALF)
         coef = np.zeros((len(CLASSES), 2 * _HALF))
         coef[:, columns] = values
-        estimator = _sgd()
-        # one partial_fit on an empty row allocates the model's state (classes, sizes);
-        # the saved weights then replace whatever it learnt
-        estimator.set_params(**_CORRECTION_RATE)
-        empty = sp.csr_matrix((1, 2 * _HALF))
-        estimator.partial_fit(empty, [CLASSES[0]], classes=list(CLASSES))
-        estimator.coef_ = coef
-        estimator.intercept_ = intercept
-        return cls(estimator, int(meta.get("corrections", 0)), memory, meta.get("recipe"))
+        return cls(coef, intercept, int(meta.get("corrections", 0)), memory, meta.get("recipe"))
 
     def save(self, path: Path) -> None:
         """Write the model to ``path`` (an ``.npz``; the parent directory must exist).
@@ -235,7 +284,7 @@ class MailClassifier:
         model or the new one, never half of one.
         """
         with self._lock:
-            coef = self._estimator.coef_
+            coef = self.coef
             columns = np.flatnonzero(np.any(coef != 0.0, axis=0)).astype(np.int32)
             meta = {
                 "format": FORMAT,
@@ -248,7 +297,7 @@ class MailClassifier:
                 "meta": np.asarray(json.dumps(meta)),
                 "columns": columns,
                 "values": coef[:, columns].astype(np.float32),
-                "intercept": self._estimator.intercept_.astype(np.float32),
+                "intercept": self._intercept.astype(np.float32),
                 **self._memory.arrays(),
             }
         partial = path.with_name(path.name + ".partial")
@@ -256,10 +305,11 @@ class MailClassifier:
             np.savez_compressed(out, allow_pickle=False, **arrays)
         partial.replace(path)
 
-    def _probabilities(self, features: sp.csr_matrix) -> np.ndarray:
+    def _probabilities(self, rows: FeatureRows) -> np.ndarray:
         """Rows x classes probabilities: the linear model's, then the remembered corrections."""
         with self._lock:
-            return self._memory.apply(features, self._estimator.predict_proba(features))
+            linear = _linear_probabilities(rows, self._weights, self._intercept)
+            return self._memory.apply(rows, linear)
 
     def probabilities(self, subject: str, body: str) -> dict[str, float]:
         """Each class's probability for one mail (they sum to 1)."""
@@ -285,18 +335,26 @@ class MailClassifier:
         alike takes the corrected class. The linear model also learns it, weighted and repeated
         until it gives the mail its new class with a clear probability, so that mails less
         alike move towards it too while the rest of the model barely moves. Takes tens of
-        milliseconds. Raises :class:`UnknownClass` for a label outside :data:`CLASSES`.
+        milliseconds; the first correction in a process also imports scikit-learn (about a
+        second and 93 MB) to rebuild the estimator from the weights. The new weights are
+        written back, so predictions stay numpy-only. Raises :class:`UnknownClass` for a
+        label outside :data:`CLASSES`.
         """
         if label not in CLASSES:
             raise UnknownClass(label)
-        features = vectorise([mail_text(subject, body)])
+        rows = vectorise([mail_text(subject, body)])
+        features = _sparse(rows)
         index = CLASSES.index(label)
         with self._lock:
+            if self._estimator is None:
+                self._estimator = _estimator_of(self.coef, self._intercept)
+            estimator = self._estimator
             for _ in range(_CORRECTION_STEPS):
-                row = self._estimator.predict_proba(features)[0]
+                row = estimator.predict_proba(features)[0]
                 if row.argmax() == index and row[index] >= _CORRECTION_TARGET:
                     break
                 weight = [_CORRECTION_WEIGHT]
-                self._estimator.partial_fit(features, [label], sample_weight=weight)
-            self._memory.add(features, index)
+                estimator.partial_fit(features, [label], sample_weight=weight)
+            self._set_weights(estimator.coef_, estimator.intercept_)
+            self._memory.add(rows, index)
             self.corrections += 1

@@ -5,12 +5,14 @@ mail can without unlearning the rest; the memory makes the rule a user expects h
 a later mail whose features are at least :data:`SIMILAR` alike (cosine, 0..1) to a corrected
 mail gets that mail's class. Only hashed feature vectors are kept, never the text. The memory
 keeps the latest :data:`KEEP` corrections; correcting the same mail again replaces it.
+Rows are :class:`~runtime.mail.features.FeatureRows` (numpy arrays, no scipy).
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from runtime.mail.features import FeatureRows
 
 __all__ = ["FLOOR", "KEEP", "SIMILAR", "CorrectionMemory"]
 
@@ -23,27 +25,28 @@ _SAME_MAIL = 0.99
 class CorrectionMemory:
     """Unit-length feature rows of corrected mails and their class indices."""
 
-    def __init__(self, rows: sp.csr_matrix, labels: np.ndarray) -> None:
-        self.rows = sp.csr_matrix(rows)
+    def __init__(self, rows: FeatureRows, labels: np.ndarray) -> None:
+        self.rows = rows
         self.labels = np.asarray(labels, dtype=np.int64)
 
     @classmethod
     def empty(cls, features: int) -> CorrectionMemory:
         """A memory with no correction, for rows of ``features`` columns."""
-        return cls(sp.csr_matrix((0, features)), np.zeros(0, dtype=np.int64))
+        return cls(FeatureRows.empty(features), np.zeros(0, dtype=np.int64))
 
     def __len__(self) -> int:
-        return int(self.rows.shape[0])
+        return len(self.rows)
 
-    def add(self, row: sp.csr_matrix, label: int) -> None:
+    def add(self, row: FeatureRows, label: int) -> None:
         """Remember one corrected mail (a 1 x features unit row) as class index ``label``."""
         if len(self):
-            keep = (self.rows @ row.T).toarray().ravel() < _SAME_MAIL
-            self.rows, self.labels = self.rows[keep], self.labels[keep]
-        self.rows = sp.vstack([self.rows, row], format="csr")[-KEEP:]
+            keep = row.dot(self.rows)[0] < _SAME_MAIL
+            self.rows, self.labels = self.rows.take(keep), self.labels[keep]
+        rows = FeatureRows.stack([self.rows, row], self.rows.width)
+        self.rows = rows.take(np.arange(len(rows))[-KEEP:])
         self.labels = np.append(self.labels, label)[-KEEP:]
 
-    def apply(self, features: sp.csr_matrix, probabilities: np.ndarray) -> np.ndarray:
+    def apply(self, features: FeatureRows, probabilities: np.ndarray) -> np.ndarray:
         """The model's probabilities (rows x classes) with the remembered classes blended in.
 
         A row whose most similar correction has similarity ``s >= SIMILAR`` becomes
@@ -54,7 +57,7 @@ class CorrectionMemory:
         """
         if not len(self):
             return probabilities
-        similarity = (features @ self.rows.T).toarray()
+        similarity = features.dot(self.rows)
         nearest = similarity.argmax(axis=1)
         best = similarity[np.arange(len(nearest)), nearest]
         blended = probabilities.copy()
@@ -80,12 +83,10 @@ class CorrectionMemory:
         if "memory_labels" not in saved:
             return cls.empty(features)
         labels = saved["memory_labels"]
-        rows = sp.csr_matrix(
-            (
-                saved["memory_data"].astype(np.float64),
-                saved["memory_indices"],
-                saved["memory_indptr"],
-            ),
-            shape=(len(labels), features),
+        rows = FeatureRows(
+            saved["memory_data"].astype(np.float64),
+            saved["memory_indices"].astype(np.int64),
+            saved["memory_indptr"].astype(np.int64),
+            features,
         )
         return cls(rows, labels)

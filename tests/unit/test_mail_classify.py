@@ -211,7 +211,7 @@ def test_training_is_deterministic():
     args = ([m.subject for m in mails], [m.body for m in mails], [m.label for m in mails])
     first = MailClassifier.train(*args, seed=3)
     second = MailClassifier.train(*args, seed=3)
-    assert np.array_equal(first._estimator.coef_, second._estimator.coef_)
+    assert np.array_equal(first.coef, second.coef)
     with pytest.raises(UnknownClass):
         MailClassifier.train(["s"], ["b"], ["urgent"], seed=3)
 
