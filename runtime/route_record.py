@@ -182,7 +182,7 @@ def why(decision: RouteDecision) -> str:
     if decision.module is None:
         reasons = ", ".join(f"{c.module}: {c.excluded}" for c in decision.candidates)
         text = f"no module could take it ({decision.wait}"
-        return text + (f"; {reasons})" if reasons else ")")
+        return text + (f"; {reasons})." if reasons else ").")
     winner = next(c for c in decision.candidates if c.module == decision.module)
     if decision.win == "breaker_trial":
         text = f"{winner.module} won: its half-open breaker takes one trial robot first"
