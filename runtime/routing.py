@@ -60,10 +60,12 @@ class ModuleLoad:
     @property
     def capacity(self) -> float:
         """Share of the module's slots that are free, 0..1."""
-        slots = sum(r.slots for r in self.replicas if r.alive)
-        if slots == 0:
-            return 0.0
-        return sum(r.free for r in self.replicas) / slots
+        slots = free = 0
+        for r in self.replicas:
+            if r.alive:
+                slots += r.slots
+                free += r.slots - r.in_flight
+        return free / slots if slots else 0.0
 
     @property
     def breaker_state(self) -> BreakerState:
@@ -103,7 +105,7 @@ class WaitReason(StrEnum):
     NONE_AVAILABLE = "none_available"  # candidates excluded for different reasons
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class CandidateScore(WireMessage):
     """One candidate module as routing scored it (scores 0..1, ``total`` the weighted sum)."""
 
@@ -116,7 +118,7 @@ class CandidateScore(WireMessage):
     excluded: str | None = None  # an Exclusion value, None if it could take the robot
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class ReplicaSeen(WireMessage):
     """A replica power-of-two-choices looked at, with its in-flight count at that moment."""
 
@@ -161,16 +163,15 @@ def performance_score(success_rate: float, latency_s: float, reference_s: float 
     return max(0.0, min(1.0, success_rate)) * speed
 
 
-def _exclusion(module: ModuleLoad) -> Exclusion | None:
+def _exclusion(module: ModuleLoad, breaker: BreakerState) -> Exclusion | None:
     if not module.accepting:
-        if module.breaker_state is BreakerState.HALF_OPEN:
-            return Exclusion.TRIAL_OUT
-        return Exclusion.BREAKER_OPEN
+        return Exclusion.TRIAL_OUT if breaker is BreakerState.HALF_OPEN else Exclusion.BREAKER_OPEN
     if module.health is HealthState.UNHEALTHY:
         return Exclusion.UNHEALTHY
-    if not any(r.free > 0 for r in module.replicas):
-        return Exclusion.NO_FREE_SLOT
-    return None
+    for replica in module.replicas:
+        if replica.free > 0:
+            return None
+    return Exclusion.NO_FREE_SLOT
 
 
 _WAIT_OF: dict[Exclusion, WaitReason] = {
@@ -204,16 +205,11 @@ def explain_module_choice(
             + CAPACITY_WEIGHT * capacity
             + HEALTH_WEIGHT * health
         )
-        excluded = _exclusion(module)
+        breaker = module.breaker_state
+        excluded = _exclusion(module, breaker)
         candidates.append(
             CandidateScore(
-                module.name,
-                module.performance,
-                capacity,
-                health,
-                total,
-                module.breaker_state.value,
-                None if excluded is None else excluded.value,
+                module.name, module.performance, capacity, health, total, breaker, excluded
             )
         )
         if excluded is not None:
@@ -226,15 +222,15 @@ def explain_module_choice(
     decision = RouteDecision(tuple(candidates))
     chosen = probe or best
     if chosen is None:
-        decision.wait = _wait_reason(candidates).value
+        decision.wait = _wait_reason(candidates)
         return None, decision
     decision.module = chosen.name
     if probe is not None:
-        decision.win = WinReason.BREAKER_TRIAL.value
+        decision.win = WinReason.BREAKER_TRIAL
     elif eligible == 1:
-        decision.win = WinReason.ONLY_CANDIDATE.value
+        decision.win = WinReason.ONLY_CANDIDATE
     else:
-        decision.win = WinReason.BEST_SCORE.value
+        decision.win = WinReason.BEST_SCORE
     return chosen, decision
 
 
