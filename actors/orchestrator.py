@@ -362,6 +362,28 @@ class Orchestrator:
             decision.waited = blocked.wait
             decision.waited_s = max(0.0, time.time() - ready_at)
 
+    def route_wait(self, robot_id: str) -> RouteDecision | None:
+        """Why a queued robot waits in line now, or None (unknown here, not queued, or not
+        held up: it is placed at the next dispatch or waits for its retry time).
+
+        The answer is its type's latest decision that placed nothing, taken after the robot
+        was ready, with ``waited`` set to that reason and ``waited_s`` to the seconds since.
+        """
+        robot = self.robots.get(robot_id)
+        wait = self.waits.get(robot.type) if robot is not None else None
+        if robot is None or wait is None or robot.status is not RobotStatus.QUEUED:
+            return None
+        ready_at = max(robot.updated_at, robot.not_before)
+        blocked, at = wait
+        if at < ready_at:
+            return None
+        return RouteDecision(
+            blocked.candidates,
+            wait=blocked.wait,
+            waited=blocked.wait,
+            waited_s=max(0.0, time.time() - ready_at),
+        )
+
     async def _run_batch(
         self, module: DeployedModule, slot: ReplicaSlot, batch: list[tuple[Robot, Transition]]
     ) -> None:

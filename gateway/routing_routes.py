@@ -8,6 +8,7 @@ policy compared. Scoped like ``GET /v1/robots/{id}``. Exports ``ROUTES``, ``PATH
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -17,16 +18,22 @@ from gateway.auth import caller
 from gateway.http import json_response
 from gateway.scope import check_robot
 from gateway.spec import json_answer, operation, path_id
-from gateway.state import MODULE_DIRECTORY, ROBOT_READS, STORE
+from gateway.state import CONTROL, MODULE_DIRECTORY, ROBOT_READS, STORE
 from runtime.errors import RobotNotFound
 from runtime.keys import Permission
-from runtime.route_record import RobotRouting, attempt_view
+from runtime.models import Robot, RobotStatus
+from runtime.route_record import RobotRouting, attempt_view, decision_view
+from runtime.routing import RouteDecision
 
 __all__ = ["MODELS", "PATHS", "ROUTES"]
 
+WAIT_ASK_S = 2.0
+"""How long the route waits for the orchestrator to say why a queued robot waits."""
+
 
 async def robot_routing(request: web.Request) -> web.Response:
-    """``GET /v1/robots/{id}/routing``: the robot's attempts, each with its routing decision.
+    """``GET /v1/robots/{id}/routing``: the robot's attempts, each with its routing decision,
+    and for a queued robot held up in line, why it waits (asked of the orchestrator).
 
     404 for an unknown robot; 403 for a key limited to modules other than the robot's.
     """
@@ -35,14 +42,28 @@ async def robot_routing(request: web.Request) -> web.Response:
     if robot is None:
         raise RobotNotFound(f"no robot with id {robot_id!r}")
     await check_robot(request.app[MODULE_DIRECTORY], caller(request), robot)
-    routes = await request.app[STORE].attempt_routes(robot.id)
+    routes, waiting = await asyncio.gather(
+        request.app[STORE].attempt_routes(robot.id), _waiting(request, robot)
+    )
     answer = RobotRouting(
         robot_id=robot.id,
         type=robot.type,
         status=robot.status,
         attempts=[attempt_view(route) for route in routes],
+        waiting=decision_view(waiting) if waiting is not None else None,
     )
     return json_response(answer.model_dump(mode="json"))
+
+
+async def _waiting(request: web.Request, robot: Robot) -> RouteDecision | None:
+    """Why a queued robot waits, from the orchestrator; None if it is not queued or the
+    orchestrator does not answer in time (the stored attempts are shown all the same)."""
+    if robot.status is not RobotStatus.QUEUED:
+        return None
+    try:
+        return await asyncio.wait_for(request.app[CONTROL].route_wait(robot.id), WAIT_ASK_S)
+    except Exception:
+        return None
 
 
 ROUTES: list[tuple[web.RouteDef, Permission]] = [

@@ -170,6 +170,11 @@ class RobotRouting(BaseModel):
     status: RobotStatus
     weights: str = Field(WEIGHTS, description="How each candidate's total is made.")
     attempts: list[AttemptRouting]
+    waiting: DecisionView | None = Field(
+        None,
+        description="For a queued robot held up in line: the latest decision that placed "
+        "nothing, with why (wait) and the seconds it has been ready (waited_s).",
+    )
 
 
 def _score(c: CandidateScore) -> str:

@@ -105,3 +105,30 @@ async def test_routing_is_read_scoped_and_404s_for_an_unknown_robot(fleet, http)
     url = f"{fleet.url}/v1/robots/{robot_id}/routing"
     async with http.get(url, headers=bearer(echo_only["key"])) as response:
         assert response.status == 403
+
+
+async def test_a_robot_held_up_in_line_says_why_it_waits_and_keeps_it(fleet, http):
+    """Twelve sleeping robots fill the sleep module's 3 x 4 slots; a thirteenth, of the
+    lowest priority, waits: the route says why while it waits, and its attempt keeps it."""
+    body = {"type": "sleep", "payload": {"seconds": 1.5}}
+    busy = list(await asyncio.gather(*(submit(http, fleet.url, body) for _ in range(12))))
+    last = await submit(http, fleet.url, {**body, "payload": {"seconds": 0.1}, "priority": 0})
+    seen: dict = {}
+
+    async def waiting() -> bool:
+        answer = await routing_of(http, fleet.url, last)
+        seen.update(answer)
+        return answer["status"] == "queued" and answer["waiting"] is not None
+
+    await wait_until(waiting, timeout_s=20, interval_s=0.1)
+    held = seen["waiting"]
+    assert held["wait"] == held["waited"] == "no_free_slot"
+    assert [(c["module"], c["excluded"]) for c in held["candidates"]] == [("sleep", "no_free_slot")]
+    assert held["candidates"][0]["capacity"] == 0
+    assert held["why"].startswith("no module could take it (no_free_slot")
+    await wait_terminal(http, fleet.url, [*busy, last])
+    answer = await routing_of(http, fleet.url, last)
+    assert answer["waiting"] is None
+    placed = answer["attempts"][-1]["decision"]
+    assert placed["waited"] == "no_free_slot" and placed["waited_s"] > 0
+    assert "in line: no_free_slot" in placed["why"]

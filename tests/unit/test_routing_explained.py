@@ -30,7 +30,7 @@ from runtime.routing import (
     pick_replica,
     place,
 )
-from tests.unit.fakes import SCRIPTED, fast_settings
+from tests.unit.fakes import SCRIPTED, eventually, fast_settings
 from tests.unit.test_orchestrator import reaches, running, submit, task
 
 H = HealthState
@@ -241,10 +241,19 @@ async def test_a_robot_that_waited_for_a_slot_records_why(tmp_path: Path) -> Non
         await submit(orchestrator, first)
         await reaches(orchestrator, first.id, RobotStatus.RUNNING)
         await submit(orchestrator, second)
+        waiting = await eventually(
+            lambda: orchestrator.route_wait(second.id), what="the second robot to wait"
+        )
+        assert waiting.wait == waiting.waited == WaitReason.NO_FREE_SLOT
+        assert [(c.module, c.excluded) for c in waiting.candidates] == [
+            ("one", Exclusion.NO_FREE_SLOT)
+        ]
+        assert orchestrator.route_wait(first.id) is None  # running, not waiting
         running_routes = await orchestrator.store.attempt_routes(first.id)
         assert [r.status for r in running_routes] == [RobotStatus.RUNNING]
         assert running_routes[0].decision is not None  # the running attempt's, from its row
         await reaches(orchestrator, second.id, RobotStatus.SUCCEEDED)
+        assert orchestrator.route_wait(second.id) is None
         [route] = await orchestrator.store.attempt_routes(second.id)
         decision = route.decision
         assert decision is not None and decision.module == "one"
