@@ -18,6 +18,9 @@ def render_routing(answer: dict[str, Any]) -> str:
     ]
     if not answer["attempts"]:
         lines.append("no attempt placed yet")
+    waiting = answer.get("waiting")
+    if waiting:
+        lines.append(f"waiting {waiting.get('waited_s') or 0.0:.2f}s in line: {waiting['why']}")
     for attempt in answer["attempts"]:
         where = f"{attempt.get('module') or '-'} / {attempt.get('replica') or '-'}"
         lines.append("")

@@ -265,3 +265,38 @@ async def test_a_robot_that_waited_for_a_slot_records_why(tmp_path: Path) -> Non
         [first_route] = await orchestrator.store.attempt_routes(first.id)
         assert first_route.decision is not None and first_route.decision.waited is None
         assert await orchestrator.store.attempt_routes("nosuchrobot") == []
+
+
+def test_the_command_line_prints_scores_winner_and_why():
+    from cluster.routing_cli import render_routing
+
+    fast = module("fast", 0.9, replicas=[ReplicaLoad("fast:0", 2, 4), ReplicaLoad("fast:1", 1, 4)])
+    slow = module("slow", 0.5)
+    _, _, placed = place([slow, fast], random.Random(1))
+    _, _, held = place([module("full", 1.0, replicas=[ReplicaLoad("full:0", 4, 4)])])
+    held.waited, held.waited_s = held.wait, 1.25
+    answer = {
+        "robot_id": "r1",
+        "type": "task",
+        "status": "queued",
+        "weights": "0.5 * performance + 0.3 * capacity + 0.2 * health",
+        "attempts": [
+            {
+                "attempt": 1,
+                "status": "queued",
+                "module": "fast",
+                "replica": "fast:1",
+                "decision": decision_view(placed).model_dump(mode="json"),
+            }
+        ],
+        "waiting": decision_view(held).model_dump(mode="json"),
+    }
+    text = render_routing(answer)
+    assert "waiting 1.25s in line: no module could take it (no_free_slot" in text
+    rows = [line for line in text.splitlines() if line.strip().startswith(("*", "slow"))]
+    assert rows[0].split()[:2] == ["slow", "0.500"] and rows[1].split()[:3] == [
+        "*",
+        "fast",
+        "0.900",
+    ]
+    assert "replicas compared:" in text and "-> fast:1" in text and "why: fast" in text
