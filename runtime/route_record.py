@@ -188,7 +188,9 @@ def why(decision: RouteDecision) -> str:
         reasons = ", ".join(f"{c.module}: {c.excluded}" for c in decision.candidates)
         text = f"no module could take it ({decision.wait}"
         return text + (f"; {reasons})." if reasons else ").")
-    winner = next(c for c in decision.candidates if c.module == decision.module)
+    winner = next((c for c in decision.candidates if c.module == decision.module), None)
+    if winner is None:  # a record from another version: say what it holds, guess nothing
+        return f"{decision.module} won ({decision.win})."
     if decision.win == "breaker_trial":
         text = f"{winner.module} won: its half-open breaker takes one trial robot first"
     elif decision.win == "only_candidate":
