@@ -267,6 +267,7 @@ class DeployedModule:
 
     def load(self) -> ModuleLoad:
         """A fresh routing view of this module."""
+        breaker = self.breaker.state()
         return ModuleLoad(
             name=self.name,
             performance=self.performance,
@@ -275,7 +276,8 @@ class DeployedModule:
                 ReplicaLoad(r.name, len(r.in_flight), r.slots, r.routable) for r in self.replicas
             ],
             accepting=self.breaker.allows(),
-            probing=self.breaker.state() is BreakerState.HALF_OPEN,
+            probing=breaker is BreakerState.HALF_OPEN,
+            breaker=breaker,
         )
 
     def info(self, queued: int) -> ModuleInfo:

@@ -62,7 +62,7 @@ from runtime.models import ModuleSpec, Robot, RobotStatus
 from runtime.queue import RobotQueue
 from runtime.registry import validate_module
 from runtime.robot_tally import RobotTally
-from runtime.routing import choose_module, pick_replica
+from runtime.routing import RouteDecision, place
 from runtime.rules.model import Rule, RuleRecord
 from runtime.store.base import RobotStore
 from runtime.tasks import BackgroundTasks
@@ -104,6 +104,8 @@ class Orchestrator:
         self.stopping = False
         self.dispatched = 0
         self.rejected: dict[str, str] = {}
+        # Per robot type, the latest decision that placed nothing while robots were ready.
+        self.waits: dict[str, tuple[RouteDecision, float]] = {}
         self.tally = RobotTally()
         self.started_at = time.time()
 
@@ -315,14 +317,13 @@ class Orchestrator:
             if not queue.ready_count():
                 continue
             modules = [self.modules[name] for name in self.type_modules.get(robot_type, ())]
-            loads = {m.name: m.load() for m in modules}
+            candidates = [m.load() for m in modules]
             batches: dict[tuple[str, int], list[tuple[Robot, Transition]]] = defaultdict(list)
             while True:
-                chosen = choose_module(list(loads.values()))
-                if chosen is None:
-                    break
-                replica_load = pick_replica(chosen.replicas, self._rng)
-                if replica_load is None:
+                chosen, replica_load, decision = place(candidates, self._rng)
+                if chosen is None or replica_load is None:
+                    if queue.ready_count():
+                        self.waits[robot_type] = (decision, time.time())
                     break
                 popped = queue.pop()
                 if popped is None:
@@ -341,12 +342,47 @@ class Orchestrator:
                 module.breaker.on_dispatch()
                 chosen.accepting = module.breaker.allows()
                 chosen.probing = chosen.probing and chosen.accepting
-                start = lifecycle.start(robot.id, robot.attempt, module.name, slot.name)
+                self._note_wait(robot, decision)
+                start = lifecycle.start(robot.id, robot.attempt, module.name, slot.name, decision)
                 lifecycle.apply(robot, start)
                 batches[(module.name, slot.index)].append((robot, start))
             for (module_name, index), batch in batches.items():
                 module = self.modules[module_name]
                 self.tasks.spawn(self._run_batch(module, module.replicas[index], batch))
+
+    def _note_wait(self, robot: Robot, decision: RouteDecision) -> None:
+        """Record on a placement why its robot waited, if its type had no room since the
+        robot was ready in line (the latest reason; a dict lookup per robot)."""
+        wait = self.waits.get(robot.type)
+        if wait is None:
+            return
+        ready_at = max(robot.updated_at, robot.not_before)
+        blocked, at = wait
+        if at >= ready_at:
+            decision.waited = blocked.wait
+            decision.waited_s = max(0.0, time.time() - ready_at)
+
+    def route_wait(self, robot_id: str) -> RouteDecision | None:
+        """Why a queued robot waits in line now, or None (unknown here, not queued, or not
+        held up: it is placed at the next dispatch or waits for its retry time).
+
+        The answer is its type's latest decision that placed nothing, taken after the robot
+        was ready, with ``waited`` set to that reason and ``waited_s`` to the seconds since.
+        """
+        robot = self.robots.get(robot_id)
+        wait = self.waits.get(robot.type) if robot is not None else None
+        if robot is None or wait is None or robot.status is not RobotStatus.QUEUED:
+            return None
+        ready_at = max(robot.updated_at, robot.not_before)
+        blocked, at = wait
+        if at < ready_at:
+            return None
+        return RouteDecision(
+            blocked.candidates,
+            wait=blocked.wait,
+            waited=blocked.wait,
+            waited_s=max(0.0, time.time() - ready_at),
+        )
 
     async def _run_batch(
         self, module: DeployedModule, slot: ReplicaSlot, batch: list[tuple[Robot, Transition]]

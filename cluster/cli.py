@@ -24,6 +24,7 @@ from cluster.client import GatewayClient, GatewayRequestFailed, segment
 from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from cluster.mail_cli import add_mail_parser, cmd_mail
+from cluster.routing_cli import render_routing
 from cluster.rules_cli import add_rules_parsers
 from runtime.config import Settings
 from runtime.errors import RobofleetError, validation_message
@@ -111,6 +112,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 print(f"    {gateway}")
             for replica in node["replicas"]:
                 print(f"    {replica}")
+        return 0
+    if args.routing:
+        if not args.id:
+            raise ValueError("usage: robofleet status ID --routing")
+        print(render_routing(client.robot_routing(args.id)))
         return 0
     if args.id:
         print(json.dumps(client.robot(args.id), indent=2))
@@ -200,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--status", help="filter the list by status")
     status.add_argument("--limit", type=int, default=20)
     status.add_argument("--nodes", action="store_true", help="list nodes, gateways and replicas")
+    status.add_argument(
+        "--routing", action="store_true", help="why each attempt of robot ID went where it went"
+    )
     client_args(status)
     status.set_defaults(func=cmd_status)
 

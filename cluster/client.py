@@ -76,6 +76,10 @@ class GatewayClient:
         """Fetch one robot."""
         return self.request("GET", f"/v1/robots/{segment(robot_id)}")
 
+    def robot_routing(self, robot_id: str) -> dict[str, Any]:
+        """``GET /v1/robots/{id}/routing``: the robot's attempts with their routing decisions."""
+        return self.request("GET", f"/v1/robots/{segment(robot_id)}/routing")
+
     def robots(self, **query: str | int | float | None) -> dict[str, Any]:
         """List robots."""
         return self.request("GET", "/v1/robots", query=query)

@@ -337,7 +337,7 @@ SSE_EVENT = {
 }
 
 _ROBOT_ID = [path_id("robot_id")]
-_ROBOT_OPERATIONS = ("getRobot", "cancelRobot", "robotEvents")
+_ROBOT_OPERATIONS = ("getRobot", "cancelRobot", "robotEvents", "robotRouting")
 _IDEMPOTENCY: dict[str, Any] = {
     "name": IDEMPOTENCY_HEADER,
     "in": "header",

@@ -49,6 +49,7 @@ from runtime.messages import (
     SubmitRequest,
 )
 from runtime.models import ClusterView
+from runtime.routing import RouteDecision
 from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
 from runtime.store.base import RobotStore
@@ -101,6 +102,11 @@ class ControlPlane(Protocol):
 
         Raises RobotNotFound, AlreadyTerminal or NotCancellable.
         """
+        ...
+
+    async def route_wait(self, robot_id: str) -> RouteDecision | None:
+        """Why a queued robot waits in line now (its type's last placement that placed
+        nothing), or None."""
         ...
 
     async def ready(self) -> bool:

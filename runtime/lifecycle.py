@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runtime.backoff import backoff_delay
 from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus, RuleFiring
+
+if TYPE_CHECKING:
+    from runtime.routing import RouteDecision
 
 __all__ = [
     "ALLOWED",
@@ -82,6 +85,8 @@ class Transition:
     """Robots rules submit for this transition: stored in its transaction iff it applies."""
     firings: list[RuleFiring] = field(default_factory=list)
     """Rule firings recorded likewise (a chain step exactly once, however often it runs)."""
+    routing: RouteDecision | None = None
+    """A start's routing decision: stored with the attempt, never applied to a robot."""
 
     def __post_init__(self) -> None:
         if self.to_status not in ALLOWED[self.from_status]:
@@ -116,8 +121,14 @@ def apply(robot: Robot, transition: Transition) -> None:
         setattr(robot, name, value)
 
 
-def start(robot_id: str, attempt: int, module: str, replica: str) -> Transition:
-    """Queued robot handed to a replica."""
+def start(
+    robot_id: str,
+    attempt: int,
+    module: str,
+    replica: str,
+    routing: RouteDecision | None = None,
+) -> Transition:
+    """Queued robot handed to a replica, with the routing decision that placed it."""
     now = time.time()
     return Transition(
         robot_id,
@@ -126,6 +137,7 @@ def start(robot_id: str, attempt: int, module: str, replica: str) -> Transition:
         S.RUNNING,
         fields={"module": module, "replica": replica, "started_at": now},
         at=now,
+        routing=routing,
     )
 
 

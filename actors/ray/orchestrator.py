@@ -37,6 +37,7 @@ from runtime.messages import (
     SubmitRequest,
 )
 from runtime.models import ClusterNode, ClusterView
+from runtime.routing import RouteDecision
 from runtime.rules.model import Rule, RuleRecord
 from runtime.sdk import MetricSample
 from runtime.store import create_store
@@ -162,6 +163,11 @@ class OrchestratorClient:
         """
         answer: CancelAnswer = await self._call("cancel", robot_id)
         return answer
+
+    async def route_wait(self, robot_id: str) -> RouteDecision | None:
+        """Why a queued robot waits in line now, or None (see ``Orchestrator.route_wait``)."""
+        decision: RouteDecision | None = await self._call("route_wait", robot_id)
+        return decision
 
     async def ready(self) -> bool:
         """Whether the orchestrator answers (raises if it cannot be reached)."""

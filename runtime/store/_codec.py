@@ -14,6 +14,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
+from runtime.route_record import decision_json
 from runtime.rules.model import Rule, RuleRecord, ScheduleState
 from runtime.text import MAX_JSON_DEPTH, clean_text, json_problem
 
@@ -59,6 +60,7 @@ MUTABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("started_at", "float8"),
     ("finished_at", "float8"),
     ("children", "text"),
+    ("routing", "text"),
 )
 MUTABLE_COLUMN_NAMES = tuple(name for name, _ in MUTABLE_COLUMNS)
 ID_INDEX = ROBOT_COLUMN_NAMES.index("id")
@@ -68,6 +70,21 @@ _FLOAT_COLUMNS = frozenset(n for n, t in ROBOT_COLUMNS if t == "float8")
 _WRITTEN_TEXT_COLUMNS = frozenset({"module", "replica", "error", "message"})
 
 ATTEMPT_SELECT = "robot_id, attempt, module, replica, status, error, started_at, finished_at"
+
+
+def routes_sql(first: str, second: str) -> str:
+    """A robot's attempt routes, oldest first: finished attempts from ``attempts`` and the
+    running one from the robot's row (its decision is copied to ``attempts`` when it ends).
+    ``first`` and ``second`` are the backend's placeholders for the robot id."""
+    return (
+        "SELECT attempt, module, replica, status, started_at, finished_at, routing "
+        f"FROM attempts WHERE robot_id = {first} UNION ALL "
+        "SELECT attempt, module, replica, status, started_at, NULL, routing "
+        f"FROM robots WHERE id = {second} AND status = '{RobotStatus.RUNNING.value}' "
+        "ORDER BY attempt"
+    )
+
+
 UNFINISHED = (RobotStatus.QUEUED.value, RobotStatus.RUNNING.value)
 RUNNING = RobotStatus.RUNNING.value
 
@@ -182,6 +199,9 @@ def encode_transition(t: Transition) -> EncodedTransition:
     unknown = set(t.fields) - set(MUTABLE_COLUMN_NAMES)
     if unknown:
         raise StoreError(f"transition of {t.robot_id} sets unknown field(s) {sorted(unknown)}")
+    fields = {name: _encode(name, value) for name, value in t.fields.items()}
+    if t.routing is not None:
+        fields["routing"] = decision_json(t.routing)
     return EncodedTransition(
         robot_id=t.robot_id,
         attempt=t.attempt,
@@ -189,7 +209,7 @@ def encode_transition(t: Transition) -> EncodedTransition:
         to_status=t.to_status.value,
         attempt_after=t.attempt_after,
         at=float(t.at),
-        fields={name: _encode(name, value) for name, value in t.fields.items()},
+        fields=fields,
         child_rows=[robot_row(child) for child in t.children],
         firing_rows=[firing_row(firing) for firing in t.firings],
     )

@@ -11,6 +11,7 @@ from runtime.keys import ApiKey, AuditEntry
 from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
+from runtime.route_record import AttemptRoute
 from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store._mail import MailTables
 
@@ -108,6 +109,14 @@ class RobotStore(MailTables, ABC):
     @abstractmethod
     async def attempts(self, robot_id: str) -> list[Attempt]:
         """Every recorded attempt of a robot, oldest first."""
+
+    @abstractmethod
+    async def attempt_routes(self, robot_id: str) -> list[AttemptRoute]:
+        """Every attempt of a robot with the routing decision that placed it, oldest first.
+
+        The running attempt comes from the robot's row; an attempt recorded before routing
+        was explained has ``decision=None``.
+        """
 
     @abstractmethod
     async def attempt_counts(self, module: str) -> dict[str, int]:

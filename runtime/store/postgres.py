@@ -13,6 +13,7 @@ import asyncpg
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
+from runtime.route_record import AttemptRoute, route_from_row
 from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors, is_unavailable
@@ -79,8 +80,8 @@ _ATTEMPT_INPUT = (
 # Runs before the update so it records module, replica and started_at as they were.
 _INSERT_ATTEMPTS = (
     "INSERT INTO attempts (robot_id, attempt, module, replica, status, error, started_at, "
-    "finished_at) SELECT r.id, r.attempt, r.module, r.replica, v.to_status, "
-    "CASE WHEN v.sets_error THEN v.error ELSE r.error END, r.started_at, v.at "
+    "finished_at, routing) SELECT r.id, r.attempt, r.module, r.replica, v.to_status, "
+    "CASE WHEN v.sets_error THEN v.error ELSE r.error END, r.started_at, v.at, r.routing "
     f"FROM {_unnest(_ATTEMPT_INPUT)}, robots r "
     f"WHERE r.id = v.id AND r.attempt = v.attempt AND r.status = '{c.RUNNING}' "
     "ON CONFLICT DO NOTHING"
@@ -109,6 +110,7 @@ _APPLY = (
     "RETURNING v.idx"
 )
 
+_ROUTES = c.routes_sql("$1", "$1")
 _PROGRESS_INPUT = (("id", "text"), ("attempt", "int4"), ("progress", "float8"), ("message", "text"))
 _SAVE_PROGRESS = (
     f"UPDATE robots AS r SET progress = v.progress, message = v.message "
@@ -245,6 +247,11 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
             robot_id,
         )
         return [c.attempt_from_row(row) for row in rows]
+
+    async def attempt_routes(self, robot_id: str) -> list[AttemptRoute]:
+        """Every attempt of a robot with its routing decision, oldest first."""
+        rows = await self._read(_ROUTES, robot_id)
+        return [route_from_row(row) for row in rows]
 
     async def attempt_counts(self, module: str) -> dict[str, int]:
         """How many attempts each replica of a module has recorded."""

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
+from runtime.route_record import AttemptRoute, route_from_row
 from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors
@@ -33,10 +34,12 @@ _ROBOT_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ?"
 # Runs before the update so it records module, replica and started_at as they were.
 _INSERT_ATTEMPT = (
     "INSERT INTO attempts (robot_id, attempt, module, replica, status, error, started_at, "
-    "finished_at) SELECT id, attempt, module, replica, ?, CASE WHEN ? THEN ? ELSE error END, "
-    "started_at, ? FROM robots WHERE id = ? AND attempt = ? AND status = ? "
+    "finished_at, routing) SELECT id, attempt, module, replica, ?, "
+    "CASE WHEN ? THEN ? ELSE error END, started_at, ?, routing FROM robots "
+    "WHERE id = ? AND attempt = ? AND status = ? "
     "ON CONFLICT DO NOTHING"
 )
+_ROUTES = c.routes_sql("?", "?")
 _SAVE_PROGRESS = (
     "UPDATE robots SET progress = ?, message = ? "
     f"WHERE id = ? AND attempt = ? AND status = '{c.RUNNING}'"
@@ -139,6 +142,11 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             (robot_id,),
         )
         return [c.attempt_from_row(row) for row in rows]
+
+    async def attempt_routes(self, robot_id: str) -> list[AttemptRoute]:
+        """Every attempt of a robot with its routing decision, oldest first."""
+        rows = await self._read(_ROUTES, (robot_id, robot_id))
+        return [route_from_row(row) for row in rows]
 
     async def attempt_counts(self, module: str) -> dict[str, int]:
         """How many attempts each replica of a module has recorded."""

@@ -96,6 +96,10 @@ class FakeControlPlane:
         self.cancelled.append(robot_id)
         return CancelAnswer(id=robot_id, status=RobotStatus.CANCELLED, cancel_requested=False)
 
+    async def route_wait(self, robot_id: str) -> None:
+        """Nothing waits: this control plane runs no robots."""
+        return None
+
     async def ready(self) -> bool:
         """Always ready."""
         return True

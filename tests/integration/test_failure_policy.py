@@ -49,6 +49,15 @@ async def test_breaker_opens_fails_over_and_closes_after_recovery(fleet, http):
         robots = await wait_terminal(http, fleet.url, first + during)
         assert all(r["status"] == "succeeded" for r in robots.values())
         assert all(robots[rid]["result"] == {"by": "secondary"} for rid in during)
+        # Routing explained: the last attempts of those robots say the primary was left out.
+        left_out = set()
+        for rid in during:
+            async with http.get(f"{fleet.url}/v1/robots/{rid}/routing") as response:
+                decision = (await response.json())["attempts"][-1]["decision"]
+            scores = {c["module"]: c for c in decision["candidates"]}
+            assert decision["module"] == "secondary"
+            left_out.add((scores["primary"]["breaker"], scores["primary"]["excluded"]))
+        assert ("open", "breaker_open") in left_out, left_out
     finally:
         fleet.flag("primary-broken", False)
 

@@ -143,7 +143,7 @@ def test_every_operation_documents_the_422_and_created_resources_link_onwards():
         for method, operation in operations.items():
             assert "422" in operation["responses"], (method, path)
     submit = document["paths"]["/v1/robots"]["post"]["responses"]["202"]
-    assert set(submit["links"]) == {"getRobot", "cancelRobot", "robotEvents"}
+    assert set(submit["links"]) == {"getRobot", "cancelRobot", "robotEvents", "robotRouting"}
     created = document["paths"]["/v1/keys"]["post"]["responses"]["201"]
     assert set(created["links"]) == {"revokeKey", "rotateKey"}
 
