@@ -131,6 +131,13 @@ class Settings(BaseSettings):
 
     max_queued_per_type: int = Field(100_000, description="Queue bound; past it submits get 429.")
     health_interval_s: float = Field(10.0)
+    autoscaling_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Control interval of autoscaling: how often each autoscaled module's "
+        "load is sampled and its replica count decided.",
+    )
     health_timeout_s: float = Field(5.0)
     retry_base_s: float = Field(0.5)
     retry_max_s: float = Field(30.0)
