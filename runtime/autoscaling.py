@@ -43,8 +43,8 @@ MAX_REPLICAS = 256
 """The most replicas a module may run (as ``ModuleSpec.replicas``)."""
 
 _Count = Annotated[int, Field(ge=0, le=MAX_REPLICAS, strict=True)]
-_Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
-_Factor = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False)]
+_Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False, strict=True)]
+_Factor = Annotated[float, Field(gt=0, le=100, allow_inf_nan=False, strict=True)]
 
 
 class AutoscalingConfig(BaseModel):
@@ -59,18 +59,18 @@ class AutoscalingConfig(BaseModel):
     initial_replicas: _Count | None = Field(
         None, description="Replicas at registration; default min_replicas."
     )
-    target_ongoing_requests: Annotated[float, Field(gt=0, le=1_000_000, allow_inf_nan=False)] = (
-        Field(2.0, description="Queued plus running robots each replica should hold.")
-    )
+    target_ongoing_requests: Annotated[
+        float, Field(gt=0, le=1_000_000, allow_inf_nan=False, strict=True)
+    ] = Field(2.0, description="Queued plus running robots each replica should hold.")
     upscale_delay_s: _Seconds = Field(
         30.0, description="How long an upscale decision must hold before it acts."
     )
     downscale_delay_s: _Seconds = Field(
         600.0, description="How long a downscale decision must hold before it acts."
     )
-    look_back_period_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = Field(
-        30.0, description="Window the ongoing robots are averaged over."
-    )
+    look_back_period_s: Annotated[
+        float, Field(gt=0, le=86_400, allow_inf_nan=False, strict=True)
+    ] = Field(30.0, description="Window the ongoing robots are averaged over.")
     upscaling_factor: _Factor | None = Field(
         None, description="Multiplies each upscale step (default 1)."
     )
@@ -78,7 +78,9 @@ class AutoscalingConfig(BaseModel):
         None, description="Multiplies each downscale step (default 1)."
     )
     deadline_aware: bool = Field(
-        True, description="Scale up at once when queued robots would miss their deadlines."
+        True,
+        strict=True,
+        description="Scale up at once when queued robots would miss their deadlines.",
     )
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ wall times from submit to decision are printed, not asserted (rules: no timing a
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from typing import Any
@@ -144,3 +145,80 @@ async def _alive(http: aiohttp.ClientSession, url: str, n: int, exact: bool = Fa
     got = await alive_replicas(http, url)
     replicas = len((await module(http, url))["replicas"])
     return got == n and replicas == n if exact else got >= n
+
+
+OCR_FLEET = """
+health_interval_s = 1.0
+health_timeout_s = 5.0
+"""
+NO_SERVICES = {"ROBOFLEET_DATABASE_URL": "", "ROBOFLEET_REDIS_URL": "", "ROBOFLEET_CONFIG_FILE": ""}
+
+
+@pytest.mark.timeout(300)
+async def test_an_idle_ocr_pool_leaves_a_cpu_to_a_module_that_asks_for_one(tmp_path, capsys):
+    """The shipped modules on a fresh ``robofleet up`` (no ``[[modules]]``): the OCR pool
+    holds one CPU while idle, so a module reserving the other CPUs is placed and runs; under
+    OCR load the pool asks for more workers but stays within the CPUs left (none)."""
+    import tests.ocr_samples as samples
+    from runtime.ocr import TesseractEngine
+    from tests.integration.conftest import robofleet_up, service_missing
+
+    if not TesseractEngine().available() or not samples.fonts_available():
+        service_missing("tesseract or the DejaVu fonts are not installed")
+    cpus = os.cpu_count() or 1
+    assert cpus >= 2, "an OCR pool of one worker leaves no CPU on a 1-CPU machine"
+    config = tmp_path / "robofleet.toml"
+    config.write_text(OCR_FLEET)
+    with robofleet_up(tmp_path / "data", config, NO_SERVICES, timeout_s=180) as ocr_fleet:
+        url = ocr_fleet.url
+        async with aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=60), headers=ocr_fleet.admin_headers
+        ) as http:
+            pool = await _named(http, url, "ocr")
+            assert len(pool["replicas"]) == 1, pool
+            assert pool["autoscaling"]["config"]["max_replicas"] == cpus
+            spec = {
+                "name": "cpu-bound",
+                "class": "tests.integration.robots:Dawdler",
+                "resources": {"num_cpus": cpus - 1},  # every CPU the idle pool leaves
+            }
+            async with http.post(f"{url}/v1/modules", json=spec) as response:
+                assert response.status == 201, await response.json()
+
+            async def placed() -> bool:
+                replicas = (await _named(http, url, "cpu-bound"))["replicas"]
+                return all(r["alive"] for r in replicas)
+
+            await wait_until(placed, timeout_s=90)
+            robot = await submit(http, url, {"type": "dawdle", "payload": {"seconds": 0.1}})
+            [done] = (await wait_terminal(http, url, [robot], timeout_s=30)).values()
+            assert done["status"] == "succeeded", done
+
+            ids = []
+            for sample in samples.invoice_samples(8, seed=77):
+                async with http.post(f"{url}/v1/documents", data=sample.data) as response:
+                    stored = await response.json()
+                    assert response.status in (200, 201), stored
+                body = {"type": "invoice.extract", "payload": {"document_id": stored["id"]}}
+                ids.append(await submit(http, url, body))
+
+            async def wants_more() -> bool:
+                return (await _named(http, url, "ocr"))["autoscaling"]["desired"] == cpus
+
+            await wait_until(wants_more, timeout_s=60)
+            robots = await wait_terminal(http, url, ids, timeout_s=180)
+            pool = await _named(http, url, "ocr")
+    assert all(r["status"] == "succeeded" for r in robots.values())
+    assert len(pool["replicas"]) == 1 and pool["unplaceable"] is None, pool
+    assert all(d["direction"] != "up" for d in pool["autoscaling"]["decisions"]), pool
+    with capsys.disabled():
+        print(
+            f"\nOCR pool on {cpus} CPUs: 1 idle worker, a {cpus - 1}-CPU module placed beside it; "
+            f"8 invoices: desired {cpus} workers, ran on {len(pool['replicas'])} (no CPU left)"
+        )
+
+
+async def _named(http: aiohttp.ClientSession, url: str, name: str) -> dict[str, Any]:
+    async with http.get(f"{url}/v1/modules") as response:
+        assert response.status == 200
+        return {m["name"]: m for m in (await response.json())["modules"]}[name]
