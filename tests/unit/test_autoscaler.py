@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from gateway.readiness import module_readiness
 from runtime.config import load_settings
 from runtime.errors import ConfigError, ModuleRejected
 from runtime.placement import NodeView
@@ -128,3 +129,22 @@ async def test_bad_knobs_are_refused_at_registration_and_in_the_config(tmp_path:
     )
     with pytest.raises(ConfigError, match="autoscaling.upscale_delay_s"):
         load_settings(config)
+
+
+async def test_a_module_at_zero_replicas_keeps_its_robots_queued_and_wakes_up(
+    tmp_path: Path,
+) -> None:
+    knobs = {**KNOBS, "min_replicas": 0, "upscale_delay_s": 60}
+    settings = fast_settings(tmp_path, [scaled(autoscaling=knobs)], autoscaling_interval_s=0.05)
+    async with running(settings) as orchestrator:
+        module = orchestrator.modules["work"]
+        assert module.spec.replicas == 0 and module.replicas == []
+        assert module_readiness(orchestrator.module_info(module)).status == "ok"  # asleep
+        [answer] = await submit(orchestrator, task(sleep=0.05))
+        assert answer.error is None  # accepted: it waits in the queue, it does not fail
+        [up] = await eventually(lambda: orchestrator.autoscaler.status(module).decisions, 5)
+        assert (up.from_replicas, up.to_replicas, up.held_s) == (0, 1, 0)  # no delay from zero
+        await eventually(lambda: answer.id not in orchestrator.robots, 5, "the robot done")
+        stored = await orchestrator.store.get_robot(answer.id)
+        assert stored is not None and stored.status.value == "succeeded"
+        await eventually(lambda: module.spec.replicas == 0, 5, "back to zero replicas")
