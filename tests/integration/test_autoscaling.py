@@ -100,10 +100,10 @@ async def test_a_module_scales_with_its_queue_and_ahead_of_deadlines(fleet, http
     assert up["held_s"] >= KNOBS["upscale_delay_s"], up
     assert "ongoing robots" in up["reason"]
     await wait_until(lambda: _alive(http, fleet.url, up["to_replicas"]), timeout_s=60)
-    await wait_terminal(http, fleet.url, ids, timeout_s=60)
+    finished = await wait_terminal(http, fleet.url, ids, timeout_s=60)
 
     # Idle: back to min_replicas, each step down after downscale_delay_s.
-    idle_from = time.time()
+    idle_from = max(r["finished_at"] for r in finished.values())  # the last robot's end
     seen = len((await module(http, fleet.url))["autoscaling"]["decisions"])
     down = (await decisions_until(http, fleet.url, seen - 1, to=1))[-1]
     assert down["direction"] == "down" and down["held_s"] >= KNOBS["downscale_delay_s"], down
@@ -129,9 +129,10 @@ async def test_a_module_scales_with_its_queue_and_ahead_of_deadlines(fleet, http
     with capsys.disabled():
         print(
             f"\nautoscaling (interval {INTERVAL_S:g} s): queue of 16 x {ROBOT_S} s robots "
-            f"1 -> 4 after {up['at'] - submitted:.1f} s (upscale_delay_s "
-            f"{KNOBS['upscale_delay_s']:g} + look-back {KNOBS['look_back_period_s']:g}); idle "
-            f"{down['from_replicas']} -> 1 after {down['at'] - idle_from:.1f} s (downscale_delay_s "
+            f"1 -> {up['to_replicas']} held {up['held_s']:.1f} s, {up['at'] - submitted:.1f} s "
+            f"after the submits (upscale_delay_s {KNOBS['upscale_delay_s']:g}); "
+            f"{down['from_replicas']} -> 1 held {down['held_s']:.1f} s, "
+            f"{down['at'] - idle_from:.1f} s after the last robot ended (downscale_delay_s "
             f"{KNOBS['downscale_delay_s']:g}); the same backlog with deadlines 1 -> "
             f"{early['to_replicas']} after {early['at'] - due_submitted:.1f} s"
         )
