@@ -212,6 +212,9 @@ class DeployedModule:
     success_ewma: float = 1.0
     latency_ewma: float = 0.0
     unplaceable: str | None = None
+    run_seconds: float | None = None
+    """Running mean (EWMA) of an attempt's run time, from the first outcome on; autoscaling's
+    deadline rule reads it (None until an attempt ended)."""
 
     @property
     def name(self) -> str:
@@ -264,6 +267,8 @@ class DeployedModule:
         """Fold one robot outcome into the module's performance figures."""
         self.success_ewma += EWMA_ALPHA * ((1.0 if success else 0.0) - self.success_ewma)
         self.latency_ewma += EWMA_ALPHA * (seconds - self.latency_ewma)
+        last = self.run_seconds
+        self.run_seconds = seconds if last is None else last + EWMA_ALPHA * (seconds - last)
 
     def load(self) -> ModuleLoad:
         """A fresh routing view of this module."""

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from actors import robot_figures as figures
+from actors.autoscaler import Autoscaler
 from actors.cache import CacheCalls
 from actors.cache_sync import ModuleBoard, RobotStatusSync
 from actors.deployment import DeployedModule, ReplicaSlot
@@ -97,6 +98,13 @@ class Orchestrator:
             driver, settings, self.requeue_lost, self._wake_up, self._publish_modules
         )
         self.modules: dict[str, DeployedModule] = self.supervisor.modules
+        self.autoscaler = Autoscaler(
+            self.modules,
+            self.queues,
+            self.scale_module,
+            self.supervisor.room,
+            settings.autoscaling_interval_s,
+        )
         self.tasks = BackgroundTasks("orchestrator")
         self.rules = RuleKeeper(store, self)
         self._wake = asyncio.Event()
@@ -135,6 +143,7 @@ class Orchestrator:
         self.rules.adopt(list(self.robots.values()))
         self.tasks.spawn(self._dispatch_loop())
         self.tasks.spawn(self.rules.run())
+        self.tasks.spawn(self.autoscaler.run())
         self.supervisor.start()
 
     async def stop(self) -> None:
@@ -142,6 +151,7 @@ class Orchestrator:
         self.stopping = True
         self._wake.set()
         self.rules.stop()
+        self.autoscaler.stop()
         self.supervisor.stop()
         self.tasks.cancel_all()
         await self.writer.stop()
@@ -222,7 +232,9 @@ class Orchestrator:
     def module_info(self, module: DeployedModule) -> ModuleInfo:
         """What ``GET /v1/modules`` shows of one module."""
         queued = sum(len(self.queues[t]) for t in module.spec.types if t in self.queues)
-        return module.info(queued)
+        info = module.info(queued)
+        info.autoscaling = self.autoscaler.status(module)
+        return info
 
     async def _publish_modules(self) -> None:
         if self.module_board is not None:
@@ -734,9 +746,12 @@ class Orchestrator:
 
     def robot_figures(self) -> RobotFigures:
         """Every robot figure of ``/metrics`` (see :func:`actors.robot_figures.robot_figures`)."""
-        return figures.robot_figures(
+        fleet = figures.robot_figures(
             self.robots, self.modules, self.queues, self.tally, self.started_at
         )
+        fleet.autoscaling_desired = self.autoscaler.desired()
+        fleet.autoscaling_decisions = self.autoscaler.decision_counts()
+        return fleet
 
     def __repr__(self) -> str:
         """Live state for the Ray dashboard's Repr column and logs: robots and modules."""

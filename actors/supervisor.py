@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from actors.deployment import DeployedModule, ReplicaSlot, new_deployed_module
 from actors.driver import ReplicaDriver
 from runtime.config import Settings
-from runtime.errors import ModuleRejected, UnknownModule
+from runtime.errors import ModuleRejected, UnknownModule, validation_message
 from runtime.models import HealthState, ModuleSpec
-from runtime.placement import NodeView, choose_node, demand_of
+from runtime.placement import NodeView, choose_node, demand_of, room_for
 from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class Supervisor:
         self.node_watch_interval_s = node_watch_interval_s
         self.modules: dict[str, DeployedModule] = {}
         self.draining: set[str] = set()
+        self.leaving: set[ReplicaSlot] = set()  # scaled away, still holding their resources
         self.stopping = False
         self.tasks = BackgroundTasks("supervisor")
 
@@ -267,13 +268,41 @@ class Supervisor:
             raise UnknownModule(f"no module named {name!r}")
         try:
             added, leaving = module.resize(replicas)
-        except ValidationError:
-            raise ModuleRejected("replicas must be between 0 and 256") from None
+        except ValidationError as exc:
+            if not 0 <= replicas <= 256:
+                raise ModuleRejected("replicas must be between 0 and 256") from None
+            raise ModuleRejected(validation_message(exc, "replicas")) from None
         for slot in added:
             self.tasks.spawn(self.bring_up(module, slot, reuse=False))
         for slot in leaving:
+            self.leaving.add(slot)
             self.tasks.spawn(self._retire_when_idle(module, slot))
         return module
+
+    async def room(self, module: DeployedModule) -> int | None:
+        """How many more replicas of ``module`` the cluster can place now (None: no bound).
+
+        Counts the resources every module's replicas hold on each live node (a leaving
+        replica holds them until it is retired) and the module's own replicas still waiting
+        for a node.
+        """
+        nodes = [
+            NodeView(n.node_id, n.alive, n.resources, n.node_id in self.draining)
+            for n in await self.driver.nodes()
+        ]
+        reserved: dict[str, dict[str, float]] = {}
+        held = [(m, s) for m in self.modules.values() for s in m.replicas]
+        held += [(self.modules[s.module], s) for s in self.leaving if s.module in self.modules]
+        for other, slot in held:
+            if slot.node_id is not None and not slot.retired:
+                used = reserved.setdefault(slot.node_id, {})
+                for name, amount in demand_of(other.spec.resources).items():
+                    used[name] = used.get(name, 0.0) + amount
+        room = room_for(nodes, demand_of(module.spec.resources), reserved)
+        if room is None:
+            return None
+        waiting = sum(1 for s in module.replicas if s.node_id is None and not s.retired)
+        return max(0, room - waiting)
 
     async def _retire_when_idle(self, module: DeployedModule, slot: ReplicaSlot) -> None:
         deadline = time.monotonic() + SCALE_DOWN_GRACE_S
@@ -282,4 +311,7 @@ class Supervisor:
         lost = slot.take_all()
         if lost:
             self.on_lost(module, slot, lost, "scaled down")
-        await self.retire(slot)
+        try:
+            await self.retire(slot)
+        finally:
+            self.leaving.discard(slot)

@@ -57,11 +57,12 @@ def documents(count: int, seed: int = 31337) -> list[Any]:
 
 
 def ocr_module(workers: int, max_concurrency: int) -> dict[str, Any]:
-    """The shipped ``ocr`` module spec with the pool size and slots asked for."""
+    """The shipped ``ocr`` module spec with the pool size and slots asked for (a fixed pool:
+    the figure is per pool size, so its autoscaling is off)."""
     from actors.ocr_worker import OCR_POOL
 
     return {
-        **OCR_POOL.model_dump(by_alias=True, exclude_none=True),
+        **OCR_POOL.model_dump(by_alias=True, exclude_none=True, exclude={"autoscaling"}),
         "replicas": workers,
         "max_concurrency": max_concurrency,
     }

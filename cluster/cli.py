@@ -146,6 +146,15 @@ def cmd_modules(args: argparse.Namespace) -> int:
             f"{module['name']:<16} types={','.join(module['types'])} health={module['health']} "
             f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}"
         )
+        scaling = module.get("autoscaling")
+        if scaling:
+            knobs = scaling["config"]
+            print(
+                f"{'':<16} autoscaling {knobs['min_replicas']}..{knobs['max_replicas']} "
+                f"desired={scaling['desired']}"
+            )
+            for d in scaling["decisions"][-3:]:
+                print(f"{'':<18} {d['from_replicas']} → {d['to_replicas']}: {d['reason']}")
     return 0
 
 

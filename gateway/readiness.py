@@ -154,10 +154,13 @@ async def cache_readiness(cache: GatewayCache) -> CacheReadiness:
 
 
 def module_readiness(info: ModuleInfo) -> ModuleReadiness:
-    """A module's readiness from what the orchestrator reports of it."""
+    """A module's readiness from what the orchestrator reports of it (an autoscaled module
+    at zero replicas is ``ok``: its first robot brings a replica up)."""
     alive = sum(1 for r in info.replicas if r.alive)
     status: Literal["ok", "degraded", "down"] = "ok"
-    if alive == 0 or info.health is HealthState.UNHEALTHY:
+    if not info.replicas and info.autoscaling is not None:
+        pass
+    elif alive == 0 or info.health is HealthState.UNHEALTHY:
         status = "down"
     elif (
         info.breaker != "closed"

@@ -87,7 +87,34 @@ def robot_families(figures: RobotFigures) -> list[Any]:
         buckets = [(_le(b), float(c)) for b, c in zip(h.bounds, h.cumulative, strict=True)]
         buckets.append(("+Inf", float(h.count)))
         durations.add_metric([robot_type], buckets, sum_value=h.total_s)
-    return [queue, in_flight, active, overdue, breaker, outcomes, retries, dispatched, durations]
+    desired = _gauge(
+        "robofleet_autoscaling_desired_replicas",
+        "Replicas an autoscaled module's policy asks for now",
+        ["module"],
+    )
+    for module, n in figures.autoscaling_desired.items():
+        desired.add_metric([module], n)
+    decisions = CounterMetricFamily(
+        "robofleet_autoscaling_decisions",
+        "Scaling decisions an autoscaled module's policy acted on",
+        labels=["module", "direction"],
+    )
+    for module, by_direction in figures.autoscaling_decisions.items():
+        for direction, n in by_direction.items():
+            decisions.add_metric([module, direction], n, created=created)
+    return [
+        queue,
+        in_flight,
+        active,
+        overdue,
+        breaker,
+        outcomes,
+        retries,
+        dispatched,
+        durations,
+        desired,
+        decisions,
+    ]
 
 
 def _le(bound: float) -> str:

@@ -42,9 +42,21 @@ BUILTIN_MODULES = [
 OCR_MODULE = "ocr"
 
 
+OCR_AUTOSCALING = {
+    "min_replicas": 1,
+    "target_ongoing_requests": 2,
+    "upscale_delay_s": 2.0,
+    "downscale_delay_s": 60.0,
+    "look_back_period_s": 10.0,
+}
+"""The OCR pool's autoscaling knobs; ``max_replicas`` is the machine's CPU count."""
+
+
 def ocr_pool(class_path: str) -> ModuleSpec:
-    """The OCR pool running ``class_path``: replicas named ``ocr:<n>``, one per CPU, each
-    reserving that CPU, for both OCR robot types. ``ocr_workers`` in the settings resizes it.
+    """The OCR pool running ``class_path``: replicas named ``ocr:<n>``, each reserving a CPU,
+    for both OCR robot types; it autoscales from one worker (idle) up to one per CPU, so an
+    idle pool leaves the other CPUs to modules that ask for them. ``ocr_workers`` in the
+    settings makes it a fixed pool of that size instead.
 
     Where Tesseract is missing, the module is refused with the reason in the log and the
     other modules deploy.
@@ -54,7 +66,7 @@ def ocr_pool(class_path: str) -> ModuleSpec:
             "name": OCR_MODULE,
             "class": class_path,
             "types": ["ocr.extract", "invoice.extract"],
-            "replicas": os.cpu_count() or 1,
+            "autoscaling": {**OCR_AUTOSCALING, "max_replicas": os.cpu_count() or 1},
             "max_concurrency": 2,
             "resources": {"num_cpus": 1},
             "replica_prefix": "ocr",
@@ -131,6 +143,13 @@ class Settings(BaseSettings):
 
     max_queued_per_type: int = Field(100_000, description="Queue bound; past it submits get 429.")
     health_interval_s: float = Field(10.0)
+    autoscaling_interval_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Control interval of autoscaling: how often each autoscaled module's "
+        "load is sampled and its replica count decided.",
+    )
     health_timeout_s: float = Field(5.0)
     retry_base_s: float = Field(0.5)
     retry_max_s: float = Field(30.0)
@@ -182,7 +201,11 @@ class Settings(BaseSettings):
         20 * 1024 * 1024, ge=1, description="Largest document POST /v1/documents accepts."
     )
     ocr_workers: int | None = Field(
-        None, ge=0, le=256, description="Replicas of the 'ocr' module (default: one per CPU)."
+        None,
+        ge=0,
+        le=256,
+        description="A fixed number of replicas of the 'ocr' module (default: it autoscales "
+        "from 1 to one per CPU).",
     )
     ocr_languages: list[Annotated[str, Field(pattern=r"^[A-Za-z_]{3,16}$")]] = Field(
         default_factory=lambda: ["eng"],
@@ -230,7 +253,9 @@ class Settings(BaseSettings):
         # load_settings must still see settings that name no modules as naming none.
         if self.ocr_workers is not None and any(m.name == OCR_MODULE for m in self.modules):
             self.modules = [
-                m.model_copy(update={"replicas": self.ocr_workers}) if m.name == OCR_MODULE else m
+                m.model_copy(update={"replicas": self.ocr_workers, "autoscaling": None})
+                if m.name == OCR_MODULE
+                else m
                 for m in self.modules
             ]
         return self

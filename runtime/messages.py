@@ -217,7 +217,9 @@ class RobotFigures(WireMessage):
     by a read): ``outcomes`` terminal robots per type, then per status; ``retries`` attempts
     requeued per type; ``dispatched`` robots handed to replicas per module; ``durations``
     attempt run times per type. ``started_at`` is when this orchestrator started (unix
-    seconds): its counters count from then.
+    seconds): its counters count from then. Autoscaling: ``autoscaling_desired`` replicas
+    each autoscaled module's policy asks for now; ``autoscaling_decisions`` scaling
+    decisions taken per module, then per direction (``up``, ``down``), a counter.
     """
 
     queue_depth: dict[str, int] = field(default_factory=dict)
@@ -230,6 +232,8 @@ class RobotFigures(WireMessage):
     dispatched: dict[str, int] = field(default_factory=dict)
     durations: dict[str, DurationBuckets] = field(default_factory=dict)
     started_at: float = 0.0
+    autoscaling_desired: dict[str, int] = field(default_factory=dict)
+    autoscaling_decisions: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

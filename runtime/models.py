@@ -8,8 +8,9 @@ import time
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from runtime.autoscaling import AutoscalingConfig, AutoscalingStatus
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 from runtime.wire import reduce_model, trusted_model
 
@@ -231,6 +232,24 @@ class ModuleSpec(BaseModel):
         pattern=REPLICA_PREFIX_PATTERN,
         description="Replica actor names are '<prefix>:<n>'; default 'module:<name>'.",
     )
+    autoscaling: AutoscalingConfig | None = Field(
+        None,
+        description="Scale replicas with the load (Ray Serve's knobs); absent: fixed replicas.",
+    )
+
+    @model_validator(mode="after")
+    def _replicas_within_autoscaling(self) -> ModuleSpec:
+        scaling = self.autoscaling
+        if scaling is None:
+            return self
+        if "replicas" not in self.model_fields_set:
+            self.replicas = scaling.start_replicas()
+        elif not scaling.min_replicas <= self.replicas <= scaling.max_replicas:
+            raise ValueError(
+                f"replicas ({self.replicas}) is outside autoscaling's min_replicas..max_replicas "
+                f"({scaling.min_replicas}..{scaling.max_replicas})"
+            )
+        return self
 
     @field_validator("replica_prefix")
     @classmethod
@@ -264,6 +283,9 @@ class ModuleInfo(BaseModel):
     queued: int
     unplaceable: str | None = None
     replicas: list[ReplicaInfo]
+    autoscaling: AutoscalingStatus | None = Field(
+        None, description="The module's autoscaling knobs, desired replicas and latest decisions."
+    )
 
 
 class ClusterNode(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -41,3 +42,26 @@ def choose_node(
     if not candidates:
         return None
     return min(candidates, key=lambda n: replicas_per_node.get(n.node_id, 0)).node_id
+
+
+def room_for(
+    nodes: Sequence[NodeView],
+    demand: Mapping[str, float],
+    reserved: Mapping[str, Mapping[str, float]],
+) -> int | None:
+    """How many more replicas needing ``demand`` fit on the eligible nodes, given what the
+    replicas already there ``reserved`` (by node id, then resource); None when ``demand``
+    is empty (such replicas take nothing, so nothing bounds them)."""
+    if not demand:
+        return None
+    room = 0
+    for node in nodes:
+        if not eligible(node, demand):
+            continue
+        used = reserved.get(node.node_id, {})
+        fits = min(
+            math.floor((node.resources.get(name, 0.0) - used.get(name, 0.0)) / amount + 1e-9)
+            for name, amount in demand.items()
+        )
+        room += max(0, fits)
+    return room

@@ -47,6 +47,7 @@ class RobotQueue:
         self._delayed: list[tuple[float, _Entry]] = []
         self._seq = itertools.count()
         self._members: dict[str, int] = {}
+        self._with_deadline: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._members)
@@ -73,6 +74,8 @@ class RobotQueue:
             attempt,
             not_before,
         )
+        if entry.key[1] != math.inf:
+            self._with_deadline.add(robot_id)
         if not_before > time.time():
             heapq.heappush(self._delayed, (not_before, entry))
         else:
@@ -85,12 +88,24 @@ class RobotQueue:
             entry = heapq.heappop(self._ready)
             if self._members.get(entry.robot_id) == entry.attempt:
                 del self._members[entry.robot_id]
+                if entry.key[1] != math.inf:
+                    self._with_deadline.discard(entry.robot_id)
                 return entry.robot_id, entry.attempt
         return None
 
     def discard(self, robot_id: str) -> bool:
         """Forget a waiting robot (cancelled); its heap entry is skipped lazily."""
+        self._with_deadline.discard(robot_id)
         return self._members.pop(robot_id, None) is not None
+
+    def has_deadlines(self) -> bool:
+        """Whether some waiting robot carries a deadline."""
+        return bool(self._with_deadline)
+
+    def ready_keys(self) -> list[tuple[int, float, float, int]]:
+        """The order keys (see :func:`order_key`) of the robots ready to run, unsorted."""
+        self._promote()
+        return [e.key for e in self._ready if self._members.get(e.robot_id) == e.attempt]
 
     def ready_count(self) -> int:
         """Robots that could run now (an upper bound: cancelled entries are dropped on pop)."""

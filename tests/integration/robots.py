@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from runtime import BadPayload, HealthState, Module, RetryableError
+from runtime.builtin import Sleep
 
 
 def _flag(name: str) -> bool:
@@ -109,3 +110,10 @@ class Extra(Module):
 
     async def run(self, robot, ctx):
         return robot.payload
+
+
+class Dawdler(Sleep):
+    """The builtin ``sleep`` robot under its own type, for a module that autoscales
+    (tests/integration/test_autoscaling.py) without sharing the ``sleep`` queue."""
+
+    types = ("dawdle",)

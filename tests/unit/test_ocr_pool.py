@@ -133,7 +133,7 @@ def test_replica_prefix_names_the_replicas():
             ModuleSpec.model_validate({"name": "x", "class": "a.b:C", "replica_prefix": bad})
 
 
-def test_default_ocr_pool_is_one_worker_per_cpu_unless_configured(monkeypatch):
+def test_default_ocr_pool_autoscales_up_to_one_worker_per_cpu_unless_configured(monkeypatch):
     import os
 
     from actors.ocr_worker import OcrWorker
@@ -141,13 +141,16 @@ def test_default_ocr_pool_is_one_worker_per_cpu_unless_configured(monkeypatch):
     from runtime.registry import load_module_class
 
     ocr = next(m for m in DEFAULT_MODULES if m.name == "ocr")
-    assert ocr.replicas == (os.cpu_count() or 1) and ocr.replica_prefix == "ocr"
+    assert ocr.replica_prefix == "ocr" and ocr.resources == {"num_cpus": 1}
+    assert ocr.autoscaling is not None and ocr.replicas == ocr.autoscaling.min_replicas == 1
+    assert ocr.autoscaling.max_replicas == (os.cpu_count() or 1)
     assert set(ocr.types) == {"ocr.extract", "invoice.extract"}
     assert load_module_class(ocr.class_path) is OcrWorker
     monkeypatch.delenv("ROBOFLEET_CONFIG_FILE", raising=False)
     monkeypatch.delenv("ROBOFLEET_MODULES", raising=False)
     monkeypatch.setenv("ROBOFLEET_OCR_WORKERS", "3")
     settings = load_cluster_settings()
-    assert next(m for m in settings.modules if m.name == "ocr").replicas == 3
+    fixed = next(m for m in settings.modules if m.name == "ocr")
+    assert fixed.replicas == 3 and fixed.autoscaling is None
     again = Settings(**settings.model_dump(mode="json"))
     assert next(m for m in again.modules if m.name == "ocr").replicas == 3

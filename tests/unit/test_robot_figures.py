@@ -121,8 +121,13 @@ def test_the_gateway_renders_every_robot_figure() -> None:
             "sleep": DurationBuckets([0.1, 1.0], [1, 3], count=4, total_s=12.5),
         },
         started_at=1_764_500_000.0,
+        autoscaling_desired={"sleep": 3},
+        autoscaling_decisions={"sleep": {"up": 2, "down": 1}},
     )
     got = samples(render(robot_families(figures)))
+    assert got[("robofleet_autoscaling_desired_replicas", (("module", "sleep"),))] == 3
+    up = ("robofleet_autoscaling_decisions_total", (("direction", "up"), ("module", "sleep")))
+    assert got[up] == 2
     assert got[("robofleet_queue_depth", (("module", "sleep"),))] == 4
     key = ("robofleet_robots_in_flight", (("module", "sleep"), ("replica", "module:sleep:0")))
     assert got[key] == 2
