@@ -21,6 +21,7 @@ from typing import Any
 
 from runtime.backoff import backoff_delay
 from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus, RuleFiring
+from runtime.notify.outbox import Delivery
 
 __all__ = [
     "ALLOWED",
@@ -82,6 +83,8 @@ class Transition:
     """Robots rules submit for this transition: stored in its transaction iff it applies."""
     firings: list[RuleFiring] = field(default_factory=list)
     """Rule firings recorded likewise (a chain step exactly once, however often it runs)."""
+    deliveries: list[Delivery] = field(default_factory=list)
+    """Notifications rules fire for this transition: into the outbox in its transaction."""
 
     def __post_init__(self) -> None:
         if self.to_status not in ALLOWED[self.from_status]:
