@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -26,6 +24,7 @@ from runtime.notify.model import Channel
 from runtime.notify.outbox import (
     Delivery,
     DeliveryState,
+    NotifierFigures,
     Outcome,
     SendResult,
     after_attempt,
@@ -34,19 +33,9 @@ from runtime.notify.settings import NotifySettings, endpoint_secrets, smtp_passw
 from runtime.notify.webhook import send_webhook
 from runtime.store.base import RobotStore
 
-__all__ = ["Notifier", "NotifierFigures"]
+__all__ = ["Notifier"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class NotifierFigures:
-    """Counts since the notifier started: deliveries by channel, attempts by (channel,
-    outcome), and the dead letter's size at the last pass."""
-
-    delivered: Counter[str] = field(default_factory=Counter)
-    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
-    dead: int = 0
 
 
 class Notifier:
@@ -63,7 +52,7 @@ class Notifier:
         self.settings = settings
         self.clock = clock
         self.environ = environ
-        self.figures = NotifierFigures()
+        self.figures = NotifierFigures(delivered={}, attempts={})
         self.disabled: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -176,11 +165,12 @@ class Notifier:
         now = self.clock()
         updated = after_attempt(delivery, result, self.settings.schedule(delivery.channel), now)
         channel = delivery.channel.value
-        self.figures.attempts[(channel, result.outcome.value)] += 1
+        tally = f"{channel}:{result.outcome.value}"
+        self.figures.attempts[tally] = self.figures.attempts.get(tally, 0) + 1
         if not await self.store.record_attempt(updated, len(delivery.attempts)):
             return  # another writer recorded this attempt (a replay raced it)
         if updated.state is DeliveryState.DELIVERED:
-            self.figures.delivered[channel] += 1
+            self.figures.delivered[channel] = self.figures.delivered.get(channel, 0) + 1
         elif updated.state is DeliveryState.DEAD:
             log.warning("notifier: delivery %s is dead: %s", delivery.id, result.error)
 

@@ -15,7 +15,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway import admin, cluster_routes, documents, mail_routes, routes, rule_routes
+from gateway import (
+    admin,
+    cluster_routes,
+    documents,
+    mail_routes,
+    notify_routes,
+    routes,
+    rule_routes,
+)
 from gateway.http import json_response
 from gateway.spec import ErrorBody, ErrorDetail, operation
 from runtime.keys import Permission
@@ -75,7 +83,7 @@ def _schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return schemas
 
 
-ROUTE_PARTS = (routes, admin, cluster_routes, documents, mail_routes, rule_routes)
+ROUTE_PARTS = (routes, admin, cluster_routes, documents, mail_routes, rule_routes, notify_routes)
 """The route modules besides this one; each exports ``ROUTES``, ``PATHS`` and ``MODELS``."""
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "Delivery",
     "DeliveryPage",
     "DeliveryState",
+    "NotifierFigures",
     "Outcome",
     "SendResult",
     "after_attempt",
@@ -104,6 +105,17 @@ class Delivery(BaseModel):
     def public(self) -> dict[str, Any]:
         """The delivery as the API shows it."""
         return self.model_dump(mode="json", exclude={"dedup_key"})
+
+
+@dataclass(slots=True)
+class NotifierFigures:
+    """The notifier's counts since it started (a typed message to the gateway's
+    ``/metrics``): deliveries by channel, attempts by ``channel:outcome``, and the dead
+    letter's size at its last pass."""
+
+    delivered: dict[str, int]
+    attempts: dict[str, int]
+    dead: int = 0
 
 
 class DeliveryPage(BaseModel):

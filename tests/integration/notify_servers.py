@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import random
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -43,6 +44,8 @@ class WebhookReceiver:
     delivered: dict[str, Any] = field(default_factory=dict)
     """Delivery id -> payload, for the requests answered 2xx (each id once)."""
     failures: Counter[str] = field(default_factory=Counter)
+    arrivals: dict[str, float] = field(default_factory=dict)
+    """Delivery id -> Unix time its 2xx answer was made."""
     port: int = 0
     _runner: web.AppRunner | None = None
 
@@ -77,16 +80,17 @@ class WebhookReceiver:
                 return web.Response(status=500)
             return web.Response(status=500)
         self.delivered.setdefault(delivery_id, payload)
+        self.arrivals.setdefault(delivery_id, time.time())
         return web.Response(status=204)
 
-    async def start(self) -> WebhookReceiver:
-        """Listen on a free port."""
+    async def start(self, port: int | None = None) -> WebhookReceiver:
+        """Listen on ``port`` (default: a free one)."""
         self._random = random.Random(self.seed)
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        self.port = free_port()
+        self.port = port or free_port()
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
         return self
 
@@ -114,6 +118,7 @@ class _Handler:
         mail = message_from_bytes(envelope.original_content, policy=policy.default)
         assert isinstance(mail, EmailMessage)
         self.sink.mails.append(mail)
+        self.sink.arrivals.append(time.time())
         return "250 Message accepted"
 
 
@@ -121,11 +126,12 @@ class SmtpSink:
     """aiosmtpd on a free port; ``answers[address]`` (``"451 ..."``, ``"550 ..."``) refuses
     that recipient until removed; every accepted mail is kept in ``mails``."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int | None = None) -> None:
         self.answers: dict[str, str] = {}
         self.refusals: Counter[str] = Counter()
         self.mails: list[EmailMessage] = []
-        self.port = free_port()
+        self.arrivals: list[float] = []
+        self.port = port or free_port()
         self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
 
     def start(self) -> SmtpSink:
