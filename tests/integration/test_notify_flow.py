@@ -9,12 +9,15 @@ the metrics through the API.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
 import uuid
 
 import ray
 
+from cluster import cli
 from tests.integration.conftest import (
     NOTIFY_HOOK_PORT,
     NOTIFY_HOOK_SECRET,
@@ -186,8 +189,9 @@ async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(fleet, ht
             and "mailbox unavailable" in dead["attempts"][-1]["error"]
         )
         smtp.answers.clear()
-        async with http.post(f"{fleet.url}/v1/notifications/{dead['id']}/replay") as response:
-            assert response.status == 200, await response.text()
+        listed = _cli(fleet, "notifications", "dead")  # the dead letter and a replay, by CLI
+        assert dead["id"] in listed and "550" in listed
+        assert "is pending again" in _cli(fleet, "notifications", "replay", dead["id"])
         await wait_until(lambda: _true(len(smtp.mails) == 4), 30, 0.1)
         assert str(smtp.mails[-1]["X-Robofleet-Delivery-Id"]) == dead["id"]
 
@@ -213,6 +217,14 @@ async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(fleet, ht
                 pass
         await receiver.stop()
         smtp.stop()
+
+
+def _cli(fleet, *argv: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main([*argv, "--url", fleet.url, "--api-key", fleet.admin_key])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
 
 
 async def _nonempty(found) -> bool:
