@@ -31,12 +31,14 @@ def new_secret(seed: str) -> str:
 class WebhookReceiver:
     """One endpoint. ``mode``: ``ok``, ``flaky`` (``fail_rate`` of requests answer 500,
     hang past the sender's timeout, or reset the connection, after the id is seen), ``gone``
-    (410) or ``broken`` (always 500)."""
+    (410), ``broken`` (always 500), ``redirect`` (302 to ``redirect_to``) or ``throttle``
+    (429 with ``Retry-After: 1`` to each id's first request)."""
 
     secret: str
     mode: str = "ok"
     fail_rate: float = 0.0
     hang_s: float = 1.0
+    redirect_to: str = ""
     seed: int = 7
     requests: int = 0
     bad_signatures: int = 0
@@ -69,6 +71,12 @@ class WebhookReceiver:
         if self.mode == "broken":
             self.failures["500"] += 1
             return web.Response(status=500)
+        if self.mode == "redirect":
+            self.failures["302"] += 1
+            raise web.HTTPFound(self.redirect_to)
+        if self.mode == "throttle" and self.seen[delivery_id] == 1:
+            self.failures["429"] += 1
+            return web.Response(status=429, headers={"Retry-After": "1"})
         if self.mode == "flaky" and self._random.random() < self.fail_rate:
             kind = self._random.choice(("500", "timeout", "reset"))
             self.failures[kind] += 1

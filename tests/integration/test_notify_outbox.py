@@ -102,10 +102,12 @@ def _start_notifier(db: Path, settings: NotifySettings, env: dict[str, str]) -> 
 async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
     tmp_path: Path,
 ) -> None:
-    secrets = {name: new_secret(name) for name in ("flaky", "gone", "broken")}
+    secrets = {name: new_secret(name) for name in ("flaky", "gone", "broken", "moved", "busy")}
     flaky = await WebhookReceiver(secrets["flaky"], "flaky", fail_rate=0.10, hang_s=1.0).start()
     gone = await WebhookReceiver(secrets["gone"], "gone").start()
     broken = await WebhookReceiver(secrets["broken"], "broken").start()
+    moved = await WebhookReceiver(secrets["moved"], "redirect", redirect_to=broken.url).start()
+    busy = await WebhookReceiver(secrets["busy"], "throttle").start()
     smtp = SmtpSink().start()
     smtp.answers["later@example.com"] = "451 4.3.0 try again later"
     smtp.answers["nobody@example.com"] = "550 5.1.1 no such user"
@@ -114,7 +116,13 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         {
             "webhooks": [
                 {"name": n, "url": r.url, "secrets_env": f"HOOK_{n.upper()}", "timeout_s": 0.5}
-                for n, r in (("flaky", flaky), ("gone", gone), ("broken", broken))
+                for n, r in (
+                    ("flaky", flaky),
+                    ("gone", gone),
+                    ("broken", broken),
+                    ("moved", moved),
+                    ("busy", busy),
+                )
             ],
             "smtp": {"host": "127.0.0.1", "port": smtp.port, "sender": "fleet@example.com"},
             "retry_schedule": {"webhook": FAST, "email": FAST},
@@ -130,6 +138,8 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         extra = [
             webhook("gone-1", to="gone"),
             webhook("broken-1", to="broken"),
+            webhook("moved-1", to="moved"),
+            webhook("busy-1", to="busy"),
             *(webhook(f"m{i}", Channel.EMAIL, f"user{i}@example.com") for i in range(20)),
             webhook("later", Channel.EMAIL, "later@example.com"),
             webhook("nobody", Channel.EMAIL, "nobody@example.com"),
@@ -170,9 +180,20 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         broken.mode = "ok"
         assert await store.replay_delivery(broken_dead.id)
         await wait_until(lambda: _true(broken_dead.id in broken.delivered), 30, 0.1)
+        # a redirect is not followed (a failure each time); a 429 waits its Retry-After
+        moved_delivery = await store.get_delivery(extra[2].id)
+        assert moved_delivery is not None and moved_delivery.state is DeliveryState.DEAD
+        assert {a.status for a in moved_delivery.attempts} == {302}
+        assert moved.requests == len(FAST)
+        assert broken.requests == len(FAST) + 1  # its own and the replay: no redirect followed
+        throttled = await store.get_delivery(extra[3].id)
+        assert throttled is not None and throttled.state is DeliveryState.DELIVERED
+        first, second = throttled.attempts
+        assert (first.outcome, first.status, second.status) == (Outcome.THROTTLED, 429, 204)
+        assert second.at - first.at >= 1.0  # Retry-After: 1 outweighs the 0.05 s schedule
         # mail: 20 + the 451 one delivered with their ids, the 550 one dead at once
         mails = smtp.by_delivery()
-        assert {d.id for d in extra[2:23]} <= set(mails)
+        assert {d.id for d in extra[4:25]} <= set(mails)
         nobody = await store.get_delivery(extra[-1].id)
         assert nobody is not None and nobody.state is DeliveryState.DEAD
         assert [a.status for a in nobody.attempts] == [550]
@@ -185,6 +206,6 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
                 process.kill()
                 process.wait()
         await store.close()
-        for receiver in (flaky, gone, broken):
+        for receiver in (flaky, gone, broken, moved, busy):
             await receiver.stop()
         smtp.stop()
