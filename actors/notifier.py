@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import aiohttp
 
 from runtime.errors import ConfigError
+from runtime.notify.apprise_channel import send_apprise
 from runtime.notify.email import send_mail_batch
 from runtime.notify.model import Channel
 from runtime.notify.outbox import (
@@ -29,7 +30,13 @@ from runtime.notify.outbox import (
     SendResult,
     after_attempt,
 )
-from runtime.notify.settings import NotifySettings, endpoint_secrets, smtp_password
+from runtime.notify.settings import (
+    NotifySettings,
+    apprise_target,
+    apprise_urls,
+    endpoint_secrets,
+    smtp_password,
+)
 from runtime.notify.webhook import send_webhook
 from runtime.store.base import RobotStore
 
@@ -139,6 +146,8 @@ class Notifier:
     async def _send(self, delivery: Delivery) -> SendResult:
         if delivery.channel is Channel.INAPP:
             return SendResult(Outcome.DELIVERED, 0)  # stored is delivered: the feed reads it
+        if delivery.channel is Channel.APPRISE:
+            return await self._apprise(delivery)
         endpoint = self.settings.endpoint(delivery.recipient)
         if endpoint is None:
             return SendResult(
@@ -160,6 +169,18 @@ class Notifier:
             await self.store.disable_endpoint(endpoint.name, reason, self.clock())
             log.warning("notifier: webhook endpoint %s answered 410; disabled", endpoint.name)
         return result
+
+    async def _apprise(self, delivery: Delivery) -> SendResult:
+        target = apprise_target(self.settings, delivery.recipient)
+        if target is None:
+            return SendResult(
+                Outcome.REFUSED, 0, f"no Apprise target {delivery.recipient!r} in [notify]"
+            )
+        try:
+            urls = apprise_urls(target, self.environ)
+        except ConfigError as exc:
+            return SendResult(Outcome.FAILED, 0, str(exc))
+        return await send_apprise(urls, delivery, target.timeout_s)
 
     async def _record(self, delivery: Delivery, result: SendResult) -> None:
         now = self.clock()

@@ -11,7 +11,8 @@
 
 A webhook recipient is the name of an endpoint of the config's ``[notify.webhooks]`` (its
 URL and secrets stay in the config, never in a rule); an email recipient is an address; an
-in-app recipient is an API key id (``*`` for every admin).
+in-app recipient is an API key id (``*`` for every admin); an Apprise recipient (SMS, chat)
+is the name of a target of ``[[notify.apprise]]``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Channel(StrEnum):
     WEBHOOK = "webhook"
     EMAIL = "email"
     INAPP = "inapp"
+    APPRISE = "apprise"
 
 
 class Recipient(BaseModel):

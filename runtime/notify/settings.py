@@ -18,7 +18,16 @@ from runtime.errors import ConfigError
 from runtime.notify.model import Channel
 from runtime.notify.outbox import STANDARD_SCHEDULE
 
-__all__ = ["NotifySettings", "SmtpServer", "WebhookEndpoint", "endpoint_secrets", "smtp_password"]
+__all__ = [
+    "AppriseTarget",
+    "apprise_target",
+    "apprise_urls",
+    "NotifySettings",
+    "SmtpServer",
+    "WebhookEndpoint",
+    "endpoint_secrets",
+    "smtp_password",
+]
 
 _Delay = Annotated[float, Field(ge=0, le=7 * 86_400, allow_inf_nan=False)]
 
@@ -33,6 +42,17 @@ class WebhookEndpoint(BaseModel):
     secrets_env: str = Field(
         min_length=1, description="Environment variable with the signing secret(s)."
     )
+    timeout_s: float = Field(15.0, gt=0, le=300, allow_inf_nan=False)
+
+
+class AppriseTarget(BaseModel):
+    """SMS and chat services a rule names as a recipient: Apprise URLs, read from the
+    environment variable ``urls_env`` (several separated by spaces) since they hold tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    urls_env: str = Field(min_length=1, description="Environment variable with the URL(s).")
     timeout_s: float = Field(15.0, gt=0, le=300, allow_inf_nan=False)
 
 
@@ -58,6 +78,7 @@ class NotifySettings(BaseModel):
 
     webhooks: list[WebhookEndpoint] = Field(default_factory=list)
     smtp: SmtpServer | None = None
+    apprise: list[AppriseTarget] = Field(default_factory=list)
     retry_schedule: dict[Channel, list[_Delay]] = Field(
         default_factory=dict,
         description="Seconds before each attempt, per channel (default: Standard Webhooks).",
@@ -74,6 +95,23 @@ class NotifySettings(BaseModel):
     def endpoint(self, name: str) -> WebhookEndpoint | None:
         """The webhook endpoint called ``name``, or None."""
         return next((e for e in self.webhooks if e.name == name), None)
+
+
+def apprise_target(settings: NotifySettings, name: str) -> AppriseTarget | None:
+    """The Apprise target called ``name``, or None."""
+    return next((t for t in settings.apprise if t.name == name), None)
+
+
+def apprise_urls(target: AppriseTarget, environ: Mapping[str, str] | None = None) -> list[str]:
+    """The target's Apprise URLs; raises ``ConfigError`` naming the variable (never its
+    value) when it is unset or empty."""
+    env = os.environ if environ is None else environ
+    urls = env.get(target.urls_env, "").split()
+    if not urls:
+        raise ConfigError(
+            f"apprise {target.name}: environment variable {target.urls_env} is not set"
+        )
+    return urls
 
 
 def endpoint_secrets(

@@ -18,6 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from aiohttp import web
+
+from actors.notifier import Notifier
 from runtime.lifecycle import Transition
 from runtime.models import Robot, RobotRequest, RobotStatus, new_robot_id
 from runtime.notify.model import Channel
@@ -32,7 +35,7 @@ from runtime.notify.outbox import (
 from runtime.notify.settings import NotifySettings
 from runtime.store import SqliteStore
 from runtime.store.base import RobotStore
-from tests.integration.conftest import ROOT, wait_until
+from tests.integration.conftest import ROOT, free_port, wait_until
 from tests.integration.notify_servers import SmtpSink, WebhookReceiver, new_secret
 from tests.integration.test_store_contract import OpenStore, open_backend  # noqa: F401
 
@@ -209,3 +212,69 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         for receiver in (flaky, gone, broken, moved, busy):
             await receiver.stop()
         smtp.stop()
+
+
+async def test_apprise_delivers_to_a_json_receiver_and_retries_its_failures(
+    tmp_path: Path,
+) -> None:
+    """SMS and chat go through Apprise URLs; here ``json://`` to a real aiohttp server that
+    answers 500 to the first request of the ``down`` path, then 200."""
+    received: list[tuple[str, dict]] = []
+    failed_once: set[str] = set()
+
+    async def hook(request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        if path == "down" and path not in failed_once:
+            failed_once.add(path)
+            return web.Response(status=500)
+        received.append((path, await request.json()))
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/{path}", hook)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    settings = NotifySettings.model_validate(
+        {
+            "apprise": [
+                {"name": "chat", "urls_env": "CHAT_URLS"},
+                {"name": "pager", "urls_env": "PAGER_URLS"},
+            ],
+            "retry_schedule": {"apprise": [0, 0.05, 0.05]},
+        }
+    )
+    environ = {
+        "CHAT_URLS": f"json://127.0.0.1:{port}/chat",
+        "PAGER_URLS": f"json://127.0.0.1:{port}/down",
+    }
+    store = SqliteStore(tmp_path / "robofleet.db")
+    await store.open()
+    notifier = Notifier(store, settings, environ=environ)
+    try:
+        chat = webhook("chat", Channel.APPRISE, "chat")
+        pager = webhook("pager", Channel.APPRISE, "pager")
+        unknown = webhook("nowhere", Channel.APPRISE, "nowhere")
+        await store.add_deliveries([chat, pager, unknown])
+        await notifier.start()
+
+        async def settled() -> bool:
+            return await store.count_deliveries(DeliveryState.PENDING) == 0
+
+        await wait_until(settled, 30, 0.05)
+        assert sorted(p for p, _ in received) == ["chat", "down"]
+        assert {body["title"] for _, body in received} == {"s chat", "s pager"}
+        got = {d: await store.get_delivery(d) for d in (chat.id, pager.id, unknown.id)}
+        assert got[chat.id].state is DeliveryState.DELIVERED  # type: ignore[union-attr]
+        paged = got[pager.id]
+        assert paged is not None and paged.state is DeliveryState.DELIVERED
+        assert [a.outcome for a in paged.attempts] == [Outcome.FAILED, Outcome.DELIVERED]
+        assert "not delivered by" in (paged.attempts[0].error or "")
+        lost = got[unknown.id]
+        assert lost is not None and lost.state is DeliveryState.DEAD
+        assert "no Apprise target 'nowhere'" in (lost.attempts[0].error or "")
+    finally:
+        await notifier.stop()
+        await store.close()
+        await runner.cleanup()
