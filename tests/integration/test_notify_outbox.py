@@ -40,6 +40,7 @@ from tests.integration.notify_servers import SmtpSink, WebhookReceiver, new_secr
 from tests.integration.test_store_contract import OpenStore, open_backend  # noqa: F401
 
 N = int(os.environ.get("ROBOFLEET_TEST_NOTIFY_N", "500"))
+BOUND_S = 60 + N / 20  # a hung notifier fails the test; a larger N gets longer
 FAST = [0.0, 0.05, 0.1, 0.1, 0.2, 0.2, 0.2, 0.3, 0.3, 0.3]  # ten tries: 0.1**10 loses none
 
 
@@ -150,17 +151,17 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         assert await store.add_deliveries(many + extra) == N + len(extra)
         processes.append(_start_notifier(store.path, settings, env))
         for share in (0.3, 0.6):  # SIGKILL mid-run, twice, and start a new one each time
-            await wait_until(lambda s=share: _true(len(flaky.delivered) >= N * s), 60, 0.02)
+            await wait_until(lambda s=share: _true(len(flaky.delivered) >= N * s), BOUND_S, 0.02)
             processes[-1].send_signal(signal.SIGKILL)
             processes[-1].wait()
             processes.append(_start_notifier(store.path, settings, env))
-        await wait_until(lambda: _true(smtp.refusals["later@example.com"] > 0), 60, 0.02)
+        await wait_until(lambda: _true(smtp.refusals["later@example.com"] > 0), BOUND_S, 0.02)
         smtp.answers.pop("later@example.com")  # the 451 passes: the retry delivers it
 
         async def settled() -> bool:
             return await store.count_deliveries(DeliveryState.PENDING) == 0
 
-        await wait_until(settled, 60, 0.2)
+        await wait_until(settled, BOUND_S, 0.2)
         # every delivery id arrived, each counted once, every signature verified
         assert set(flaky.delivered) == {d.id for d in many}
         assert len(flaky.delivered) == N and flaky.bad_signatures == 0
