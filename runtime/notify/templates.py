@@ -176,6 +176,10 @@ def check_templates(templates: Mapping[str, MessageTemplate]) -> None:
                 raise TemplateRefused(
                     f"template {language}.{part}, line {exc.lineno}: {exc.message}"
                 ) from None
+            except (TemplateError, RecursionError, OverflowError, TypeError, ValueError) as exc:
+                raise TemplateRefused(
+                    f"template {language}.{part}: {type(exc).__name__}: {exc}"[:500]
+                ) from None
 
 
 def render(template: MessageTemplate, event: Mapping[str, Any], locale: str) -> RenderedMessage:

@@ -80,6 +80,9 @@ def test_a_broken_template_is_refused_with_its_line_and_reason() -> None:
     }
     with pytest.raises(ValidationError, match=r"template en\.html, line 3"):
         Rule.model_validate(rule)
+    nested = "{{" * 300 + "x" + "}}" * 300  # past the parser's recursion: refused, not a crash
+    with pytest.raises(TemplateRefused, match="RecursionError"):
+        check_templates({"en": MessageTemplate(text=nested)})
 
 
 def test_a_recipient_reads_its_language_or_the_fallback() -> None:
