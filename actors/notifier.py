@@ -111,6 +111,8 @@ class Notifier:
         due = await self.store.due_deliveries(self.clock(), self.settings.batch)
         if not due:
             return 0
+        if any(d.channel is Channel.WEBHOOK for d in due):  # an operator may have enabled one
+            self.disabled = await self.store.disabled_endpoints()
         mail = [d for d in due if d.channel is Channel.EMAIL]
         others = [d for d in due if d.channel is not Channel.EMAIL]
         limit = asyncio.Semaphore(self.settings.concurrency)

@@ -1,5 +1,6 @@
 """``robofleet notifications ...``: the outbox and the dead letter from the command line,
-one command per thing the API does (``list``, ``dead``, ``get``, ``replay``)."""
+one command per thing the API does (``list``, ``dead``, ``get``, ``replay``, ``endpoints``,
+``enable``)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
             print(_line(n))
         if not page["notifications"]:
             print("no notifications")
+    elif args.action == "endpoints":
+        for e in client.request("GET", "/v1/webhooks")["endpoints"]:
+            state = f"disabled: {e['reason']}" if e["disabled"] else "enabled"
+            print(f"{e['name']:<24} {state:<40} {e['url']}")
+    elif args.action == "enable":
+        client.request("POST", f"/v1/webhooks/{segment(args.name)}/enable")
+        print(f"{args.name} is enabled: the notifier sends to it again")
     elif args.action == "get":
         print(json.dumps(client.request("GET", f"/v1/notifications/{segment(args.id)}"), indent=2))
     else:
@@ -72,6 +80,10 @@ def add_notify_parser(
         action = actions.add_parser(name, help=text)
         action.add_argument("id")
         parsers.append(action)
+    parsers.append(actions.add_parser("endpoints", help="webhook endpoints, enabled or disabled"))
+    enable = actions.add_parser("enable", help="enable a webhook endpoint a 410 disabled")
+    enable.add_argument("name")
+    parsers.append(enable)
     for action in parsers:
         client_args(action)
         action.set_defaults(func=lambda args: cmd_notifications(args, client(args)))

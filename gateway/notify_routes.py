@@ -1,5 +1,6 @@
-"""Notification routes: the in-app feed and the outbox (``GET /v1/notifications``) and the
-dead letter's replay (``POST /v1/notifications/{delivery_id}/replay``).
+"""Notification routes: the in-app feed and the outbox (``GET /v1/notifications``), the
+dead letter's replay (``POST /v1/notifications/{delivery_id}/replay``) and the webhook
+endpoints a 410 disabled (``GET /v1/webhooks``, ``POST /v1/webhooks/{name}/enable``).
 
 An admin key sees every delivery of every channel (the dead letter is ``?state=dead``);
 any other key sees the in-app notifications addressed to its key id. A replay (admin)
@@ -19,7 +20,7 @@ from gateway.audit import AUDIT_TARGET
 from gateway.auth import CALLER
 from gateway.http import json_response, parse
 from gateway.spec import json_answer, operation, query_parameters
-from gateway.state import STORE
+from gateway.state import SETTINGS, STORE
 from runtime.errors import NotificationNotFound, NotReplayable
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
@@ -120,6 +121,21 @@ class NotificationPage(BaseModel):
     next_cursor: str | None = None
 
 
+class WebhookEndpointView(BaseModel):
+    """A webhook endpoint of ``[notify]``: where it points and whether a 410 disabled it."""
+
+    name: str
+    url: str
+    disabled: bool
+    reason: str | None = Field(None, description="Why it is disabled (a 410 and when).")
+
+
+class WebhookEndpointList(BaseModel):
+    """The webhook endpoints of ``[notify]``."""
+
+    endpoints: list[WebhookEndpointView]
+
+
 class Replayed(BaseModel):
     """Answer of a replay."""
 
@@ -183,14 +199,48 @@ async def replay_notification(request: web.Request) -> web.Response:
     return json_response({"id": delivery_id, "state": DeliveryState.PENDING.value})
 
 
+async def list_endpoints(request: web.Request) -> web.Response:
+    """``GET /v1/webhooks``: the webhook endpoints and which a 410 disabled (admin)."""
+    disabled = await request.app[STORE].disabled_endpoints()
+    endpoints = [
+        WebhookEndpointView(
+            name=e.name, url=e.url, disabled=e.name in disabled, reason=disabled.get(e.name)
+        ).model_dump(mode="json")
+        for e in request.app[SETTINGS].notify.webhooks
+    ]
+    return json_response({"endpoints": endpoints})
+
+
+async def enable_endpoint(request: web.Request) -> web.Response:
+    """``POST /v1/webhooks/{name}/enable``: enable an endpoint a 410 disabled (admin); the
+    notifier sends to it again from its next pass (its dead deliveries need a replay)."""
+    name = request.match_info["name"]
+    endpoint = request.app[SETTINGS].notify.endpoint(name)
+    if endpoint is None:
+        raise NotificationNotFound(f"no webhook endpoint {name!r} in [notify]")
+    request[AUDIT_TARGET] = name
+    await request.app[STORE].enable_endpoint(name)
+    view = WebhookEndpointView(name=name, url=endpoint.url, disabled=False)
+    return json_response(view.model_dump(mode="json"))
+
+
 ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/v1/notifications", list_notifications), Permission.READ),
     (web.get("/v1/notifications/{delivery_id}", get_notification), Permission.READ),
     (web.post("/v1/notifications/{delivery_id}/replay", replay_notification), Permission.ADMIN),
+    (web.get("/v1/webhooks", list_endpoints), Permission.ADMIN),
+    (web.post("/v1/webhooks/{name}/enable", enable_endpoint), Permission.ADMIN),
 ]
 """The notification routes."""
 
-MODELS: list[type[BaseModel]] = [NotificationView, NotificationPage, Replayed, Attempt]
+MODELS: list[type[BaseModel]] = [
+    NotificationView,
+    NotificationPage,
+    Replayed,
+    Attempt,
+    WebhookEndpointView,
+    WebhookEndpointList,
+]
 """The models :data:`PATHS` refers to."""
 
 _ID_PARAMETER = [
@@ -229,6 +279,24 @@ PATHS: dict[str, Any] = {
             {"200": json_answer(Replayed, "pending again")},
             (404, 409),
             parameters=_ID_PARAMETER,
+        ),
+    },
+    "/v1/webhooks": {
+        "get": operation(
+            "listWebhookEndpoints",
+            "Webhook endpoints of [notify] and which a 410 disabled (admin)",
+            {"200": json_answer(WebhookEndpointList, "the endpoints")},
+        ),
+    },
+    "/v1/webhooks/{name}/enable": {
+        "post": operation(
+            "enableWebhookEndpoint",
+            "Enable a webhook endpoint a 410 disabled (admin)",
+            {"200": json_answer(WebhookEndpointView, "the endpoint")},
+            (404,),
+            parameters=[
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
         ),
     },
 }

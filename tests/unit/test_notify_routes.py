@@ -16,7 +16,8 @@ from cluster.cli import build_parser
 from gateway.auth import CALLER
 from gateway.errors import error_middleware
 from gateway.notify_routes import ROUTES
-from gateway.state import STORE
+from gateway.state import SETTINGS, STORE
+from runtime.config import Settings
 from runtime.keys import ApiKey, Role
 from runtime.notify.model import Channel
 from runtime.notify.outbox import DeliveryState, Outcome, SendResult, after_attempt, new_delivery
@@ -42,6 +43,11 @@ def app_for(store: SqliteStore, role: Role, key_id: str) -> web.Application:
 
     app = web.Application(middlewares=[error_middleware, as_caller])
     app[STORE] = store
+    app[SETTINGS] = Settings(
+        notify={
+            "webhooks": [{"name": "billing", "url": "http://127.0.0.1:9/h", "secrets_env": "S"}]
+        }
+    )
     for route, _ in ROUTES:
         route.register(app.router)
     return app
@@ -91,6 +97,24 @@ async def test_replay_is_for_the_dead_letter_only(store: SqliteStore) -> None:
     assert stored is not None and stored.state is DeliveryState.PENDING
 
 
+async def test_a_disabled_endpoint_is_listed_and_enabled_again(store: SqliteStore) -> None:
+    admin = app_for(store, Role.ADMIN, "key-a")
+    await store.disable_endpoint("billing", "410 Gone at 2026-12-01T03:00:00Z")
+    listed = body(await respond(admin, "GET", "/v1/webhooks"))["endpoints"]
+    assert listed == [
+        {
+            "name": "billing",
+            "url": "http://127.0.0.1:9/h",
+            "disabled": True,
+            "reason": "410 Gone at 2026-12-01T03:00:00Z",
+        }
+    ]
+    enabled = await respond(admin, "POST", "/v1/webhooks/billing/enable")
+    assert enabled.status == 200 and body(enabled)["disabled"] is False
+    assert await store.disabled_endpoints() == {}
+    assert (await respond(admin, "POST", "/v1/webhooks/nowhere/enable")).status == 404
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -98,8 +122,12 @@ async def test_replay_is_for_the_dead_letter_only(store: SqliteStore) -> None:
         ["notifications", "dead"],
         ["notifications", "get", "msg_x"],
         ["notifications", "replay", "msg_x"],
+        ["notifications", "endpoints"],
+        ["notifications", "enable", "billing"],
     ],
 )
 def test_the_cli_has_a_command_for_each_route(argv: list[str]) -> None:
     args = build_parser().parse_args(argv)
     assert args.action == argv[1] and callable(args.func)
+    if argv[1] == "enable":
+        assert args.name == "billing"
