@@ -1,10 +1,13 @@
-"""The orchestrator's rules: chains on robot events, queue triggers and schedules.
+"""The orchestrator's rules: chains and notifications on robot events, queue triggers and
+schedules.
 
 :class:`RuleKeeper` holds every rule in memory, indexed so that a robot no rule watches
 costs one dictionary lookup when it ends. Chains are fired inside the orchestrator's
 completion path (:meth:`RuleKeeper.chain`): the child robot and the firing ride on the
 parent's terminal transition and are stored in its transaction, so a chain step exists
-exactly when its parent's outcome does, whenever the orchestrator dies. Queue triggers and
+exactly when its parent's outcome does, whenever the orchestrator dies. A notify rule's
+firing is dispatched the same way: its outbox deliveries (one per recipient, rendered)
+ride on the transition, and the ``notifier`` actor sends them. Queue triggers and
 schedules are fired by :meth:`RuleKeeper.run`, one loop that sleeps until the next slot;
 each schedule decision (its robots, its firings and the advanced slot cursor) is one
 conditional store write (:meth:`RobotStore.advance_schedule`), so a restart neither skips
@@ -23,6 +26,9 @@ from actors.schedules import Fleet, Schedules
 from runtime.errors import RuleExists
 from runtime.lifecycle import Transition
 from runtime.models import FiringOutcome, Robot, RobotStatus, RuleFiring
+from runtime.notify.firing import notify_deliveries
+from runtime.notify.model import NotifyAction
+from runtime.notify.templates import TemplateRefused
 from runtime.rules.firing import (
     RuleNotApplicable,
     firing_record,
@@ -59,6 +65,8 @@ class RuleKeeper(Schedules):
         self._lock = asyncio.Lock()  # one schedule decision at a time (loop and requests)
         self._unplaceable: set[str] = set()  # queue rules whose robots no module handles
         self.stopping = False
+        self.notified = 0
+        """Outbox deliveries notify rules have attached to transitions (they may not apply)."""
 
     # -- loading -------------------------------------------------------------------------
 
@@ -138,6 +146,9 @@ class RuleKeeper(Schedules):
                 continue  # a rule never fires on its own robots: no rule chains forever
             if event is None:
                 event = robot_event(robot, transition)
+            if rule.do.notify is not None:
+                self._notify(rule, rule.do.notify, robot, event, transition)
+                continue
             try:
                 child = rule_robot(rule, dict(event), robot.id, parent_id=robot.id)
                 if child is not None and not self.fleet.handles(child.type):
@@ -156,6 +167,29 @@ class RuleKeeper(Schedules):
             )
         if children:
             transition.fields["children"] = children
+
+    def _notify(
+        self,
+        rule: Rule,
+        action: NotifyAction,
+        robot: Robot,
+        event: dict[str, object],
+        transition: Transition,
+    ) -> None:
+        """Attach a notify rule's outbox deliveries (one per recipient) and its firing."""
+        try:
+            deliveries = notify_deliveries(rule.id, action, dict(event), robot.id, robot.id)
+        except TemplateRefused as exc:
+            transition.firings.append(
+                firing_record(rule.id, robot.id, FiringOutcome.FAILED, detail=str(exc))
+            )
+            return
+        transition.deliveries.extend(deliveries)
+        detail = f"notify {action.channel.value}: " + ", ".join(d.id for d in deliveries)
+        transition.firings.append(
+            firing_record(rule.id, robot.id, FiringOutcome.FIRED, detail=detail[:500])
+        )
+        self.notified += len(deliveries)
 
     # -- the loop: schedules and queue triggers -------------------------------------------
 
@@ -203,13 +237,16 @@ class RuleKeeper(Schedules):
         items = self.fleet.queued(trigger.type)
         if items < trigger.items:
             return
-        if not self.fleet.handles(rule.do.submit.type):
+        action = rule.do.submit
+        if action is None:
+            return
+        if not self.fleet.handles(action.type):
             if rule.id not in self._unplaceable:
                 self._unplaceable.add(rule.id)
                 log.warning(
                     "rule %s: no module handles type %r; it fires nothing",
                     rule.id,
-                    rule.do.submit.type,
+                    action.type,
                 )
             return
         self._unplaceable.discard(rule.id)

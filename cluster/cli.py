@@ -24,6 +24,7 @@ from cluster.client import GatewayClient, GatewayRequestFailed, segment
 from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from cluster.mail_cli import add_mail_parser, cmd_mail
+from cluster.notify_cli import add_notify_parser
 from cluster.routing_cli import render_routing
 from cluster.rules_cli import add_rules_parsers
 from runtime.config import Settings
@@ -241,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rules_parsers(sub, client_args, _client)
     add_backup_parser(sub)
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
+    add_notify_parser(sub, client_args, _client)
     return parser
 
 

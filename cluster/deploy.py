@@ -22,6 +22,7 @@ from actors.ray.cache import RemoteCache, cache_options
 from actors.ray.common import GATEWAY_PREFIX, Handle, orchestrator_handle
 from actors.ray.documents import RemoteDocuments, documents_options
 from actors.ray.email_monitor import RemoteEmailMonitor, email_monitor_options
+from actors.ray.notifier import RemoteNotifier, notifier_options
 from actors.ray.orchestrator import RemoteOrchestrator, orchestrator_options
 from cluster.up_record import TEMP_DIR_PREFIX, ProcessIdentity
 from gateway.actor import RemoteGateway, gateway_name, gateway_options
@@ -288,13 +289,24 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
     ray.get(documents.stats.remote(), timeout=timeout_s)
     cache = deploy_cache(settings, timeout_s)
     email_monitor = deploy_email_monitor(settings, timeout_s)
+    notifier = deploy_notifier(settings, timeout_s)
     return {
         "orchestrator": orchestrator,
         "documents": documents,
         "cache": cache,
         "email_monitor": email_monitor,
+        "notifier": notifier,
         **deploy_gateway(settings, timeout_s=timeout_s),
     }
+
+
+def deploy_notifier(settings: Settings, timeout_s: float = 120.0) -> Handle:
+    """Create (or find) the ``notifier`` actor on the head node; wait until it answers."""
+    notifier: Handle = RemoteNotifier.options(
+        **notifier_options(settings.namespace), get_if_exists=True
+    ).remote(settings.model_dump(mode="json"))
+    ray.get(notifier.ready.remote(), timeout=timeout_s)
+    return notifier
 
 
 def deploy_email_monitor(settings: Settings, timeout_s: float = 120.0) -> Handle:

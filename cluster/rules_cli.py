@@ -74,8 +74,12 @@ def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
         for view in client.request("GET", "/v1/rules")["rules"]:
             on = view["rule"]["on"]
             kind = next(k for k in ("robot", "queue", "schedule") if on.get(k))
-            target = view["rule"]["do"]["submit"]["type"]
-            print(f"{view['id']:<24} {view['origin']:<7} on {kind:<9} -> submit {target}")
+            do = view["rule"]["do"]
+            if do.get("submit"):
+                target = f"submit {do['submit']['type']}"
+            else:
+                target = f"notify {do['notify']['channel']}"
+            print(f"{view['id']:<24} {view['origin']:<7} on {kind:<9} -> {target}")
     elif args.action == "create":
         view = client.request("POST", "/v1/rules", _rule_body(args.rule))
         print(f"created {view['id']}")

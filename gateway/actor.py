@@ -17,6 +17,7 @@ from actors.ray.cache import RayCacheCalls
 from actors.ray.common import GATEWAY_PREFIX
 from actors.ray.documents import RayDocuments
 from actors.ray.email_monitor import EmailMonitorClient
+from actors.ray.notifier import NotifierClient
 from actors.ray.orchestrator import OrchestratorClient
 from gateway.app import create_app
 from gateway.state import BATCHER
@@ -42,6 +43,7 @@ class GatewayHost:
             RayDocuments(self.settings.namespace),
             cache=RayCacheCalls(self.settings.namespace),
             mail=EmailMonitorClient(self.settings.namespace),
+            notifier=NotifierClient(self.settings.namespace),
         )
         self._app = app
         self._runner = web.AppRunner(app, access_log=None)

@@ -26,6 +26,7 @@ from gateway.documents import LocalShelf
 from gateway.errors import error_middleware
 from gateway.http import text_middleware
 from gateway.mail_routes import MAIL_DESK, DeskMailboxes, MailDesk
+from gateway.notify_routes import NOTIFIER, NotifierTally
 from gateway.ratelimit import RateLimiter, rate_limit_middleware, stamp_rate_headers
 from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
@@ -102,6 +103,7 @@ def create_app(
     documents: Shelf | None = None,
     cache: CacheCalls | None = None,
     mail: MailDesk | None = None,
+    notifier: NotifierTally | None = None,
 ) -> web.Application:
     """Build the gateway app around the orchestrator, a store and a document shelf.
 
@@ -147,6 +149,8 @@ def create_app(
     app[DOCUMENTS] = documents or LocalShelf(
         DocumentShelf(settings.documents_dir(), settings.max_document_bytes)
     )
+    if notifier is not None:
+        app[NOTIFIER] = notifier
     if mail is not None:
         app[MAIL_DESK] = mail
         app[MAILBOXES] = DeskMailboxes(mail)

@@ -20,6 +20,7 @@ from gateway import (
     cluster_routes,
     documents,
     mail_routes,
+    notify_routes,
     routes,
     routing_routes,
     rule_routes,
@@ -83,7 +84,10 @@ def _schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
     return schemas
 
 
-ROUTE_PARTS = (routes, admin, cluster_routes, documents, mail_routes, rule_routes, routing_routes)
+ROUTE_PARTS = (
+    routes, admin, cluster_routes, documents, mail_routes, rule_routes, routing_routes,
+    notify_routes,
+)
 """The route modules besides this one; each exports ``ROUTES``, ``PATHS`` and ``MODELS``."""
 
 

@@ -23,6 +23,7 @@ from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
 from gateway.mail_routes import mail_metrics_text
 from gateway.module_metrics import module_metrics_text
+from gateway.notify_routes import notify_metrics_text
 from gateway.ratelimit import Bucket, take_token
 from gateway.readiness import (
     CHECK_TIMEOUT_S,
@@ -284,6 +285,7 @@ async def metrics(request: web.Request) -> web.Response:
     body += await schedule_metrics_text(store)
     body += backup_metrics_text(request.app[SETTINGS].backups_dir())
     body += await mail_metrics_text(request.app)
+    body += await notify_metrics_text(request.app)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

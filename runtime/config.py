@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.errors import ConfigError, validation_message
 from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
+from runtime.notify.settings import NotifySettings
 from runtime.rules.model import Rule
 
 BUILTIN_MODULES = [
@@ -245,6 +246,10 @@ class Settings(BaseSettings):
     )
     mail: MailSettings = Field(
         default_factory=MailSettings, description="[mail]: actions, rules, bounds."
+    )
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings,
+        description="[notify]: webhook endpoints, the SMTP server, retry schedules.",
     )
 
     @model_validator(mode="after")

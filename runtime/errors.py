@@ -28,6 +28,9 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   ├── UnknownRule
     │   ├── RuleExists
     │   └── RuleRejected        (a rule or a schedule request that cannot be carried out)
+    ├── NotificationError
+    │   ├── NotificationNotFound
+    │   └── NotReplayable       (a replay of a delivery that is not in the dead letter)
     ├── SupervisionError
     │   └── ReplicaLost
     ├── RobotError              (raised by module code inside a robot's run)
@@ -262,6 +265,28 @@ class RuleRejected(RuleError):
     """Raised when a rule or schedule request is refused (not a schedule, a bad range)."""
 
     code = "rule_rejected"
+
+
+class NotificationError(RobofleetError):
+    """Raised when a notification request cannot be carried out."""
+
+    code = "notification_error"
+    http_status = 422
+
+
+class NotificationNotFound(NotificationError):
+    """Raised when a request names a delivery the outbox does not hold (or the caller
+    may not see)."""
+
+    code = "notification_not_found"
+    http_status = 404
+
+
+class NotReplayable(NotificationError):
+    """Raised when a replay names a delivery that is not dead (pending or delivered)."""
+
+    code = "not_replayable"
+    http_status = 409
 
 
 class SupervisionError(RobofleetError):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtime.backoff import backoff_delay
 from runtime.models import TERMINAL_STATUSES, Robot, RobotStatus, RuleFiring
+from runtime.notify.outbox import Delivery
 
 if TYPE_CHECKING:
     from runtime.routing import RouteDecision
@@ -87,6 +88,8 @@ class Transition:
     """Rule firings recorded likewise (a chain step exactly once, however often it runs)."""
     routing: RouteDecision | None = None
     """A start's routing decision: stored with the attempt, never applied to a robot."""
+    deliveries: list[Delivery] = field(default_factory=list)
+    """Notifications rules fire for this transition: into the outbox in its transaction."""
 
     def __post_init__(self) -> None:
         if self.to_status not in ALLOWED[self.from_status]:

@@ -77,6 +77,8 @@ def rule_robot(
         if not holds(rule.when, event):
             return None
         action = rule.do.submit
+        if action is None:
+            return None  # a notify rule submits nothing
         payload = mapped_payload(action.payload, action.map, event)
         request = RobotRequest(
             type=action.type,

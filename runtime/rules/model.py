@@ -1,5 +1,5 @@
-"""The rule model: ``on`` an event ``do`` an action, shared by chains, queue triggers and
-schedules (and, later, notifications: a ``notify`` action beside ``submit``).
+"""The rule model: ``on`` an event ``do`` an action, shared by chains, queue triggers,
+schedules and notifications (a ``notify`` action beside ``submit``).
 
 ::
 
@@ -10,7 +10,9 @@ schedules (and, later, notifications: a ``notify`` action beside ``submit``).
                        "payload": {"source": "ocr"},
                        "map": {"document_id": "payload.document_id"}}}}
 
-``on`` names exactly one trigger: a robot event (type and terminal statuses), a queue
+``do`` names exactly one action: ``submit`` a robot or ``notify`` (see
+:mod:`runtime.notify.model`; a notify rule fires on robot events). ``on`` names exactly
+one trigger: a robot event (type and terminal statuses), a queue
 length (type and items) or a schedule (cron or interval). ``when`` and the values of
 ``map`` are JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
 """
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from runtime.models import JsonInt, RobotType
+from runtime.notify.model import NotifyAction
 from runtime.rules.mapping import check_expressions
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
@@ -186,11 +189,24 @@ class SubmitAction(BaseModel):
 
 
 class Action(BaseModel):
-    """``do``: what a firing does (``submit`` a robot; notifications will add ``notify``)."""
+    """``do``: what a firing does, exactly one of ``submit`` (a robot) and ``notify``
+    (a channel's recipients, with a template)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    submit: SubmitAction
+    submit: SubmitAction | None = None
+    notify: NotifyAction | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        if (self.submit is None) == (self.notify is None):
+            raise ValueError("'do' needs exactly one of submit and notify")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``submit`` or ``notify``."""
+        return "submit" if self.submit is not None else "notify"
 
 
 class Rule(BaseModel):
@@ -211,7 +227,9 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _compiles(self) -> Rule:
-        expressions = dict(self.do.submit.map)
+        if self.do.notify is not None and self.on.robot is None:
+            raise ValueError("a notify rule fires on a robot event ('on.robot')")
+        expressions = dict(self.do.submit.map) if self.do.submit is not None else {}
         if self.when is not None:
             expressions["when"] = self.when
         check_expressions(expressions)

@@ -16,6 +16,7 @@ from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
 from runtime.route_record import decision_json
 from runtime.rules.model import Rule, RuleRecord, ScheduleState
+from runtime.store._outbox import delivery_row
 from runtime.text import MAX_JSON_DEPTH, clean_text, json_problem
 
 # (column, PostgreSQL array element type) in table order.
@@ -182,6 +183,8 @@ class EncodedTransition:
     """Robots to insert in the same transaction, if and only if this transition applies."""
     firing_rows: list[tuple[Any, ...]] = field(default_factory=list)
     """Rule firings to record likewise."""
+    delivery_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    """Outbox deliveries to insert likewise (``runtime.store._outbox.DELIVERY_COLUMNS``)."""
 
     @property
     def sets_error(self) -> bool:
@@ -212,6 +215,7 @@ def encode_transition(t: Transition) -> EncodedTransition:
         fields=fields,
         child_rows=[robot_row(child) for child in t.children],
         firing_rows=[firing_row(firing) for firing in t.firings],
+        delivery_rows=[delivery_row(delivery) for delivery in t.deliveries],
     )
 
 

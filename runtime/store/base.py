@@ -14,6 +14,7 @@ from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
 from runtime.route_record import AttemptRoute
 from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store._mail import MailTables
+from runtime.store._outbox import OutboxTables
 
 
 @dataclass(slots=True)
@@ -32,7 +33,7 @@ class AuditPage:
     next_cursor: str | None
 
 
-class RobotStore(MailTables, ABC):
+class RobotStore(MailTables, OutboxTables, ABC):
     """Durable record of robots, their attempts, runtime-registered modules, rules, keys and
     audit.
 

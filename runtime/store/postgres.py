@@ -18,6 +18,7 @@ from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors, is_unavailable
 from runtime.store._keyset import KeysetPages, postgres_placeholder
+from runtime.store._outbox import DELIVERY_COLUMNS
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
 from runtime.store.group_commit import CommitInDoubt, GroupCommit
@@ -56,6 +57,10 @@ _INSERT_ROBOTS = (
 _INSERT_FIRINGS = (
     f"INSERT INTO rule_firings ({c.FIRING_SELECT}) SELECT * FROM {_unnest(c.FIRING_COLUMNS)} "
     "ON CONFLICT DO NOTHING"
+)
+_INSERT_DELIVERIES = (
+    f"INSERT INTO notifications ({', '.join(n for n, _ in DELIVERY_COLUMNS)}) "
+    f"SELECT * FROM {_unnest(DELIVERY_COLUMNS)} ON CONFLICT DO NOTHING"
 )
 _INSERT_CHILDREN = (
     f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
@@ -488,6 +493,10 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
     async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
         await self._write_now(sql, *params)
 
+    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        with self._errors.translated():
+            return list(await self._require(self._write_pool).fetch(sql, *params))
+
     async def _write_now(self, sql: str, *args: Any) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
         with self._errors.translated():
@@ -629,6 +638,11 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         ]
         if firings:
             await conn.execute(_INSERT_FIRINGS, *_columns(firings, len(c.FIRING_COLUMNS)))
+        deliveries = [
+            r for t, ok in zip(transitions, applied, strict=True) if ok for r in t.delivery_rows
+        ]
+        if deliveries:
+            await conn.execute(_INSERT_DELIVERIES, *_columns(deliveries, len(DELIVERY_COLUMNS)))
         return list(_split(applied, [len(op.transitions) for op in ops]))
 
     @staticmethod

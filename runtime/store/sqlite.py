@@ -18,6 +18,7 @@ from runtime.rules.model import RuleRecord, ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors
 from runtime.store._keyset import KeysetPages, sqlite_placeholder
+from runtime.store._outbox import DELIVERY_COLUMNS
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
 from runtime.store.group_commit import GroupCommit
@@ -47,6 +48,10 @@ _SAVE_PROGRESS = (
 _INSERT_FIRING = (
     f"INSERT INTO rule_firings ({c.FIRING_SELECT}) "
     f"VALUES ({', '.join('?' * len(c.FIRING_COLUMN_NAMES))}) ON CONFLICT DO NOTHING"
+)
+_INSERT_DELIVERY = (
+    f"INSERT INTO notifications ({', '.join(n for n, _ in DELIVERY_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))}) ON CONFLICT DO NOTHING"
 )
 _INSERT_RULE = (
     f"INSERT INTO rules ({c.RULE_SELECT}) VALUES ({', '.join('?' * len(c.RULE_COLUMN_NAMES))})"
@@ -371,6 +376,9 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
     async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
         await self._write_now(sql, params)
 
+    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self._write_fn(lambda conn: conn.execute(sql, params).fetchall())
+
     async def _write_now(self, sql: str, params: Sequence[Any]) -> None:
         """Run one rarely used write in its own transaction, outside group commit."""
 
@@ -484,6 +492,8 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
             conn.executemany(_INSERT_ROBOT, t.child_rows)
         if t.firing_rows:
             conn.executemany(_INSERT_FIRING, t.firing_rows)
+        if t.delivery_rows:
+            conn.executemany(_INSERT_DELIVERY, t.delivery_rows)
         return True
 
 

@@ -7,7 +7,9 @@ that need it with the reason; under ``CI=true`` it fails them.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import json
 import os
 import re
 import signal
@@ -153,6 +155,25 @@ def robofleet_up(
             process.kill()
 
 
+# The session fleet's [notify]: a webhook endpoint and an SMTP server on ports chosen now,
+# served by tests/integration/test_notify_flow.py while it runs; short retry schedules.
+NOTIFY_HOOK_PORT = free_port()
+NOTIFY_SMTP_PORT = free_port()
+NOTIFY_HOOK_SECRET = "whsec_" + base64.b64encode(uuid.uuid4().bytes * 2).decode()
+NOTIFY_SETTINGS = {
+    "webhooks": [
+        {
+            "name": "billing",
+            "url": f"http://127.0.0.1:{NOTIFY_HOOK_PORT}/hook",
+            "secrets_env": "ROBOFLEET_TEST_HOOK_SECRET",
+        }
+    ],
+    "smtp": {"host": "127.0.0.1", "port": NOTIFY_SMTP_PORT, "sender": "fleet@example.com"},
+    "retry_schedule": {"webhook": [0, 0.2, 0.5, 1, 2], "email": [0, 0.2, 0.5, 1, 2]},
+    "poll_s": 0.2,
+}
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
     """Start ``robofleet up`` with the test modules on free ports; stop it at the end."""
@@ -167,6 +188,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         # Ray reports actor metrics to its export every 10 s by default; every second here
         # lets tests/integration/test_metrics.py see them while its robots run.
         "RAY_metrics_report_interval_ms": "1000",
+        "ROBOFLEET_NOTIFY": json.dumps(NOTIFY_SETTINGS),
+        "ROBOFLEET_TEST_HOOK_SECRET": NOTIFY_HOOK_SECRET,
     }
     try:
         with robofleet_up(tmp_path_factory.mktemp("robofleet"), CONFIG, env) as running:

@@ -1,0 +1,309 @@
+"""Notification routes: the in-app feed and the outbox (``GET /v1/notifications``), the
+dead letter's replay (``POST /v1/notifications/{delivery_id}/replay``) and the webhook
+endpoints a 410 disabled (``GET /v1/webhooks``, ``POST /v1/webhooks/{name}/enable``).
+
+An admin key sees every delivery of every channel (the dead letter is ``?state=dead``);
+any other key sees the in-app notifications addressed to its key id. A replay (admin)
+makes a dead delivery pending and due now; the ``notifier`` sends it at its next pass.
+Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.audit import AUDIT_TARGET
+from gateway.auth import CALLER
+from gateway.http import json_response, parse
+from gateway.spec import json_answer, operation, query_parameters
+from gateway.state import SETTINGS, STORE
+from runtime.errors import NotificationNotFound, NotReplayable
+from runtime.keys import Permission, Role
+from runtime.notify.model import Channel
+from runtime.notify.outbox import Attempt, Delivery, DeliveryState, NotifierFigures
+from runtime.notify.settings import ENDPOINT_NAME
+
+__all__ = ["MODELS", "NOTIFIER", "PATHS", "ROUTES", "NotifierTally", "notify_metrics_text"]
+
+DELIVERY_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+
+
+class NotifierTally(Protocol):
+    """What the gateway asks of the notifier (``NotifierClient`` on Ray)."""
+
+    async def tally(self) -> NotifierFigures:
+        """The notifier's counts since it started."""
+        ...
+
+
+NOTIFIER = web.AppKey("notifier", NotifierTally)
+
+
+async def notify_metrics_text(app: web.Application) -> bytes:
+    """The outbox's figures in Prometheus text: deliveries by channel and attempts by
+    channel and outcome (the notifier's counts since it started; absent when it does not
+    answer within 2 s) and the dead letter's size (from the store)."""
+    lines: list[str] = []
+    notifier = app.get(NOTIFIER)
+    if notifier is not None:
+        try:
+            figures = await asyncio.wait_for(notifier.tally(), 2.0)
+        except Exception:
+            figures = None
+        if figures is not None:
+            lines += [
+                "# HELP robofleet_notifications_delivered_total Notifications delivered",
+                "# TYPE robofleet_notifications_delivered_total counter",
+            ]
+            lines += [
+                f'robofleet_notifications_delivered_total{{channel="{c}"}} {n}'
+                for c, n in sorted(figures.delivered.items())
+            ]
+            lines += [
+                "# HELP robofleet_notification_attempts_total Delivery attempts by outcome",
+                "# TYPE robofleet_notification_attempts_total counter",
+            ]
+            for key, n in sorted(figures.attempts.items()):
+                channel, _, outcome = key.partition(":")
+                lines.append(
+                    f'robofleet_notification_attempts_total{{channel="{channel}",'
+                    f'outcome="{outcome}"}} {n}'
+                )
+    try:
+        dead = await app[STORE].count_deliveries(DeliveryState.DEAD)
+    except Exception:
+        dead = None
+    if dead is not None:
+        lines += [
+            "# HELP robofleet_notifications_dead Notifications in the dead letter",
+            "# TYPE robofleet_notifications_dead gauge",
+            f"robofleet_notifications_dead {dead}",
+        ]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+class NotificationQuery(BaseModel):
+    """Query of ``GET /v1/notifications``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    state: DeliveryState | None = Field(None, description="pending, delivered or dead.")
+    limit: int = Field(50, ge=1, le=500)
+    cursor: str | None = Field(None, pattern=DELIVERY_ID_PATTERN)
+
+
+class NotificationView(BaseModel):
+    """One delivery with its whole history."""
+
+    id: str = Field(description="The delivery id every send carries (webhook-id, Message-ID).")
+    rule_id: str | None
+    robot_id: str | None
+    channel: Channel
+    recipient: str
+    locale: str
+    subject: str
+    text: str
+    html: str
+    state: DeliveryState
+    attempts: list[Attempt]
+    next_attempt_at: float
+    created_at: float
+    updated_at: float
+
+
+class NotificationPage(BaseModel):
+    """A page of deliveries, newest first."""
+
+    notifications: list[NotificationView]
+    next_cursor: str | None = None
+
+
+class WebhookEndpointView(BaseModel):
+    """A webhook endpoint of ``[notify]``: where it points and whether a 410 disabled it."""
+
+    name: str
+    url: str
+    disabled: bool
+    reason: str | None = Field(None, description="Why it is disabled (a 410 and when).")
+
+
+class WebhookEndpointList(BaseModel):
+    """The webhook endpoints of ``[notify]``."""
+
+    endpoints: list[WebhookEndpointView]
+
+
+class Replayed(BaseModel):
+    """Answer of a replay."""
+
+    id: str
+    state: DeliveryState
+
+
+def _view(delivery: Delivery) -> dict[str, Any]:
+    return delivery.public()
+
+
+def _is_admin(request: web.Request) -> bool:
+    return bool(request[CALLER].role is Role.ADMIN)
+
+
+async def list_notifications(request: web.Request) -> web.Response:
+    """``GET /v1/notifications``: deliveries newest first (admin: all; else the caller's
+    in-app feed)."""
+    query = parse(NotificationQuery, dict(request.query))
+    recipient = None if _is_admin(request) else request[CALLER].id
+    page = await request.app[STORE].list_deliveries(
+        query.limit, query.cursor, query.state, recipient
+    )
+    shown = [d for d in page.deliveries if recipient is None or d.channel is Channel.INAPP]
+    return json_response(
+        {"notifications": [_view(d) for d in shown], "next_cursor": page.next_cursor}
+    )
+
+
+def _delivery_id(request: web.Request) -> str:
+    delivery_id = request.match_info["delivery_id"]
+    if not delivery_id.startswith("msg_") or len(delivery_id) != 28:
+        raise NotificationNotFound(f"no notification with id {delivery_id!r}")
+    return delivery_id
+
+
+async def get_notification(request: web.Request) -> web.Response:
+    """``GET /v1/notifications/{delivery_id}``: one delivery with its attempts."""
+    delivery_id = _delivery_id(request)
+    delivery = await request.app[STORE].get_delivery(delivery_id)
+    if delivery is None or not (
+        _is_admin(request)
+        or (delivery.channel is Channel.INAPP and delivery.recipient == request[CALLER].id)
+    ):
+        raise NotificationNotFound(f"no notification with id {delivery_id!r}")
+    return json_response(_view(delivery))
+
+
+async def replay_notification(request: web.Request) -> web.Response:
+    """``POST /v1/notifications/{delivery_id}/replay``: send a dead delivery again (admin)."""
+    delivery_id = _delivery_id(request)
+    request[AUDIT_TARGET] = delivery_id
+    store = request.app[STORE]
+    if not await store.replay_delivery(delivery_id):
+        delivery = await store.get_delivery(delivery_id)
+        if delivery is None:
+            raise NotificationNotFound(f"no notification with id {delivery_id!r}")
+        raise NotReplayable(
+            f"notification {delivery_id} is {delivery.state.value}: only a dead one is replayed"
+        )
+    return json_response({"id": delivery_id, "state": DeliveryState.PENDING.value})
+
+
+async def list_endpoints(request: web.Request) -> web.Response:
+    """``GET /v1/webhooks``: the webhook endpoints and which a 410 disabled (admin)."""
+    disabled = await request.app[STORE].disabled_endpoints()
+    endpoints = [
+        WebhookEndpointView(
+            name=e.name, url=e.url, disabled=e.name in disabled, reason=disabled.get(e.name)
+        ).model_dump(mode="json")
+        for e in request.app[SETTINGS].notify.webhooks
+    ]
+    return json_response({"endpoints": endpoints})
+
+
+async def enable_endpoint(request: web.Request) -> web.Response:
+    """``POST /v1/webhooks/{name}/enable``: enable an endpoint a 410 disabled (admin); the
+    notifier sends to it again from its next pass (its dead deliveries need a replay)."""
+    name = request.match_info["name"]
+    endpoint = request.app[SETTINGS].notify.endpoint(name)
+    if endpoint is None:
+        raise NotificationNotFound(f"no webhook endpoint {name!r} in [notify]")
+    request[AUDIT_TARGET] = name
+    await request.app[STORE].enable_endpoint(name)
+    view = WebhookEndpointView(name=name, url=endpoint.url, disabled=False)
+    return json_response(view.model_dump(mode="json"))
+
+
+ROUTES: list[tuple[web.RouteDef, Permission]] = [
+    (web.get("/v1/notifications", list_notifications), Permission.READ),
+    (web.get("/v1/notifications/{delivery_id}", get_notification), Permission.READ),
+    (web.post("/v1/notifications/{delivery_id}/replay", replay_notification), Permission.ADMIN),
+    (web.get("/v1/webhooks", list_endpoints), Permission.ADMIN),
+    (web.post("/v1/webhooks/{name}/enable", enable_endpoint), Permission.ADMIN),
+]
+"""The notification routes."""
+
+MODELS: list[type[BaseModel]] = [
+    NotificationView,
+    NotificationPage,
+    Replayed,
+    Attempt,
+    WebhookEndpointView,
+    WebhookEndpointList,
+]
+"""The models :data:`PATHS` refers to."""
+
+_ID_PARAMETER = [
+    {
+        "name": "delivery_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+    }
+]
+
+PATHS: dict[str, Any] = {
+    "/v1/notifications": {
+        "get": operation(
+            "listNotifications",
+            "Notifications newest first: every delivery (admin; ?state=dead is the dead "
+            "letter) or the caller's in-app feed",
+            {"200": json_answer(NotificationPage, "a page of notifications")},
+            (422,),
+            parameters=query_parameters(NotificationQuery),
+        ),
+    },
+    "/v1/notifications/{delivery_id}": {
+        "get": operation(
+            "getNotification",
+            "One notification with its attempts",
+            {"200": json_answer(NotificationView, "the notification")},
+            (404,),
+            parameters=_ID_PARAMETER,
+        ),
+    },
+    "/v1/notifications/{delivery_id}/replay": {
+        "post": operation(
+            "replayNotification",
+            "Send a dead notification again (admin)",
+            {"200": json_answer(Replayed, "pending again")},
+            (404, 409),
+            parameters=_ID_PARAMETER,
+        ),
+    },
+    "/v1/webhooks": {
+        "get": operation(
+            "listWebhookEndpoints",
+            "Webhook endpoints of [notify] and which a 410 disabled (admin)",
+            {"200": json_answer(WebhookEndpointList, "the endpoints")},
+        ),
+    },
+    "/v1/webhooks/{name}/enable": {
+        "post": operation(
+            "enableWebhookEndpoint",
+            "Enable a webhook endpoint a 410 disabled (admin)",
+            {"200": json_answer(WebhookEndpointView, "the endpoint")},
+            (404,),
+            parameters=[
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": ENDPOINT_NAME},
+                }
+            ],
+        ),
+    },
+}
+"""This module's part of the OpenAPI document's ``paths``."""

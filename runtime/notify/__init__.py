@@ -1,0 +1,1 @@
+"""Notifications: the ``notify`` action of rules, templates, the outbox and its channels."""

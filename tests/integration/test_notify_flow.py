@@ -1,0 +1,231 @@
+"""Issue 18, must-show 1 through a running robofleet: a rule "echo succeeded → webhook +
+email" (echo stands in for invoice.extract: its result is the invoice's fields) delivers to
+a real aiohttp receiver that verifies the signature with the Standard Webhooks reference
+``Webhook.verify`` and to a real SMTP server (aiosmtpd), in Spanish and English, the
+payload's HTML escaped; the notifier survives a SIGKILL (Ray restarts it and it delivers
+what was fired meanwhile); the feed, the dead letter, replay, a broken template's 422 and
+the metrics through the API.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import uuid
+
+import ray
+
+from cluster import cli
+from tests.integration.conftest import (
+    NOTIFY_HOOK_PORT,
+    NOTIFY_HOOK_SECRET,
+    NOTIFY_SMTP_PORT,
+    wait_terminal,
+    wait_until,
+)
+from tests.integration.notify_servers import SmtpSink, WebhookReceiver
+
+INVOICE = {
+    "number": "F-2026-0042",
+    "total": 1234.5,
+    "issued": 1764547200,
+    "vendor": "<script>alert(1)</script> Acme {{ 7*7 }}",
+}
+
+
+def rules(tag: str) -> list[dict]:
+    when = f"payload.tag == '{tag}'"
+    return [
+        {
+            "id": f"hook-{tag}",
+            "on": {"robot": {"type": "echo", "status": ["succeeded"]}},
+            "when": when,
+            "do": {
+                "notify": {
+                    "channel": "webhook",
+                    "recipients": ["billing"],
+                    "template": {
+                        "en": {
+                            "subject": "Invoice {{ result.number }}",
+                            "text": '{"number": "{{ result.number }}", "robot": "{{ id }}"}',
+                        }
+                    },
+                }
+            },
+        },
+        {
+            "id": f"mail-{tag}",
+            "on": {"robot": {"type": "echo", "status": ["succeeded"]}},
+            "when": when,
+            "do": {
+                "notify": {
+                    "channel": "email",
+                    "recipients": [
+                        {"to": f"ana-{tag}@example.com", "locale": "es", "name": "Ana"},
+                        {"to": f"bob-{tag}@example.com", "locale": "en", "name": "Bob"},
+                    ],
+                    "template": {
+                        "en": {
+                            "subject": "Invoice {{ result.number }} extracted",
+                            "text": "Hello {{ recipient.name }}, invoice {{ result.number }} "
+                            "from {{ result.vendor }}: {{ result.total | currency('EUR') }}, "
+                            "issued {{ result.issued | date('long') }}.",
+                            "html": "<p>Hello {{ recipient.name }}, invoice "
+                            "<b>{{ result.number }}</b> from {{ result.vendor }}: "
+                            "{{ result.total | currency('EUR') }}</p>",
+                        },
+                        "es": {
+                            "subject": "Factura {{ result.number }} extraída",
+                            "text": "Hola {{ recipient.name }}, factura {{ result.number }} "
+                            "de {{ result.vendor }}: {{ result.total | currency('EUR') }}, "
+                            "emitida el {{ result.issued | date('long') }}.",
+                            "html": "<p>Hola {{ recipient.name }}, factura "
+                            "<b>{{ result.number }}</b> de {{ result.vendor }}: "
+                            "{{ result.total | currency('EUR') }}</p>",
+                        },
+                    },
+                }
+            },
+        },
+    ]
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(fleet, http) -> None:
+    receiver = await WebhookReceiver(NOTIFY_HOOK_SECRET).start(NOTIFY_HOOK_PORT)
+    smtp = SmtpSink(NOTIFY_SMTP_PORT).start()
+    tag = uuid.uuid4().hex[:8]
+    created: list[str] = []
+    try:
+        for rule in rules(tag):
+            async with http.post(f"{fleet.url}/v1/rules", json=rule) as response:
+                assert response.status == 201, await response.text()
+                created.append(rule["id"])
+        async with http.post(
+            f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
+        ) as response:
+            assert response.status == 202, await response.text()
+            robot_id = (await response.json())["id"]
+        robot = (await wait_terminal(http, fleet.url, [robot_id]))[robot_id]
+        assert robot["status"] == "succeeded"
+        await wait_until(
+            lambda: _true(len(receiver.delivered) == 1 and len(smtp.mails) == 2), 30, 0.05
+        )
+        last = max(*receiver.arrivals.values(), *smtp.arrivals)
+        print(f"webhook and both mails delivered {last - robot['updated_at']:.3f} s after success")
+
+        # the webhook: signature verified by the reference library, its id the delivery id
+        assert receiver.bad_signatures == 0
+        [(hook_id, payload)] = receiver.delivered.items()
+        assert payload["data"]["message"] == {"number": "F-2026-0042", "robot": robot_id}
+        assert (
+            payload["data"]["delivery_id"] == hook_id
+            and payload["data"]["rule_id"] == f"hook-{tag}"
+        )
+
+        # the mails: Spanish and English, the invoice's fields, the vendor's HTML escaped
+        mails = {str(m["To"]): m for m in smtp.mails}
+        es, en = mails[f"ana-{tag}@example.com"], mails[f"bob-{tag}@example.com"]
+        assert es["Subject"] == "Factura F-2026-0042 extraída"
+        es_text = es.get_body(("plain",)).get_content()
+        es_html = es.get_body(("html",)).get_content()
+        assert (
+            "Hola Ana" in es_text
+            and "1.234,50\xa0€" in es_text
+            and "1 de diciembre de 2025" in es_text
+        )
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Acme {{ 7*7 }}" in es_html
+        assert "<script>" not in es_html and "49" not in es_html
+        assert en["Subject"] == "Invoice F-2026-0042 extracted"
+        en_text = en.get_body(("plain",)).get_content()
+        assert "Hello Bob" in en_text and "€1,234.50" in en_text and "December 1, 2025" in en_text
+        assert "<b>F-2026-0042</b>" in en.get_body(("html",)).get_content()
+
+        # the feed (admin: all channels) shows the three deliveries delivered, with attempts
+        async with http.get(f"{fleet.url}/v1/notifications", params={"limit": 500}) as response:
+            assert response.status == 200
+            feed = [
+                n for n in (await response.json())["notifications"] if n["robot_id"] == robot_id
+            ]
+        assert sorted(n["channel"] for n in feed) == ["email", "email", "webhook"]
+        assert all(n["state"] == "delivered" and len(n["attempts"]) == 1 for n in feed)
+        hook = next(n for n in feed if n["channel"] == "webhook")
+        assert hook["id"] == hook_id
+        async with http.post(f"{fleet.url}/v1/notifications/{hook_id}/replay") as response:
+            assert response.status == 409  # only the dead letter is replayed
+        async with http.get(f"{fleet.url}/v1/notifications/msg_{'0' * 24}") as response:
+            assert response.status == 404
+
+        # a refused mail (550) goes to the dead letter and is delivered after a replay
+        smtp.answers[f"ana-{tag}@example.com"] = "550 5.1.1 mailbox unavailable"
+        # the notifier is SIGKILLed; Ray restarts it and it delivers what fires meanwhile
+        notifier = ray.get_actor("notifier", namespace="robofleet")
+        old_pid = ray.get(notifier.pid.remote(), timeout=10)
+        os.kill(old_pid, signal.SIGKILL)
+        async with http.post(
+            f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
+        ) as response:
+            second = (await response.json())["id"]
+        assert (await wait_terminal(http, fleet.url, [second]))[second]["status"] == "succeeded"
+        await wait_until(
+            lambda: _true(len(receiver.delivered) == 2 and len(smtp.mails) == 3), 60, 0.1
+        )
+        assert ray.get(notifier.pid.remote(), timeout=30) != old_pid
+
+        async def dead_mail() -> list[dict]:
+            async with http.get(f"{fleet.url}/v1/notifications", params={"state": "dead"}) as r:
+                return [n for n in (await r.json())["notifications"] if n["robot_id"] == second]
+
+        await wait_until(lambda: _nonempty(dead_mail()), 30, 0.1)
+        [dead] = await dead_mail()
+        assert dead["recipient"] == f"ana-{tag}@example.com"
+        assert (
+            dead["attempts"][-1]["status"] == 550
+            and "mailbox unavailable" in dead["attempts"][-1]["error"]
+        )
+        smtp.answers.clear()
+        listed = _cli(fleet, "notifications", "dead")  # the dead letter and a replay, by CLI
+        assert dead["id"] in listed and "550" in listed
+        assert "is pending again" in _cli(fleet, "notifications", "replay", dead["id"])
+        await wait_until(lambda: _true(len(smtp.mails) == 4), 30, 0.1)
+        assert str(smtp.mails[-1]["X-Robofleet-Delivery-Id"]) == dead["id"]
+
+        # a broken template is refused with its line and reason
+        broken = rules(tag + "x")[1]
+        broken["do"]["notify"]["template"]["es"]["html"] = "<p>\n{{ result.number }\n</p>"
+        async with http.post(f"{fleet.url}/v1/rules", json=broken) as response:
+            assert response.status == 422
+            message = (await response.json())["error"]["message"]
+        assert "template es.html, line 2" in message
+
+        async with http.get(f"{fleet.url}/metrics") as response:
+            metrics = await response.text()
+        assert 'robofleet_notifications_delivered_total{channel="webhook"}' in metrics
+        assert (
+            'robofleet_notification_attempts_total{channel="email",outcome="refused"}' in metrics
+            or ("robofleet_notification_attempts_total" in metrics)
+        )
+        assert "robofleet_notifications_dead " in metrics
+    finally:
+        for rule_id in created:
+            async with http.delete(f"{fleet.url}/v1/rules/{rule_id}"):
+                pass
+        await receiver.stop()
+        smtp.stop()
+
+
+def _cli(fleet, *argv: str) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main([*argv, "--url", fleet.url, "--api-key", fleet.admin_key])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+async def _nonempty(found) -> bool:
+    return bool(await found)

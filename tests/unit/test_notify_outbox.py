@@ -1,0 +1,165 @@
+"""The outbox's retry schedule, the webhook signature checked by the standard's reference
+``Webhook.verify``, what an HTTP status means, and notify rules riding on a robot's terminal
+transition: stored once with the outcome that applies, a broken render a failed firing."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+
+import pytest
+from standardwebhooks import Webhook, WebhookVerificationError
+
+from runtime.lifecycle import succeed
+from runtime.models import FiringOutcome, RobotStatus
+from runtime.notify.model import Channel
+from runtime.notify.outbox import (
+    STANDARD_SCHEDULE,
+    DeliveryState,
+    Outcome,
+    SendResult,
+    after_attempt,
+    new_delivery,
+    replayed,
+)
+from runtime.notify.webhook import outcome_of, sign, webhook_body
+from tests.unit.fakes import eventually, fast_settings
+from tests.unit.test_orchestrator import running, submit, task
+
+SECRET_OLD = "whsec_" + base64.b64encode(b"old-secret-of-32-bytes-0123456789").decode()
+SECRET_NEW = "whsec_" + base64.b64encode(b"new-secret-of-32-bytes-0123456789").decode()
+
+
+def delivery(channel: Channel = Channel.WEBHOOK) -> object:
+    return new_delivery("k", channel, "billing", {"subject": "s", "text": '{"total": 3}'}, now=0)
+
+
+def test_the_default_schedule_is_the_standard_webhooks_one_then_dead() -> None:
+    assert STANDARD_SCHEDULE == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    d = delivery()
+    failed = SendResult(Outcome.FAILED, 500, "HTTP 500")
+    dues = []
+    now = 0.0
+    for _ in range(7):
+        d = after_attempt(d, failed, STANDARD_SCHEDULE, now)  # type: ignore[arg-type]
+        assert d.state is DeliveryState.PENDING
+        dues.append(d.next_attempt_at - now)
+        now = d.next_attempt_at
+    assert dues == [5, 300, 1800, 7200, 18000, 36000, 36000]
+    d = after_attempt(d, failed, STANDARD_SCHEDULE, now)
+    assert d.state is DeliveryState.DEAD and len(d.attempts) == 8
+    assert [a.status for a in d.attempts] == [500] * 8
+    again = replayed(d, now + 1)
+    assert again.state is DeliveryState.PENDING and again.next_attempt_at == now + 1
+    done = after_attempt(again, SendResult(Outcome.DELIVERED, 200), STANDARD_SCHEDULE, now + 2)
+    assert done.state is DeliveryState.DELIVERED and len(done.attempts) == 9
+
+
+def test_throttle_waits_for_retry_after_and_refusals_are_dead_at_once() -> None:
+    d = delivery()
+    throttled = outcome_of(429, "120", now=0)
+    assert throttled.outcome is Outcome.THROTTLED and throttled.retry_after_s == 120
+    assert after_attempt(d, throttled, (0, 5, 5), 10).next_attempt_at == 130  # type: ignore[arg-type]
+    assert outcome_of(502).outcome is Outcome.THROTTLED
+    assert outcome_of(504).outcome is Outcome.THROTTLED
+    assert outcome_of(204).outcome is Outcome.DELIVERED
+    assert outcome_of(301).outcome is Outcome.FAILED  # redirects are not followed
+    assert outcome_of(500).outcome is Outcome.FAILED
+    gone = outcome_of(410)
+    assert gone.outcome is Outcome.DISABLED
+    assert after_attempt(d, gone, STANDARD_SCHEDULE, 1).state is DeliveryState.DEAD  # type: ignore[arg-type]
+    refused = SendResult(Outcome.REFUSED, 550, "SMTP 550 no such user")
+    assert after_attempt(d, refused, STANDARD_SCHEDULE, 1).state is DeliveryState.DEAD  # type: ignore[arg-type]
+
+
+def test_signatures_verify_with_the_reference_library_for_each_rotated_secret() -> None:
+    d = delivery()
+    body = webhook_body(d)  # type: ignore[arg-type]
+    now = int(time.time())
+    headers = sign([SECRET_NEW, SECRET_OLD], d.id, now, body)  # type: ignore[attr-defined]
+    assert headers["webhook-id"] == d.id and headers["webhook-id"].startswith("msg_")  # type: ignore[attr-defined]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    for secret in (SECRET_NEW, SECRET_OLD):
+        payload = Webhook(secret).verify(body, headers)
+        assert payload["data"]["message"] == {"total": 3}
+    other = "whsec_" + base64.b64encode(b"someone-else-entirely-0123456789").decode()
+    with pytest.raises(WebhookVerificationError):
+        Webhook(other).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(SECRET_NEW).verify(body + b" ", headers)
+
+
+NOTIFY_RULE = {
+    "id": "task-done",
+    "on": {"robot": {"type": "task", "status": ["succeeded", "failed"]}},
+    "do": {
+        "notify": {
+            "channel": "inapp",
+            "recipients": ["*", {"to": "key-1", "locale": "es"}],
+            "template": {
+                "en": {"subject": "{{ type }} {{ status }}", "text": "n={{ result.done }}"},
+                "es": {"subject": "{{ type }} {{ status }}", "text": "n={{ result.done }} (es)"},
+            },
+        }
+    },
+}
+
+
+async def test_a_notify_firing_rides_on_the_transition_and_is_stored_once(tmp_path: Path) -> None:
+    """Two orchestrators settling the same attempt: the outcome applies once, so its outbox
+    deliveries are stored once; a robot ending through the normal path fires too."""
+    settings = fast_settings(tmp_path, rules=[NOTIFY_RULE])
+    async with running(settings) as orchestrator:
+        store = orchestrator.store
+        parent = task(n=1, sleep=30)
+        await submit(orchestrator, parent)
+
+        async def started() -> bool:
+            robot = await store.get_robot(parent.id)
+            return robot is not None and robot.status is RobotStatus.RUNNING
+
+        await eventually(started, 5.0, "the robot to start")
+        held = await store.get_robot(parent.id)
+        assert held is not None
+        rules = orchestrator.rules.on_robot["task"]
+        transitions = []
+        for _ in range(2):
+            t = succeed(parent.id, held.attempt, {"done": 7})
+            orchestrator.rules.chain(held, t, rules)
+            assert len(t.deliveries) == 2 and t.children == []
+            transitions.append(t)
+        assert await store.apply(transitions) == [True, False]
+        page = await store.list_deliveries(limit=10)
+        assert sorted((d.recipient, d.text) for d in page.deliveries) == [
+            ("*", "n=7"),
+            ("key-1", "n=7 (es)"),
+        ]
+        assert {d.id for d in page.deliveries} == {d.id for d in transitions[0].deliveries}
+        [firing] = await store.list_firings("task-done")
+        assert firing.outcome is FiringOutcome.FIRED and firing.detail.startswith("notify inapp")  # type: ignore[union-attr]
+
+
+async def test_a_template_that_fails_to_render_records_a_failed_firing(tmp_path: Path) -> None:
+    rule = {
+        **NOTIFY_RULE,
+        "do": {
+            "notify": {
+                "channel": "inapp",
+                "recipients": ["*"],
+                "template": {"en": {"text": "{{ payload.__class__ }}"}},
+            }
+        },
+    }
+    settings = fast_settings(tmp_path, rules=[rule])
+    async with running(settings) as orchestrator:
+        robot = task(n=1)
+        await submit(orchestrator, robot)
+
+        async def failed_firing() -> object:
+            return await orchestrator.store.list_firings("task-done")
+
+        [firing] = await eventually(failed_firing, 5.0, "the firing")
+        assert firing.outcome is FiringOutcome.FAILED and "SecurityError" in firing.detail
+        assert (await orchestrator.store.get_robot(robot.id)).status is RobotStatus.SUCCEEDED  # type: ignore[union-attr]
+        assert (await orchestrator.store.list_deliveries()).deliveries == []
