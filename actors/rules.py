@@ -35,6 +35,7 @@ from runtime.rules.firing import (
     robot_event,
     rule_robot,
 )
+from runtime.rules.mapping import holds
 from runtime.rules.model import Rule, RuleRecord, ScheduleState
 from runtime.store.base import RobotStore
 
@@ -147,7 +148,16 @@ class RuleKeeper(Schedules):
             if event is None:
                 event = robot_event(robot, transition)
             if rule.do.notify is not None:
-                self._notify(rule, rule.do.notify, robot, event, transition)
+                try:
+                    fires = holds(rule.when, event)
+                except ValueError as exc:
+                    detail = f"when: {exc}"[:500]
+                    transition.firings.append(
+                        firing_record(rule.id, robot.id, FiringOutcome.FAILED, detail=detail)
+                    )
+                    continue
+                if fires:  # else its ``when`` does not hold: nothing happened
+                    self._notify(rule, rule.do.notify, robot, event, transition)
                 continue
             try:
                 child = rule_robot(rule, dict(event), robot.id, parent_id=robot.id)

@@ -163,3 +163,22 @@ async def test_a_template_that_fails_to_render_records_a_failed_firing(tmp_path:
         assert firing.outcome is FiringOutcome.FAILED and "SecurityError" in firing.detail
         assert (await orchestrator.store.get_robot(robot.id)).status is RobotStatus.SUCCEEDED  # type: ignore[union-attr]
         assert (await orchestrator.store.list_deliveries()).deliveries == []
+
+
+async def test_a_notify_rule_fires_only_where_its_when_holds(tmp_path: Path) -> None:
+    rule = {**NOTIFY_RULE, "when": "payload.n == `2`"}
+    settings = fast_settings(tmp_path, rules=[rule])
+    async with running(settings) as orchestrator:
+        quiet, loud = task(n=1), task(n=2)
+        for robot in (quiet, loud):
+            await submit(orchestrator, robot)
+
+        async def both_done() -> bool:
+            robots = [await orchestrator.store.get_robot(r.id) for r in (quiet, loud)]
+            return all(r is not None and r.status is RobotStatus.SUCCEEDED for r in robots)
+
+        await eventually(both_done, 5.0, "both robots to succeed")
+        [firing] = await orchestrator.store.list_firings("task-done")
+        assert firing.outcome is FiringOutcome.FIRED and firing.source == loud.id
+        deliveries = (await orchestrator.store.list_deliveries()).deliveries
+        assert len(deliveries) == 2  # its two recipients, for the loud robot alone
