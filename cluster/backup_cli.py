@@ -140,20 +140,28 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    """Restore a backup into a fresh data dir or database (or to a time, PostgreSQL)."""
-    backups = settings.backups_dir()
+    """Restore a backup into a fresh data dir or database (or to a time, PostgreSQL).
+
+    ``--data-dir`` names the target here, so the backups are found where the configured
+    data dir keeps them (or at ``--backup-dir``), not inside the target.
+    """
+    source = backup_settings(argparse.Namespace(**{**vars(args), "data_dir": None}))
+    backups = source.backups_dir()
     started = time.monotonic()
     if args.to_time is not None:
-        return _restore_to_time(args, settings, parse_time(args.to_time))
+        return _restore_to_time(args, source, parse_time(args.to_time))
     directory = find_backup(backups, args.id)
     manifest = read_manifest(directory)
     if manifest.kind == "sqlite":
         data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
         record = up_record.read(data_dir.expanduser())
-        if record is not None and record.up.find() is not None and not args.force:
+        if record is not None and record.up.find() is not None:
+            # Never with --force either: the running robofleet would go on writing to the
+            # files the restore unlinks, and everything after the restore would be lost.
             raise RestoreRefused(
                 f"robofleet up (pid {record.up.pid}) runs on {data_dir}: stop it with "
-                f"`robofleet down --data-dir {data_dir}` first, or add --force"
+                f"`robofleet down --data-dir {data_dir}` first (not even --force replaces a "
+                "store a running robofleet writes to)"
             )
         found: StoreFigures = restore_backup(directory, data_dir=data_dir, force=args.force)
         where = str(data_dir)

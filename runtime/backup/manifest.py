@@ -182,7 +182,7 @@ def find_backup(backups: Path, backup_id: str | None) -> Path:
         return found[-1]
     assert backup_id is not None
     path = backups / backup_id
-    if "/" in backup_id or backup_id.startswith(".") or not path.is_dir():
+    if not backup_id or "/" in backup_id or backup_id.startswith(".") or not path.is_dir():
         raise BackupError(f"no backup {backup_id!r} in {backups} (see `robofleet backup list`)")
     return path
 

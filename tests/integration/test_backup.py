@@ -158,6 +158,9 @@ async def test_the_running_fleet_is_backed_up_verified_and_its_gateway_says_when
                         {"ROBOFLEET_DATABASE_URL": ""})
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: robofleet up (pid ") and "--force" in refused.stderr
+    forced = robofleet(["backup", "restore", "--data-dir", str(fleet.data_dir), "--force"],
+                       {"ROBOFLEET_DATABASE_URL": ""})
+    assert forced.returncode == 1 and forced.stderr.startswith("error: robofleet up (pid ")
     fresh = tmp_path / "fresh"
     restored = robofleet(["backup", "restore", "--backup-dir", str(backups),
                           "--data-dir", str(fresh)], {"ROBOFLEET_DATABASE_URL": ""})

@@ -312,11 +312,15 @@ def test_a_backup_cycle_takes_verifies_and_prunes(settings: Settings) -> None:
 
 
 def test_backup_commands_fail_with_one_line_and_exit_code_1(
-    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from cluster.cli import main
 
     data = str(settings.data_dir)
+    monkeypatch.setenv("ROBOFLEET_DATA_DIR", data)  # the deployment the backups are of
     assert main(["backup", "restore", "--data-dir", data]) == 1
     err = capsys.readouterr().err
     assert err == f"error: {settings.data_dir / 'robofleet.db'} is not empty: restore into a " \
@@ -329,6 +333,20 @@ def test_backup_commands_fail_with_one_line_and_exit_code_1(
     )
     assert main(["backup", "list", "--data-dir", data]) == 0
     assert "verified" in capsys.readouterr().out
+    assert main(["backup", "verify", "", "--data-dir", data]) == 1
+    assert capsys.readouterr().err.startswith("error: no backup '' in ")
+
+
+def test_a_restore_into_a_fresh_data_dir_takes_the_configured_deployments_backups(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cluster.cli import main
+
+    monkeypatch.setenv("ROBOFLEET_DATA_DIR", str(settings.data_dir))
+    fresh = tmp_path / "fresh"
+    assert main(["backup", "restore", "--data-dir", str(fresh)]) == 0
+    with sqlite3.connect(fresh / "robofleet.db") as conn:
+        assert conn.execute("SELECT count(*) FROM robots").fetchone()[0] == 40
 
 
 def test_restore_times_read_iso_8601_and_epoch_seconds() -> None:
