@@ -31,6 +31,17 @@ from runtime.config import Settings, load_settings
 from runtime.errors import BackupError, RestoreRefused
 
 
+def _count(text: str) -> int:
+    """A whole number of backups to keep, 0 or more (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of backups (0 or more)")
+    return value
+
+
 def backup_settings(args: argparse.Namespace) -> Settings:
     """Settings of a backup command: config file, environment, then its flags."""
     overrides: dict[str, Any] = {}
@@ -304,8 +315,10 @@ def add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
                          help="with --to-time: port of the restored server (default 5433)")
     common(restore, "SQLite: data dir to restore into (default: ROBOFLEET_DATA_DIR)")
     prune_parser = actions.add_parser("prune", help="delete backups retention does not keep")
-    prune_parser.add_argument("--keep-daily", type=int, help="default: ROBOFLEET_BACKUP_KEEP_DAILY")
-    prune_parser.add_argument("--keep-weekly", type=int,
+    prune_parser.add_argument(
+        "--keep-daily", type=_count, help="default: ROBOFLEET_BACKUP_KEEP_DAILY"
+    )
+    prune_parser.add_argument("--keep-weekly", type=_count,
                               help="default: ROBOFLEET_BACKUP_KEEP_WEEKLY")
     prune_parser.add_argument("--dry-run", action="store_true", help="only say what would go")
     common(prune_parser)
