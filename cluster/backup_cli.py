@@ -150,6 +150,18 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _refuse_a_running_up(data_dir: Path) -> None:
+    """Raise RestoreRefused while a ``robofleet up`` runs on ``data_dir``, --force or not:
+    it would go on writing to the files a restore unlinks, and lose all it wrote after."""
+    record = up_record.read(data_dir)
+    if record is not None and record.up.find() is not None:
+        raise RestoreRefused(
+            f"robofleet up (pid {record.up.pid}) runs on {data_dir}: stop it with "
+            f"`robofleet down --data-dir {data_dir}` first (not even --force replaces a "
+            "store a running robofleet writes to)"
+        )
+
+
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     """Restore a backup into a fresh data dir or database (or to a time, PostgreSQL).
 
@@ -161,19 +173,13 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     started = time.monotonic()
     if args.to_time is not None:
         return _restore_to_time(args, source, parse_time(args.to_time))
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
+    if not (args.database_url or settings.database_url):
+        _refuse_a_running_up(data_dir.expanduser())
     directory = find_backup(backups, args.id)
     manifest = read_manifest(directory)
     if manifest.kind == "sqlite":
-        data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
-        record = up_record.read(data_dir.expanduser())
-        if record is not None and record.up.find() is not None:
-            # Never with --force either: the running robofleet would go on writing to the
-            # files the restore unlinks, and everything after the restore would be lost.
-            raise RestoreRefused(
-                f"robofleet up (pid {record.up.pid}) runs on {data_dir}: stop it with "
-                f"`robofleet down --data-dir {data_dir}` first (not even --force replaces a "
-                "store a running robofleet writes to)"
-            )
+        _refuse_a_running_up(data_dir.expanduser())
         found: StoreFigures = restore_backup(directory, data_dir=data_dir, force=args.force)
         where = str(data_dir)
     else:
