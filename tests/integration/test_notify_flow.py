@@ -146,12 +146,20 @@ async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(fleet, ht
         assert "Hello Bob" in en_text and "€1,234.50" in en_text and "December 1, 2025" in en_text
         assert "<b>F-2026-0042</b>" in en.get_body(("html",)).get_content()
 
-        # the feed (admin: all channels) shows the three deliveries delivered, with attempts
-        async with http.get(f"{fleet.url}/v1/notifications", params={"limit": 500}) as response:
-            assert response.status == 200
-            feed = [
-                n for n in (await response.json())["notifications"] if n["robot_id"] == robot_id
-            ]
+        # the feed (admin: all channels) shows the three deliveries delivered, with attempts;
+        # the notifier records an attempt once the receiver has answered, so it may trail
+        feed: list[dict] = []
+
+        async def recorded() -> bool:
+            nonlocal feed
+            params = {"limit": 500}
+            async with http.get(f"{fleet.url}/v1/notifications", params=params) as response:
+                assert response.status == 200
+                body = await response.json()
+            feed = [n for n in body["notifications"] if n["robot_id"] == robot_id]
+            return len(feed) == 3 and all(n["state"] == "delivered" for n in feed)
+
+        await wait_until(recorded, 15, 0.1)
         assert sorted(n["channel"] for n in feed) == ["email", "email", "webhook"]
         assert all(n["state"] == "delivered" and len(n["attempts"]) == 1 for n in feed)
         hook = next(n for n in feed if n["channel"] == "webhook")
