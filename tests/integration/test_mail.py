@@ -76,11 +76,18 @@ async def _add_mailbox(http, url, dovecot, password_file, **extra) -> str:
     return name
 
 
-async def _mailbox(http, url, name) -> dict:
-    async with http.get(f"{url}/v1/mailboxes") as response:
-        assert response.status == 200
-        found = {m["name"]: m for m in (await response.json())["mailboxes"]}
-    return found[name]
+async def _mailbox(http, url, name, timeout_s: float = 30.0) -> dict:
+    """One mailbox as ``GET /v1/mailboxes`` shows it, once the monitor answers (a monitor
+    that is restarting answers 503 with Retry-After)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        async with http.get(f"{url}/v1/mailboxes") as response:
+            if response.status == 503 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+                continue
+            assert response.status == 200
+            found = {m["name"]: m for m in (await response.json())["mailboxes"]}
+        return found[name]
 
 
 async def _wait_state(http, url, name, state, timeout_s=30.0) -> None:
