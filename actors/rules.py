@@ -1,5 +1,5 @@
-"""The orchestrator's rules: chains and notifications on robot events, queue triggers and
-schedules.
+"""The orchestrator's rules: chains and notifications on robot events, queue triggers,
+schedules, robots running long and metric thresholds.
 
 :class:`RuleKeeper` holds every rule in memory, indexed so that a robot no rule watches
 costs one dictionary lookup when it ends. Chains are fired inside the orchestrator's
@@ -11,7 +11,8 @@ ride on the transition, and the ``notifier`` actor sends them. Queue triggers an
 schedules are fired by :meth:`RuleKeeper.run`, one loop that sleeps until the next slot;
 each schedule decision (its robots, its firings and the advanced slot cursor) is one
 conditional store write (:meth:`RobotStore.advance_schedule`), so a restart neither skips
-nor doubles a slot.
+nor doubles a slot. The same loop reads running robots and the orchestrator's figures
+once a second for ``on.running`` and ``on.metric`` rules (:mod:`actors.rule_watches`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
+from actors.rule_watches import Watches
 from actors.schedules import Fleet, Schedules
 from runtime.errors import RuleExists
 from runtime.lifecycle import Transition
@@ -45,8 +47,9 @@ IDLE_WAKE_S = 1.0
 """Longest sleep of the rule loop (queue triggers are looked at this often)."""
 
 
-class RuleKeeper(Schedules):
-    """Rules by trigger; fires chains, queue triggers and schedules for the orchestrator.
+class RuleKeeper(Watches, Schedules):
+    """Rules by trigger; fires chains, queue triggers, schedules, running and metric rules
+    for the orchestrator.
 
     ``clock`` gives the time (Unix seconds); tests inject their own.
     """
@@ -54,6 +57,7 @@ class RuleKeeper(Schedules):
     def __init__(
         self, store: RobotStore, fleet: Fleet, clock: Callable[[], float] = time.time
     ) -> None:
+        super().__init__()
         self.store = store
         self.fleet = fleet
         self.clock = clock
@@ -82,6 +86,7 @@ class RuleKeeper(Schedules):
             await self.store.save_rule(self._new_record(rule, "config", now), replace=True)
         for record in await self.store.list_rules():
             self._index(record)
+        await self.restore_holds()
         log.info("loaded %d rules", len(self.records))
 
     def adopt(self, unfinished: list[Robot]) -> None:
@@ -218,6 +223,10 @@ class RuleKeeper(Schedules):
                         await self._queue_trigger(record.rule)
                 except Exception:
                     log.exception("rule %s: firing failed", record.rule.id)
+            try:
+                await self.watch()  # running and metric rules, once a second
+            except Exception:
+                log.exception("reading running robots and figures for rules failed")
             timeout = max(0.005, wake_at - self.clock())
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout)

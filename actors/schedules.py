@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from runtime.errors import RuleRejected, UnknownRule
-from runtime.messages import ScheduleAnswer
+from runtime.messages import RobotFigures, ScheduleAnswer
 from runtime.models import FiringOutcome, Robot, RuleFiring
 from runtime.rules.firing import RuleNotApplicable, firing_record, rule_robot, slot_event
 from runtime.rules.model import RuleRecord, ScheduleState, slot_source
@@ -48,6 +48,16 @@ class Fleet(Protocol):
 
     def accept(self, robots: list[Robot]) -> None:
         """Queue robots the store has just recorded."""
+        ...
+
+    @property
+    def robots(self) -> Mapping[str, Robot]:
+        """The robots held (queued and running) by id: what ``on.running`` rules read."""
+        ...
+
+    def robot_figures(self) -> RobotFigures:
+        """The figures of ``/metrics`` (queue depths, in flight, outcomes): what
+        ``on.metric`` rules read."""
         ...
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from cluster.client import GatewayClient, segment
+from runtime.rules.model import TRIGGER_KINDS
 
 
 def _when(ts: float | None) -> str:
@@ -68,18 +69,38 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
     return 0
 
 
+def _watched(on: dict[str, Any]) -> str:
+    """What a running or metric rule watches, e.g. ``sleep > 30s`` or
+    ``queue_depth{module=ocr} > 10 for 5s``; empty for other rules."""
+    if on.get("running"):
+        running = on["running"]
+        return f"{running.get('type') or 'any'} > {running['longer_than_s']:g}s"
+    if on.get("metric"):
+        m = on["metric"]
+        what = ",".join(
+            f"{k}={m[k]:g}" if k == "window_s" else f"{k}={m[k]}"
+            for k in ("module", "type", "status", "window_s")
+            if m.get(k) is not None
+        )
+        return f"{m['figure']}{{{what}}} {m['op']} {m['value']:g} for {m.get('for_s', 0):g}s"
+    return ""
+
+
 def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet rules`` action against the gateway."""
     if args.action == "list":
         for view in client.request("GET", "/v1/rules")["rules"]:
             on = view["rule"]["on"]
-            kind = next(k for k in ("robot", "queue", "schedule") if on.get(k))
+            kind = next(k for k in TRIGGER_KINDS if on.get(k))
             do = view["rule"]["do"]
             if do.get("submit"):
                 target = f"submit {do['submit']['type']}"
             else:
                 target = f"notify {do['notify']['channel']}"
-            print(f"{view['id']:<24} {view['origin']:<7} on {kind:<9} -> {target}")
+            print(
+                f"{view['id']:<24} {view['origin']:<7} on {kind:<9} {_watched(on):<28} "
+                f"-> {target}"
+            )
     elif args.action == "create":
         view = client.request("POST", "/v1/rules", _rule_body(args.rule))
         print(f"created {view['id']}")

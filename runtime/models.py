@@ -311,15 +311,20 @@ class FiringOutcome(StrEnum):
     FIRED = "fired"
     SKIPPED = "skipped"
     FAILED = "failed"
+    RESOLVED = "resolved"
+    """A metric rule's condition stopped holding (after it fired)."""
 
 
 class RuleFiring(BaseModel):
     """One firing of a rule, as recorded in the store.
 
     ``source`` names what fired it: the robot whose event matched (a chain), the slot of a
-    schedule (``slot:<unix time>``), ``manual:<unix time>`` (trigger now) or ``queue:<type>``.
+    schedule (``slot:<unix time>``), ``manual:<unix time>`` (trigger now), ``queue:<type>``,
+    a robot's attempt running long (``running:<robot id>:<attempt>``) or a metric condition
+    (``metric:<unix time it started holding>``, fired then ``resolved``).
     ``robot_id`` is the robot it submitted (None when skipped or failed); ``detail`` the
-    reason of a skip (``overlap``, ``missed``, ``paused``) or of a failure.
+    reason of a skip (``overlap``, ``missed``, ``paused``) or of a failure, or what a
+    metric read.
     """
 
     id: str

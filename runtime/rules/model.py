@@ -11,9 +11,11 @@ schedules and notifications (a ``notify`` action beside ``submit``).
                        "map": {"document_id": "payload.document_id"}}}}
 
 ``do`` names exactly one action: ``submit`` a robot or ``notify`` (see
-:mod:`runtime.notify.model`; a notify rule fires on robot events). ``on`` names exactly
-one trigger: a robot event (type and terminal statuses), a queue
-length (type and items) or a schedule (cron or interval). ``when`` and the values of
+:mod:`runtime.notify.model`; a notify rule fires on robot events, robots running long and
+metric thresholds). ``on`` names exactly one trigger: a robot event (type and terminal
+statuses), a queue length (type and items), a schedule (cron or interval), a robot
+running longer than N seconds or a metric threshold held for N seconds (the last two in
+:mod:`runtime.rules.watches`). ``when`` and the values of
 ``map`` are JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
 """
 
@@ -31,19 +33,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from runtime.models import JsonInt, RobotType
 from runtime.notify.model import NotifyAction
 from runtime.rules.mapping import check_expressions
+from runtime.rules.watches import MetricTrigger, RunningTrigger
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
 __all__ = [
     "EVENT_STATUSES",
+    "MetricTrigger",
     "RULE_ID_PATTERN",
     "Overlap",
     "QueueTrigger",
     "RobotEventTrigger",
+    "RunningTrigger",
     "Rule",
     "RuleRecord",
     "ScheduleState",
     "ScheduleTrigger",
     "SubmitAction",
+    "TRIGGER_KINDS",
     "Action",
     "Trigger",
 ]
@@ -145,26 +151,33 @@ class ScheduleTrigger(BaseModel):
         return self
 
 
+TRIGGER_KINDS = ("robot", "queue", "schedule", "running", "metric")
+"""The keys of ``on``, one of which a rule names."""
+
+
 class Trigger(BaseModel):
-    """``on``: exactly one of ``robot``, ``queue`` and ``schedule``."""
+    """``on``: exactly one of ``robot``, ``queue``, ``schedule``, ``running`` and
+    ``metric``."""
 
     model_config = ConfigDict(extra="forbid")
 
     robot: RobotEventTrigger | None = None
     queue: QueueTrigger | None = None
     schedule: ScheduleTrigger | None = None
+    running: RunningTrigger | None = None
+    metric: MetricTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        given = [n for n in ("robot", "queue", "schedule") if getattr(self, n) is not None]
+        given = [n for n in TRIGGER_KINDS if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("'on' needs exactly one of robot, queue and schedule")
+            raise ValueError("'on' needs exactly one of " + ", ".join(TRIGGER_KINDS))
         return self
 
     @property
     def kind(self) -> str:
-        """``robot``, ``queue`` or ``schedule``."""
-        return "robot" if self.robot else "queue" if self.queue else "schedule"
+        """``robot``, ``queue``, ``schedule``, ``running`` or ``metric``."""
+        return next(n for n in TRIGGER_KINDS if getattr(self, n) is not None)
 
 
 class SubmitAction(BaseModel):
@@ -227,8 +240,11 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _compiles(self) -> Rule:
-        if self.do.notify is not None and self.on.robot is None:
-            raise ValueError("a notify rule fires on a robot event ('on.robot')")
+        if self.do.notify is not None and self.on.kind not in ("robot", "running", "metric"):
+            raise ValueError(
+                "a notify rule fires on a robot event, a robot running long or a metric "
+                "('on.robot', 'on.running' or 'on.metric')"
+            )
         expressions = dict(self.do.submit.map) if self.do.submit is not None else {}
         if self.when is not None:
             expressions["when"] = self.when
