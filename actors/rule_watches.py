@@ -89,6 +89,8 @@ class Watches:
         for gone in set(self.holds) - {r.id for r in metric}:
             del self.holds[gone]
             self.error_windows.pop(gone, None)
+        for gone in set(self.running_fired) - {r.id for r in running}:
+            del self.running_fired[gone]
         if running:
             robots = [
                 r
