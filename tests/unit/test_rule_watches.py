@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from actors.rules import RuleKeeper
+from cluster.rules_cli import _watched
 from gateway.errors import ApiError
 from gateway.http import parse
 from gateway.openapi import build_openapi
@@ -369,3 +370,22 @@ def test_the_openapi_rule_body_has_both_triggers() -> None:
     assert set(metric["op"]["enum"]) == {">", ">=", "<", "<="}
     assert {"queue_depth", "in_flight", "robots", "error_ratio"} == set(metric["figure"]["enum"])
     assert "longer_than_s" in schemas["RunningTrigger"]["required"]
+
+
+def test_the_cli_lists_what_each_rule_watches() -> None:
+    running = notify_rule("slow", {"running": {"longer_than_s": 30}})
+    metric = notify_rule(
+        "failing",
+        {
+            "metric": {
+                "figure": "error_ratio",
+                "window_s": 300,
+                "op": ">=",
+                "value": 0.2,
+                "for_s": 60,
+            }
+        },
+    )
+    on = [r.model_dump(mode="json")["on"] for r in (running, metric)]
+    assert _watched(on[0]) == "any > 30s"
+    assert _watched(on[1]) == "error_ratio{window_s=300} >= 0.2 for 60s"
