@@ -19,6 +19,8 @@ from cluster.rules_cli import _watched
 from gateway.errors import ApiError
 from gateway.http import parse
 from gateway.openapi import build_openapi
+from runtime.config import load_settings
+from runtime.errors import ConfigError
 from runtime.messages import RobotFigures
 from runtime.models import FiringOutcome, Robot, RobotRequest, RobotStatus
 from runtime.notify.outbox import DeliveryState
@@ -389,3 +391,17 @@ def test_the_cli_lists_what_each_rule_watches() -> None:
     on = [r.model_dump(mode="json")["on"] for r in (running, metric)]
     assert _watched(on[0]) == "any > 30s"
     assert _watched(on[1]) == "error_ratio{window_s=300} >= 0.2 for 60s"
+
+
+def test_the_readme_examples_load_from_a_config_file(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = next(b for b in readme.split("```toml")[1:] if 'id = "slow-ocr"' in b)
+    config = tmp_path / "robofleet.toml"
+    config.write_text(block.split("```")[0])
+    settings = load_settings(config)
+    kinds = {rule.id: rule.on.kind for rule in settings.rules}
+    assert kinds == {"slow-ocr": "running", "failing-invoices": "metric"}
+    bad = block.split("```")[0].replace("longer_than_s = 120", "longer_than_s = -1")
+    config.write_text(bad)
+    with pytest.raises(ConfigError, match="longer_than_s"):
+        load_settings(config)
