@@ -19,6 +19,7 @@ from runtime.lifecycle import Transition
 from runtime.messages import AuditCaller, Progress
 from runtime.models import FiringOutcome, ModuleSpec, Robot, RobotStatus, RuleFiring, new_robot_id
 from runtime.rules.model import Rule, RuleRecord, ScheduleState
+from runtime.rules.watches import watch_firing_id
 from runtime.store import (
     PostgresStore,
     RobotStore,
@@ -604,3 +605,27 @@ async def test_firings_page_newest_first(store: RobotStore) -> None:
     first = await store.list_firings("q", limit=3)
     rest = await store.list_firings("q", limit=3, cursor=first[-1].id)
     assert [f.id for f in first + rest] == sorted((f.id for f in firings), reverse=True)
+
+
+async def test_a_firing_recorded_twice_is_stored_once(store: RobotStore) -> None:
+    """Running and metric rules record a firing again after a failed write or a restart,
+    with the id derived from (rule, source, outcome): the store keeps one row."""
+    source = "running:r1:1"
+    firing = RuleFiring(
+        id=watch_firing_id(10.0, "slow", source, "fired"),
+        rule_id="slow",
+        at=10.0,
+        source=source,
+        outcome=FiringOutcome.FIRED,
+    )
+    await store.record_firings([firing])
+    await store.record_firings([firing.model_copy(update={"detail": "again"})])
+    resolved = firing.model_copy(
+        update={
+            "id": watch_firing_id(11.0, "slow", source, "resolved"),
+            "at": 11.0,
+            "outcome": FiringOutcome.RESOLVED,
+        }
+    )
+    await store.record_firings([resolved])
+    assert await store.list_firings("slow") == [resolved, firing]
