@@ -29,12 +29,12 @@ from runtime.rules.model import Rule, RuleRecord
 from runtime.rules.watches import (
     ErrorWindow,
     MetricHold,
+    derived_id,
     figure_value,
     metric_event,
     metric_source,
     running_event,
     running_source,
-    watch_firing_id,
 )
 from runtime.store.base import RobotStore
 
@@ -195,6 +195,11 @@ class Watches:
             except TemplateRefused as exc:
                 await self._record_failed(rule.id, source, at, str(exc))
                 return True
+            # ids derived from the outbox key: a repeat names the deliveries first stored
+            deliveries = [
+                d.model_copy(update={"id": f"msg_{derived_id(at, d.dedup_key)}"})
+                for d in deliveries
+            ]
             await self.store.add_deliveries(deliveries)
             sent = ", ".join(d.id for d in deliveries)
             detail = f"{detail}; notify {action.channel.value}: {sent}"
@@ -231,7 +236,7 @@ class Watches:
         detail: str | None = None,
     ) -> RuleFiring:
         return RuleFiring(
-            id=watch_firing_id(at, rule_id, source, outcome.value),
+            id=derived_id(at, rule_id, source, outcome.value),
             rule_id=rule_id,
             at=at,
             source=source,

@@ -12,9 +12,9 @@ calls them once a second and writes what they decide.
                        "for_s": 30}},
      "do": {"notify": {...}}}
 
-A ``running`` rule fires once per robot attempt: its firing id, its outbox deliveries and
-its robot's idempotency key all derive from (rule, robot, attempt), so writing them again
-(after a crash, a failed write) adds nothing. A ``metric`` rule fires once when its
+A ``running`` rule fires once per robot attempt: its firing id, its outbox deliveries (key
+and id) and its robot's idempotency key all derive from (rule, robot, attempt), so writing
+them again (after a crash, a failed write) adds nothing. A ``metric`` rule fires once when its
 condition has held ``for_s`` seconds and records a ``resolved`` firing when it stops.
 """
 
@@ -35,6 +35,7 @@ from runtime.text import StoreText
 
 __all__ = [
     "FIGURES",
+    "derived_id",
     "ErrorWindow",
     "MetricHold",
     "MetricTrigger",
@@ -44,7 +45,6 @@ __all__ = [
     "metric_source",
     "running_event",
     "running_source",
-    "watch_firing_id",
 ]
 
 FIGURES = ("queue_depth", "in_flight", "robots", "error_ratio")
@@ -233,10 +233,11 @@ def metric_source(since: float) -> str:
     return f"metric:{since:.3f}"
 
 
-def watch_firing_id(at: float, rule_id: str, source: str, outcome: str) -> str:
-    """A firing id that sorts by ``at`` (like robot ids) and is the same for the same
-    (rule, source, outcome), so recording a firing twice stores it once."""
-    digest = hashlib.blake2b(f"{rule_id}\0{source}\0{outcome}".encode(), digest_size=6)
+def derived_id(at: float, *parts: str) -> str:
+    """An id in the robot id format that sorts by ``at`` and is the same for the same
+    ``parts`` (a firing's rule, source and outcome; a delivery's outbox key), so writing
+    it twice stores it once."""
+    digest = hashlib.blake2b("\0".join(parts).encode(), digest_size=6)
     return f"{int(at * 1000):012x}{digest.hexdigest()}"
 
 

@@ -19,7 +19,7 @@ from runtime.lifecycle import Transition
 from runtime.messages import AuditCaller, Progress
 from runtime.models import FiringOutcome, ModuleSpec, Robot, RobotStatus, RuleFiring, new_robot_id
 from runtime.rules.model import Rule, RuleRecord, ScheduleState
-from runtime.rules.watches import watch_firing_id
+from runtime.rules.watches import derived_id
 from runtime.store import (
     PostgresStore,
     RobotStore,
@@ -612,7 +612,7 @@ async def test_a_firing_recorded_twice_is_stored_once(store: RobotStore) -> None
     with the id derived from (rule, source, outcome): the store keeps one row."""
     source = "running:r1:1"
     firing = RuleFiring(
-        id=watch_firing_id(10.0, "slow", source, "fired"),
+        id=derived_id(10.0, "slow", source, "fired"),
         rule_id="slow",
         at=10.0,
         source=source,
@@ -622,7 +622,7 @@ async def test_a_firing_recorded_twice_is_stored_once(store: RobotStore) -> None
     await store.record_firings([firing.model_copy(update={"detail": "again"})])
     resolved = firing.model_copy(
         update={
-            "id": watch_firing_id(11.0, "slow", source, "resolved"),
+            "id": derived_id(11.0, "slow", source, "resolved"),
             "at": 11.0,
             "outcome": FiringOutcome.RESOLVED,
         }

@@ -172,6 +172,29 @@ async def test_once_per_attempt_and_not_again_after_a_restart(store: SqliteStore
     assert await deliveries(store) == 2
 
 
+async def test_a_failed_firing_write_is_written_at_the_next_reading(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock, fleet = Clock(T0), Fleet()
+    keeper = await keeper_with(
+        store, fleet, clock, notify_rule("slow", {"running": {"longer_than_s": 10}})
+    )
+    fleet.run("r1", "sleep", T0)
+    record = store.record_firings
+
+    async def unavailable(firings: Any) -> None:
+        raise OSError("store unavailable")
+
+    monkeypatch.setattr(store, "record_firings", unavailable)
+    await tick(keeper, clock, T0 + 11)  # the delivery is written, the firing is not
+    monkeypatch.setattr(store, "record_firings", record)
+    await tick(keeper, clock, T0 + 12)
+    await tick(keeper, clock, T0 + 13)
+    [delivery] = (await store.list_deliveries()).deliveries
+    [firing] = await store.list_firings("slow")
+    assert delivery.id in (firing.detail or "")  # the stored delivery, not a new one
+
+
 async def test_a_running_rule_may_submit_a_robot_once(store: SqliteStore) -> None:
     clock, fleet = Clock(T0), Fleet()
     rule = Rule.model_validate(
