@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.schedules import Fleet
+from runtime.messages import RobotFigures
 from runtime.models import FiringOutcome, Robot, RobotStatus, RuleFiring
 from runtime.notify.firing import notify_deliveries
 from runtime.notify.templates import TemplateRefused
@@ -139,7 +140,7 @@ class Watches:
             fired.add(key)
         fired &= live  # ended attempts are forgotten
 
-    async def _watch_metric(self, rule: Rule, figures: Any, now: float) -> None:
+    async def _watch_metric(self, rule: Rule, figures: RobotFigures, now: float) -> None:
         trigger = rule.on.metric
         assert trigger is not None
         window = None
