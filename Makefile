@@ -10,7 +10,7 @@ run: $(STAMP)  ## start robofleet in the foreground (Ctrl-C stops it)
 	$(BIN)/robofleet up
 
 test: $(STAMP) services lint  ## install what is needed, then lint and run every test
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest --durations=30 tests/unit tests/integration
 	$(BIN)/pytest tests/multinode  # its own three-node Ray cluster, so its own process
 
 install: $(STAMP)
