@@ -36,6 +36,11 @@ def postgres_placeholder(n: int) -> str:
     return f"${n}"
 
 
+def with_placeholders(template: str, placeholder: Placeholder) -> str:
+    """``template`` with its n-th ``{}`` replaced by the n-th parameter's placeholder."""
+    return template.format(*(placeholder(n) for n in range(1, template.count("{}") + 1)))
+
+
 def page_query(
     select: str,
     table: str,
