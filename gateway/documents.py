@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.errors import ApiError
 from gateway.http import json_response
-from gateway.spec import json_answer, links, operation
+from gateway.spec import json_answer, links, operation, path_id
 from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
 from runtime.messages import DocumentAnswer
@@ -157,12 +157,7 @@ _UPLOAD = {
         },
     },
 }
-_DOCUMENT_ID = {
-    "name": "document_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": DOCUMENT_ID.pattern},
-}
+_DOCUMENT_ID = path_id("document_id", DOCUMENT_ID.pattern)
 
 _DOCUMENT_LINKS = links(("getDocument",), "document_id")
 
