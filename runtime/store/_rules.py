@@ -8,13 +8,12 @@ way. The SQL here is written with ``{}`` where a parameter goes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from runtime.models import RuleFiring
 from runtime.rules.model import RuleRecord
 from runtime.store import _codec as c
-from runtime.store._pages import Placeholder, with_placeholders
+from runtime.store._pages import SqlTables
 
 __all__ = ["ADVANCE_SCHEDULE", "RuleTables"]
 
@@ -34,16 +33,8 @@ _KEEP = "NOTHING RETURNING id"
 _REPLACE = "UPDATE SET spec = excluded.spec, origin = excluded.origin RETURNING id"
 
 
-class RuleTables:
+class RuleTables(SqlTables):
     """Mixin of :class:`~runtime.store.base.RobotStore`: rules and firings, both stores' SQL."""
-
-    _placeholder: Placeholder
-
-    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
-        raise NotImplementedError
-
-    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        raise NotImplementedError
 
     async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
         """Insert a rule; False if its id is taken.
@@ -51,12 +42,12 @@ class RuleTables:
         With ``replace``, a stored rule of that id gets the record's spec and origin and
         keeps its state (a schedule's cursor and counts); True either way.
         """
-        sql = with_placeholders(_INSERT + (_REPLACE if replace else _KEEP), self._placeholder)
+        sql = self._sql(_INSERT + (_REPLACE if replace else _KEEP))
         return bool(await self._write_returning(sql, c.rule_row(record)))
 
     async def delete_rule(self, rule_id: str) -> bool:
         """Forget a rule (its firings stay); False if there is none."""
-        sql = with_placeholders("DELETE FROM rules WHERE id = {} RETURNING id", self._placeholder)
+        sql = self._sql("DELETE FROM rules WHERE id = {} RETURNING id")
         return bool(await self._write_returning(sql, [rule_id]))
 
     async def list_rules(self) -> list[RuleRecord]:
@@ -66,9 +57,7 @@ class RuleTables:
 
     async def get_rule(self, rule_id: str) -> RuleRecord | None:
         """One rule with its state, or None."""
-        sql = with_placeholders(
-            f"SELECT {c.RULE_SELECT} FROM rules WHERE id = {{}}", self._placeholder
-        )
+        sql = self._sql(f"SELECT {c.RULE_SELECT} FROM rules WHERE id = {{}}")
         rows = await self._page_rows(sql, [rule_id])
         return c.rule_from_row(rows[0]) if rows else None
 
@@ -81,6 +70,6 @@ class RuleTables:
         if cursor is not None:
             sql += " AND id < {}"
             params.append(cursor)
-        sql = with_placeholders(sql + " ORDER BY id DESC LIMIT {}", self._placeholder)
+        sql = self._sql(sql + " ORDER BY id DESC LIMIT {}")
         rows = await self._page_rows(sql, [*params, limit])
         return [c.firing_from_row(row) for row in rows]
