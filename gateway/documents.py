@@ -10,7 +10,6 @@ fails the robot with the reason.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
@@ -23,11 +22,10 @@ from gateway.spec import json_answer, links, operation, path_id
 from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
 from runtime.messages import DocumentAnswer
-from runtime.ocr.documents import sniff_media_type
+from runtime.ocr.documents import DOCUMENT_ID, sniff_media_type
 from runtime.ocr.shelf import DocumentShelf
 
 CHUNK_BYTES = 256 * 1024
-DOCUMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 FILE_FIELDS = ("file", "document")
 
 
