@@ -489,6 +489,23 @@ def invoice_samples(count: int = 40, seed: int = 20240601) -> list[InvoiceSample
     return samples
 
 
+def scanned_invoice(seed: int = 18) -> InvoiceSample:
+    """One invoice as an office scanner makes it: drawn, skewed 1.5 degrees, grainy and
+    washed out, in an image-only PDF (no text layer, so only OCR reads it)."""
+    rng = random.Random(seed)
+    invoice = random_invoice(rng)
+    page = degrade(rotate(render_invoice(invoice, "sans"), 1.5), rng, strength=0.7)
+    return InvoiceSample(
+        name=f"scanned-invoice-{seed}",
+        data=encode(page, "pdf"),
+        truth=invoice.truth(),
+        font="sans",
+        quality="noisy",
+        rotation=1.5,
+        container="pdf-image",
+    )
+
+
 def poor_scan(seed: int = 11) -> bytes:
     """A washed-out, grainy, blurred, skewed low-resolution JPEG scan of an invoice.
 
