@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cluster import up_record
 from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.ports import free_loopback_port
 
@@ -189,6 +190,8 @@ class _Robofleet:
             ROBOFLEET_METRICS_EXPORT_PORT=str(free_loopback_port()),
             ROBOFLEET_GATEWAY_PORT=str(self.gateway_port),
         )
+        self.data_dir = data_dir
+        self.ray_temp_dir: Path | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "cluster.cli", "up", "--config", str(config)]
         with self.log.open("w") as log_file:
@@ -213,6 +216,9 @@ class _Robofleet:
         found = _ADMIN_KEY.search(self.log.read_text())
         if found is None:
             raise DemoFailed("robofleet up", "it printed no admin key")
+        record = up_record.read(self.data_dir)
+        if record is not None and record.head is not None:
+            self.ray_temp_dir = Path(record.head.temp_dir)
         return found[1]
 
     def stop(self) -> None:
@@ -224,6 +230,10 @@ class _Robofleet:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # up removes its Ray head's temp dir, but Ray's last processes may write to it while
+        # they exit: the demo leaves nothing behind
+        if self.ray_temp_dir is not None:
+            shutil.rmtree(self.ray_temp_dir, ignore_errors=True)
 
     def log_tail(self, lines: int = 25) -> str:
         """The end of its output, for a failure message."""
