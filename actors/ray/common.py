@@ -1,8 +1,9 @@
 """What the Ray actors share: where head-only actors go, how a lost actor shows, the
-names of the orchestrator and the gateways."""
+names of the orchestrator and the gateways, and the client of an actor reached by name."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,6 +19,7 @@ __all__ = [
     "LOST_ERRORS",
     "ORCHESTRATOR_NAME",
     "Handle",
+    "NamedActorClient",
     "orchestrator_handle",
     "robofleet_errors",
 ]
@@ -53,3 +55,35 @@ def robofleet_errors() -> Iterator[None]:
 def orchestrator_handle(namespace: str) -> Handle:
     """The orchestrator actor's handle; raises ``ValueError`` when it is not running."""
     return ray.get_actor(ORCHESTRATOR_NAME, namespace=namespace)
+
+
+class NamedActorClient:
+    """Calls to the actor named ``name`` by method name, each bounded by ``timeout_s``.
+
+    The handle is looked up on first use and again after any failed call (the actor may
+    have been restarted or replaced). A :class:`~runtime.errors.RobofleetError` the actor
+    raises is raised as itself; an unreachable actor raises Ray's error (``ValueError``
+    when it is not running) or ``TimeoutError`` after ``timeout_s`` seconds. The typed
+    clients of single named actors subclass it and add one method per call.
+    """
+
+    def __init__(self, name: str, namespace: str, timeout_s: float) -> None:
+        self.name = name
+        self.namespace = namespace
+        self.timeout_s = timeout_s
+        self._handle: Handle = None
+
+    def _actor(self) -> Handle:
+        if self._handle is None:
+            self._handle = ray.get_actor(self.name, namespace=self.namespace)
+        return self._handle
+
+    async def _call(self, method: str, *args: Any) -> Any:
+        try:
+            with robofleet_errors():
+                return await asyncio.wait_for(
+                    getattr(self._actor(), method).remote(*args), self.timeout_s
+                )
+        except Exception:
+            self._handle = None
+            raise

@@ -7,7 +7,6 @@ each mailbox at its stored cursor.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -15,7 +14,7 @@ import ray
 from ray.util import metrics as ray_metrics
 
 from actors.email_monitor import EmailMonitor
-from actors.ray.common import HEAD_NODE_RESOURCE, Handle, robofleet_errors
+from actors.ray.common import HEAD_NODE_RESOURCE, NamedActorClient
 from actors.ray.documents import RayDocuments
 from actors.ray.orchestrator import OrchestratorClient
 from runtime.config import Settings
@@ -111,7 +110,7 @@ def email_monitor_options(namespace: str) -> dict[str, Any]:
     }
 
 
-class EmailMonitorClient:
+class EmailMonitorClient(NamedActorClient):
     """The ``email-monitor`` actor behind typed calls, looked up by name on each failure.
 
     A :class:`~runtime.errors.RobofleetError` the monitor raises is raised as itself; an
@@ -119,24 +118,7 @@ class EmailMonitorClient:
     """
 
     def __init__(self, namespace: str, timeout_s: float = CALL_TIMEOUT_S) -> None:
-        self.namespace = namespace
-        self.timeout_s = timeout_s
-        self._handle: Handle = None
-
-    def _actor(self) -> Handle:
-        if self._handle is None:
-            self._handle = ray.get_actor(EMAIL_MONITOR_NAME, namespace=self.namespace)
-        return self._handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            with robofleet_errors():
-                return await asyncio.wait_for(
-                    getattr(self._actor(), method).remote(*args), self.timeout_s
-                )
-        except Exception:
-            self._handle = None
-            raise
+        super().__init__(EMAIL_MONITOR_NAME, namespace, timeout_s)
 
     async def mailboxes(self) -> list[MailboxStatus]:
         """Every watched mailbox with its state."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from ray.exceptions import RayTaskError
 
 from actors.ray.cache import cache_options
-from actors.ray.common import HEAD_NODE_RESOURCE, robofleet_errors
+from actors.ray.common import HEAD_NODE_RESOURCE, NamedActorClient, robofleet_errors
 from actors.ray.documents import documents_options
 from actors.ray.orchestrator import orchestrator_options
 from actors.ray.replica import CONTROL_SLOTS, replica_options
@@ -64,3 +66,52 @@ def test_replica_options_map_the_spec_resources():
     assert options["scheduling_strategy"] == "SPREAD"
     pinned = replica_options(spec, "ocr:0", "ns", node_id="ab" * 28)
     assert pinned["scheduling_strategy"].node_id == "ab" * 28
+
+
+class _Method:
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    async def _run(self, *args: object) -> object:
+        if isinstance(self.answer, BaseException):
+            raise self.answer
+        if self.answer == "hang":
+            await asyncio.sleep(60)
+        return (self.answer, args)
+
+    def remote(self, *args: object) -> object:
+        return self._run(*args)
+
+
+class _FakeHandle:
+    """Stands in for a Ray actor handle: each method answers what ``answers`` says."""
+
+    def __init__(self, **answers: object) -> None:
+        self.answers = answers
+
+    def __getattr__(self, method: str) -> _Method:
+        return _Method(self.answers[method])
+
+
+async def test_a_named_actor_client_keeps_its_handle_while_calls_succeed():
+    client = NamedActorClient("thing", "ns", timeout_s=1.0)
+    handle = _FakeHandle(echo="ok")
+    client._handle = handle
+    assert await client._call("echo", 1, 2) == ("ok", (1, 2))
+    assert client._handle is handle
+
+
+async def test_a_named_actor_client_raises_robofleet_errors_as_themselves_and_looks_up_again():
+    client = NamedActorClient("thing", "ns", timeout_s=1.0)
+    client._handle = _FakeHandle(add=_task_error(ModuleExists("module 'echo' exists")))
+    with pytest.raises(ModuleExists):
+        await client._call("add")
+    assert client._handle is None  # the next call looks the actor up by name again
+
+
+async def test_a_named_actor_client_times_out_and_looks_up_again():
+    client = NamedActorClient("thing", "ns", timeout_s=0.05)
+    client._handle = _FakeHandle(slow="hang")
+    with pytest.raises(TimeoutError):
+        await client._call("slow")
+    assert client._handle is None
