@@ -9,7 +9,7 @@ import ray
 from ray.util import metrics as ray_metrics
 
 from actors.cache import CacheHost
-from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
+from actors.ray.common import Handle, head_actor_options, orchestrator_handle
 from runtime.cache import PushedMetrics
 from runtime.cache.stats import PushedMetric
 from runtime.config import Settings
@@ -72,16 +72,7 @@ def cache_options(namespace: str, name: str = CACHE_NAME) -> dict[str, Any]:
 
     Calls are not retried: a caller that gets no answer in time reads the store instead.
     """
-    return {
-        "name": name,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 1000,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(name, namespace, max_concurrency=1000, max_task_retries=0)
 
 
 class RayCacheCalls:

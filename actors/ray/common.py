@@ -20,6 +20,7 @@ __all__ = [
     "ORCHESTRATOR_NAME",
     "Handle",
     "NamedActorClient",
+    "head_actor_options",
     "orchestrator_handle",
     "robofleet_errors",
 ]
@@ -50,6 +51,27 @@ def robofleet_errors() -> Iterator[None]:
         if isinstance(exc.cause, RobofleetError):
             raise exc.cause from None
         raise
+
+
+def head_actor_options(
+    name: str, namespace: str, *, max_concurrency: int, max_task_retries: int
+) -> dict[str, Any]:
+    """Ray options of a head-node actor: named ``name`` in ``namespace``, detached, restarted
+    forever, no CPU, pinned to the head by a sliver of :data:`HEAD_NODE_RESOURCE`.
+
+    ``max_task_retries=-1`` has Ray retry calls while the actor restarts; 0 leaves the
+    retry to the caller (for calls that must not run twice).
+    """
+    return {
+        "name": name,
+        "namespace": namespace,
+        "lifetime": "detached",
+        "max_restarts": -1,
+        "max_task_retries": max_task_retries,
+        "max_concurrency": max_concurrency,
+        "num_cpus": 0,
+        "resources": {HEAD_NODE_RESOURCE: 0.001},
+    }
 
 
 def orchestrator_handle(namespace: str) -> Handle:

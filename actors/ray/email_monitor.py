@@ -14,7 +14,7 @@ import ray
 from ray.util import metrics as ray_metrics
 
 from actors.email_monitor import EmailMonitor
-from actors.ray.common import HEAD_NODE_RESOURCE, NamedActorClient
+from actors.ray.common import NamedActorClient, head_actor_options
 from actors.ray.documents import RayDocuments
 from actors.ray.orchestrator import OrchestratorClient
 from runtime.config import Settings
@@ -98,16 +98,9 @@ def email_monitor_options(namespace: str) -> dict[str, Any]:
     Calls are not retried by Ray (adding a mailbox twice would be refused as a duplicate);
     a caller that gets no answer tries again itself.
     """
-    return {
-        "name": EMAIL_MONITOR_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 100,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(
+        EMAIL_MONITOR_NAME, namespace, max_concurrency=100, max_task_retries=0
+    )
 
 
 class EmailMonitorClient(NamedActorClient):

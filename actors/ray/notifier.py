@@ -13,7 +13,7 @@ from typing import Any
 import ray
 
 from actors.notifier import Notifier
-from actors.ray.common import HEAD_NODE_RESOURCE, NamedActorClient
+from actors.ray.common import NamedActorClient, head_actor_options
 from runtime.config import Settings
 from runtime.notify.outbox import NotifierFigures
 from runtime.store import create_store
@@ -65,16 +65,7 @@ RemoteNotifier = ray.remote(NotifierActor)
 
 def notifier_options(namespace: str) -> dict[str, Any]:
     """Ray options: named, detached, on the head node, restarted forever."""
-    return {
-        "name": NOTIFIER_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 100,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(NOTIFIER_NAME, namespace, max_concurrency=100, max_task_retries=0)
 
 
 class NotifierClient(NamedActorClient):

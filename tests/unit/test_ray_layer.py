@@ -10,6 +10,8 @@ from ray.exceptions import RayTaskError
 from actors.ray.cache import cache_options
 from actors.ray.common import HEAD_NODE_RESOURCE, NamedActorClient, robofleet_errors
 from actors.ray.documents import documents_options
+from actors.ray.email_monitor import email_monitor_options
+from actors.ray.notifier import notifier_options
 from actors.ray.orchestrator import orchestrator_options
 from actors.ray.replica import CONTROL_SLOTS, replica_options
 from runtime.errors import ModuleExists, RobofleetError
@@ -42,12 +44,17 @@ def test_head_only_actors_are_named_detached_and_pinned_to_the_head():
         orchestrator_options("ns"),
         cache_options("ns"),
         documents_options("ns"),
+        notifier_options("ns"),
+        email_monitor_options("ns"),
     ):
         assert options["namespace"] == "ns" and options["lifetime"] == "detached"
         assert options["max_restarts"] == -1 and options["num_cpus"] == 0
         assert HEAD_NODE_RESOURCE in options["resources"]
     assert cache_options("ns", "cache-b")["name"] == "cache-b"
     assert cache_options("ns")["max_task_retries"] == 0  # a late caller reads the store
+    assert orchestrator_options("ns")["max_task_retries"] == -1  # retried while it restarts
+    assert notifier_options("ns")["name"] == "notifier"
+    assert email_monitor_options("ns")["max_task_retries"] == 0  # an add must not run twice
 
 
 def test_replica_options_map_the_spec_resources():
