@@ -17,5 +17,8 @@ def backoff_delay(
 
     Uniform in ``[c/2, c]`` with ``c = min(cap, base * 2^(attempt-1))``.
     """
-    ceiling = min(cap_s, base_s * (2 ** max(0, attempt - 1)))
+    # Past 64 doublings any base is past any cap; a larger power would not fit a float
+    # (an IMAP watch counts its failures without bound).
+    doublings = min(max(0, attempt - 1), 64)
+    ceiling = min(cap_s, base_s * 2**doublings)
     return (rng or random).uniform(ceiling / 2, ceiling)

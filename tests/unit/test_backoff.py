@@ -48,6 +48,13 @@ def test_never_exceeds_cap_at_max_attempts():
     assert all(0.5 <= backoff_delay(50, 0.5, 1.0, rng=rng) <= 1.0 for _ in range(100))
 
 
+@pytest.mark.parametrize("attempt", [1_100, 10**6])
+def test_a_long_run_of_failures_stays_at_the_cap(attempt):
+    # 0.5 * 2**1099 does not fit a float: the count of an endless outage must not raise
+    assert backoff_delay(attempt, 0.5, 30.0, rng=Upper()) == 30.0
+    assert backoff_delay(attempt, 0.5, 30.0, rng=Lower()) == 15.0
+
+
 @pytest.mark.parametrize("attempt", [0, -3])
 def test_attempt_below_one_uses_base(attempt):
     assert backoff_delay(attempt, 0.5, 30.0, rng=Upper()) == 0.5
