@@ -80,16 +80,18 @@ def orchestrator_handle(namespace: str) -> Handle:
 
 
 class NamedActorClient:
-    """Calls to the actor named ``name`` by method name, each bounded by ``timeout_s``.
+    """Calls to the actor named ``name`` by method name, each bounded by ``timeout_s``
+    seconds (None: the caller bounds them).
 
-    The handle is looked up on first use and again after any failed call (the actor may
-    have been restarted or replaced). A :class:`~runtime.errors.RobofleetError` the actor
-    raises is raised as itself; an unreachable actor raises Ray's error (``ValueError``
-    when it is not running) or ``TimeoutError`` after ``timeout_s`` seconds. The typed
-    clients of single named actors subclass it and add one method per call.
+    The handle is looked up on first use and again after a failed call (the actor may
+    have been restarted or replaced); a call cancelled by its caller's own timeout keeps
+    it, since the actor may just be restarting. A :class:`~runtime.errors.RobofleetError`
+    the actor raises is raised as itself; an unreachable actor raises Ray's error
+    (``ValueError`` when it is not running) or ``TimeoutError`` after ``timeout_s``. The
+    typed clients of single named actors subclass it and add one method per call.
     """
 
-    def __init__(self, name: str, namespace: str, timeout_s: float) -> None:
+    def __init__(self, name: str, namespace: str, timeout_s: float | None) -> None:
         self.name = name
         self.namespace = namespace
         self.timeout_s = timeout_s
@@ -103,9 +105,10 @@ class NamedActorClient:
     async def _call(self, method: str, *args: Any) -> Any:
         try:
             with robofleet_errors():
-                return await asyncio.wait_for(
-                    getattr(self._actor(), method).remote(*args), self.timeout_s
-                )
-        except Exception:
+                answer = getattr(self._actor(), method).remote(*args)
+                if self.timeout_s is None:
+                    return await answer
+                return await asyncio.wait_for(answer, self.timeout_s)
+        except Exception:  # not CancelledError: the caller's timeout keeps the handle
             self._handle = None
             raise

@@ -122,3 +122,13 @@ async def test_a_named_actor_client_times_out_and_looks_up_again():
     with pytest.raises(TimeoutError):
         await client._call("slow")
     assert client._handle is None
+
+
+async def test_without_its_own_timeout_a_callers_timeout_keeps_the_handle():
+    client = NamedActorClient("cache", "ns", timeout_s=None)
+    handle = _FakeHandle(slow="hang", echo="ok")
+    client._handle = handle
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client._call("slow"), 0.05)
+    assert client._handle is handle  # the actor may just be restarting
+    assert await client._call("echo") == ("ok", ())
