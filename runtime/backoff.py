@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import random
 
+NO_JITTER = (1.0, 1.0)
+"""A ``spread`` that waits exactly the ceiling: a fixed doubling schedule."""
+
 
 def backoff_delay(
     attempt: int,
