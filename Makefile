@@ -1,16 +1,21 @@
-# robofleet: `make run` starts the runtime on embedded defaults, `make test` runs every test.
+# robofleet: `make run` starts the runtime on embedded defaults, `make test` runs every test,
+# `make demo` shows mail -> invoice -> notification end to end.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install services lint unit integration multinode bench clean
+.PHONY: run demo test install services lint unit integration multinode bench clean
 
 run: $(STAMP)  ## start robofleet in the foreground (Ctrl-C stops it)
 	$(BIN)/robofleet up
 
+demo: $(STAMP) services  ## a mail with a scanned invoice -> its fields -> a notification, with throwaway servers
+	$(BIN)/pip install -q -e '.[demo]'
+	$(BIN)/robofleet demo
+
 test: $(STAMP) services lint  ## install what is needed, then lint and run every test
-	$(BIN)/pytest tests/unit tests/integration
+	$(BIN)/pytest --durations=30 tests/unit tests/integration
 	$(BIN)/pytest tests/multinode  # its own three-node Ray cluster, so its own process
 
 install: $(STAMP)

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import orjson
 
+from runtime.backoff import NO_JITTER, backoff_delay
 from runtime.cache import (
     CacheKind,
     CacheStats,
@@ -196,15 +197,17 @@ class CacheHost:
         if self._list_modules is None:
             self.warmed.set()
             return
-        delay = 0.2
+        failures = 0
         while True:
             try:
                 modules = await asyncio.wait_for(self._list_modules(), 10.0)
                 break
             except Exception as exc:
                 log.info("cache warm-up: orchestrator not answering yet (%r)", exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, WARM_RETRY_MAX_S)
+                failures += 1
+                await asyncio.sleep(
+                    backoff_delay(failures, 0.2, WARM_RETRY_MAX_S, spread=NO_JITTER)
+                )
         await self.cache.set_many(module_entries(modules))
         self.warm_modules = len(modules)
         self.warmed.set()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeAlias
 
+from runtime.backoff import NO_JITTER, backoff_delay
 from runtime.breaker import BreakerState, CircuitBreaker
 from runtime.config import Settings
 from runtime.models import HealthState, ModuleInfo, ModuleSpec, ReplicaInfo
@@ -164,7 +165,9 @@ class ReplicaSlot:
         """
         if self.quick_losses < 2:
             return 0.0
-        return min(RESTART_DELAY_S * 2 ** (self.quick_losses - 2), MAX_RESTART_DELAY_S)
+        return backoff_delay(
+            self.quick_losses - 1, RESTART_DELAY_S, MAX_RESTART_DELAY_S, spread=NO_JITTER
+        )
 
     def retire(self) -> None:
         """Stop the slot for good: it takes no work and no replica comes up in it again."""

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from actors.deployment import DeployedModule, ReplicaSlot, new_deployed_module
 from actors.driver import ReplicaDriver
+from runtime.backoff import NO_JITTER, backoff_delay
 from runtime.config import Settings
 from runtime.errors import ModuleRejected, UnknownModule, validation_message
 from runtime.models import HealthState, ModuleSpec
@@ -93,7 +94,7 @@ class Supervisor:
         no node is eligible the module reports itself unplaceable and its robots wait queued.
         Gives up quietly if the slot is retired meanwhile.
         """
-        delay = 0.2
+        failures = 0
         while not slot.retired:
             try:
                 handle = await self.driver.find(slot.name) if reuse else None
@@ -106,11 +107,12 @@ class Supervisor:
                     handle = await self.driver.start(module.spec, slot.name, node_id)
                 break
             except Exception as exc:
+                failures += 1
+                delay = backoff_delay(failures, 0.2, 5.0, spread=NO_JITTER)
                 log.warning(
                     "replica %s did not start (%s); retrying in %.1fs", slot.name, exc, delay
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
         else:
             return
         if not slot.up(handle, self.driver.node_of(handle)):

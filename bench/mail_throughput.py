@@ -2,7 +2,7 @@
 
     python -m bench.mail_throughput [--mails 1000] [--batch-size 25]
 
-A Dovecot of its own (tests/dovecot.py: throwaway config, free port) gets ``--mails`` real
+A Dovecot of its own (cluster/dovecot.py: throwaway config, free port) gets ``--mails`` real
 MIME messages by IMAP APPEND: 70% support requests, 20% invoices with a PDF attachment, 10%
 HTML newsletters. Then a child process runs the email monitor's logic
 (:class:`actors.email_monitor.EmailMonitor`) on that mailbox with a SQLite store, the local
@@ -33,8 +33,9 @@ RESULTS = Path(__file__).with_name("results") / "mail_throughput.json"
 
 
 def _mails(count: int) -> list[bytes]:
-    from tests import ocr_samples
-    from tests.mail_samples import invoice_mail, support_mail
+    from cluster import invoice_samples as ocr_samples
+    from cluster.invoice_samples import invoice_mail
+    from tests.mail_samples import support_mail
 
     rng = random.Random(7)
     pdfs = [
@@ -120,8 +121,7 @@ def main() -> int:
         asyncio.run(_child(int(port), password, data_dir, args.batch_size, int(last_uid)))
         return 0
 
-    from tests.dovecot import Dovecot
-    from tests.mail_samples import append_all, inbox_uids
+    from cluster.dovecot import Dovecot, append_all, inbox_uids
 
     server = Dovecot(Path(tempfile.mkdtemp(prefix="robofleet-dovecot-")))
     server.start()

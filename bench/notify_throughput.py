@@ -45,12 +45,13 @@ async def _drain(store: Any, settings: Any, environ: dict[str, str]) -> float:
 
 async def run(webhooks: int, mails: int, renders: int) -> dict[str, Any]:
     """Measure and answer the figures."""
+    from cluster.smtp_sink import SmtpSink
     from runtime.notify.model import Channel, MessageTemplate
     from runtime.notify.outbox import DeliveryState, new_delivery
     from runtime.notify.settings import NotifySettings
     from runtime.notify.templates import render
     from runtime.store import SqliteStore
-    from tests.integration.notify_servers import SmtpSink, WebhookReceiver, new_secret
+    from tests.integration.notify_servers import WebhookReceiver, new_secret
 
     secret = new_secret("bench")
     receiver = await WebhookReceiver(secret).start()

@@ -3,7 +3,7 @@
 ``python -m bench.ocr_throughput [--documents 30] [--workers N] [--max-concurrency 2]``
 
 Both sides read the same generated invoice scans (PNG, JPEG and TIFF, clean and noisy, some
-skewed; from ``tests/ocr_samples.py``) in the same run:
+skewed; from ``cluster/invoice_samples.py``) in the same run:
 
 - robofleet: a fresh ``robofleet up`` (SQLite) with the shipped ``ocr`` module, one worker
   per CPU by default; the clock runs from the first ``POST /v1/documents`` to the last
@@ -46,7 +46,7 @@ IMAGE_CONTAINERS = ("png", "jpeg", "tiff")  # what the tesseract CLI reads direc
 
 def documents(count: int, seed: int = 31337) -> list[Any]:
     """``count`` generated invoice scans (images only) plus one more for warm-up, first."""
-    import tests.ocr_samples as samples
+    import cluster.invoice_samples as samples
 
     made: list[Any] = []
     batch = max(12, count * 2)

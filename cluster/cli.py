@@ -1,6 +1,6 @@
 """The ``robofleet`` command line: up, join, down (in ``cluster.bringup_cli``), submit, status,
 modules, keys, mail, schedules, rules, chaos, doctor, bench, backup (in
-``cluster.backup_cli``)."""
+``cluster.backup_cli``), demo (in ``cluster.demo``)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from cluster.backup_cli import add_backup_parser
 from cluster.bringup_cli import add_bringup_parsers
 from cluster.chaos import add_chaos_parser
 from cluster.client import GatewayClient, GatewayRequestFailed, segment
+from cluster.demo import add_demo_parser
 from cluster.doctor import add_doctor_parser
 from cluster.keys_cli import add_keys_parser, cmd_keys
 from cluster.mail_cli import add_mail_parser, cmd_mail
@@ -243,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_parser(sub)
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
     add_notify_parser(sub, client_args, _client)
+    add_demo_parser(sub)
     return parser
 
 

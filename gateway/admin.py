@@ -34,18 +34,7 @@ __all__ = ["MODELS", "PATHS", "ROUTES", "key_info"]
 
 def key_info(key: ApiKey) -> KeyInfo:
     """What a listing shows of a key record."""
-    return KeyInfo(
-        id=key.id,
-        role=key.role,
-        modules=key.modules,
-        name=key.name,
-        state=key.state(),
-        created_at=key.created_at,
-        expires_at=key.expires_at,
-        revoked_at=key.revoked_at,
-        rotated_from=key.rotated_from,
-        overlap_until=key.overlap_until,
-    )
+    return KeyInfo(**key.model_dump(exclude={"key_hash"}), state=key.state())
 
 
 def _created(secret: str, key: ApiKey) -> web.Response:

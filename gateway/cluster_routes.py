@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.http import json_response, parse, read_json
-from gateway.spec import body, json_answer, operation
+from gateway.spec import body, json_answer, operation, path_id
 from gateway.state import CONTROL
 from runtime.keys import Permission
 from runtime.models import MODULE_NAME_PATTERN, ClusterNode, ClusterView, JsonInt, ModuleInfo
@@ -52,12 +52,7 @@ ROUTES: list[tuple[web.RouteDef, Permission]] = [
 MODELS: list[type[BaseModel]] = [ClusterNode, ClusterView, ScaleRequest, ModuleInfo]
 """The models :data:`PATHS` refers to."""
 
-_NAME = {
-    "name": "name",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": MODULE_NAME_PATTERN},
-}
+_NAME = path_id("name", MODULE_NAME_PATTERN)
 
 PATHS: dict[str, Any] = {
     "/v1/cluster": {

@@ -10,7 +10,6 @@ fails the robot with the reason.
 from __future__ import annotations
 
 import asyncio
-import re
 from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
@@ -19,15 +18,14 @@ from pydantic import BaseModel, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.errors import ApiError
 from gateway.http import json_response
-from gateway.spec import json_answer, links, operation
+from gateway.spec import json_answer, links, operation, path_id
 from gateway.state import DOCUMENTS, SETTINGS
 from runtime.keys import Permission
 from runtime.messages import DocumentAnswer
-from runtime.ocr.documents import sniff_media_type
+from runtime.ocr.documents import DOCUMENT_ID, sniff_media_type
 from runtime.ocr.shelf import DocumentShelf
 
 CHUNK_BYTES = 256 * 1024
-DOCUMENT_ID = re.compile(r"^[0-9a-f]{64}$")
 FILE_FIELDS = ("file", "document")
 
 
@@ -157,12 +155,7 @@ _UPLOAD = {
         },
     },
 }
-_DOCUMENT_ID = {
-    "name": "document_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "string", "pattern": DOCUMENT_ID.pattern},
-}
+_DOCUMENT_ID = path_id("document_id", DOCUMENT_ID.pattern)
 
 _DOCUMENT_LINKS = links(("getDocument",), "document_id")
 

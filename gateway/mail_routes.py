@@ -258,10 +258,7 @@ MODELS: list[type[BaseModel]] = [
 ]  # fmt: skip
 """The models :data:`PATHS` refers to."""
 
-_NAME = [
-    {"name": "name", "in": "path", "required": True,
-     "schema": {"type": "string", "pattern": MAILBOX_NAME}},
-]  # fmt: skip
+_NAME = [path_id("name", MAILBOX_NAME)]
 
 PATHS: dict[str, Any] = {
     "/v1/mail": {

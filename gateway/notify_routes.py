@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.auth import CALLER
 from gateway.http import json_response, parse
-from gateway.spec import json_answer, operation, query_parameters
+from gateway.spec import json_answer, operation, path_id, query_parameters
 from gateway.state import SETTINGS, STORE
 from runtime.errors import NotificationNotFound, NotReplayable
 from runtime.keys import Permission, Role
@@ -244,14 +244,7 @@ MODELS: list[type[BaseModel]] = [
 ]
 """The models :data:`PATHS` refers to."""
 
-_ID_PARAMETER = [
-    {
-        "name": "delivery_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
-    }
-]
+_ID_PARAMETER = [path_id("delivery_id", DELIVERY_ID_PATTERN)]
 
 PATHS: dict[str, Any] = {
     "/v1/notifications": {
@@ -295,14 +288,7 @@ PATHS: dict[str, Any] = {
             "Enable a webhook endpoint a 410 disabled (admin)",
             {"200": json_answer(WebhookEndpointView, "the endpoint")},
             (404,),
-            parameters=[
-                {
-                    "name": "name",
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string", "pattern": ENDPOINT_NAME},
-                }
-            ],
+            parameters=[path_id("name", ENDPOINT_NAME)],
         ),
     },
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -35,51 +35,37 @@ CHECK_TIMEOUT_S = 2.0
 """Longest wait for the store or Redis to answer before it counts as down."""
 
 
-def _gauge(name: str, help_text: str, labels: list[str]) -> GaugeMetricFamily:
-    return GaugeMetricFamily(name, help_text, labels=labels)
+def _samples(values: Mapping[str, Any]) -> Iterator[tuple[list[str], float]]:
+    """(label values, value) of a figure keyed by one label, or by two (a nested mapping)."""
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            for inner, n in value.items():
+                yield [key, inner], n
+        else:
+            yield [key], value
+
+
+def _gauge(
+    name: str, help_text: str, labels: list[str], values: Mapping[str, Any]
+) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, help_text, labels=labels)
+    for label_values, n in _samples(values):
+        family.add_metric(label_values, n)
+    return family
+
+
+def _counter(
+    name: str, help_text: str, labels: list[str], values: Mapping[str, Any], created: float | None
+) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, help_text, labels=labels)
+    for label_values, n in _samples(values):
+        family.add_metric(label_values, n, created=created)
+    return family
 
 
 def robot_families(figures: RobotFigures) -> list[Any]:
     """The robot figures as Prometheus metric families (names in the project's metric list)."""
-    queue = _gauge("robofleet_queue_depth", "Robots queued for a module", ["module"])
-    for module, n in figures.queue_depth.items():
-        queue.add_metric([module], n)
-    in_flight = _gauge(
-        "robofleet_robots_in_flight", "Robots running on a replica", ["module", "replica"]
-    )
-    for module, replicas in figures.in_flight.items():
-        for replica, n in replicas.items():
-            in_flight.add_metric([module, replica], n)
-    active = _gauge("robofleet_robots_active", "Unfinished robots by status", ["status"])
-    for status, n in figures.active.items():
-        active.add_metric([status], n)
-    overdue = _gauge("robofleet_robots_overdue", "Robots running past their timeout", ["module"])
-    for module, n in figures.overdue.items():
-        overdue.add_metric([module], n)
-    breaker = _gauge(
-        "robofleet_breaker_open", "1 when the module's circuit breaker is open", ["module"]
-    )
-    for module, n in figures.breaker_open.items():
-        breaker.add_metric([module], n)
     created = figures.started_at or None
-    outcomes = CounterMetricFamily(
-        "robofleet_robot_outcomes",
-        "Robots that reached a terminal status",
-        labels=["type", "status"],
-    )
-    for robot_type, by_status in figures.outcomes.items():
-        for status, n in by_status.items():
-            outcomes.add_metric([robot_type, status], n, created=created)
-    retries = CounterMetricFamily(
-        "robofleet_robot_retries", "Attempts requeued for another try", labels=["type"]
-    )
-    for robot_type, n in figures.retries.items():
-        retries.add_metric([robot_type], n, created=created)
-    dispatched = CounterMetricFamily(
-        "robofleet_robots_dispatched", "Robots handed to a module's replicas", labels=["module"]
-    )
-    for module, n in figures.dispatched.items():
-        dispatched.add_metric([module], n, created=created)
     durations = HistogramMetricFamily(
         "robofleet_robot_duration_seconds", "Run time of an attempt on its replica", labels=["type"]
     )
@@ -87,33 +73,66 @@ def robot_families(figures: RobotFigures) -> list[Any]:
         buckets = [(_le(b), float(c)) for b, c in zip(h.bounds, h.cumulative, strict=True)]
         buckets.append(("+Inf", float(h.count)))
         durations.add_metric([robot_type], buckets, sum_value=h.total_s)
-    desired = _gauge(
-        "robofleet_autoscaling_desired_replicas",
-        "Replicas an autoscaled module's policy asks for now",
-        ["module"],
-    )
-    for module, n in figures.autoscaling_desired.items():
-        desired.add_metric([module], n)
-    decisions = CounterMetricFamily(
-        "robofleet_autoscaling_decisions",
-        "Scaling decisions an autoscaled module's policy acted on",
-        labels=["module", "direction"],
-    )
-    for module, by_direction in figures.autoscaling_decisions.items():
-        for direction, n in by_direction.items():
-            decisions.add_metric([module, direction], n, created=created)
     return [
-        queue,
-        in_flight,
-        active,
-        overdue,
-        breaker,
-        outcomes,
-        retries,
-        dispatched,
+        _gauge(
+            "robofleet_queue_depth", "Robots queued for a module", ["module"], figures.queue_depth
+        ),
+        _gauge(
+            "robofleet_robots_in_flight",
+            "Robots running on a replica",
+            ["module", "replica"],
+            figures.in_flight,
+        ),
+        _gauge(
+            "robofleet_robots_active", "Unfinished robots by status", ["status"], figures.active
+        ),
+        _gauge(
+            "robofleet_robots_overdue",
+            "Robots running past their timeout",
+            ["module"],
+            figures.overdue,
+        ),
+        _gauge(
+            "robofleet_breaker_open",
+            "1 when the module's circuit breaker is open",
+            ["module"],
+            figures.breaker_open,
+        ),
+        _counter(
+            "robofleet_robot_outcomes",
+            "Robots that reached a terminal status",
+            ["type", "status"],
+            figures.outcomes,
+            created,
+        ),
+        _counter(
+            "robofleet_robot_retries",
+            "Attempts requeued for another try",
+            ["type"],
+            figures.retries,
+            created,
+        ),
+        _counter(
+            "robofleet_robots_dispatched",
+            "Robots handed to a module's replicas",
+            ["module"],
+            figures.dispatched,
+            created,
+        ),
         durations,
-        desired,
-        decisions,
+        _gauge(
+            "robofleet_autoscaling_desired_replicas",
+            "Replicas an autoscaled module's policy asks for now",
+            ["module"],
+            figures.autoscaling_desired,
+        ),
+        _counter(
+            "robofleet_autoscaling_decisions",
+            "Scaling decisions an autoscaled module's policy acted on",
+            ["module", "direction"],
+            figures.autoscaling_decisions,
+            created,
+        ),
     ]
 
 
@@ -170,11 +189,19 @@ async def fleet_metrics_text(
         families += robot_families(got)
     else:
         log.warning("the orchestrator's robot figures are missing from this scrape: %r", got)
-    store = _gauge("robofleet_store_up", "1 when the store answered the last check", [])
-    store.add_metric([], 1 if store_up is True else 0)
-    families.append(store)
+    families.append(
+        GaugeMetricFamily(
+            "robofleet_store_up",
+            "1 when the store answered the last check",
+            value=1 if store_up is True else 0,
+        )
+    )
     if redis_up is not None:
-        redis = _gauge("robofleet_redis_up", "1 when Redis is configured and answers", [])
-        redis.add_metric([], 1 if redis_up is True else 0)
-        families.append(redis)
+        families.append(
+            GaugeMetricFamily(
+                "robofleet_redis_up",
+                "1 when Redis is configured and answers",
+                value=1 if redis_up is True else 0,
+            )
+        )
     return render(families)

@@ -58,7 +58,7 @@ from runtime.messages import SubmitRequest
 from runtime.models import ModuleInfo, ModuleSpec, Robot, RobotEvent, RobotRequest, new_robot_id
 from runtime.text import text_problem
 
-__all__ = ["MODELS", "PATHS", "ROUTES"]
+__all__ = ["MODELS", "PATHS", "ROUTES", "visible_robot"]
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Printable ASCII, neither starting nor ending with a space (HTTP strips those anyway).
@@ -130,7 +130,12 @@ async def submit_robot(request: web.Request) -> web.Response:
     )
 
 
-async def _visible_robot(request: web.Request) -> Robot:
+async def visible_robot(request: web.Request) -> Robot:
+    """The robot of the path's ``robot_id``, if the caller's key may see it.
+
+    Raises ``RobotNotFound`` (404) for an unknown robot and an ``ApiError`` (403) for a key
+    limited to modules other than the robot's.
+    """
     robot_id = request.match_info["robot_id"]
     robot = await request.app[ROBOT_READS].robot(robot_id) if len(robot_id) <= 64 else None
     if robot is None:
@@ -141,7 +146,7 @@ async def _visible_robot(request: web.Request) -> Robot:
 
 async def get_robot(request: web.Request) -> web.Response:
     """``GET /v1/robots/{id}``: one robot with its status, progress and result."""
-    robot = await _visible_robot(request)
+    robot = await visible_robot(request)
     return json_response(robot.model_dump(mode="json"))
 
 
@@ -151,7 +156,7 @@ async def cancel_robot(request: web.Request) -> web.Response:
     A running robot is asked through ``ctx.cancelled``; it is recorded cancelled when its
     module stops, or after ``cancel_grace_s`` if it does not. A terminal robot is 409.
     """
-    robot = await _visible_robot(request)
+    robot = await visible_robot(request)
     if robot.status.terminal:
         raise AlreadyTerminal(f"robot {robot.id} is already {robot.status}")
     answer = await request.app[CONTROL].cancel(robot.id)
@@ -163,7 +168,7 @@ async def cancel_robot(request: web.Request) -> web.Response:
 
 async def robot_events(request: web.Request) -> web.StreamResponse:
     """``GET /v1/robots/{id}/events``: server-sent progress and state changes until terminal."""
-    robot = await _visible_robot(request)
+    robot = await visible_robot(request)
     poll_s = request.app[SETTINGS].events_poll_s
     return await stream_robot(request, robot, poll_s, request.app[STORE].get_robot)
 

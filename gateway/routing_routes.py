@@ -14,12 +14,10 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from gateway.auth import caller
 from gateway.http import json_response
-from gateway.scope import check_robot
+from gateway.routes import visible_robot
 from gateway.spec import json_answer, operation, path_id
-from gateway.state import CONTROL, MODULE_DIRECTORY, ROBOT_READS, STORE
-from runtime.errors import RobotNotFound
+from gateway.state import CONTROL, STORE
 from runtime.keys import Permission
 from runtime.models import Robot, RobotStatus
 from runtime.route_record import RobotRouting, attempt_view, decision_view
@@ -37,11 +35,7 @@ async def robot_routing(request: web.Request) -> web.Response:
 
     404 for an unknown robot; 403 for a key limited to modules other than the robot's.
     """
-    robot_id = request.match_info["robot_id"]
-    robot = await request.app[ROBOT_READS].robot(robot_id) if len(robot_id) <= 64 else None
-    if robot is None:
-        raise RobotNotFound(f"no robot with id {robot_id!r}")
-    await check_robot(request.app[MODULE_DIRECTORY], caller(request), robot)
+    robot = await visible_robot(request)
     routes, waiting = await asyncio.gather(
         request.app[STORE].attempt_routes(robot.id), _waiting(request, robot)
     )

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.audit import AUDIT_TARGET
 from gateway.http import json_response, parse, read_json
-from gateway.spec import body, json_answer, links, operation, query_parameters
+from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
 from gateway.state import CONTROL, STORE
 from runtime.errors import RuleRejected, UnknownRule
 from runtime.keys import Permission
@@ -276,14 +276,7 @@ MODELS: list[type[BaseModel]] = [
 ]
 """The models :data:`PATHS` refers to."""
 
-_RULE_ID_PARAMETER = [
-    {
-        "name": "rule_id",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "pattern": RULE_ID_PATTERN},
-    }
-]
+_RULE_ID_PARAMETER = [path_id("rule_id", RULE_ID_PATTERN)]
 
 
 def _one(operation_id: str, summary: str, answer: type[BaseModel], **extra: Any) -> Any:

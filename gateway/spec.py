@@ -87,14 +87,15 @@ def links(operation_ids: tuple[str, ...], parameter: str) -> dict[str, Any]:
     }
 
 
-def path_id(name: str) -> dict[str, Any]:
-    """A path parameter holding an alphanumeric id of 1 to 64 characters."""
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9]+$"},
-    }
+def path_id(name: str, pattern: str | None = None) -> dict[str, Any]:
+    """A path parameter: an alphanumeric id of 1 to 64 characters, or a string matching
+    ``pattern`` (a regular expression) when one is given."""
+    schema: dict[str, Any] = (
+        {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[A-Za-z0-9]+$"}
+        if pattern is None
+        else {"type": "string", "pattern": pattern}
+    )
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def operation(

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from runtime.backoff import backoff_delay
 from runtime.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
@@ -119,10 +119,13 @@ class RedisLink:
             self._reconnect = self._tasks.spawn(self._reconnect_loop())
 
     async def _reconnect_loop(self) -> None:
-        delay = self.backoff_min_s
+        spread = (1 - self.jitter, 1 + self.jitter)
+        attempt = 0
         while True:
-            await asyncio.sleep(delay * random.uniform(1 - self.jitter, 1 + self.jitter))
-            delay = min(delay * 2, self.backoff_max_s)
+            attempt += 1
+            await asyncio.sleep(
+                backoff_delay(attempt, self.backoff_min_s, self.backoff_max_s, spread=spread)
+            )
             try:
                 # Pooled connections to a restarted server are dead: drop them all at once
                 # rather than failing (and falling back) once per connection.

@@ -10,7 +10,7 @@ policy compared.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import orjson
@@ -218,38 +218,12 @@ def why(decision: RouteDecision) -> str:
 
 def decision_view(decision: RouteDecision) -> DecisionView:
     """What the API shows of a stored decision."""
-    return DecisionView(
-        candidates=[
-            CandidateView(
-                module=c.module,
-                performance=c.performance,
-                capacity=c.capacity,
-                health=c.health,
-                total=c.total,
-                breaker=c.breaker,
-                excluded=c.excluded,
-            )
-            for c in decision.candidates
-        ],
-        module=decision.module,
-        win=decision.win,
-        compared=[ReplicaView(name=r.name, in_flight=r.in_flight) for r in decision.compared],
-        replica=decision.replica,
-        wait=decision.wait,
-        waited=decision.waited,
-        waited_s=decision.waited_s,
-        why=why(decision),
-    )
+    return DecisionView(**asdict(decision), why=why(decision))
 
 
 def attempt_view(route: AttemptRoute) -> AttemptRouting:
     """What the API shows of one attempt."""
-    return AttemptRouting(
-        attempt=route.attempt,
-        status=route.status,
-        module=route.module,
-        replica=route.replica,
-        started_at=route.started_at,
-        finished_at=route.finished_at,
-        decision=decision_view(route.decision) if route.decision is not None else None,
-    )
+    values = {f.name: getattr(route, f.name) for f in fields(route)}
+    if route.decision is not None:
+        values["decision"] = decision_view(route.decision)
+    return AttemptRouting(**values)

@@ -9,8 +9,6 @@ import zipfile
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import aioimaplib
-
 SUPPORT_SUBJECTS = (
     "Cannot log in to the customer portal",
     "Error when exporting the monthly report",
@@ -39,21 +37,6 @@ def support_mail(n: int) -> bytes:
         "Thanks, a customer"
     )
     return text_mail(subject, body)
-
-
-def invoice_mail(pdf: bytes, number: str, body_extra: str = "") -> bytes:
-    """A mail with an invoice attached as a PDF."""
-    msg = EmailMessage()
-    msg["From"] = "billing@supplier.example"
-    msg["To"] = "ap@example.com"
-    msg["Subject"] = f"Invoice {number} attached"
-    msg["Message-ID"] = make_msgid(domain="supplier.example")
-    msg.set_content(
-        f"Dear customer,\n\nplease find attached our invoice {number} for the services of "
-        f"this month. Payment is due within 30 days.\n{body_extra}\nKind regards,\nBilling"
-    )
-    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{number}.pdf")
-    return msg.as_bytes()
 
 
 def _zip_bomb(unpacked: int) -> bytes:
@@ -141,32 +124,3 @@ def malformed_corpus(big_attachment_mb: int = 30, bomb_mb: int = 60) -> dict[str
         'name="x.pdf"\r\nContent-Transfer-Encoding: base64\r\n\r\nbm90IGEgcGRm\r\n--f--\r\n',
     )
     return corpus
-
-
-async def append_all(
-    port: int, user: str, password: str, messages: list[bytes], timeout_s: float = 120.0
-) -> None:
-    """Deliver messages to ``user``'s INBOX by IMAP APPEND, in order; each call is bounded
-    by ``timeout_s`` (a connection the server drops mid-APPEND fails no sooner)."""
-    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=timeout_s)
-    await client.wait_hello_from_server()
-    await client.login(user, password)
-    try:
-        for message in messages:
-            response = await client.append(message, mailbox="INBOX")
-            assert response.result == "OK", response
-    finally:
-        await client.logout()
-
-
-async def inbox_uids(port: int, user: str, password: str) -> list[int]:
-    """Every UID in ``user``'s INBOX."""
-    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=30)
-    await client.wait_hello_from_server()
-    await client.login(user, password)
-    try:
-        await client.select("INBOX")
-        response = await client.uid_search("ALL", charset=None)
-        return sorted(int(w) for w in bytes(response.lines[0]).split() if w.isdigit())
-    finally:
-        await client.logout()

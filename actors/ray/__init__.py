@@ -7,7 +7,7 @@
 - ``cache``: CacheActor (``cache``) and its Ray metrics, cache_options, RayCacheCalls.
 - ``documents``: RemoteDocuments (the ``documents`` shelf), documents_options, RayDocuments.
 - ``common``: what they share (the head-node resource, the errors of a lost actor, the
-  orchestrator's name and handle).
+  orchestrator's name and handle, ``NamedActorClient`` for the clients of named actors).
 
 The classes these files wrap are plain and live one level up, in ``actors/``.
 """

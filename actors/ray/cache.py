@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any, cast
 
 import ray
 from ray.util import metrics as ray_metrics
 
 from actors.cache import CacheHost
-from actors.ray.common import HEAD_NODE_RESOURCE, Handle, orchestrator_handle
+from actors.ray.common import NamedActorClient, head_actor_options, orchestrator_handle
 from runtime.cache import PushedMetrics
 from runtime.cache.stats import PushedMetric
 from runtime.config import Settings
@@ -72,44 +71,19 @@ def cache_options(namespace: str, name: str = CACHE_NAME) -> dict[str, Any]:
 
     Calls are not retried: a caller that gets no answer in time reads the store instead.
     """
-    return {
-        "name": name,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 1000,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(name, namespace, max_concurrency=1000, max_task_retries=0)
 
 
-class RayCacheCalls:
+class RayCacheCalls(NamedActorClient):
     """The ``CacheCalls`` of a cache actor reached by name; looked up again after a failure.
 
-    A call raises whatever the actor call raised (a Ray error when the actor is gone);
-    ``asyncio.CancelledError`` (the caller's timeout) keeps the handle, since the actor may
-    just be restarting.
+    Calls have no timeout of their own: callers bound them, and their timeout (a
+    cancellation) keeps the handle, since the actor may just be restarting. A call raises
+    whatever the actor call raised (a Ray error when the actor is gone).
     """
 
     def __init__(self, namespace: str, name: str = CACHE_NAME) -> None:
-        self.namespace = namespace
-        self.name = name
-        self._handle: Handle = None
-
-    def _actor(self) -> Handle:
-        if self._handle is None:
-            self._handle = ray.get_actor(self.name, namespace=self.namespace)
-        return self._handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            return await getattr(self._actor(), method).remote(*args)
-        except asyncio.CancelledError:
-            raise  # the caller's timeout: the actor may just be restarting
-        except BaseException:
-            self._handle = None  # killed for good or never created: look it up again
-            raise
+        super().__init__(name, namespace, None)
 
     async def get_many(self, items: CacheKeys) -> CacheRead:
         """Values (None for a miss) and the token fills must carry."""

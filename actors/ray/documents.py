@@ -13,7 +13,7 @@ from typing import Any
 import ray
 from ray.exceptions import GetTimeoutError
 
-from actors.ray.common import HEAD_NODE_RESOURCE, LOST_ERRORS, Handle, robofleet_errors
+from actors.ray.common import LOST_ERRORS, Handle, head_actor_options, robofleet_errors
 from runtime.errors import RetryableError
 from runtime.messages import DocumentAnswer
 from runtime.ocr.results import OcrResult
@@ -31,16 +31,7 @@ RemoteDocuments = ray.remote(DocumentShelf)
 
 def documents_options(namespace: str) -> dict[str, Any]:
     """Ray options of the ``documents`` actor: named, detached, on the head node (its disk)."""
-    return {
-        "name": DOCUMENTS_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": -1,
-        "max_concurrency": 16,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(DOCUMENTS_NAME, namespace, max_concurrency=16, max_task_retries=-1)
 
 
 class RayDocuments:

@@ -7,7 +7,6 @@ each mailbox at its stored cursor.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -15,7 +14,7 @@ import ray
 from ray.util import metrics as ray_metrics
 
 from actors.email_monitor import EmailMonitor
-from actors.ray.common import HEAD_NODE_RESOURCE, Handle, robofleet_errors
+from actors.ray.common import NamedActorClient, head_actor_options
 from actors.ray.documents import RayDocuments
 from actors.ray.orchestrator import OrchestratorClient
 from runtime.config import Settings
@@ -99,19 +98,12 @@ def email_monitor_options(namespace: str) -> dict[str, Any]:
     Calls are not retried by Ray (adding a mailbox twice would be refused as a duplicate);
     a caller that gets no answer tries again itself.
     """
-    return {
-        "name": EMAIL_MONITOR_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 100,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(
+        EMAIL_MONITOR_NAME, namespace, max_concurrency=100, max_task_retries=0
+    )
 
 
-class EmailMonitorClient:
+class EmailMonitorClient(NamedActorClient):
     """The ``email-monitor`` actor behind typed calls, looked up by name on each failure.
 
     A :class:`~runtime.errors.RobofleetError` the monitor raises is raised as itself; an
@@ -119,24 +111,7 @@ class EmailMonitorClient:
     """
 
     def __init__(self, namespace: str, timeout_s: float = CALL_TIMEOUT_S) -> None:
-        self.namespace = namespace
-        self.timeout_s = timeout_s
-        self._handle: Handle = None
-
-    def _actor(self) -> Handle:
-        if self._handle is None:
-            self._handle = ray.get_actor(EMAIL_MONITOR_NAME, namespace=self.namespace)
-        return self._handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            with robofleet_errors():
-                return await asyncio.wait_for(
-                    getattr(self._actor(), method).remote(*args), self.timeout_s
-                )
-        except Exception:
-            self._handle = None
-            raise
+        super().__init__(EMAIL_MONITOR_NAME, namespace, timeout_s)
 
     async def mailboxes(self) -> list[MailboxStatus]:
         """Every watched mailbox with its state."""

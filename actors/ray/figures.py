@@ -60,50 +60,42 @@ class _GaugeSet:
         self.seen = now
 
 
+def _gauges(name: str, description: str, *tag_keys: str) -> _GaugeSet:
+    return _GaugeSet(ray_metrics.Gauge(name, description, tag_keys=tag_keys))
+
+
+def _counter(name: str, description: str, *tag_keys: str) -> _CounterPush:
+    return _CounterPush(ray_metrics.Counter(name, description, tag_keys=tag_keys))
+
+
 class OrchestratorFigures:
     """The orchestrator's Ray metrics: queue depth per module, in flight per replica,
     dispatches and outcomes, retries, attempt run times, unplaceable modules."""
 
     def __init__(self) -> None:
-        self.queue_depth = _GaugeSet(
-            ray_metrics.Gauge(
-                "robofleet_queue_depth", "Robots queued for a module", tag_keys=("module",)
-            )
+        self.queue_depth = _gauges("robofleet_queue_depth", "Robots queued for a module", "module")
+        self.in_flight = _gauges(
+            "robofleet_robots_in_flight",
+            "Robots running on a replica, as the orchestrator dispatched them",
+            "module",
+            "replica",
         )
-        self.in_flight = _GaugeSet(
-            ray_metrics.Gauge(
-                "robofleet_robots_in_flight",
-                "Robots running on a replica, as the orchestrator dispatched them",
-                tag_keys=("module", "replica"),
-            )
+        self.unplaceable = _gauges(
+            "robofleet_module_unplaceable",
+            "1 while no live node offers the resources a module's replicas need",
+            "module",
         )
-        self.unplaceable = _GaugeSet(
-            ray_metrics.Gauge(
-                "robofleet_module_unplaceable",
-                "1 while no live node offers the resources a module's replicas need",
-                tag_keys=("module",),
-            )
+        self.dispatched = _counter(
+            "robofleet_robots_dispatched_total", "Robots handed to a module's replicas", "module"
         )
-        self.dispatched = _CounterPush(
-            ray_metrics.Counter(
-                "robofleet_robots_dispatched_total",
-                "Robots handed to a module's replicas",
-                tag_keys=("module",),
-            )
+        self.outcomes = _counter(
+            "robofleet_robot_outcomes_total",
+            "Robots that reached a terminal status",
+            "type",
+            "status",
         )
-        self.outcomes = _CounterPush(
-            ray_metrics.Counter(
-                "robofleet_robot_outcomes_total",
-                "Robots that reached a terminal status",
-                tag_keys=("type", "status"),
-            )
-        )
-        self.retries = _CounterPush(
-            ray_metrics.Counter(
-                "robofleet_robot_retries_total",
-                "Attempts requeued for another try",
-                tag_keys=("type",),
-            )
+        self.retries = _counter(
+            "robofleet_robot_retries_total", "Attempts requeued for another try", "type"
         )
         self.durations = ray_metrics.Histogram(
             "robofleet_robot_duration_seconds",
@@ -164,12 +156,12 @@ class ReplicaFigures:
             "Robots running in a replica, as the replica counts them",
             tag_keys=("module", "replica"),
         )
-        self.runs = _CounterPush(
-            ray_metrics.Counter(
-                "robofleet_replica_runs_total",
-                "Attempts a replica ran, by how they ended",
-                tag_keys=("module", "replica", "outcome"),
-            )
+        self.runs = _counter(
+            "robofleet_replica_runs_total",
+            "Attempts a replica ran, by how they ended",
+            "module",
+            "replica",
+            "outcome",
         )
 
     def push(self, in_flight: int, runs: dict[str, int]) -> None:

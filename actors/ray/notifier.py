@@ -7,14 +7,13 @@ did not record is made again with the same delivery id).
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
 import ray
 
 from actors.notifier import Notifier
-from actors.ray.common import HEAD_NODE_RESOURCE, Handle, robofleet_errors
+from actors.ray.common import NamedActorClient, head_actor_options
 from runtime.config import Settings
 from runtime.notify.outbox import NotifierFigures
 from runtime.store import create_store
@@ -66,43 +65,17 @@ RemoteNotifier = ray.remote(NotifierActor)
 
 def notifier_options(namespace: str) -> dict[str, Any]:
     """Ray options: named, detached, on the head node, restarted forever."""
-    return {
-        "name": NOTIFIER_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": 0,
-        "max_concurrency": 100,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(NOTIFIER_NAME, namespace, max_concurrency=100, max_task_retries=0)
 
 
-class NotifierClient:
+class NotifierClient(NamedActorClient):
     """The ``notifier`` actor behind typed calls, looked up by name on each failure.
 
     An unreachable notifier raises Ray's error or ``TimeoutError`` after ``timeout_s``.
     """
 
     def __init__(self, namespace: str, timeout_s: float = CALL_TIMEOUT_S) -> None:
-        self.namespace = namespace
-        self.timeout_s = timeout_s
-        self._handle: Handle = None
-
-    def _actor(self) -> Handle:
-        if self._handle is None:
-            self._handle = ray.get_actor(NOTIFIER_NAME, namespace=self.namespace)
-        return self._handle
-
-    async def _call(self, method: str, *args: Any) -> Any:
-        try:
-            with robofleet_errors():
-                return await asyncio.wait_for(
-                    getattr(self._actor(), method).remote(*args), self.timeout_s
-                )
-        except Exception:
-            self._handle = None
-            raise
+        super().__init__(NOTIFIER_NAME, namespace, timeout_s)
 
     async def tally(self) -> NotifierFigures:
         """The notifier's counts since it started."""

@@ -18,9 +18,9 @@ from actors.orchestrator import Orchestrator
 from actors.ray.cache import RayCacheCalls
 from actors.ray.common import (
     GATEWAY_PREFIX,
-    HEAD_NODE_RESOURCE,
     ORCHESTRATOR_NAME,
     Handle,
+    head_actor_options,
     orchestrator_handle,
     robofleet_errors,
 )
@@ -101,16 +101,9 @@ def orchestrator_options(namespace: str) -> dict[str, Any]:
 
     Calls retry by themselves while it restarts (``max_task_retries=-1``).
     """
-    return {
-        "name": ORCHESTRATOR_NAME,
-        "namespace": namespace,
-        "lifetime": "detached",
-        "max_restarts": -1,
-        "max_task_retries": -1,
-        "max_concurrency": 10_000,
-        "num_cpus": 0,
-        "resources": {HEAD_NODE_RESOURCE: 0.001},
-    }
+    return head_actor_options(
+        ORCHESTRATOR_NAME, namespace, max_concurrency=10_000, max_task_retries=-1
+    )
 
 
 class OrchestratorClient:

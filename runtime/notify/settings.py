@@ -109,13 +109,7 @@ def apprise_target(settings: NotifySettings, name: str) -> AppriseTarget | None:
 def apprise_urls(target: AppriseTarget, environ: Mapping[str, str] | None = None) -> list[str]:
     """The target's Apprise URLs; raises ``ConfigError`` naming the variable (never its
     value) when it is unset or empty."""
-    env = os.environ if environ is None else environ
-    urls = env.get(target.urls_env, "").split()
-    if not urls:
-        raise ConfigError(
-            f"apprise {target.name}: environment variable {target.urls_env} is not set"
-        )
-    return urls
+    return _env_words(f"apprise {target.name}", target.urls_env, environ)
 
 
 def endpoint_secrets(
@@ -123,13 +117,17 @@ def endpoint_secrets(
 ) -> list[str]:
     """The endpoint's signing secrets (newest first); raises ``ConfigError`` naming the
     variable (never its value) when it is unset or empty."""
+    return _env_words(f"webhook {endpoint.name}", endpoint.secrets_env, environ)
+
+
+def _env_words(owner: str, variable: str, environ: Mapping[str, str] | None) -> list[str]:
+    """The whitespace-separated words of ``variable``; ``ConfigError`` naming ``owner`` and
+    the variable (never its value) when it is unset or empty."""
     env = os.environ if environ is None else environ
-    secrets = env.get(endpoint.secrets_env, "").split()
-    if not secrets:
-        raise ConfigError(
-            f"webhook {endpoint.name}: environment variable {endpoint.secrets_env} is not set"
-        )
-    return secrets
+    words = env.get(variable, "").split()
+    if not words:
+        raise ConfigError(f"{owner}: environment variable {variable} is not set")
+    return words
 
 
 def smtp_password(server: SmtpServer, environ: Mapping[str, str] | None = None) -> str | None:

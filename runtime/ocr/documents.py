@@ -21,7 +21,8 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"MM\x00*", "image/tiff"),
     (b"%PDF-", "application/pdf"),
 )
-_DOCUMENT_ID = re.compile(r"^[0-9a-f]{64}$")
+DOCUMENT_ID = re.compile(r"^[0-9a-f]{64}$")
+"""A document's id: the SHA-256 of its bytes, in lowercase hex."""
 
 
 class DocumentNotFound(BadPayload):
@@ -99,7 +100,7 @@ class DocumentStore:
         self.limits = limits or OcrLimits()
 
     def _path(self, doc_id: str) -> Path:
-        if not isinstance(doc_id, str) or not _DOCUMENT_ID.fullmatch(doc_id):
+        if not isinstance(doc_id, str) or not DOCUMENT_ID.fullmatch(doc_id):
             raise DocumentNotFound("document id must be 64 lowercase hex digits (a SHA-256)")
         return self.root / doc_id[:2] / doc_id
 
@@ -132,6 +133,6 @@ class DocumentStore:
     def __contains__(self, doc_id: object) -> bool:
         return (
             isinstance(doc_id, str)
-            and bool(_DOCUMENT_ID.fullmatch(doc_id))
+            and bool(DOCUMENT_ID.fullmatch(doc_id))
             and (self.root / doc_id[:2] / doc_id).exists()
         )

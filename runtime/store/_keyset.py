@@ -7,14 +7,12 @@ page exists, and the cursor of that page is the last id shown. Ids sort by creat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from runtime.keys import AuditEntry
 from runtime.models import Robot, RobotStatus
 from runtime.store import _codec as c
 from runtime.store._pages import (
     Placeholder,
+    SqlTables,
     cut_page,
     page_query,
     postgres_placeholder,
@@ -32,16 +30,11 @@ __all__ = [
 ]
 
 
-class KeysetPages:
+class KeysetPages(SqlTables):
     """Mixin: ``list_robots`` and ``list_audit`` of a store, over :func:`page_query`.
 
     A backend sets ``_placeholder`` and implements ``_page_rows`` (run a query, return rows).
     """
-
-    _placeholder: Placeholder
-
-    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
-        raise NotImplementedError
 
     async def list_robots(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.mail.records import MailCursor, MailPage, MailRecord, StoredMailbox
-from runtime.store._pages import Placeholder, cut_page, page_query
+from runtime.store._pages import SqlTables, cut_page, page_query
 
 __all__ = ["MailTables"]
 
@@ -41,24 +41,13 @@ def _record_from_row(row: Sequence[Any]) -> MailRecord:
     return MailRecord.model_validate(values)
 
 
-class MailTables:
+class MailTables(SqlTables):
     """Mixin of :class:`~runtime.store.base.RobotStore`: the email monitor's durable state."""
-
-    _placeholder: Placeholder
-
-    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
-        raise NotImplementedError
-
-    async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
-        raise NotImplementedError
-
-    def _sql(self, template: str, count: int) -> str:
-        return template.format(*(self._placeholder(n) for n in range(1, count + 1)))
 
     async def mail_cursor(self, mailbox: str) -> MailCursor | None:
         """The stored cursor of a mailbox, or None before its first mail."""
         rows = await self._page_rows(
-            self._sql("SELECT uidvalidity, last_uid FROM mail_cursors WHERE mailbox = {}", 1),
+            self._sql("SELECT uidvalidity, last_uid FROM mail_cursors WHERE mailbox = {}"),
             [mailbox],
         )
         if not rows:
@@ -72,8 +61,7 @@ class MailTables:
                 "INSERT INTO mail_cursors (mailbox, uidvalidity, last_uid, updated_at) "
                 "VALUES ({}, {}, {}, {}) ON CONFLICT (mailbox) DO UPDATE SET "
                 "uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, "
-                "updated_at = excluded.updated_at",
-                4,
+                "updated_at = excluded.updated_at"
             ),
             [cursor.mailbox, cursor.uidvalidity, cursor.last_uid, time.time()],
         )
@@ -90,21 +78,21 @@ class MailTables:
     async def mail_record(self, record_id: str) -> MailRecord | None:
         """One processed mail by id, or None."""
         rows = await self._page_rows(
-            self._sql(f"SELECT {_SELECT} FROM mail_records WHERE id = {{}}", 1), [record_id]
+            self._sql(f"SELECT {_SELECT} FROM mail_records WHERE id = {{}}"), [record_id]
         )
         return _record_from_row(rows[0]) if rows else None
 
     async def mail_record_by_key(self, key: str) -> MailRecord | None:
         """The record of a mail by its ``mailbox:uidvalidity:uid`` key, or None."""
         rows = await self._page_rows(
-            self._sql(f"SELECT {_SELECT} FROM mail_records WHERE mail_key = {{}}", 1), [key]
+            self._sql(f"SELECT {_SELECT} FROM mail_records WHERE mail_key = {{}}"), [key]
         )
         return _record_from_row(rows[0]) if rows else None
 
     async def label_mail(self, record_id: str, label: str) -> None:
         """Record an operator's class for a processed mail."""
         await self._mail_write(
-            self._sql("UPDATE mail_records SET label = {} WHERE id = {}", 2), [label, record_id]
+            self._sql("UPDATE mail_records SET label = {} WHERE id = {}"), [label, record_id]
         )
 
     async def list_mail(
@@ -127,8 +115,7 @@ class MailTables:
                 "INSERT INTO mailboxes (name, spec, paused, removed, updated_at) "
                 "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (name) DO UPDATE SET "
                 "spec = excluded.spec, paused = excluded.paused, removed = excluded.removed, "
-                "updated_at = excluded.updated_at",
-                5,
+                "updated_at = excluded.updated_at"
             ),
             [stored.name, stored.spec, int(stored.paused), int(stored.removed), time.time()],
         )

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.notify.outbox import Delivery, DeliveryPage, DeliveryState
-from runtime.store._pages import Placeholder, cut_page, page_query
+from runtime.store._pages import SqlTables, cut_page, page_query
 
 __all__ = ["DELIVERY_COLUMNS", "OutboxTables", "delivery_row"]
 
@@ -84,30 +84,15 @@ def _delivery_from_row(row: Sequence[Any]) -> Delivery:
     )
 
 
-class OutboxTables:
+class OutboxTables(SqlTables):
     """Mixin of :class:`~runtime.store.base.RobotStore`: the durable notification outbox."""
-
-    _placeholder: Placeholder
-
-    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
-        raise NotImplementedError
-
-    async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
-        raise NotImplementedError
-
-    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        raise NotImplementedError
-
-    def _osql(self, template: str, count: int) -> str:
-        return template.format(*(self._placeholder(n) for n in range(1, count + 1)))
 
     async def add_deliveries(self, deliveries: Sequence[Delivery]) -> int:
         """Insert deliveries not stored yet (by id or dedup key); answer how many were new."""
         added = 0
-        sql = self._osql(
+        sql = self._sql(
             f"INSERT INTO notifications ({_SELECT}) VALUES ({', '.join(['{}'] * len(_NAMES))}) "
-            "ON CONFLICT DO NOTHING RETURNING id",
-            len(_NAMES),
+            "ON CONFLICT DO NOTHING RETURNING id"
         )
         for delivery in deliveries:
             added += len(await self._write_returning(sql, delivery_row(delivery)))
@@ -116,10 +101,9 @@ class OutboxTables:
     async def due_deliveries(self, now: float, limit: int = 100) -> list[Delivery]:
         """Pending deliveries due at ``now``, soonest first, ``limit`` at most."""
         rows = await self._page_rows(
-            self._osql(
+            self._sql(
                 f"SELECT {_SELECT} FROM notifications WHERE state = 'pending' AND "
-                "next_attempt_at <= {} ORDER BY next_attempt_at, id LIMIT {}",
-                2,
+                "next_attempt_at <= {} ORDER BY next_attempt_at, id LIMIT {}"
             ),
             [now, limit],
         )
@@ -141,11 +125,10 @@ class OutboxTables:
         row = delivery_row(delivery)
         values = dict(zip(_NAMES, row, strict=True))
         changed = await self._write_returning(
-            self._osql(
+            self._sql(
                 "UPDATE notifications SET state = {}, attempts = {}, attempt_count = {}, "
                 "next_attempt_at = {}, updated_at = {} WHERE id = {} AND state = 'pending' "
-                "AND attempt_count = {} RETURNING id",
-                7,
+                "AND attempt_count = {} RETURNING id"
             ),
             [
                 values["state"],
@@ -162,7 +145,7 @@ class OutboxTables:
     async def get_delivery(self, delivery_id: str) -> Delivery | None:
         """One delivery by id, or None."""
         rows = await self._page_rows(
-            self._osql(f"SELECT {_SELECT} FROM notifications WHERE id = {{}}", 1), [delivery_id]
+            self._sql(f"SELECT {_SELECT} FROM notifications WHERE id = {{}}"), [delivery_id]
         )
         return _delivery_from_row(rows[0]) if rows else None
 
@@ -189,7 +172,7 @@ class OutboxTables:
     async def count_deliveries(self, state: DeliveryState) -> int:
         """How many deliveries are in ``state`` (the dead letter's size for ``dead``)."""
         rows = await self._page_rows(
-            self._osql("SELECT COUNT(*) FROM notifications WHERE state = {}", 1), [state.value]
+            self._sql("SELECT COUNT(*) FROM notifications WHERE state = {}"), [state.value]
         )
         return int(rows[0][0])
 
@@ -197,10 +180,9 @@ class OutboxTables:
         """Make a dead delivery pending and due now; False if it is not dead."""
         at = now if now is not None else time.time()
         changed = await self._write_returning(
-            self._osql(
+            self._sql(
                 "UPDATE notifications SET state = 'pending', next_attempt_at = {}, "
-                "updated_at = {} WHERE id = {} AND state = 'dead' RETURNING id",
-                3,
+                "updated_at = {} WHERE id = {} AND state = 'dead' RETURNING id"
             ),
             [at, at, delivery_id],
         )
@@ -209,19 +191,16 @@ class OutboxTables:
     async def disable_endpoint(self, name: str, reason: str, now: float | None = None) -> None:
         """Disable a webhook endpoint (a 410 answer) until :meth:`enable_endpoint`."""
         await self._mail_write(
-            self._osql(
+            self._sql(
                 "INSERT INTO notify_endpoints (name, disabled_at, reason) VALUES ({}, {}, {}) "
-                "ON CONFLICT (name) DO NOTHING",
-                3,
+                "ON CONFLICT (name) DO NOTHING"
             ),
             [name, now if now is not None else time.time(), reason[:500]],
         )
 
     async def enable_endpoint(self, name: str) -> None:
         """Enable a disabled webhook endpoint again."""
-        await self._mail_write(
-            self._osql("DELETE FROM notify_endpoints WHERE name = {}", 1), [name]
-        )
+        await self._mail_write(self._sql("DELETE FROM notify_endpoints WHERE name = {}"), [name])
 
     async def disabled_endpoints(self) -> dict[str, str]:
         """Disabled webhook endpoints: name -> reason."""

@@ -36,6 +36,11 @@ def postgres_placeholder(n: int) -> str:
     return f"${n}"
 
 
+def with_placeholders(template: str, placeholder: Placeholder) -> str:
+    """``template`` with its n-th ``{}`` replaced by the n-th parameter's placeholder."""
+    return template.format(*(placeholder(n) for n in range(1, template.count("{}") + 1)))
+
+
 def page_query(
     select: str,
     table: str,
@@ -71,3 +76,26 @@ def cut_page(
     """The first ``limit`` rows decoded, and the next page's cursor (None on the last page)."""
     items = [decode(row) for row in rows[:limit]]
     return items, items[-1].id if len(rows) > limit else None
+
+
+class SqlTables:
+    """Base of the store mixins that hold SQL both backends run (keyset pages, mail, outbox,
+    rules): what each asks of a backend, and its SQL with the backend's placeholders."""
+
+    _placeholder: Placeholder
+
+    async def _page_rows(self, sql: str, params: list[Any]) -> Sequence[Any]:
+        """Run a read; its rows."""
+        raise NotImplementedError
+
+    async def _mail_write(self, sql: str, params: Sequence[Any]) -> None:
+        """Run one write in its own transaction."""
+        raise NotImplementedError
+
+    async def _write_returning(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """Run one write in its own transaction; the rows it returns."""
+        raise NotImplementedError
+
+    def _sql(self, template: str) -> str:
+        """``template`` with this backend's placeholders (see :func:`with_placeholders`)."""
+        return with_placeholders(template, self._placeholder)

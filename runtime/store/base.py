@@ -12,9 +12,10 @@ from runtime.lifecycle import Transition
 from runtime.messages import Progress
 from runtime.models import Attempt, ModuleSpec, Robot, RobotStatus, RuleFiring
 from runtime.route_record import AttemptRoute
-from runtime.rules.model import RuleRecord, ScheduleState
+from runtime.rules.model import ScheduleState
 from runtime.store._mail import MailTables
 from runtime.store._outbox import OutboxTables
+from runtime.store._rules import RuleTables
 
 
 @dataclass(slots=True)
@@ -33,7 +34,7 @@ class AuditPage:
     next_cursor: str | None
 
 
-class RobotStore(MailTables, OutboxTables, ABC):
+class RobotStore(MailTables, OutboxTables, RuleTables, ABC):
     """Durable record of robots, their attempts, runtime-registered modules, rules, keys and
     audit.
 
@@ -135,27 +136,8 @@ class RobotStore(MailTables, OutboxTables, ABC):
     async def list_modules(self) -> list[ModuleSpec]:
         """Modules registered at run time, to re-deploy after a restart."""
 
-    # -- rules and schedules ------------------------------------------------------------
-
-    @abstractmethod
-    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
-        """Insert a rule; False if its id is taken.
-
-        With ``replace``, a stored rule of that id gets the record's spec and origin and
-        keeps its state (a schedule's cursor and counts); True either way.
-        """
-
-    @abstractmethod
-    async def delete_rule(self, rule_id: str) -> bool:
-        """Forget a rule (its firings stay); False if there is none."""
-
-    @abstractmethod
-    async def list_rules(self) -> list[RuleRecord]:
-        """Every rule with its state, by id."""
-
-    @abstractmethod
-    async def get_rule(self, rule_id: str) -> RuleRecord | None:
-        """One rule with its state, or None."""
+    # -- rules and schedules (save, delete, list and get a rule, list its firings: ----
+    # -- RuleTables, the same SQL on both stores) -----------------------------------------
 
     @abstractmethod
     async def advance_schedule(
@@ -178,12 +160,6 @@ class RobotStore(MailTables, OutboxTables, ABC):
     @abstractmethod
     async def record_firings(self, firings: Sequence[RuleFiring]) -> None:
         """Append rule firings in one transaction."""
-
-    @abstractmethod
-    async def list_firings(
-        self, rule_id: str, limit: int = 50, cursor: str | None = None
-    ) -> list[RuleFiring]:
-        """A rule's firings newest first; ``cursor`` (a firing id) continues a listing."""
 
     # -- API keys and audit --------------------------------------------------------------
 

@@ -14,11 +14,13 @@ from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
 from runtime.route_record import AttemptRoute, route_from_row
-from runtime.rules.model import RuleRecord, ScheduleState
+from runtime.rules.model import ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors, is_unavailable
 from runtime.store._keyset import KeysetPages, postgres_placeholder
 from runtime.store._outbox import DELIVERY_COLUMNS
+from runtime.store._pages import with_placeholders
+from runtime.store._rules import ADVANCE_SCHEDULE
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
 from runtime.store.group_commit import CommitInDoubt, GroupCommit
@@ -66,11 +68,7 @@ _INSERT_CHILDREN = (
     f"INSERT INTO robots ({c.ROBOT_SELECT}) SELECT * FROM {_unnest(c.ROBOT_COLUMNS)} "
     "ON CONFLICT DO NOTHING"
 )
-_INSERT_RULE = (
-    f"INSERT INTO rules ({c.RULE_SELECT}) "
-    f"VALUES ({', '.join(f'${i + 1}' for i in range(len(c.RULE_COLUMN_NAMES)))}) "
-    "ON CONFLICT DO NOTHING"
-)
+_ADVANCE_SCHEDULE = with_placeholders(ADVANCE_SCHEDULE, postgres_placeholder)
 _ROBOTS_BY_ID = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE id = ANY($1::text[])"
 _ROBOTS_BY_KEY = f"SELECT {c.ROBOT_SELECT} FROM robots WHERE idempotency_key = ANY($1::text[])"
 
@@ -287,40 +285,6 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
 
     # -- rules and schedules ------------------------------------------------------------
 
-    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
-        """Insert a rule; with ``replace``, replace the spec of one with its id (state kept)."""
-        row = c.rule_row(record)
-        with self._errors.translated():
-            async with self._require(self._write_pool).acquire() as conn, conn.transaction():
-                if replace:
-                    status = await conn.execute(
-                        "UPDATE rules SET spec = $1, origin = $2 WHERE id = $3",
-                        row[1],
-                        row[2],
-                        row[0],
-                    )
-                    if status == "UPDATE 1":
-                        return True
-                return bool(await conn.execute(_INSERT_RULE, *row) == "INSERT 0 1")
-
-    async def delete_rule(self, rule_id: str) -> bool:
-        """Forget a rule (its firings stay); False if there is none."""
-        with self._errors.translated():
-            status = await self._require(self._write_pool).execute(
-                "DELETE FROM rules WHERE id = $1", rule_id
-            )
-        return bool(status == "DELETE 1")
-
-    async def list_rules(self) -> list[RuleRecord]:
-        """Every rule with its state, by id."""
-        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules ORDER BY id")
-        return [c.rule_from_row(row) for row in rows]
-
-    async def get_rule(self, rule_id: str) -> RuleRecord | None:
-        """One rule with its state, or None."""
-        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules WHERE id = $1", rule_id)
-        return c.rule_from_row(rows[0]) if rows else None
-
     async def advance_schedule(
         self,
         rule_id: str,
@@ -339,12 +303,7 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
         with self._errors.translated():
             async with self._require(self._write_pool).acquire() as conn, conn.transaction():
                 status = await conn.execute(
-                    "UPDATE rules SET paused = $1, decided_until = $2, buffered_slot = $3, "
-                    "fired = $4, skipped = $5, version = version + 1 "
-                    "WHERE id = $6 AND version = $7",
-                    *c.state_row(state),
-                    rule_id,
-                    version,
+                    _ADVANCE_SCHEDULE, *c.state_row(state), rule_id, version
                 )
                 if status != "UPDATE 1":
                     return None
@@ -368,27 +327,6 @@ class PostgresStore(GroupCommitWrites, KeysetPages, RobotStore):
             await self._require(self._write_pool).execute(
                 _INSERT_FIRINGS, *_columns(rows, len(c.FIRING_COLUMNS))
             )
-
-    async def list_firings(
-        self, rule_id: str, limit: int = 50, cursor: str | None = None
-    ) -> list[RuleFiring]:
-        """A rule's firings newest first, after ``cursor`` (a firing id) if given."""
-        if cursor is None:
-            rows = await self._read(
-                f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = $1 "
-                "ORDER BY id DESC LIMIT $2",
-                rule_id,
-                limit,
-            )
-        else:
-            rows = await self._read(
-                f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = $1 AND id < $2 "
-                "ORDER BY id DESC LIMIT $3",
-                rule_id,
-                cursor,
-                limit,
-            )
-        return [c.firing_from_row(row) for row in rows]
 
     # -- API keys and audit --------------------------------------------------------------
 

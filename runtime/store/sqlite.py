@@ -14,11 +14,13 @@ from runtime.errors import StoreError
 from runtime.keys import ApiKey, AuditEntry
 from runtime.models import Attempt, ModuleSpec, Robot, RuleFiring
 from runtime.route_record import AttemptRoute, route_from_row
-from runtime.rules.model import RuleRecord, ScheduleState
+from runtime.rules.model import ScheduleState
 from runtime.store import _codec as c
 from runtime.store._errors import StoreErrors
 from runtime.store._keyset import KeysetPages, sqlite_placeholder
 from runtime.store._outbox import DELIVERY_COLUMNS
+from runtime.store._pages import with_placeholders
+from runtime.store._rules import ADVANCE_SCHEDULE
 from runtime.store._writes import GroupCommitWrites
 from runtime.store.base import RobotStore
 from runtime.store.group_commit import GroupCommit
@@ -53,9 +55,7 @@ _INSERT_DELIVERY = (
     f"INSERT INTO notifications ({', '.join(n for n, _ in DELIVERY_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(DELIVERY_COLUMNS))}) ON CONFLICT DO NOTHING"
 )
-_INSERT_RULE = (
-    f"INSERT INTO rules ({c.RULE_SELECT}) VALUES ({', '.join('?' * len(c.RULE_COLUMN_NAMES))})"
-)
+_ADVANCE_SCHEDULE = with_placeholders(ADVANCE_SCHEDULE, sqlite_placeholder)
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 _INSERT_KEY = (
     f"INSERT INTO api_keys ({c.KEY_SELECT}) VALUES ({', '.join('?' * len(c.KEY_COLUMN_NAMES))})"
@@ -181,37 +181,6 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
 
     # -- rules and schedules ------------------------------------------------------------
 
-    async def save_rule(self, record: RuleRecord, replace: bool = False) -> bool:
-        """Insert a rule; with ``replace``, replace the spec of one with its id (state kept)."""
-
-        def save(conn: sqlite3.Connection) -> bool:
-            row = c.rule_row(record)
-            if replace:
-                cursor = conn.execute(
-                    "UPDATE rules SET spec = ?, origin = ? WHERE id = ?", (row[1], row[2], row[0])
-                )
-                if cursor.rowcount == 1:
-                    return True
-            return conn.execute(_INSERT_RULE + " ON CONFLICT DO NOTHING", row).rowcount == 1
-
-        return await self._write_fn(save)
-
-    async def delete_rule(self, rule_id: str) -> bool:
-        """Forget a rule (its firings stay); False if there is none."""
-        return await self._write_fn(
-            lambda conn: conn.execute("DELETE FROM rules WHERE id = ?", (rule_id,)).rowcount == 1
-        )
-
-    async def list_rules(self) -> list[RuleRecord]:
-        """Every rule with its state, by id."""
-        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules ORDER BY id", ())
-        return [c.rule_from_row(row) for row in rows]
-
-    async def get_rule(self, rule_id: str) -> RuleRecord | None:
-        """One rule with its state, or None."""
-        rows = await self._read(f"SELECT {c.RULE_SELECT} FROM rules WHERE id = ?", (rule_id,))
-        return c.rule_from_row(rows[0]) if rows else None
-
     async def advance_schedule(
         self,
         rule_id: str,
@@ -230,11 +199,7 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         firing_rows = [c.firing_row(firing) for firing in firings]
 
         def advance(conn: sqlite3.Connection) -> list[Robot] | None:
-            cursor = conn.execute(
-                "UPDATE rules SET paused = ?, decided_until = ?, buffered_slot = ?, fired = ?, "
-                "skipped = ?, version = version + 1 WHERE id = ? AND version = ?",
-                (*c.state_row(state), rule_id, version),
-            )
+            cursor = conn.execute(_ADVANCE_SCHEDULE, (*c.state_row(state), rule_id, version))
             if cursor.rowcount != 1:
                 return None
             stored = self._create(conn, c.CreateRobots(rows, list(robots), [None] * len(rows)))
@@ -248,18 +213,6 @@ class SqliteStore(GroupCommitWrites, KeysetPages, RobotStore):
         if firings:
             rows = [c.firing_row(firing) for firing in firings]
             await self._write_fn(lambda conn: conn.executemany(_INSERT_FIRING, rows))
-
-    async def list_firings(
-        self, rule_id: str, limit: int = 50, cursor: str | None = None
-    ) -> list[RuleFiring]:
-        """A rule's firings newest first, after ``cursor`` (a firing id) if given."""
-        sql = f"SELECT {c.FIRING_SELECT} FROM rule_firings WHERE rule_id = ?"
-        params: list[Any] = [rule_id]
-        if cursor is not None:
-            sql += " AND id < ?"
-            params.append(cursor)
-        rows = await self._read(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
-        return [c.firing_from_row(row) for row in rows]
 
     # -- API keys and audit --------------------------------------------------------------
 

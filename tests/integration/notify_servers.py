@@ -1,7 +1,6 @@
 """Real receivers for the notification tests: webhook endpoints (aiohttp servers on free
 ports that verify each request with the Standard Webhooks reference ``Webhook.verify`` and
-fail on demand) and an SMTP server (aiosmtpd in the test process, answering 451 or 550 for
-the recipients told to)."""
+fail on demand). The SMTP server is :class:`cluster.smtp_sink.SmtpSink`."""
 
 from __future__ import annotations
 
@@ -11,12 +10,9 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from typing import Any
 
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from standardwebhooks import Webhook, WebhookVerificationError
 
 from tests.integration.conftest import free_port
@@ -106,51 +102,3 @@ class WebhookReceiver:
         """Stop listening."""
         if self._runner is not None:
             await self._runner.cleanup()
-
-
-class _Handler:
-    def __init__(self, sink: SmtpSink) -> None:
-        self.sink = sink
-
-    async def handle_RCPT(
-        self, server: Any, session: Any, envelope: Any, address: str, options: Any
-    ) -> str:
-        answer = self.sink.answers.get(address)
-        if answer:
-            self.sink.refusals[address] += 1
-            return answer
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        mail = message_from_bytes(envelope.original_content, policy=policy.default)
-        assert isinstance(mail, EmailMessage)
-        self.sink.mails.append(mail)
-        self.sink.arrivals.append(time.time())
-        return "250 Message accepted"
-
-
-class SmtpSink:
-    """aiosmtpd on a free port; ``answers[address]`` (``"451 ..."``, ``"550 ..."``) refuses
-    that recipient until removed; every accepted mail is kept in ``mails``."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.answers: dict[str, str] = {}
-        self.refusals: Counter[str] = Counter()
-        self.mails: list[EmailMessage] = []
-        self.arrivals: list[float] = []
-        self.port = port or free_port()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
-
-    def start(self) -> SmtpSink:
-        """Serve on its own thread."""
-        self._controller.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._controller.stop()
-
-    def by_delivery(self) -> dict[str, EmailMessage]:
-        """Accepted mails by delivery id (the last of each)."""
-        return {str(m["X-Robofleet-Delivery-Id"]): m for m in self.mails}

@@ -160,7 +160,7 @@ async def test_an_idle_ocr_pool_leaves_a_cpu_to_a_module_that_asks_for_one(tmp_p
     """The shipped modules on a fresh ``robofleet up`` (no ``[[modules]]``): the OCR pool
     holds one CPU while idle, so a module reserving the other CPUs is placed and runs; under
     OCR load the pool asks for more workers but stays within the CPUs left (none)."""
-    import tests.ocr_samples as samples
+    import cluster.invoice_samples as samples
     from runtime.ocr import TesseractEngine
     from tests.integration.conftest import robofleet_up, service_missing
 

@@ -24,17 +24,11 @@ import pytest
 import ray
 
 from cluster import cli
-from tests import ocr_samples as samples
-from tests.dovecot import Dovecot, dovecot_binary
+from cluster import invoice_samples as samples
+from cluster.dovecot import Dovecot, append_all, dovecot_binary, inbox_uids
+from cluster.invoice_samples import invoice_mail
 from tests.integration.conftest import service_missing, wait_terminal, wait_until
-from tests.mail_samples import (
-    append_all,
-    inbox_uids,
-    invoice_mail,
-    malformed_corpus,
-    support_mail,
-    text_mail,
-)
+from tests.mail_samples import malformed_corpus, support_mail, text_mail
 
 MAIL_COUNT = int(os.environ.get("ROBOFLEET_TEST_MAILS", "500"))
 """Mails of the exactly-once test (the issue's figure); smaller for a quick local run."""

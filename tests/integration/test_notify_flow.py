@@ -18,6 +18,7 @@ import uuid
 import ray
 
 from cluster import cli
+from cluster.smtp_sink import SmtpSink
 from tests.integration.conftest import (
     NOTIFY_HOOK_PORT,
     NOTIFY_HOOK_SECRET,
@@ -25,7 +26,7 @@ from tests.integration.conftest import (
     wait_terminal,
     wait_until,
 )
-from tests.integration.notify_servers import SmtpSink, WebhookReceiver
+from tests.integration.notify_servers import WebhookReceiver
 
 INVOICE = {
     "number": "F-2026-0042",

@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from actors.notifier import Notifier
+from cluster.smtp_sink import SmtpSink
 from runtime.lifecycle import Transition
 from runtime.models import Robot, RobotRequest, RobotStatus, new_robot_id
 from runtime.notify.model import Channel
@@ -36,7 +37,7 @@ from runtime.notify.settings import NotifySettings
 from runtime.store import SqliteStore
 from runtime.store.base import RobotStore
 from tests.integration.conftest import ROOT, free_port, wait_until
-from tests.integration.notify_servers import SmtpSink, WebhookReceiver, new_secret
+from tests.integration.notify_servers import WebhookReceiver, new_secret
 from tests.integration.test_store_contract import OpenStore, open_backend  # noqa: F401
 
 N = int(os.environ.get("ROBOFLEET_TEST_NOTIFY_N", "500"))

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import tests.ocr_samples as samples
+import cluster.invoice_samples as samples
 from runtime.errors import BadPayload
 from runtime.models import Robot
 from runtime.ocr import InvoiceExtract, OcrEngine, TesseractEngine

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 import ray
 
-import tests.ocr_samples as samples
+import cluster.invoice_samples as samples
 from runtime.ocr import TesseractEngine
 from runtime.ocr.invoice import FIELDS
 from tests.integration.conftest import (

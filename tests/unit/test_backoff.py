@@ -48,6 +48,23 @@ def test_never_exceeds_cap_at_max_attempts():
     assert all(0.5 <= backoff_delay(50, 0.5, 1.0, rng=rng) <= 1.0 for _ in range(100))
 
 
+def test_a_spread_either_side_doubles_up_to_the_cap_like_a_redis_reconnect():
+    # RedisLink's schedule: 0.2 s doubling up to 5 s, each wait within +-20 %
+    upper = [backoff_delay(n, 0.2, 5.0, rng=Upper(), spread=(0.8, 1.2)) for n in range(1, 8)]
+    lower = [backoff_delay(n, 0.2, 5.0, rng=Lower(), spread=(0.8, 1.2)) for n in range(1, 8)]
+    ceilings = [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    assert upper == pytest.approx([1.2 * c for c in ceilings])
+    assert lower == pytest.approx([0.8 * c for c in ceilings])
+    assert backoff_delay(9, 2.0, 2.0, spread=(1.0, 1.0)) == 2.0  # no jitter: a fixed wait
+
+
+@pytest.mark.parametrize("attempt", [1_100, 10**6])
+def test_a_long_run_of_failures_stays_at_the_cap(attempt):
+    # 0.5 * 2**1099 does not fit a float: the count of an endless outage must not raise
+    assert backoff_delay(attempt, 0.5, 30.0, rng=Upper()) == 30.0
+    assert backoff_delay(attempt, 0.5, 30.0, rng=Lower()) == 15.0
+
+
 @pytest.mark.parametrize("attempt", [0, -3])
 def test_attempt_below_one_uses_base(attempt):
     assert backoff_delay(attempt, 0.5, 30.0, rng=Upper()) == 0.5

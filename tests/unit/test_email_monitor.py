@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from actors.email_monitor import EmailMonitor
+from cluster.invoice_samples import invoice_mail
 from runtime.config import Settings
 from runtime.mail.imap import FolderState, MailboxUnreachable
 from runtime.mail.mailbox import MailAction, MailboxSpec, MailSettings
 from runtime.mail.records import MailCursor
 from runtime.messages import DocumentAnswer, SubmitAnswer, SubmitRequest
 from runtime.store.sqlite import SqliteStore
-from tests.mail_samples import invoice_mail, support_mail, text_mail
+from tests.mail_samples import support_mail, text_mail
 
 
 class FakeSession:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from cluster.invoice_samples import invoice_mail
 from runtime.errors import ConfigError
 from runtime.mail.mailbox import MailboxSpec, MailRule, MailSettings, mailbox_password
 from runtime.mail.parse import parse_mail
 from runtime.mail.plan import AttachedDocument, plan_robots
-from tests.mail_samples import invoice_mail, malformed_corpus, support_mail
+from tests.mail_samples import malformed_corpus, support_mail
 
 LIMITS = MailSettings(
     max_attachment_bytes=1024 * 1024, max_unpacked_bytes=1024 * 1024, max_message_bytes=4096

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
+from runtime.errors import ConfigError
 from runtime.lifecycle import succeed
 from runtime.models import FiringOutcome, RobotStatus
 from runtime.notify.model import Channel
@@ -23,6 +24,7 @@ from runtime.notify.outbox import (
     new_delivery,
     replayed,
 )
+from runtime.notify.settings import AppriseTarget, WebhookEndpoint, apprise_urls, endpoint_secrets
 from runtime.notify.webhook import outcome_of, sign, webhook_body
 from tests.unit.fakes import eventually, fast_settings
 from tests.unit.test_orchestrator import running, submit, task
@@ -182,3 +184,16 @@ async def test_a_notify_rule_fires_only_where_its_when_holds(tmp_path: Path) -> 
         assert firing.outcome is FiringOutcome.FIRED and firing.source == loud.id
         deliveries = (await orchestrator.store.list_deliveries()).deliveries
         assert len(deliveries) == 2  # its two recipients, for the loud robot alone
+
+
+def test_env_secrets_and_urls_are_read_as_words_and_their_absence_names_the_variable() -> None:
+    endpoint = WebhookEndpoint(name="ops", url="https://example.test/hook", secrets_env="HOOK")
+    target = AppriseTarget(name="chat", urls_env="CHAT_URLS")
+    assert endpoint_secrets(endpoint, {"HOOK": " new  old "}) == ["new", "old"]
+    assert apprise_urls(target, {"CHAT_URLS": "a://x\nb://y"}) == ["a://x", "b://y"]
+    with pytest.raises(ConfigError, match="^webhook ops: environment variable HOOK is not set$"):
+        endpoint_secrets(endpoint, {"HOOK": "  "})
+    with pytest.raises(
+        ConfigError, match="^apprise chat: environment variable CHAT_URLS is not set$"
+    ):
+        apprise_urls(target, {})

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-import tests.ocr_samples as samples
+import cluster.invoice_samples as samples
 from runtime.errors import BadPayload
 from runtime.models import HealthState, Robot
 from runtime.ocr import DocumentStore, InvoiceExtract, OcrEngine, OcrExtract

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-import tests.ocr_samples as samples
+import cluster.invoice_samples as samples
 from runtime.errors import BadPayload
 from runtime.ocr import (
     EngineFailed,

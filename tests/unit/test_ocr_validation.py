@@ -8,7 +8,7 @@ import time
 import pytest
 from PIL import Image
 
-import tests.ocr_samples as samples
+import cluster.invoice_samples as samples
 from runtime.errors import BadPayload
 from runtime.ocr import OcrLimits, OcrSettings, open_document, validate_document
 

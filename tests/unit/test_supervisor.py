@@ -302,3 +302,9 @@ def test_a_slot_that_keeps_losing_its_replica_restarts_it_later_and_later(
     clock[0] += actors.deployment.STABLE_AFTER_S  # it ran long enough: no crash loop
     slot.start_replacing()
     assert slot.restart_delay() == 0.0
+
+
+def test_a_slot_crash_looping_for_days_waits_the_longest_delay() -> None:
+    slot = ReplicaSlot("work", 0, slots=1)
+    slot.quick_losses = 5_000  # 0.5 * 2**4998 would not fit a float
+    assert slot.restart_delay() == actors.deployment.MAX_RESTART_DELAY_S

@@ -1,6 +1,7 @@
-"""Seeded generators of OCR test documents: invoices (image and PDF) and bad documents.
+"""Seeded generators of invoices with known fields (images, image-only "scanned" PDFs, PDFs
+with a text layer, and a mail carrying one) and of bad documents.
 
-Importable helper for the OCR tests; it holds no tests. Everything is made here from
+Used by ``robofleet demo``, the OCR and mail tests and the benchmarks. Everything is made from
 fonts on the machine (DejaVu, from the ``fonts-dejavu-core`` package) and Pillow; PDFs are
 written by hand so no PDF-writing library is needed.
 """
@@ -14,6 +15,8 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 import numpy as np
@@ -486,6 +489,23 @@ def invoice_samples(count: int = 40, seed: int = 20240601) -> list[InvoiceSample
     return samples
 
 
+def scanned_invoice(seed: int = 18) -> InvoiceSample:
+    """One invoice as an office scanner makes it: drawn, skewed 1.5 degrees, grainy and
+    washed out, in an image-only PDF (no text layer, so only OCR reads it)."""
+    rng = random.Random(seed)
+    invoice = random_invoice(rng)
+    page = degrade(rotate(render_invoice(invoice, "sans"), 1.5), rng, strength=0.7)
+    return InvoiceSample(
+        name=f"scanned-invoice-{seed}",
+        data=encode(page, "pdf"),
+        truth=invoice.truth(),
+        font="sans",
+        quality="noisy",
+        rotation=1.5,
+        container="pdf-image",
+    )
+
+
 def poor_scan(seed: int = 11) -> bytes:
     """A washed-out, grainy, blurred, skewed low-resolution JPEG scan of an invoice.
 
@@ -498,3 +518,21 @@ def poor_scan(seed: int = 11) -> bytes:
     page = degrade(page, rng, strength=1.5)
     page = page.filter(ImageFilter.GaussianBlur(0.8))
     return encode(page, "jpeg", quality=35)
+
+
+# --------------------------------------------------------------------------- mail
+
+
+def invoice_mail(pdf: bytes, number: str, body_extra: str = "") -> bytes:
+    """A mail with an invoice attached as a PDF."""
+    msg = EmailMessage()
+    msg["From"] = "billing@supplier.example"
+    msg["To"] = "ap@example.com"
+    msg["Subject"] = f"Invoice {number} attached"
+    msg["Message-ID"] = make_msgid(domain="supplier.example")
+    msg.set_content(
+        f"Dear customer,\n\nplease find attached our invoice {number} for the services of "
+        f"this month. Payment is due within 30 days.\n{body_extra}\nKind regards,\nBilling"
+    )
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=f"{number}.pdf")
+    return msg.as_bytes()

@@ -1,4 +1,5 @@
-"""A throwaway Dovecot IMAP server for tests: static passdb, maildir, no TLS, a free port.
+"""A throwaway Dovecot IMAP server (for ``robofleet demo``, the mail tests and benchmark):
+static passdb, maildir, no TLS, a free port; and mail delivered to it by IMAP APPEND.
 
 Everything it writes (config, base_dir, state, mail, log) sits under one temp dir; it never
 reads /etc/dovecot, so a system instance is left alone. Run as root it serves mail as the
@@ -14,6 +15,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import aioimaplib
 
 PASSWORD = "imap-test-pass"
 
@@ -161,3 +164,32 @@ class Dovecot:
         """Stop and start again on the same port with the same mail."""
         self.stop()
         self.start()
+
+
+async def append_all(
+    port: int, user: str, password: str, messages: list[bytes], timeout_s: float = 120.0
+) -> None:
+    """Deliver messages to ``user``'s INBOX by IMAP APPEND, in order; each call is bounded
+    by ``timeout_s`` (a connection the server drops mid-APPEND fails no sooner)."""
+    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=timeout_s)
+    await client.wait_hello_from_server()
+    await client.login(user, password)
+    try:
+        for message in messages:
+            response = await client.append(message, mailbox="INBOX")
+            assert response.result == "OK", response
+    finally:
+        await client.logout()
+
+
+async def inbox_uids(port: int, user: str, password: str) -> list[int]:
+    """Every UID in ``user``'s INBOX."""
+    client = aioimaplib.IMAP4("127.0.0.1", port, timeout=30)
+    await client.wait_hello_from_server()
+    await client.login(user, password)
+    try:
+        await client.select("INBOX")
+        response = await client.uid_search("ALL", charset=None)
+        return sorted(int(w) for w in bytes(response.lines[0]).split() if w.isdigit())
+    finally:
+        await client.logout()
