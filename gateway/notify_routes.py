@@ -3,7 +3,9 @@ dead letter's replay (``POST /v1/notifications/{delivery_id}/replay``) and the w
 endpoints a 410 disabled (``GET /v1/webhooks``, ``POST /v1/webhooks/{name}/enable``).
 
 An admin key sees every delivery of every channel (the dead letter is ``?state=dead``);
-any other key sees the in-app notifications addressed to its key id. A replay (admin)
+any other key sees the in-app notifications addressed to its key id, and
+``GET /v1/notifications/stream`` (:mod:`gateway.notify_stream`) sends that feed as
+server-sent events. A replay (admin)
 makes a dead delivery pending and due now; the ``notifier`` sends it at its next pass.
 Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
 """
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.auth import CALLER
 from gateway.http import json_response, parse
+from gateway.notify_stream import DELIVERY_ID, StreamQuery, stream_notifications
 from gateway.spec import json_answer, operation, query_parameters
 from gateway.state import SETTINGS, STORE
 from runtime.errors import NotificationNotFound, NotReplayable
@@ -29,7 +32,7 @@ from runtime.notify.settings import ENDPOINT_NAME
 
 __all__ = ["MODELS", "NOTIFIER", "PATHS", "ROUTES", "NotifierTally", "notify_metrics_text"]
 
-DELIVERY_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+DELIVERY_ID_PATTERN = DELIVERY_ID.pattern
 
 
 class NotifierTally(Protocol):
@@ -227,6 +230,7 @@ async def enable_endpoint(request: web.Request) -> web.Response:
 
 ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/v1/notifications", list_notifications), Permission.READ),
+    (web.get("/v1/notifications/stream", stream_notifications), Permission.READ),
     (web.get("/v1/notifications/{delivery_id}", get_notification), Permission.READ),
     (web.post("/v1/notifications/{delivery_id}/replay", replay_notification), Permission.ADMIN),
     (web.get("/v1/webhooks", list_endpoints), Permission.ADMIN),
@@ -243,6 +247,21 @@ MODELS: list[type[BaseModel]] = [
     WebhookEndpointList,
 ]
 """The models :data:`PATHS` refers to."""
+
+# One server-sent event of the stream (OpenAPI before 3.2 describes each event).
+_NOTIFICATION_EVENT = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+        "event": {"type": "string", "enum": ["notification"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/NotificationView"},
+        },
+    },
+}
 
 _ID_PARAMETER = [
     {
@@ -262,6 +281,30 @@ PATHS: dict[str, Any] = {
             {"200": json_answer(NotificationPage, "a page of notifications")},
             (422,),
             parameters=query_parameters(NotificationQuery),
+        ),
+    },
+    "/v1/notifications/stream": {
+        "get": operation(
+            "streamNotifications",
+            "Server-sent events of the caller's new notifications (the feed "
+            "GET /v1/notifications lists); resumes after the Last-Event-ID header",
+            {
+                "200": {
+                    "description": "one 'notification' event per delivery (NotificationView "
+                    "JSON, its id the event id), ': keep-alive' comments while quiet",
+                    "content": {"text/event-stream": {"schema": _NOTIFICATION_EVENT}},
+                }
+            },
+            parameters=[
+                *query_parameters(StreamQuery),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "description": "The last delivery id received: resume after it.",
+                    "schema": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+                },
+            ],
         ),
     },
     "/v1/notifications/{delivery_id}": {

@@ -90,6 +90,13 @@ class NotifySettings(BaseModel):
     poll_s: float = Field(1.0, gt=0, le=60, allow_inf_nan=False)
     concurrency: int = Field(16, ge=1, le=1000, description="Sends in flight at once.")
     batch: int = Field(200, ge=1, le=10_000, description="Due deliveries read per pass.")
+    stream_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        allow_inf_nan=False,
+        description="Quiet seconds before a notification stream sends a keep-alive comment.",
+    )
 
     def schedule(self, channel: Channel) -> tuple[float, ...]:
         """The retry schedule of ``channel``: its own, else the Standard Webhooks one."""
