@@ -76,6 +76,15 @@ async def notify_metrics_text(app: web.Application) -> bytes:
                     f'robofleet_notification_attempts_total{{channel="{channel}",'
                     f'outcome="{outcome}"}} {n}'
                 )
+            lines += [
+                "# HELP robofleet_notifications_rate_limited_total Sends postponed by their "
+                "channel's rate limit",
+                "# TYPE robofleet_notifications_rate_limited_total counter",
+            ]
+            lines += [
+                f'robofleet_notifications_rate_limited_total{{channel="{c}"}} {n}'
+                for c, n in sorted(figures.rate_limited.items())
+            ]
     try:
         dead = await app[STORE].count_deliveries(DeliveryState.DEAD)
     except Exception:

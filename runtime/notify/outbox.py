@@ -14,7 +14,7 @@ delivery ``dead`` (the dead letter), from where a replay makes it pending again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -110,12 +110,13 @@ class Delivery(BaseModel):
 @dataclass(slots=True)
 class NotifierFigures:
     """The notifier's counts since it started (a typed message to the gateway's
-    ``/metrics``): deliveries by channel, attempts by ``channel:outcome``, and the dead
-    letter's size at its last pass."""
+    ``/metrics``): deliveries by channel, attempts by ``channel:outcome``, the dead
+    letter's size at its last pass, and sends its channel's rate limit postponed by channel."""
 
     delivered: dict[str, int]
     attempts: dict[str, int]
     dead: int = 0
+    rate_limited: dict[str, int] = field(default_factory=dict)
 
 
 class DeliveryPage(BaseModel):
