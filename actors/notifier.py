@@ -222,6 +222,7 @@ class Notifier:
             return  # another writer recorded this attempt (a replay raced it)
         if updated.state is DeliveryState.DELIVERED:
             self.figures.delivered[channel] = self.figures.delivered.get(channel, 0) + 1
+            self.figures.observe_latency(channel, max(0.0, now - delivery.created_at))
         elif updated.state is DeliveryState.DEAD:
             log.warning("notifier: delivery %s is dead: %s", delivery.id, result.error)
 

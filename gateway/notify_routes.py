@@ -13,6 +13,7 @@ Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -27,7 +28,13 @@ from gateway.state import SETTINGS, STORE
 from runtime.errors import NotificationNotFound, NotReplayable
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
-from runtime.notify.outbox import Attempt, Delivery, DeliveryState, NotifierFigures
+from runtime.notify.outbox import (
+    LATENCY_BUCKETS,
+    Attempt,
+    Delivery,
+    DeliveryState,
+    NotifierFigures,
+)
 from runtime.notify.settings import ENDPOINT_NAME
 
 __all__ = ["MODELS", "NOTIFIER", "PATHS", "ROUTES", "NotifierTally", "notify_metrics_text"]
@@ -76,6 +83,7 @@ async def notify_metrics_text(app: web.Application) -> bytes:
                     f'robofleet_notification_attempts_total{{channel="{channel}",'
                     f'outcome="{outcome}"}} {n}'
                 )
+            lines += _latency_lines(figures)
             lines += [
                 "# HELP robofleet_notifications_rate_limited_total Sends postponed by their "
                 "channel's rate limit",
@@ -96,6 +104,28 @@ async def notify_metrics_text(app: web.Application) -> bytes:
             f"robofleet_notifications_dead {dead}",
         ]
     return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+LATENCY = "robofleet_notification_delivery_latency_seconds"
+
+
+def _latency_lines(figures: NotifierFigures) -> list[str]:
+    """The delivery latency histogram per channel, from an outbox record's creation to
+    its delivery, in Prometheus text (cumulative buckets, ``_sum``, ``_count``)."""
+    lines = [
+        f"# HELP {LATENCY} Seconds from a notification's outbox record to its delivery",
+        f"# TYPE {LATENCY} histogram",
+    ]
+    for channel, counts in sorted(figures.latency.items()):
+        running = 0
+        for bound, count in zip((*LATENCY_BUCKETS, math.inf), counts, strict=True):
+            running += count
+            le = "+Inf" if bound == math.inf else repr(float(bound))
+            lines.append(f'{LATENCY}_bucket{{channel="{channel}",le="{le}"}} {running}')
+        total = figures.latency_sum.get(channel, 0.0)
+        lines.append(f'{LATENCY}_sum{{channel="{channel}"}} {total}')
+        lines.append(f'{LATENCY}_count{{channel="{channel}"}} {running}')
+    return lines
 
 
 class NotificationQuery(BaseModel):

@@ -1,21 +1,30 @@
 """Per-channel rate limits of the notifier against a real webhook receiver (an aiohttp server
 verifying each signature): sends past the bucket wait, pending with a next attempt time and
-no attempt recorded, and all arrive, none failed or dropped."""
+no attempt recorded, and all arrive, none failed or dropped. The gateway's ``/metrics``
+then carries the delivery latency histogram per channel and the dead letter's size."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
 
 from actors.notifier import Notifier
+from gateway.app import create_app
+from runtime.config import Settings
+from runtime.keys import Role, new_api_key
 from runtime.notify.model import Channel
-from runtime.notify.outbox import DeliveryState, Outcome, new_delivery
+from runtime.notify.outbox import DeliveryState, NotifierFigures, Outcome, new_delivery
 from runtime.notify.settings import DEFAULT_CHANNEL_LIMITS, NotifySettings
 from runtime.store import SqliteStore
 from tests.integration.conftest import wait_until
+from tests.integration.gateway_app import FakeControlPlane
 from tests.integration.notify_servers import WebhookReceiver, new_secret
 
 N = 10
@@ -92,3 +101,62 @@ async def test_a_throttled_send_waits_and_is_delivered_never_failed(
     assert notifier.figures.rate_limited["webhook"] >= N - 2
     assert notifier.figures.attempts == {"webhook:delivered": N}
 
+
+class _Tally:
+    """The in-process notifier's figures as the gateway asks for them (Ray's client does
+    the same through the actor)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    async def tally(self) -> NotifierFigures:
+        return self.notifier.figures
+
+
+async def test_metrics_carry_the_delivery_latency_histogram_and_the_dead_letter(
+    receiver: WebhookReceiver, store: SqliteStore, tmp_path: Path
+) -> None:
+    notifier = Notifier(store, _settings(receiver), environ={"HOOK_SECRET": receiver.secret})
+    message = {"subject": "s", "text": "{}", "html": ""}
+    old = time.time() - 3.0  # written 3 s ago: its latency is at least that
+    hooks = [new_delivery("late", Channel.WEBHOOK, "hook", message, now=old)]
+    hooks += [new_delivery(f"h{n}", Channel.WEBHOOK, "hook", message) for n in range(4)]
+    inapp = new_delivery("in", Channel.INAPP, "key", message)
+    lost = new_delivery("lost", Channel.WEBHOOK, "nowhere", message)  # no such endpoint: dead
+    await store.add_deliveries([*hooks, inapp, lost])
+    await notifier.start()
+    try:
+
+        async def settled() -> bool:
+            return await store.count_deliveries(DeliveryState.PENDING) == 0
+
+        await wait_until(settled, 30, 0.05)
+    finally:
+        await notifier.stop()
+    app = create_app(
+        Settings(data_dir=tmp_path), FakeControlPlane(store), store, notifier=_Tally(notifier)
+    )
+    secret, record = new_api_key(Role.ADMIN)
+    async with TestClient(TestServer(app)) as client:
+        await store.create_api_key(record)
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {secret}"})
+        assert response.status == 200
+        text = await response.text()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    name = "robofleet_notification_delivery_latency_seconds"
+    assert samples[(f"{name}_count", (("channel", "webhook"),))] == 5
+    assert samples[(f"{name}_count", (("channel", "inapp"),))] == 1
+    assert samples[(f"{name}_bucket", (("channel", "webhook"), ("le", "1.0")))] == 4
+    assert samples[(f"{name}_bucket", (("channel", "webhook"), ("le", "+Inf")))] == 5
+    assert samples[(f"{name}_sum", (("channel", "webhook"),))] >= 3.0
+    assert samples[("robofleet_notifications_dead", ())] == 1
+    promtool = shutil.which("promtool")
+    if promtool is not None:  # Debian's prometheus package; the alert rule tests need it too
+        checked = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert name not in checked.stdout + checked.stderr, checked.stdout + checked.stderr
