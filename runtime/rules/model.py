@@ -11,10 +11,12 @@ schedules and notifications (a ``notify`` action beside ``submit``).
                        "map": {"document_id": "payload.document_id"}}}}
 
 ``do`` names exactly one action: ``submit`` a robot or ``notify`` (see
-:mod:`runtime.notify.model`; a notify rule fires on robot events). ``on`` names exactly
-one trigger: a robot event (type and terminal statuses), a queue
-length (type and items) or a schedule (cron or interval). ``when`` and the values of
-``map`` are JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
+:mod:`runtime.notify.model`; a notify rule fires on robot events or alerts). ``on`` names
+exactly one trigger: a robot event (type and terminal statuses), a queue
+length (type and items), a schedule (cron or interval) or an Alertmanager alert (name,
+labels, firing or resolved; it can only notify, see :mod:`runtime.notify.alerts`).
+``when`` and the values of ``map`` are JMESPath expressions evaluated on the event (see
+:mod:`runtime.rules.mapping`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
 __all__ = [
     "EVENT_STATUSES",
+    "AlertTrigger",
     "RULE_ID_PATTERN",
     "Overlap",
     "QueueTrigger",
@@ -145,26 +148,58 @@ class ScheduleTrigger(BaseModel):
         return self
 
 
+_LabelName = Annotated[StoreText, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,127}$")]
+_LabelValue = Annotated[StoreText, Field(max_length=1000)]
+
+
+AlertStatus = Literal["firing", "resolved"]
+
+
+def _firing() -> list[AlertStatus]:
+    return ["firing"]
+
+
+class AlertTrigger(BaseModel):
+    """``on.alert``: an Alertmanager alert (``POST /v1/alerts``) named one of ``alertname``
+    (any name when empty), whose labels hold every pair of ``labels``, in one of ``status``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alertname: list[_LabelValue] = Field(default_factory=list, max_length=100)
+    labels: dict[_LabelName, _LabelValue] = Field(default_factory=dict, max_length=32)
+    status: list[AlertStatus] = Field(default_factory=_firing, min_length=1, max_length=2)
+
+    def matches(self, status: str, labels: dict[str, str]) -> bool:
+        """Whether an alert in ``status`` with ``labels`` fires this trigger."""
+        if status not in self.status:
+            return False
+        if self.alertname and labels.get("alertname") not in self.alertname:
+            return False
+        return all(labels.get(name) == value for name, value in self.labels.items())
+
+
 class Trigger(BaseModel):
-    """``on``: exactly one of ``robot``, ``queue`` and ``schedule``."""
+    """``on``: exactly one of ``robot``, ``queue``, ``schedule`` and ``alert``."""
 
     model_config = ConfigDict(extra="forbid")
 
     robot: RobotEventTrigger | None = None
     queue: QueueTrigger | None = None
     schedule: ScheduleTrigger | None = None
+    alert: AlertTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
-        given = [n for n in ("robot", "queue", "schedule") if getattr(self, n) is not None]
+        kinds = ("robot", "queue", "schedule", "alert")
+        given = [n for n in kinds if getattr(self, n) is not None]
         if len(given) != 1:
-            raise ValueError("'on' needs exactly one of robot, queue and schedule")
+            raise ValueError("'on' needs exactly one of robot, queue, schedule and alert")
         return self
 
     @property
     def kind(self) -> str:
-        """``robot``, ``queue`` or ``schedule``."""
-        return "robot" if self.robot else "queue" if self.queue else "schedule"
+        """``robot``, ``queue``, ``schedule`` or ``alert``."""
+        return next(n for n in ("robot", "queue", "schedule", "alert") if getattr(self, n))
 
 
 class SubmitAction(BaseModel):
@@ -227,8 +262,14 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _compiles(self) -> Rule:
-        if self.do.notify is not None and self.on.robot is None:
-            raise ValueError("a notify rule fires on a robot event ('on.robot')")
+        if self.do.notify is not None and self.on.robot is None and self.on.alert is None:
+            raise ValueError(
+                "a notify rule fires on a robot event or an alert ('on.robot', 'on.alert')"
+            )
+        if self.on.alert is not None and self.do.notify is None:
+            # the gateway turns alerts into outbox deliveries; robots go through the
+            # orchestrator, which sees no alert
+            raise ValueError("an alert rule notifies ('do.notify')")
         expressions = dict(self.do.submit.map) if self.do.submit is not None else {}
         if self.when is not None:
             expressions["when"] = self.when
