@@ -7,7 +7,7 @@ Alertmanager's ``http_config.authorization``) are all it needs. Each alert that 
 here, before the answer: Alertmanager retries a batch it got no 2xx for, and a resend
 (same fingerprint, status and startsAt) finds them stored and adds none. The rules are
 read from the store, where the orchestrator keeps the config file's and the API's; the
-``notifier`` sends the deliveries at its next pass.
+``notifier``, nudged, sends them at once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from gateway.http import json_response, parse, read_json
+from gateway.notify_routes import nudge_notifier
 from gateway.spec import body, json_answer, operation
 from gateway.state import STORE
 from runtime.keys import Permission
@@ -52,6 +53,8 @@ async def receive_alerts(request: web.Request) -> web.Response:
             repeated += 1
     if fired or made.failed:
         await store.record_firings([*fired, *made.failed])
+    if new_ids:
+        nudge_notifier(request.app)
     answer = AlertsReceived(
         alerts=len(batch.alerts),
         fired=len(fired),

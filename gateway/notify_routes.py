@@ -37,7 +37,15 @@ from runtime.notify.outbox import (
 )
 from runtime.notify.settings import ENDPOINT_NAME
 
-__all__ = ["MODELS", "NOTIFIER", "PATHS", "ROUTES", "NotifierTally", "notify_metrics_text"]
+__all__ = [
+    "MODELS",
+    "NOTIFIER",
+    "PATHS",
+    "ROUTES",
+    "NotifierTally",
+    "notify_metrics_text",
+    "nudge_notifier",
+]
 
 DELIVERY_ID_PATTERN = DELIVERY_ID.pattern
 
@@ -48,6 +56,17 @@ class NotifierTally(Protocol):
     async def tally(self) -> NotifierFigures:
         """The notifier's counts since it started."""
         ...
+
+    def nudge(self) -> None:
+        """Tell the notifier new deliveries are due (no wait; it polls slowly otherwise)."""
+        ...
+
+
+def nudge_notifier(app: web.Application) -> None:
+    """Wake the notifier, when this gateway has one, for deliveries it just made due."""
+    notifier = app.get(NOTIFIER)
+    if notifier is not None:
+        notifier.nudge()
 
 
 NOTIFIER = web.AppKey("notifier", NotifierTally)
@@ -239,6 +258,7 @@ async def replay_notification(request: web.Request) -> web.Response:
         raise NotReplayable(
             f"notification {delivery_id} is {delivery.state.value}: only a dead one is replayed"
         )
+    nudge_notifier(request.app)
     return json_response({"id": delivery_id, "state": DeliveryState.PENDING.value})
 
 

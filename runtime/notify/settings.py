@@ -104,7 +104,14 @@ class NotifySettings(BaseModel):
         description="Token bucket per channel (sends per second, burst); a channel not "
         "named keeps its default (DEFAULT_CHANNEL_LIMITS).",
     )
-    poll_s: float = Field(1.0, gt=0, le=60, allow_inf_nan=False)
+    poll_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Longest sleep between passes: a fallback, since whoever writes "
+        "deliveries (the orchestrator, a gateway) wakes the notifier.",
+    )
     concurrency: int = Field(16, ge=1, le=1000, description="Sends in flight at once.")
     batch: int = Field(200, ge=1, le=10_000, description="Due deliveries read per pass.")
     stream_heartbeat_s: float = Field(

@@ -112,6 +112,9 @@ class _Tally:
     async def tally(self) -> NotifierFigures:
         return self.notifier.figures
 
+    def nudge(self) -> None:
+        self.notifier.wake()
+
 
 async def test_metrics_carry_the_delivery_latency_histogram_and_the_dead_letter(
     receiver: WebhookReceiver, store: SqliteStore, tmp_path: Path
