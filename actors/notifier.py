@@ -1,9 +1,12 @@
 """The ``notifier``: delivers the outbox's due deliveries, records each attempt, retries.
 
 Each pass reads the pending deliveries that are due (:meth:`RobotStore.due_deliveries`),
-sends them (webhooks concurrently, up to ``concurrency``; mail in one SMTP connection per
-pass; in-app ones are delivered by being stored, the feed reads the outbox) and records
-each attempt with a conditional write, then sleeps until the next one is due. A
+takes a token for each from its channel's bucket (``[notify] rate_limits``: a delivery
+whose channel is out of tokens stays pending, due again when the bucket has one, with no
+attempt recorded), sends the others (webhooks concurrently, up to ``concurrency``; mail in
+one SMTP connection per pass; in-app ones are delivered by being stored, the feed reads
+the outbox) and records each attempt with a conditional write, then sleeps until the
+next one is due. A
 delivery is only ever marked delivered after its send succeeded, so a notifier killed
 mid-send sends it again with the same delivery id: receivers that deduplicate by
 ``webhook-id`` (or ``Message-ID``) see it once.
@@ -39,6 +42,7 @@ from runtime.notify.settings import (
 )
 from runtime.notify.webhook import send_webhook
 from runtime.store.base import RobotStore
+from runtime.token_bucket import Bucket, LocalBuckets
 
 __all__ = ["Notifier"]
 
@@ -60,6 +64,7 @@ class Notifier:
         self.clock = clock
         self.environ = environ
         self.figures = NotifierFigures(delivered={}, attempts={})
+        self.buckets = LocalBuckets(clock=clock)
         self.disabled: dict[str, str] = {}
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
@@ -111,6 +116,7 @@ class Notifier:
         due = await self.store.due_deliveries(self.clock(), self.settings.batch)
         if not due:
             return 0
+        due = await self._within_limits(due)
         if any(d.channel is Channel.WEBHOOK for d in due):  # an operator may have enabled one
             self.disabled = await self.store.disabled_endpoints()
         mail = [d for d in due if d.channel is Channel.EMAIL]
@@ -124,6 +130,28 @@ class Notifier:
         await asyncio.gather(self._mail(mail), *(one(d) for d in others))
         self.figures.dead = await self.store.count_deliveries(DeliveryState.DEAD)
         return len(due)
+
+    async def _within_limits(self, due: list[Delivery]) -> list[Delivery]:
+        """The deliveries their channel's bucket has a token for; each other one is made
+        due again when its bucket will have one (no attempt recorded, nothing dropped)."""
+        allowed: list[Delivery] = []
+        for delivery in due:
+            limit = self.settings.rate_limit(delivery.channel)
+            if limit is None:
+                allowed.append(delivery)
+                continue
+            decision = self.buckets.acquire([Bucket.of(f"channel:{delivery.channel}", limit)])
+            if decision.allowed:
+                allowed.append(delivery)
+                continue
+            now = self.clock()
+            later = delivery.model_copy(
+                update={"next_attempt_at": now + decision.retry_after_s, "updated_at": now}
+            )
+            await self.store.record_attempt(later, len(delivery.attempts))
+            channel = delivery.channel.value
+            self.figures.rate_limited[channel] = self.figures.rate_limited.get(channel, 0) + 1
+        return allowed
 
     async def _mail(self, deliveries: list[Delivery]) -> None:
         if not deliveries:
@@ -194,6 +222,7 @@ class Notifier:
             return  # another writer recorded this attempt (a replay raced it)
         if updated.state is DeliveryState.DELIVERED:
             self.figures.delivered[channel] = self.figures.delivered.get(channel, 0) + 1
+            self.figures.observe_latency(channel, max(0.0, now - delivery.created_at))
         elif updated.state is DeliveryState.DEAD:
             log.warning("notifier: delivery %s is dead: %s", delivery.id, result.error)
 

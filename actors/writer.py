@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from runtime.errors import StoreDataError
@@ -69,6 +69,8 @@ class TransitionWriter:
         self._has_work = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._flushing = False
+        self.after_deliveries: Callable[[], None] | None = None
+        """Called after a commit that stored outbox deliveries (the notifier's nudge)."""
         self.commits = 0
         self.replaced = 0
         """Transitions the store could not hold, recorded as their robot's failure instead."""
@@ -131,11 +133,22 @@ class TransitionWriter:
                         self.status_sync.after_commit()
             finally:
                 self._flushing = False
+            self._nudge(flat, applied)
             offset = 0
             for transitions, future in batch:
                 if not future.done():
                     future.set_result(applied[offset : offset + len(transitions)])
                 offset += len(transitions)
+
+    def _nudge(self, flat: list[Transition], applied: list[bool]) -> None:
+        """Tell ``after_deliveries`` that the outbox has new rows, if a commit wrote some."""
+        if self.after_deliveries is None:
+            return
+        if any(t.deliveries and ok for t, ok in zip(flat, applied, strict=False)):
+            try:
+                self.after_deliveries()
+            except Exception:  # the notifier's poll finds them anyway
+                log.exception("nudging the notifier failed")
 
     async def _apply(self, flat: list[Transition]) -> list[bool]:
         """Apply transitions; replace each one the store cannot hold and apply that instead."""

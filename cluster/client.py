@@ -6,7 +6,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 Query = Mapping[str, str | int | float | None]
@@ -58,6 +58,51 @@ class GatewayClient:
         try:
             with urllib.request.urlopen(req, timeout=self.timeout_s) as response:
                 return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                message = json.loads(exc.read())["error"]["message"]
+            except Exception:
+                message = exc.reason
+            raise GatewayRequestFailed(exc.code, message) from None
+        except (urllib.error.URLError, OSError) as exc:
+            unreachable = f"cannot reach the gateway at {self.url}: {exc}"
+            raise GatewayRequestFailed(0, unreachable) from None
+
+    def events(
+        self, path: str, last_event_id: str | None = None, read_timeout_s: float = 60.0
+    ) -> Iterator[tuple[str | None, str, str]]:
+        """Read the server-sent events of ``path``: yields ``(id, event, data)`` as each
+        arrives (comments are skipped) and returns when the gateway ends the stream.
+
+        ``last_event_id`` is sent as ``Last-Event-ID``; a read waits ``read_timeout_s`` at
+        most (longer than the gateway's keep-alive interval). Raises
+        :class:`GatewayRequestFailed` like :meth:`request`.
+        """
+        headers = {"Accept": "text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        req = urllib.request.Request(self.url + path, method="GET", headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=read_timeout_s) as response:
+                event_id: str | None = None
+                event, data = "message", list[str]()
+                for raw in response:
+                    line = raw.decode().rstrip("\r\n")
+                    if not line:
+                        if data:
+                            yield event_id, event, "\n".join(data)
+                        event, data = "message", []
+                    elif not line.startswith(":"):
+                        name, _, value = line.partition(":")
+                        value = value[1:] if value.startswith(" ") else value
+                        if name == "id":
+                            event_id = value
+                        elif name == "event":
+                            event = value
+                        elif name == "data":
+                            data.append(value)
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read())["error"]["message"]

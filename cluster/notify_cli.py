@@ -1,6 +1,6 @@
 """``robofleet notifications ...``: the outbox and the dead letter from the command line,
 one command per thing the API does (``list``, ``dead``, ``get``, ``replay``, ``endpoints``,
-``enable``)."""
+``enable``, and ``follow``: the event stream, one line per new notification)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cluster.client import GatewayClient, segment
+from cluster.client import GatewayClient, GatewayRequestFailed, segment
 
 __all__ = ["add_notify_parser", "cmd_notifications"]
 
@@ -30,8 +30,35 @@ def _line(n: dict[str, Any]) -> str:
     )
 
 
+def follow(client: GatewayClient, last_event_id: str | None, retry_s: float = 2.0) -> int:
+    """Print each new notification of ``GET /v1/notifications/stream`` as it arrives.
+
+    Reconnects after ``retry_s`` when the stream ends or the gateway is unreachable,
+    resuming after the last notification printed; a refused request (4xx) ends it with 1.
+    Runs until interrupted (Ctrl-C ends it with 0).
+    """
+    try:
+        while True:
+            try:
+                for event_id, event, data in client.events(
+                    "/v1/notifications/stream", last_event_id
+                ):
+                    if event == "notification":
+                        print(_line(json.loads(data)), flush=True)
+                        last_event_id = event_id or last_event_id
+            except GatewayRequestFailed as exc:
+                if 400 <= exc.status < 500:
+                    print(f"error: {exc}")
+                    return 1
+            time.sleep(retry_s)
+    except KeyboardInterrupt:
+        return 0
+
+
 def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet notifications`` action against the gateway."""
+    if args.action == "follow":
+        return follow(client, args.after)
     if args.action in ("list", "dead"):
         query: dict[str, Any] = {"limit": args.limit}
         state = "dead" if args.action == "dead" else args.state
@@ -81,6 +108,9 @@ def add_notify_parser(
         action.add_argument("id")
         parsers.append(action)
     parsers.append(actions.add_parser("endpoints", help="webhook endpoints, enabled or disabled"))
+    following = actions.add_parser("follow", help="print new notifications as they arrive")
+    following.add_argument("--after", help="a delivery id: start after it (else from now)")
+    parsers.append(following)
     enable = actions.add_parser("enable", help="enable a webhook endpoint a 410 disabled")
     enable.add_argument("name")
     parsers.append(enable)

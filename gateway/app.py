@@ -27,6 +27,7 @@ from gateway.errors import error_middleware
 from gateway.http import text_middleware
 from gateway.mail_routes import MAIL_DESK, DeskMailboxes, MailDesk
 from gateway.notify_routes import NOTIFIER, NotifierTally
+from gateway.notify_stream import STREAMS_CLOSING, close_streams
 from gateway.ratelimit import RateLimiter, rate_limit_middleware, stamp_rate_headers
 from gateway.robot_reads import RobotReads
 from gateway.scope import ModuleDirectory
@@ -157,6 +158,8 @@ def create_app(
     for route, _ in route_table:
         route.register(app.router)
     app.on_response_prepare.append(stamp_rate_headers)
+    app[STREAMS_CLOSING] = asyncio.Event()
+    app.on_shutdown.append(close_streams)
 
     async def store_lifetime(app: web.Application) -> AsyncIterator[None]:
         await store.open()

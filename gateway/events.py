@@ -60,8 +60,8 @@ def robot_events(previous: Robot | None, current: Robot) -> list[RobotEvent]:
     return events
 
 
-def sse_frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
-    """One server-sent event."""
+def sse_frame(event: str, data: bytes, event_id: int | str | None = None) -> bytes:
+    """One server-sent event; ``event_id`` (a sequence number or a delivery id) is its ``id:``."""
     head = f"id: {event_id}\n" if event_id is not None else ""
     return f"{head}event: {event}\n".encode() + b"data: " + data + b"\n\n"
 

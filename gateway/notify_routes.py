@@ -3,7 +3,9 @@ dead letter's replay (``POST /v1/notifications/{delivery_id}/replay``) and the w
 endpoints a 410 disabled (``GET /v1/webhooks``, ``POST /v1/webhooks/{name}/enable``).
 
 An admin key sees every delivery of every channel (the dead letter is ``?state=dead``);
-any other key sees the in-app notifications addressed to its key id. A replay (admin)
+any other key sees the in-app notifications addressed to its key id, and
+``GET /v1/notifications/stream`` (:mod:`gateway.notify_stream`) sends that feed as
+server-sent events. A replay (admin)
 makes a dead delivery pending and due now; the ``notifier`` sends it at its next pass.
 Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
 """
@@ -11,6 +13,7 @@ Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -19,17 +22,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.auth import CALLER
 from gateway.http import json_response, parse
+from gateway.notify_stream import DELIVERY_ID, StreamQuery, stream_notifications
 from gateway.spec import json_answer, operation, path_id, query_parameters
 from gateway.state import SETTINGS, STORE
 from runtime.errors import NotificationNotFound, NotReplayable
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
-from runtime.notify.outbox import Attempt, Delivery, DeliveryState, NotifierFigures
+from runtime.notify.outbox import (
+    LATENCY_BUCKETS,
+    Attempt,
+    Delivery,
+    DeliveryState,
+    NotifierFigures,
+)
 from runtime.notify.settings import ENDPOINT_NAME
 
-__all__ = ["MODELS", "NOTIFIER", "PATHS", "ROUTES", "NotifierTally", "notify_metrics_text"]
+__all__ = [
+    "MODELS",
+    "NOTIFIER",
+    "PATHS",
+    "ROUTES",
+    "NotifierTally",
+    "notify_metrics_text",
+    "nudge_notifier",
+]
 
-DELIVERY_ID_PATTERN = r"^msg_[0-9a-f]{24}$"
+DELIVERY_ID_PATTERN = DELIVERY_ID.pattern
 
 
 class NotifierTally(Protocol):
@@ -38,6 +56,17 @@ class NotifierTally(Protocol):
     async def tally(self) -> NotifierFigures:
         """The notifier's counts since it started."""
         ...
+
+    def nudge(self) -> None:
+        """Tell the notifier new deliveries are due (no wait; it polls slowly otherwise)."""
+        ...
+
+
+def nudge_notifier(app: web.Application) -> None:
+    """Wake the notifier, when this gateway has one, for deliveries it just made due."""
+    notifier = app.get(NOTIFIER)
+    if notifier is not None:
+        notifier.nudge()
 
 
 NOTIFIER = web.AppKey("notifier", NotifierTally)
@@ -73,6 +102,16 @@ async def notify_metrics_text(app: web.Application) -> bytes:
                     f'robofleet_notification_attempts_total{{channel="{channel}",'
                     f'outcome="{outcome}"}} {n}'
                 )
+            lines += _latency_lines(figures)
+            lines += [
+                "# HELP robofleet_notifications_rate_limited_total Sends postponed by their "
+                "channel's rate limit",
+                "# TYPE robofleet_notifications_rate_limited_total counter",
+            ]
+            lines += [
+                f'robofleet_notifications_rate_limited_total{{channel="{c}"}} {n}'
+                for c, n in sorted(figures.rate_limited.items())
+            ]
     try:
         dead = await app[STORE].count_deliveries(DeliveryState.DEAD)
     except Exception:
@@ -84,6 +123,28 @@ async def notify_metrics_text(app: web.Application) -> bytes:
             f"robofleet_notifications_dead {dead}",
         ]
     return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+LATENCY = "robofleet_notification_delivery_latency_seconds"
+
+
+def _latency_lines(figures: NotifierFigures) -> list[str]:
+    """The delivery latency histogram per channel, from an outbox record's creation to
+    its delivery, in Prometheus text (cumulative buckets, ``_sum``, ``_count``)."""
+    lines = [
+        f"# HELP {LATENCY} Seconds from a notification's outbox record to its delivery",
+        f"# TYPE {LATENCY} histogram",
+    ]
+    for channel, counts in sorted(figures.latency.items()):
+        running = 0
+        for bound, count in zip((*LATENCY_BUCKETS, math.inf), counts, strict=True):
+            running += count
+            le = "+Inf" if bound == math.inf else repr(float(bound))
+            lines.append(f'{LATENCY}_bucket{{channel="{channel}",le="{le}"}} {running}')
+        total = figures.latency_sum.get(channel, 0.0)
+        lines.append(f'{LATENCY}_sum{{channel="{channel}"}} {total}')
+        lines.append(f'{LATENCY}_count{{channel="{channel}"}} {running}')
+    return lines
 
 
 class NotificationQuery(BaseModel):
@@ -197,6 +258,7 @@ async def replay_notification(request: web.Request) -> web.Response:
         raise NotReplayable(
             f"notification {delivery_id} is {delivery.state.value}: only a dead one is replayed"
         )
+    nudge_notifier(request.app)
     return json_response({"id": delivery_id, "state": DeliveryState.PENDING.value})
 
 
@@ -227,6 +289,7 @@ async def enable_endpoint(request: web.Request) -> web.Response:
 
 ROUTES: list[tuple[web.RouteDef, Permission]] = [
     (web.get("/v1/notifications", list_notifications), Permission.READ),
+    (web.get("/v1/notifications/stream", stream_notifications), Permission.READ),
     (web.get("/v1/notifications/{delivery_id}", get_notification), Permission.READ),
     (web.post("/v1/notifications/{delivery_id}/replay", replay_notification), Permission.ADMIN),
     (web.get("/v1/webhooks", list_endpoints), Permission.ADMIN),
@@ -244,6 +307,21 @@ MODELS: list[type[BaseModel]] = [
 ]
 """The models :data:`PATHS` refers to."""
 
+# One server-sent event of the stream (OpenAPI before 3.2 describes each event).
+_NOTIFICATION_EVENT = {
+    "type": "object",
+    "required": ["id", "event", "data"],
+    "properties": {
+        "id": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+        "event": {"type": "string", "enum": ["notification"]},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "contentSchema": {"$ref": "#/components/schemas/NotificationView"},
+        },
+    },
+}
+
 _ID_PARAMETER = [path_id("delivery_id", DELIVERY_ID_PATTERN)]
 
 PATHS: dict[str, Any] = {
@@ -255,6 +333,30 @@ PATHS: dict[str, Any] = {
             {"200": json_answer(NotificationPage, "a page of notifications")},
             (422,),
             parameters=query_parameters(NotificationQuery),
+        ),
+    },
+    "/v1/notifications/stream": {
+        "get": operation(
+            "streamNotifications",
+            "Server-sent events of the caller's new notifications (the feed "
+            "GET /v1/notifications lists); resumes after the Last-Event-ID header",
+            {
+                "200": {
+                    "description": "one 'notification' event per delivery (NotificationView "
+                    "JSON, its id the event id), ': keep-alive' comments while quiet",
+                    "content": {"text/event-stream": {"schema": _NOTIFICATION_EVENT}},
+                }
+            },
+            parameters=[
+                *query_parameters(StreamQuery),
+                {
+                    "name": "Last-Event-ID",
+                    "in": "header",
+                    "required": False,
+                    "description": "The last delivery id received: resume after it.",
+                    "schema": {"type": "string", "pattern": DELIVERY_ID_PATTERN},
+                },
+            ],
         ),
     },
     "/v1/notifications/{delivery_id}": {

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from gateway import (
     admin,
+    alert_routes,
     cluster_routes,
     documents,
     mail_routes,
@@ -86,7 +87,7 @@ def _schemas(models: Iterable[type[BaseModel]]) -> dict[str, Any]:
 
 ROUTE_PARTS = (
     routes, admin, cluster_routes, documents, mail_routes, rule_routes, routing_routes,
-    notify_routes,
+    notify_routes, alert_routes,
 )
 """The route modules besides this one; each exports ``ROUTES``, ``PATHS`` and ``MODELS``."""
 

@@ -11,10 +11,7 @@ reconnects by itself.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import web
@@ -22,9 +19,21 @@ from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import Counter, Gauge
 
 from gateway.errors import ApiError
-from runtime.config import RateLimit, Settings
+from runtime.config import Settings
 from runtime.keys import ApiKey
 from runtime.redis_link import RedisLink
+from runtime.token_bucket import Bucket, Decision, LocalBuckets, RateLimit
+
+__all__ = [
+    "TOKEN_BUCKET_LUA",
+    "Bucket",
+    "Decision",
+    "LocalBuckets",
+    "RateLimiter",
+    "rate_limit_middleware",
+    "stamp_rate_headers",
+    "take_token",
+]
 
 REDIS_UP = Gauge(
     "robofleet_ratelimit_redis_up", "1 while rate limits are kept in Redis, 0 on local buckets"
@@ -81,80 +90,6 @@ for i = 1, #KEYS do
 end
 return {allowed, tostring(remaining), tostring(retry), tostring(reset)}
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One token bucket: its name (without prefix), refill rate and size."""
-
-    name: str
-    rate: float
-    burst: float
-
-    @classmethod
-    def of(cls, name: str, limit: RateLimit) -> Bucket:
-        """A bucket named ``name`` with a configured limit."""
-        return cls(name, limit.rate, limit.burst)
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """The outcome of taking a token: allowed or not, and what the headers say."""
-
-    allowed: bool
-    limit: float
-    remaining: float
-    retry_after_s: float
-    reset_s: float
-
-    def headers(self) -> dict[str, str]:
-        """``RateLimit-Limit/Remaining/Reset``, plus ``Retry-After`` when refused."""
-        headers = {
-            "RateLimit-Limit": str(int(self.limit)),
-            "RateLimit-Remaining": str(max(0, math.floor(self.remaining))),
-            "RateLimit-Reset": str(max(0, math.ceil(self.reset_s))),
-        }
-        if not self.allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(self.retry_after_s)))
-        return headers
-
-
-class LocalBuckets:
-    """Token buckets in this process's memory: same semantics as the Lua script."""
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic, max_buckets: int = 50_000):
-        self._clock = clock
-        self._max_buckets = max_buckets
-        self._state: dict[str, tuple[float, float]] = {}
-
-    def acquire(self, buckets: Sequence[Bucket], cost: float = 1.0) -> Decision:
-        """Take ``cost`` tokens from every bucket, or from none if one lacks them."""
-        now = self._clock()
-        levels = []
-        retry = 0.0
-        for bucket in buckets:
-            level, ts = self._state.get(bucket.name, (bucket.burst, now))
-            level = min(bucket.burst, level + max(0.0, now - ts) * bucket.rate)
-            levels.append(level)
-            if level < cost:
-                retry = max(retry, (cost - level) / bucket.rate)
-        allowed = retry == 0.0
-        if len(self._state) > self._max_buckets:
-            self._prune(now)
-        remaining, reset = math.inf, 0.0
-        for bucket, level in zip(buckets, levels, strict=True):
-            if allowed:
-                level -= cost
-            self._state[bucket.name] = (level, now)
-            remaining = min(remaining, level)
-            reset = max(reset, (bucket.burst - level) / bucket.rate)
-        limit = min(b.burst for b in buckets)
-        return Decision(allowed, limit, remaining, retry, reset)
-
-    def _prune(self, now: float) -> None:
-        # A bucket untouched for a minute is full again or close to it; forgetting it is safe
-        # for every limit whose burst refills within that time.
-        self._state = {k: v for k, v in self._state.items() if now - v[1] < 60.0}
 
 
 class RateLimiter:

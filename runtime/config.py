@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from runtime.errors import ConfigError, validation_message
@@ -16,6 +16,7 @@ from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
 from runtime.notify.settings import NotifySettings
 from runtime.rules.model import Rule
+from runtime.token_bucket import RateLimit
 
 BUILTIN_MODULES = [
     ModuleSpec.model_validate(
@@ -73,15 +74,6 @@ def ocr_pool(class_path: str) -> ModuleSpec:
             "replica_prefix": "ocr",
         }
     )
-
-
-class RateLimit(BaseModel):
-    """A token bucket: ``burst`` requests at once, refilled at ``rate`` per second."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    rate: float = Field(gt=0, description="Tokens added per second.")
-    burst: float = Field(ge=1, description="Bucket size: requests allowed at once.")
 
 
 DEFAULT_RATE_LIMITS = {

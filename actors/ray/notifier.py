@@ -85,3 +85,11 @@ class NotifierClient(NamedActorClient):
     async def enable_endpoint(self, name: str) -> None:
         """Enable a webhook endpoint a 410 disabled."""
         await self._call("enable_endpoint", name)
+
+    def nudge(self) -> None:
+        """Tell the notifier new deliveries are in the outbox (no wait, no answer); an
+        unreachable one is looked up again next time, and its poll finds them anyway."""
+        try:
+            self._actor().wake.remote()
+        except Exception:
+            self._handle = None

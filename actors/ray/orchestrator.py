@@ -25,6 +25,7 @@ from actors.ray.common import (
     robofleet_errors,
 )
 from actors.ray.figures import OrchestratorFigures, push_every
+from actors.ray.notifier import NotifierClient
 from actors.ray.replica import RayReplicaDriver
 from runtime.config import Settings
 from runtime.heap import settle_heap
@@ -68,6 +69,7 @@ class OrchestratorActor(Orchestrator):
             RayCacheCalls(parsed.namespace),
         )
         await self.start()
+        self.writer.after_deliveries = NotifierClient(parsed.namespace).nudge
         # After start(): a queue recovered from the store is frozen with the rest, so no
         # later collection walks it (settle_heap collects first: no garbage is frozen).
         settle_heap()

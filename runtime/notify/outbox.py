@@ -14,7 +14,8 @@ delivery ``dead`` (the dead letter), from where a replay makes it pending again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -24,6 +25,7 @@ from runtime.models import new_robot_id
 from runtime.notify.model import Channel
 
 __all__ = [
+    "LATENCY_BUCKETS",
     "STANDARD_SCHEDULE",
     "Attempt",
     "Delivery",
@@ -35,6 +37,25 @@ __all__ = [
     "after_attempt",
     "new_delivery",
 ]
+
+LATENCY_BUCKETS: tuple[float, ...] = (
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    1800.0,
+    7200.0,
+    36000.0,
+)
+"""Upper bounds (seconds) of the delivery latency histogram: from an in-app store to a
+delivery that waited out most of the retry schedule."""
 
 STANDARD_SCHEDULE: tuple[float, ...] = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """Seconds before each attempt (the first is immediate): the Standard Webhooks schedule."""
@@ -110,12 +131,24 @@ class Delivery(BaseModel):
 @dataclass(slots=True)
 class NotifierFigures:
     """The notifier's counts since it started (a typed message to the gateway's
-    ``/metrics``): deliveries by channel, attempts by ``channel:outcome``, and the dead
-    letter's size at its last pass."""
+    ``/metrics``): deliveries by channel, attempts by ``channel:outcome``, the dead
+    letter's size at its last pass, and sends its channel's rate limit postponed by channel."""
 
     delivered: dict[str, int]
     attempts: dict[str, int]
     dead: int = 0
+    rate_limited: dict[str, int] = field(default_factory=dict)
+    latency: dict[str, list[int]] = field(default_factory=dict)
+    """Per channel, deliveries by latency: one count per :data:`LATENCY_BUCKETS` bound
+    (not cumulative) and a last one past the largest."""
+    latency_sum: dict[str, float] = field(default_factory=dict)
+    """Per channel, the seconds of every delivery's latency added up."""
+
+    def observe_latency(self, channel: str, seconds: float) -> None:
+        """Count one delivery of ``channel`` made ``seconds`` after its outbox record."""
+        counts = self.latency.setdefault(channel, [0] * (len(LATENCY_BUCKETS) + 1))
+        counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        self.latency_sum[channel] = self.latency_sum.get(channel, 0.0) + seconds
 
 
 class DeliveryPage(BaseModel):

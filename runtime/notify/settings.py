@@ -17,8 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.errors import ConfigError
 from runtime.notify.model import Channel
 from runtime.notify.outbox import STANDARD_SCHEDULE
+from runtime.token_bucket import RateLimit
 
 __all__ = [
+    "DEFAULT_CHANNEL_LIMITS",
     "AppriseTarget",
     "apprise_target",
     "apprise_urls",
@@ -75,6 +77,16 @@ class SmtpServer(BaseModel):
     timeout_s: float = Field(30.0, gt=0, le=300, allow_inf_nan=False)
 
 
+DEFAULT_CHANNEL_LIMITS: dict[Channel, RateLimit] = {
+    Channel.WEBHOOK: RateLimit(rate=100, burst=200),
+    Channel.EMAIL: RateLimit(rate=20, burst=100),
+    Channel.APPRISE: RateLimit(rate=2, burst=10),
+}
+"""Sends per second (and at once) per channel unless ``[notify] rate_limits`` says
+otherwise: SMS and chat services throttle hardest, SMTP relays next. In-app deliveries
+are only stored, so they have none unless one is configured."""
+
+
 class NotifySettings(BaseModel):
     """``[notify]``: where notifications go and how often they are retried."""
 
@@ -87,14 +99,37 @@ class NotifySettings(BaseModel):
         default_factory=dict,
         description="Seconds before each attempt, per channel (default: Standard Webhooks).",
     )
-    poll_s: float = Field(1.0, gt=0, le=60, allow_inf_nan=False)
+    rate_limits: dict[Channel, RateLimit] = Field(
+        default_factory=dict,
+        description="Token bucket per channel (sends per second, burst); a channel not "
+        "named keeps its default (DEFAULT_CHANNEL_LIMITS).",
+    )
+    poll_s: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        allow_inf_nan=False,
+        description="Longest sleep between passes: a fallback, since whoever writes "
+        "deliveries (the orchestrator, a gateway) wakes the notifier.",
+    )
     concurrency: int = Field(16, ge=1, le=1000, description="Sends in flight at once.")
     batch: int = Field(200, ge=1, le=10_000, description="Due deliveries read per pass.")
+    stream_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        allow_inf_nan=False,
+        description="Quiet seconds before a notification stream sends a keep-alive comment.",
+    )
 
     def schedule(self, channel: Channel) -> tuple[float, ...]:
         """The retry schedule of ``channel``: its own, else the Standard Webhooks one."""
         own = self.retry_schedule.get(channel)
         return tuple(own) if own else STANDARD_SCHEDULE
+
+    def rate_limit(self, channel: Channel) -> RateLimit | None:
+        """The token bucket of ``channel``: its own, else its default (None: unlimited)."""
+        return self.rate_limits.get(channel) or DEFAULT_CHANNEL_LIMITS.get(channel)
 
     def endpoint(self, name: str) -> WebhookEndpoint | None:
         """The webhook endpoint called ``name``, or None."""

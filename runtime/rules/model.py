@@ -11,12 +11,13 @@ schedules and notifications (a ``notify`` action beside ``submit``).
                        "map": {"document_id": "payload.document_id"}}}}
 
 ``do`` names exactly one action: ``submit`` a robot or ``notify`` (see
-:mod:`runtime.notify.model`; a notify rule fires on robot events, robots running long and
-metric thresholds). ``on`` names exactly one trigger: a robot event (type and terminal
-statuses), a queue length (type and items), a schedule (cron or interval), a robot
+:mod:`runtime.notify.model`; a notify rule fires on robot events, robots running long,
+metric thresholds and alerts). ``on`` names exactly one trigger: a robot event (type and
+terminal statuses), a queue length (type and items), a schedule (cron or interval), a robot
 running longer than N seconds or a metric threshold held for N seconds (the last two in
-:mod:`runtime.rules.watches`). ``when`` and the values of
-``map`` are JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
+:mod:`runtime.rules.watches`), or an Alertmanager alert (name, labels, firing or resolved; it
+can only notify, see :mod:`runtime.notify.alerts`). ``when`` and the values of ``map`` are
+JMESPath expressions evaluated on the event (see :mod:`runtime.rules.mapping`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
 
 __all__ = [
     "EVENT_STATUSES",
+    "AlertTrigger",
     "MetricTrigger",
     "RULE_ID_PATTERN",
     "Overlap",
@@ -151,13 +153,43 @@ class ScheduleTrigger(BaseModel):
         return self
 
 
-TRIGGER_KINDS = ("robot", "queue", "schedule", "running", "metric")
+_LabelName = Annotated[StoreText, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,127}$")]
+_LabelValue = Annotated[StoreText, Field(max_length=1000)]
+
+
+AlertStatus = Literal["firing", "resolved"]
+
+
+def _firing() -> list[AlertStatus]:
+    return ["firing"]
+
+
+class AlertTrigger(BaseModel):
+    """``on.alert``: an Alertmanager alert (``POST /v1/alerts``) named one of ``alertname``
+    (any name when empty), whose labels hold every pair of ``labels``, in one of ``status``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    alertname: list[_LabelValue] = Field(default_factory=list, max_length=100)
+    labels: dict[_LabelName, _LabelValue] = Field(default_factory=dict, max_length=32)
+    status: list[AlertStatus] = Field(default_factory=_firing, min_length=1, max_length=2)
+
+    def matches(self, status: str, labels: dict[str, str]) -> bool:
+        """Whether an alert in ``status`` with ``labels`` fires this trigger."""
+        if status not in self.status:
+            return False
+        if self.alertname and labels.get("alertname") not in self.alertname:
+            return False
+        return all(labels.get(name) == value for name, value in self.labels.items())
+
+
+TRIGGER_KINDS = ("robot", "queue", "schedule", "running", "metric", "alert")
 """The keys of ``on``, one of which a rule names."""
 
 
 class Trigger(BaseModel):
-    """``on``: exactly one of ``robot``, ``queue``, ``schedule``, ``running`` and
-    ``metric``."""
+    """``on``: exactly one of ``robot``, ``queue``, ``schedule``, ``running``, ``metric``
+    and ``alert``."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -166,6 +198,7 @@ class Trigger(BaseModel):
     schedule: ScheduleTrigger | None = None
     running: RunningTrigger | None = None
     metric: MetricTrigger | None = None
+    alert: AlertTrigger | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
@@ -176,7 +209,7 @@ class Trigger(BaseModel):
 
     @property
     def kind(self) -> str:
-        """``robot``, ``queue``, ``schedule``, ``running`` or ``metric``."""
+        """``robot``, ``queue``, ``schedule``, ``running``, ``metric`` or ``alert``."""
         return next(n for n in TRIGGER_KINDS if getattr(self, n) is not None)
 
 
@@ -240,11 +273,15 @@ class Rule(BaseModel):
 
     @model_validator(mode="after")
     def _compiles(self) -> Rule:
-        if self.do.notify is not None and self.on.kind not in ("robot", "running", "metric"):
+        if self.do.notify is not None and self.on.kind in ("queue", "schedule"):
             raise ValueError(
-                "a notify rule fires on a robot event, a robot running long or a metric "
-                "('on.robot', 'on.running' or 'on.metric')"
+                "a notify rule fires on a robot event, a robot running long, a metric or an "
+                "alert ('on.robot', 'on.running', 'on.metric' or 'on.alert')"
             )
+        if self.on.alert is not None and self.do.notify is None:
+            # the gateway turns alerts into outbox deliveries; robots go through the
+            # orchestrator, which sees no alert
+            raise ValueError("an alert rule notifies ('do.notify')")
         expressions = dict(self.do.submit.map) if self.do.submit is not None else {}
         if self.when is not None:
             expressions["when"] = self.when

@@ -169,6 +169,20 @@ class OutboxTables(SqlTables):
         found, next_cursor = cut_page(await self._page_rows(sql, params), limit, _delivery_from_row)
         return DeliveryPage(deliveries=found, next_cursor=next_cursor)
 
+    async def deliveries_after(
+        self, after_id: str, recipient: str | None = None, limit: int = 200
+    ) -> list[Delivery]:
+        """Deliveries whose id sorts after ``after_id``, oldest first, ``limit`` at most;
+        with ``recipient``, only the in-app ones addressed to it (an event stream's feed)."""
+        sql = f"SELECT {_SELECT} FROM notifications WHERE id > {{}}"
+        params: list[Any] = [after_id]
+        if recipient is not None:
+            sql += " AND recipient = {} AND channel = 'inapp'"
+            params.append(recipient)
+        params.append(limit)
+        rows = await self._page_rows(self._sql(sql + " ORDER BY id LIMIT {}"), params)
+        return [_delivery_from_row(row) for row in rows]
+
     async def count_deliveries(self, state: DeliveryState) -> int:
         """How many deliveries are in ``state`` (the dead letter's size for ``dead``)."""
         rows = await self._page_rows(

@@ -170,7 +170,8 @@ NOTIFY_SETTINGS = {
     ],
     "smtp": {"host": "127.0.0.1", "port": NOTIFY_SMTP_PORT, "sender": "fleet@example.com"},
     "retry_schedule": {"webhook": [0, 0.2, 0.5, 1, 2], "email": [0, 0.2, 0.5, 1, 2]},
-    "poll_s": 0.2,
+    # The default fallback poll: a delivery within 5 s of its robot proves the nudge works.
+    "poll_s": 5.0,
 }
 
 

@@ -197,3 +197,38 @@ def test_env_secrets_and_urls_are_read_as_words_and_their_absence_names_the_vari
         ConfigError, match="^apprise chat: environment variable CHAT_URLS is not set$"
     ):
         apprise_urls(target, {})
+
+
+async def test_a_commit_that_stores_deliveries_nudges_the_notifier(tmp_path: Path) -> None:
+    """The writer calls ``after_deliveries`` once a commit holding outbox rows is done (the
+    rows are readable then), and not for commits without any."""
+    settings = fast_settings(tmp_path, rules=[NOTIFY_RULE])
+    async with running(settings) as orchestrator:
+        store = orchestrator.store
+        seen: list[int] = []
+
+        def nudge() -> None:
+            seen.append(1)
+
+        orchestrator.writer.after_deliveries = nudge
+        robot = task(n=2)
+        await submit(orchestrator, robot)
+
+        async def nudged() -> bool:
+            return bool(seen)
+
+        await eventually(nudged, 5.0, "the notifier to be nudged")
+        page = await store.list_deliveries(limit=10)
+        assert len(page.deliveries) == 2  # stored before the nudge
+        assert all(d.robot_id == robot.id for d in page.deliveries)
+        nudges_before = len(seen)
+        # a commit without deliveries (a robot started) does not nudge
+        other = task(n=3, sleep=30)
+        await submit(orchestrator, other)
+
+        async def started() -> bool:
+            found = await store.get_robot(other.id)
+            return found is not None and found.status is RobotStatus.RUNNING
+
+        await eventually(started, 5.0, "the robot to start")
+        assert len(seen) == nudges_before
