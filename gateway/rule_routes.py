@@ -18,10 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.audit import AUDIT_TARGET
 from gateway.http import json_response, parse, read_json
 from gateway.spec import body, json_answer, links, operation, query_parameters
-from gateway.state import CONTROL, STORE
+from gateway.state import CONTROL, SETTINGS, STORE
 from runtime.errors import RuleRejected, UnknownRule
 from runtime.keys import Permission
 from runtime.models import ID_PATTERN, RuleFiring
+from runtime.notify.settings import unknown_target
 from runtime.rules.model import RULE_ID_PATTERN, Rule, RuleRecord, ScheduleState
 from runtime.rules.slots import fire_time, iso, slots_after
 from runtime.text import MAX_UNIX_TIME
@@ -137,10 +138,20 @@ async def _stored(request: web.Request, schedule: bool = False) -> RuleRecord:
     return record
 
 
+def _known_targets(request: web.Request, rule: Rule) -> None:
+    """Raise RuleRejected (422) when a notify rule names a target the config lacks."""
+    if rule.do.notify is not None:
+        problem = unknown_target(rule.do.notify, request.app[SETTINGS].notify)
+        if problem is not None:
+            raise RuleRejected(problem)
+
+
 async def create_rule(request: web.Request) -> web.Response:
-    """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken."""
+    """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken, 422 if a
+    notify rule names a webhook endpoint or Apprise target the config does not have."""
     rule = parse(Rule, await read_json(request))
     request[AUDIT_TARGET] = rule.id
+    _known_targets(request, rule)
     return _answer(await request.app[CONTROL].create_rule(rule), 201)
 
 
