@@ -175,10 +175,14 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def list_firings(request: web.Request) -> web.Response:
-    """``GET /v1/rules/{rule_id}/firings``: what the rule did, newest first."""
+    """``GET /v1/rules/{rule_id}/firings``: what the rule did, newest first; 404 for a rule
+    that neither exists nor fired (a deleted rule's firings stay readable)."""
     query = parse(FiringQuery, dict(request.query))
     rule_id = _rule_id(request)
-    firings = await request.app[STORE].list_firings(rule_id, query.limit + 1, query.cursor)
+    store = request.app[STORE]
+    firings = await store.list_firings(rule_id, query.limit + 1, query.cursor)
+    if not firings and query.cursor is None and await store.get_rule(rule_id) is None:
+        raise UnknownRule(f"no rule with id {rule_id!r}")
     more = len(firings) > query.limit
     firings = firings[: query.limit]
     return json_response(

@@ -1,5 +1,6 @@
 """The rule routes with mocked requests on a real SQLite store (no socket): a notify rule
-naming a target the config lacks is refused when saved (API and config file alike)."""
+naming a target the config lacks is refused when saved (API and config file alike); the
+firings of a rule that does not exist are a 404."""
 
 from __future__ import annotations
 
@@ -113,3 +114,16 @@ def test_a_config_rule_naming_an_unknown_target_is_one_settings_error(tmp_path: 
     message = str(caught.value)
     assert "\n" not in message
     assert "rule 'tell'" in message and "'biling'" in message and "'billing'" in message
+
+
+async def test_the_firings_of_an_unknown_rule_are_404(store: SqliteStore) -> None:
+    app = app_for(store)
+    missing = await respond(app, "GET", "/v1/rules/nosuchrule/firings")
+    assert missing.status == 404 and error_of(missing)["code"] == "unknown_rule"
+    assert "nosuchrule" in error_of(missing)["message"]
+    await store.save_rule(RuleRecord(rule=Rule.model_validate(notify_rule("inapp", ["*"]))))
+    known = await respond(app, "GET", "/v1/rules/tell/firings")
+    assert known.status == 200 and orjson.loads(known.body) == {  # type: ignore[arg-type]
+        "firings": [],
+        "next_cursor": None,
+    }
