@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.audit import AUDIT_TARGET
 from gateway.http import json_response, parse, read_json
+from gateway.schemas import Cursor
 from gateway.spec import body, json_answer, links, operation, query_parameters
 from gateway.state import CONTROL, SETTINGS, STORE
 from runtime.errors import RuleRejected, UnknownRule
 from runtime.keys import Permission
-from runtime.models import ID_PATTERN, RuleFiring
+from runtime.models import RuleFiring
 from runtime.notify.settings import unknown_target
 from runtime.rules.model import RULE_ID_PATTERN, Rule, RuleRecord, ScheduleState
 from runtime.rules.slots import fire_time, iso, slots_after
@@ -62,7 +63,7 @@ class FiringQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, pattern=ID_PATTERN)
+    cursor: Cursor | None = None
 
 
 class FiringPage(BaseModel):

@@ -1,6 +1,6 @@
 """The rule routes with mocked requests on a real SQLite store (no socket): a notify rule
 naming a target the config lacks is refused when saved (API and config file alike); the
-firings of a rule that does not exist are a 404."""
+firings of a rule that does not exist are a 404; a paging cursor that is no id is a 422."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ import pytest
 from aiohttp import web
 
 from gateway.errors import error_middleware
+from gateway.mail_routes import MailQuery
 from gateway.rule_routes import ROUTES
+from gateway.schemas import AuditQuery, RobotListQuery
 from gateway.state import CONTROL, SETTINGS, STORE
 from runtime.config import Settings, load_settings
 from runtime.errors import ConfigError
+from runtime.models import new_robot_id
 from runtime.rules.model import Rule, RuleRecord
 from runtime.store import SqliteStore
 from tests.unit.mocked_app import respond
@@ -127,3 +130,17 @@ async def test_the_firings_of_an_unknown_rule_are_404(store: SqliteStore) -> Non
         "firings": [],
         "next_cursor": None,
     }
+
+
+@pytest.mark.parametrize("model", [RobotListQuery, MailQuery, AuditQuery])
+def test_a_cursor_that_is_no_id_is_refused(model: type) -> None:
+    assert model.model_validate({"cursor": new_robot_id()}).cursor is not None
+    for bogus in ("abc", "bogus", "0" * 23, "Z" * 24):
+        with pytest.raises(ValueError, match="cursor"):
+            model.model_validate({"cursor": bogus})
+
+
+async def test_a_bogus_cursor_on_a_listing_route_is_422(store: SqliteStore) -> None:
+    app = app_for(store)
+    refused = await respond(app, "GET", "/v1/rules/tell/firings?cursor=bogus")
+    assert refused.status == 422 and "cursor" in error_of(refused)["message"]
