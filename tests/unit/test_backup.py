@@ -357,6 +357,14 @@ def test_restore_times_read_iso_8601_and_epoch_seconds() -> None:
     assert parse_time("1796092200.5") == 1796092200.5
 
 
+def test_a_restore_leaves_no_side_files_of_its_staged_copy(
+    settings: Settings, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh"
+    restore_backup(find_backup(settings.backups_dir(), None), data_dir=fresh)
+    assert sorted(p.name for p in fresh.iterdir()) == ["robofleet.db"]
+
+
 def test_postgresql_only_options_say_so_on_a_sqlite_deployment(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
