@@ -57,3 +57,26 @@ def test_invalid_settings_are_one_line_naming_the_setting(monkeypatch, capsys):
     assert err.count("\n") == 1
     assert err.startswith("error: invalid settings: max_body_bytes: ")
     assert "lots" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["schedules", "create", "{nope"], "error: RULE is not JSON (Expecting property name"),
+        (["rules", "create", "[1]"], "error: RULE must be a JSON object (or @file holding one)"),
+        (["rules", "create", "@/no/such/rule.json"], "error: RULE: cannot read /no/such/rule"),
+        (["schedules", "backfill", "s", "yesterday", "1"], "error: START 'yesterday' is not a "
+         "time: give Unix seconds (1774746000) or ISO 8601 (2026-03-29T02:00:00+01:00)"),
+        (["schedules", "backfill", "s", "1", "2026-13-01"], "error: END '2026-13-01' is not a"),
+    ],
+)
+def test_a_bad_rule_or_time_is_one_line_naming_the_argument_before_any_request(
+    argv, message, capsys, monkeypatch
+):
+    def no_request(*args, **kwargs):
+        raise AssertionError("no request expected")
+
+    monkeypatch.setattr(cli.GatewayClient, "request", no_request)
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1, err
