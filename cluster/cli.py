@@ -125,6 +125,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     page = client.robots(status=args.status, limit=args.limit)
     for robot in page["robots"]:
         print(f"{robot['id']}  {robot['type']:<16} {robot['status']:<9} attempt {robot['attempt']}")
+    if not page["robots"]:
+        print(f"no {args.status + ' ' if args.status else ''}robots")
     return 0
 
 
@@ -138,7 +140,10 @@ def cmd_modules(args: argparse.Namespace) -> int:
         info = client.request("POST", path, {"replicas": args.replicas})
         print(f"{info['name']}: {len(info['replicas'])} replicas")
         return 0
-    for module in client.modules():
+    modules = client.modules()
+    if not modules:
+        print("no modules")
+    for module in modules:
         replicas = ", ".join(
             f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
             for r in module["replicas"]

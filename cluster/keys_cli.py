@@ -79,6 +79,9 @@ def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
         _print_new_key(client.request("POST", "/v1/keys", body))
     elif args.action == "list":
         keys = client.request("GET", "/v1/keys")["keys"]
+        if not keys:
+            print("no keys")
+            return 0
         print(f"{'id':<14}{'role':<10}{'state':<10}{'created':<18}{'expires':<18}modules / name")
         for key in keys:
             modules = ",".join(key["modules"]) if key["modules"] else "*"

@@ -67,8 +67,11 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet schedules`` action against the gateway."""
     base = "/v1/schedules"
     if args.action == "list":
-        for view in client.request("GET", base)["rules"]:
+        views = client.request("GET", base)["rules"]
+        for view in views:
             _print_schedule(view)
+        if not views:
+            print("no schedules")
     elif args.action == "create":
         _print_schedule(client.request("POST", base, _rule_body(args.rule)))
     elif args.action == "get":
@@ -91,7 +94,10 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
 def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet rules`` action against the gateway."""
     if args.action == "list":
-        for view in client.request("GET", "/v1/rules")["rules"]:
+        views = client.request("GET", "/v1/rules")["rules"]
+        if not views:
+            print("no rules")
+        for view in views:
             on = view["rule"]["on"]
             kind = next(k for k in ("robot", "queue", "schedule") if on.get(k))
             do = view["rule"]["do"]
@@ -114,6 +120,8 @@ def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
                 f"{_when(f['at'])}  {f['outcome']:<8} {f['source']:<32} "
                 f"{f['robot_id'] or '-':<26} {f['detail'] or ''}"
             )
+        if not page["firings"]:
+            print(f"no firings of {args.id}")
     else:
         client.request("DELETE", f"/v1/rules/{segment(args.id)}")
         print(f"deleted {args.id}")

@@ -80,3 +80,44 @@ def test_a_bad_rule_or_time_is_one_line_naming_the_argument_before_any_request(
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1, err
+
+
+EMPTY = {
+    "/v1/robots": {"robots": [], "next_cursor": None},
+    "/v1/modules": {"modules": []},
+    "/v1/keys": {"keys": []},
+    "/v1/mailboxes": {"mailboxes": []},
+    "/v1/mail": {"mail": [], "next_cursor": None},
+    "/v1/rules": {"rules": []},
+    "/v1/schedules": {"rules": []},
+    "/v1/rules/r1/firings": {"firings": [], "next_cursor": None},
+    "/v1/notifications": {"notifications": [], "next_cursor": None},
+    "/v1/webhooks": {"endpoints": []},
+}
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["status"], "no robots"),
+        (["status", "--status", "dead"], "no dead robots"),
+        (["modules"], "no modules"),
+        (["keys", "list"], "no keys"),
+        (["mail"], "no mailboxes watched"),
+        (["mail", "list"], "no mail"),
+        (["mail", "list", "--mailbox", "ap"], "no mail in mailbox ap"),
+        (["rules", "list"], "no rules"),
+        (["rules", "firings", "r1"], "no firings of r1"),
+        (["schedules", "list"], "no schedules"),
+        (["notifications", "list"], "no notifications"),
+        (["notifications", "endpoints"], "no webhook endpoints"),
+    ],
+)
+def test_an_empty_listing_says_so_in_one_line(argv, line, capsys, monkeypatch):
+    def answer(self, method, path, body=None, query=None):
+        return EMPTY[path]
+
+    monkeypatch.setattr(cli.GatewayClient, "request", answer)
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(line) and out.count("\n") == 1, out
