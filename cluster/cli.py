@@ -248,7 +248,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_backup_parser(sub)
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
     add_notify_parser(sub, client_args, _client)
+    _name_subcommands(parser)
     return parser
+
+
+def _name_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Give every group of subcommands under ``parser`` its choices as metavar, so a missing
+    one is reported as ``{create,list,...}`` rather than by its dest (``command_action``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            if action.metavar is None:
+                action.metavar = "{" + ",".join(action.choices) + "}"
+            for child in action.choices.values():
+                _name_subcommands(child)
 
 
 def main(argv: list[str] | None = None) -> int:

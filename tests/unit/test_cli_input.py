@@ -121,3 +121,14 @@ def test_an_empty_listing_says_so_in_one_line(argv, line, capsys, monkeypatch):
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith(line) and out.count("\n") == 1, out
+
+
+@pytest.mark.parametrize("argv", [[], ["backup"], ["keys"], ["rules"], ["schedules"],
+                                  ["notifications"]])  # fmt: skip
+def test_a_missing_subcommand_is_named_by_its_choices_not_its_dest(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "the following arguments are required: {" in err, err
+    assert not any(dest in err for dest in ("command_action", "action", "command\n")), err
