@@ -304,6 +304,8 @@ def add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = backup.add_subparsers(dest="command_action", required=True)
 
     def common(p: argparse.ArgumentParser, data_dir_help: str = "data dir of the store") -> None:
+        """The options every action takes, also given before the action (``backup
+        --data-dir D list``)."""
         p.add_argument("--config", help="TOML settings file")
         p.add_argument("--data-dir", help=data_dir_help)
         p.add_argument("--backup-dir", help="backups directory (default: <data-dir>/backups)")
@@ -339,3 +341,4 @@ def add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     prune_parser.add_argument("--dry-run", action="store_true", help="only say what would go")
     common(prune_parser)
     common(actions.add_parser("wal", help="stream PostgreSQL WAL into <backups>/wal (Ctrl-C)"))
+    common(backup)

@@ -249,7 +249,29 @@ def build_parser() -> argparse.ArgumentParser:
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
     add_notify_parser(sub, client_args, _client)
     _name_subcommands(parser)
+    _carry_parent_options(parser)
     return parser
+
+
+def _carry_parent_options(parser: argparse.ArgumentParser) -> None:
+    """Let an option given to a command group (``mail --url X list``) reach its action.
+
+    argparse copies a subcommand's defaults over what its parent parsed, so an option both
+    levels define would be reset to the action's default: the action's copy gets no
+    default instead, and the group's value stands unless the option is given again after.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in action.choices.values():
+            for option in child._actions:
+                if option.option_strings and option.dest in _option_dests(parser):
+                    option.default = argparse.SUPPRESS
+            _carry_parent_options(child)
+
+
+def _option_dests(parser: argparse.ArgumentParser) -> set[str]:
+    return {a.dest for a in parser._actions if a.option_strings and a.dest != "help"}
 
 
 def _name_subcommands(parser: argparse.ArgumentParser) -> None:

@@ -108,6 +108,7 @@ def add_keys_parser(
 ) -> None:
     """Add ``robofleet keys`` and its actions to the command line."""
     keys = sub.add_parser("keys", help="create, list, revoke or rotate API keys (admin key)")
+    client_args(keys)
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])

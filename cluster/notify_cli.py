@@ -69,6 +69,7 @@ def add_notify_parser(
     notifications = sub.add_parser(
         "notifications", help="recent deliveries, the dead letter, one delivery, replay"
     )
+    client_args(notifications)
     actions = notifications.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="recent deliveries, newest first")
     listing.add_argument("--state", choices=("pending", "delivered", "dead"))

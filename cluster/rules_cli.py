@@ -138,6 +138,7 @@ def add_rules_parsers(
         "schedules",
         help="list, create, pause, resume, trigger, backfill or delete schedules (admin key)",
     )
+    client_args(schedules)
     actions = schedules.add_subparsers(dest="action", required=True)
     parsers = [actions.add_parser("list", help="schedules with their counts and next slot")]
     create = actions.add_parser("create", help="add a schedule from a rule (JSON or @file)")
@@ -165,6 +166,7 @@ def add_rules_parsers(
     rules = sub.add_parser(
         "rules", help="list, create, show or delete rules, or their firings (admin key)"
     )
+    client_args(rules)
     rule_actions = rules.add_subparsers(dest="action", required=True)
     rule_parsers = [rule_actions.add_parser("list", help="every rule")]
     rule_create = rule_actions.add_parser("create", help="add a rule (JSON or @file)")

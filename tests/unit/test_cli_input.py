@@ -132,3 +132,35 @@ def test_a_missing_subcommand_is_named_by_its_choices_not_its_dest(argv, capsys)
     err = capsys.readouterr().err
     assert "the following arguments are required: {" in err, err
     assert not any(dest in err for dest in ("command_action", "action", "command\n")), err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["mail", "--url", "http://gw.test:1", "list"],
+        ["mail", "list", "--url", "http://gw.test:1"],
+        ["mail", "--url", "http://gw.test:1"],
+        ["keys", "--url", "http://gw.test:1", "--api-key", "k1", "list"],
+        ["rules", "--url", "http://gw.test:1", "--api-key", "k1", "firings", "r1"],
+        ["schedules", "--url", "http://gw.test:1", "list"],
+        ["notifications", "--api-key", "k1", "--url", "http://gw.test:1", "endpoints"],
+        ["mail", "--url", "http://elsewhere:2", "list", "--url", "http://gw.test:1"],
+    ],
+)
+def test_options_given_to_a_command_group_reach_its_action(argv, capsys, monkeypatch):
+    asked: list[tuple[str, str | None]] = []
+
+    def answer(self, method, path, body=None, query=None):
+        asked.append((self.url, self.api_key))
+        return EMPTY[path]
+
+    monkeypatch.delenv("ROBOFLEET_API_KEY", raising=False)
+    monkeypatch.setattr(cli.GatewayClient, "request", answer)
+    assert cli.main(argv) == 0
+    assert asked == [("http://gw.test:1", "k1" if "k1" in argv else None)]
+
+
+def test_backup_options_given_before_the_action_reach_it(tmp_path, capsys):
+    data = tmp_path / "data"
+    assert cli.main(["backup", "--data-dir", str(data), "list"]) == 0
+    assert capsys.readouterr().out == f"no backups in {data / 'backups'}\n"
