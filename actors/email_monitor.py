@@ -132,13 +132,19 @@ class MailboxWatch:
     processed: int = 0
     by_class: dict[str, int] = field(default_factory=dict)
     error: str | None = None
+    failure: str | None = None  # "misconfigured" or "unreachable": what the last try hit
     started_at: float = field(default_factory=time.time)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def state(self, now: float) -> str:
-        """``paused``, ``stale``, ``watching`` or ``connecting`` (see MailboxStatus)."""
+        """``paused``, ``misconfigured``, ``unreachable``, ``stale``, ``watching`` or
+        ``connecting`` (see MailboxStatus)."""
         if self.paused:
             return "paused"
+        if self.failure == "misconfigured":
+            return "misconfigured"
+        if self.failure == "unreachable" and self.last_contact is None:
+            return "unreachable"
         since = self.last_contact if self.last_contact is not None else self.started_at
         if now - since > self.spec.stale_after_s:
             return "stale"
@@ -283,7 +289,7 @@ class EmailMonitor:
                 password = mailbox_password(watch.spec, self.environ)
                 session = await self.connect(watch.spec, password)
                 self._contact(watch, session)
-                watch.error = None
+                watch.error = watch.failure = None
                 failures = 0
                 while not self.stopping and not watch.paused:
                     await self._drain(watch, session)
@@ -295,9 +301,11 @@ class EmailMonitor:
                 raise
             except (MailboxUnreachable, ConfigError) as exc:
                 watch.error = str(exc)
+                watch.failure = "misconfigured" if isinstance(exc, ConfigError) else "unreachable"
                 log.warning("mailbox %s: %s; reconnecting", watch.spec.name, exc)
             except Exception as exc:  # a store or orchestrator outage: the batch is retried
                 watch.error = f"{type(exc).__name__}: {exc}"
+                watch.failure = None
                 log.warning("mailbox %s: %s; retrying", watch.spec.name, watch.error)
             finally:
                 watch.connected = False

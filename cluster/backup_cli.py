@@ -30,6 +30,11 @@ from runtime.backup.sqlite_snapshot import StoreFigures
 from runtime.config import Settings, load_settings
 from runtime.errors import BackupError, RestoreRefused
 
+_POSTGRES_ONLY = (
+    "{what} is PostgreSQL-only, and this deployment uses SQLite (no ROBOFLEET_DATABASE_URL): "
+    "its backups are whole snapshots, restored with `robofleet backup restore [ID]`"
+)
+
 
 def _count(text: str) -> int:
     """A whole number of backups to keep, 0 or more (argparse type)."""
@@ -93,6 +98,8 @@ def _print_verification(outcome: Verification) -> None:
 
 def cmd_create(args: argparse.Namespace, settings: Settings) -> int:
     """Take a backup now (and verify it with ``--verify``)."""
+    if args.base and not settings.database_url:
+        raise BackupError(_POSTGRES_ONLY.format(what="--base (a base backup for --to-time)"))
     started = time.monotonic()
     manifest = create_backup(settings, base=True if args.base else None)
     size = sum(f.bytes for f in manifest.files)
@@ -172,7 +179,10 @@ def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     backups = source.backups_dir()
     started = time.monotonic()
     if args.to_time is not None:
-        return _restore_to_time(args, source, parse_time(args.to_time))
+        target = parse_time(args.to_time)
+        if not source.database_url:
+            raise BackupError(_POSTGRES_ONLY.format(what="--to-time (point-in-time restore)"))
+        return _restore_to_time(args, source, target)
     data_dir = Path(args.data_dir).expanduser() if args.data_dir else settings.data_dir
     if not (args.database_url or settings.database_url):
         _refuse_a_running_up(data_dir.expanduser())
@@ -294,6 +304,8 @@ def add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     actions = backup.add_subparsers(dest="command_action", required=True)
 
     def common(p: argparse.ArgumentParser, data_dir_help: str = "data dir of the store") -> None:
+        """The options every action takes, also given before the action (``backup
+        --data-dir D list``)."""
         p.add_argument("--config", help="TOML settings file")
         p.add_argument("--data-dir", help=data_dir_help)
         p.add_argument("--backup-dir", help="backups directory (default: <data-dir>/backups)")
@@ -329,3 +341,4 @@ def add_backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     prune_parser.add_argument("--dry-run", action="store_true", help="only say what would go")
     common(prune_parser)
     common(actions.add_parser("wal", help="stream PostgreSQL WAL into <backups>/wal (Ctrl-C)"))
+    common(backup)

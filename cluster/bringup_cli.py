@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import threading
@@ -60,12 +61,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     settings = cluster_settings(args)
     data_dir = settings.data_dir.expanduser()
-    data_dir.mkdir(parents=True, exist_ok=True)
     settle_previous_up(data_dir, recover=args.recover)
     if not settings.ray_address:
         deploy.check_head_host(settings)
     check_ports(up_ports(settings))
-    admin_key = bootstrap_admin_key(settings)
+    fresh = not data_dir.exists()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        admin_key = bootstrap_admin_key(settings)
+    except BaseException:
+        if fresh:  # an up that failed before it started leaves no data dir behind
+            shutil.rmtree(data_dir, ignore_errors=True)
+        raise
     if admin_key is not None:
         print("created the first admin key (shown only this once; store it now):")
         print(f"  ROBOFLEET_API_KEY={admin_key}", flush=True)

@@ -126,6 +126,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     page = client.robots(status=args.status, limit=args.limit)
     for robot in page["robots"]:
         print(f"{robot['id']}  {robot['type']:<16} {robot['status']:<9} attempt {robot['attempt']}")
+    if not page["robots"]:
+        print(f"no {args.status + ' ' if args.status else ''}robots")
     return 0
 
 
@@ -139,7 +141,10 @@ def cmd_modules(args: argparse.Namespace) -> int:
         info = client.request("POST", path, {"replicas": args.replicas})
         print(f"{info['name']}: {len(info['replicas'])} replicas")
         return 0
-    for module in client.modules():
+    modules = client.modules()
+    if not modules:
+        print("no modules")
+    for module in modules:
         replicas = ", ".join(
             f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
             for r in module["replicas"]
@@ -245,7 +250,41 @@ def build_parser() -> argparse.ArgumentParser:
     add_mail_parser(sub, client_args, lambda args: cmd_mail(args, _client(args)))
     add_notify_parser(sub, client_args, _client)
     add_demo_parser(sub)
+    _name_subcommands(parser)
+    _carry_parent_options(parser)
     return parser
+
+
+def _carry_parent_options(parser: argparse.ArgumentParser) -> None:
+    """Let an option given to a command group (``mail --url X list``) reach its action.
+
+    argparse copies a subcommand's defaults over what its parent parsed, so an option both
+    levels define would be reset to the action's default: the action's copy gets no
+    default instead, and the group's value stands unless the option is given again after.
+    """
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        for child in action.choices.values():
+            for option in child._actions:
+                if option.option_strings and option.dest in _option_dests(parser):
+                    option.default = argparse.SUPPRESS
+            _carry_parent_options(child)
+
+
+def _option_dests(parser: argparse.ArgumentParser) -> set[str]:
+    return {a.dest for a in parser._actions if a.option_strings and a.dest != "help"}
+
+
+def _name_subcommands(parser: argparse.ArgumentParser) -> None:
+    """Give every group of subcommands under ``parser`` its choices as metavar, so a missing
+    one is reported as ``{create,list,...}`` rather than by its dest (``command_action``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            if action.metavar is None:
+                action.metavar = "{" + ",".join(action.choices) + "}"
+            for child in action.choices.values():
+                _name_subcommands(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,9 @@ def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
         _print_new_key(client.request("POST", "/v1/keys", body))
     elif args.action == "list":
         keys = client.request("GET", "/v1/keys")["keys"]
+        if not keys:
+            print("no keys")
+            return 0
         print(f"{'id':<14}{'role':<10}{'state':<10}{'created':<18}{'expires':<18}modules / name")
         for key in keys:
             modules = ",".join(key["modules"]) if key["modules"] else "*"
@@ -105,6 +108,7 @@ def add_keys_parser(
 ) -> None:
     """Add ``robofleet keys`` and its actions to the command line."""
     keys = sub.add_parser("keys", help="create, list, revoke or rotate API keys (admin key)")
+    client_args(keys)
     actions = keys.add_subparsers(dest="action", required=True)
     create = actions.add_parser("create", help="create a key and print it once")
     create.add_argument("--role", required=True, choices=[r.value for r in Role])

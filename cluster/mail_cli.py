@@ -56,8 +56,11 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet mail`` action; 0 on success (errors raise GatewayRequestFailed)."""
     action = args.action or "mailboxes"
     if action == "mailboxes":
-        for box in client.request("GET", "/v1/mailboxes")["mailboxes"]:
+        boxes = client.request("GET", "/v1/mailboxes")["mailboxes"]
+        for box in boxes:
             _print_mailbox(box)
+        if not boxes:
+            print("no mailboxes watched")
     elif action == "list":
         query = {"mailbox": args.mailbox, "limit": args.limit, "cursor": args.cursor}
         page = client.request("GET", "/v1/mail", query=query)
@@ -69,6 +72,8 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
                 f"{(mail['subject'] or '')[:50]}"
                 + (f"  errors: {'; '.join(mail['errors'])[:120]}" if mail["errors"] else "")
             )
+        if not page["mail"]:
+            print("no mail" + (f" in mailbox {args.mailbox}" if args.mailbox else ""))
         if page["next_cursor"]:
             print(f"next page: --cursor {page['next_cursor']}")
     elif action == "add":

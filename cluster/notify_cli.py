@@ -70,7 +70,10 @@ def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
         if not page["notifications"]:
             print("no notifications")
     elif args.action == "endpoints":
-        for e in client.request("GET", "/v1/webhooks")["endpoints"]:
+        endpoints = client.request("GET", "/v1/webhooks")["endpoints"]
+        if not endpoints:
+            print("no webhook endpoints (the config's [[notify.webhooks]] names none)")
+        for e in endpoints:
             state = f"disabled: {e['reason']}" if e["disabled"] else "enabled"
             print(f"{e['name']:<24} {state:<40} {e['url']}")
     elif args.action == "enable":
@@ -93,6 +96,7 @@ def add_notify_parser(
     notifications = sub.add_parser(
         "notifications", help="recent deliveries, the dead letter, one delivery, replay"
     )
+    client_args(notifications)
     actions = notifications.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="recent deliveries, newest first")
     listing.add_argument("--state", choices=("pending", "delivered", "dead"))

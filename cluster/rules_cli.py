@@ -7,10 +7,10 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cluster.backup_cli import parse_time
 from cluster.client import GatewayClient, segment
 from runtime.rules.model import TRIGGER_KINDS
 
@@ -19,17 +19,37 @@ def _when(ts: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else "-"
 
 
-def _instant(text: str) -> float:
-    """A Unix time from a number or an ISO 8601 text (``2026-03-29T02:00:00+01:00``)."""
+def _instant(text: str, name: str) -> float:
+    """A Unix time from a number or an ISO 8601 text (``2026-03-29T02:00:00+01:00``; no
+    zone: this machine's local time); ValueError names the argument ``name`` and the form."""
     try:
-        return float(text)
+        return parse_time(text)
     except ValueError:
-        return datetime.fromisoformat(text).timestamp()
+        raise ValueError(
+            f"{name} {text!r} is not a time: give Unix seconds (1774746000) or ISO 8601 "
+            "(2026-03-29T02:00:00+01:00)"
+        ) from None
 
 
 def _rule_body(raw: str) -> Any:
-    text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
-    return json.loads(text)
+    """The JSON object of the RULE argument (text, or ``@file``); ValueError says what is
+    wrong with it in one line."""
+    try:
+        text = Path(raw[1:]).read_text() if raw.startswith("@") else raw
+    except OSError as exc:
+        raise ValueError(f"RULE: cannot read {raw[1:]}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"RULE: {raw[1:]} is not UTF-8 text") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"RULE is not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}): give a "
+            "JSON object, or @file holding one"
+        ) from None
+    if not isinstance(value, dict):
+        raise ValueError("RULE must be a JSON object (or @file holding one)")
+    return value
 
 
 def _print_schedule(view: dict[str, Any]) -> None:
@@ -48,8 +68,11 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet schedules`` action against the gateway."""
     base = "/v1/schedules"
     if args.action == "list":
-        for view in client.request("GET", base)["rules"]:
+        views = client.request("GET", base)["rules"]
+        for view in views:
             _print_schedule(view)
+        if not views:
+            print("no schedules")
     elif args.action == "create":
         _print_schedule(client.request("POST", base, _rule_body(args.rule)))
     elif args.action == "get":
@@ -60,7 +83,7 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
         answer = client.request("POST", f"{base}/{segment(args.id)}/trigger")
         print(" ".join(answer["robot_ids"]) or "nothing fired (its 'when' did not hold)")
     elif args.action == "backfill":
-        span = {"start": _instant(args.start), "end": _instant(args.end)}
+        span = {"start": _instant(args.start, "START"), "end": _instant(args.end, "END")}
         answer = client.request("POST", f"{base}/{segment(args.id)}/backfill", span)
         print(f"fired {answer['fired']}, already fired or not applicable {answer['skipped']}")
     else:
@@ -89,7 +112,10 @@ def _watched(on: dict[str, Any]) -> str:
 def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
     """Run one ``robofleet rules`` action against the gateway."""
     if args.action == "list":
-        for view in client.request("GET", "/v1/rules")["rules"]:
+        views = client.request("GET", "/v1/rules")["rules"]
+        if not views:
+            print("no rules")
+        for view in views:
             on = view["rule"]["on"]
             kind = next(k for k in TRIGGER_KINDS if on.get(k))
             do = view["rule"]["do"]
@@ -115,6 +141,8 @@ def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
                 f"{_when(f['at'])}  {f['outcome']:<8} {f['source']:<32} "
                 f"{f['robot_id'] or '-':<26} {f['detail'] or ''}"
             )
+        if not page["firings"]:
+            print(f"no firings of {args.id}")
     else:
         client.request("DELETE", f"/v1/rules/{segment(args.id)}")
         print(f"deleted {args.id}")
@@ -131,10 +159,11 @@ def add_rules_parsers(
         "schedules",
         help="list, create, pause, resume, trigger, backfill or delete schedules (admin key)",
     )
+    client_args(schedules)
     actions = schedules.add_subparsers(dest="action", required=True)
     parsers = [actions.add_parser("list", help="schedules with their counts and next slot")]
     create = actions.add_parser("create", help="add a schedule from a rule (JSON or @file)")
-    create.add_argument("rule")
+    create.add_argument("rule", metavar="RULE", help="a JSON object, or @file holding one")
     parsers.append(create)
     for name, text in (
         ("get", "one schedule with its cursor and counts"),
@@ -148,8 +177,8 @@ def add_rules_parsers(
         parsers.append(action)
     backfill = actions.add_parser("backfill", help="fire past slots in START..END not fired yet")
     backfill.add_argument("id")
-    backfill.add_argument("start", help="Unix time or ISO 8601")
-    backfill.add_argument("end", help="Unix time or ISO 8601")
+    backfill.add_argument("start", metavar="START", help="Unix time or ISO 8601")
+    backfill.add_argument("end", metavar="END", help="Unix time or ISO 8601")
     parsers.append(backfill)
     for action in parsers:
         client_args(action)
@@ -158,10 +187,11 @@ def add_rules_parsers(
     rules = sub.add_parser(
         "rules", help="list, create, show or delete rules, or their firings (admin key)"
     )
+    client_args(rules)
     rule_actions = rules.add_subparsers(dest="action", required=True)
     rule_parsers = [rule_actions.add_parser("list", help="every rule")]
     rule_create = rule_actions.add_parser("create", help="add a rule (JSON or @file)")
-    rule_create.add_argument("rule")
+    rule_create.add_argument("rule", metavar="RULE", help="a JSON object, or @file holding one")
     rule_parsers.append(rule_create)
     for name, text in (("get", "one rule"), ("delete", "delete a rule of the API")):
         action = rule_actions.add_parser(name, help=text)

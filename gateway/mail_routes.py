@@ -86,7 +86,7 @@ class MailboxView(BaseModel):
     port: int
     user: str
     folder: str
-    state: Literal["watching", "connecting", "stale", "paused"]
+    state: Literal["watching", "connecting", "stale", "misconfigured", "unreachable", "paused"]
     paused: bool
     idle: bool
     last_contact: float | None = Field(description="Unix time of the last server round trip.")

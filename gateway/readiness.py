@@ -84,9 +84,10 @@ class MailboxReadiness(BaseModel):
     """One watched mailbox; present once mailboxes are configured."""
 
     name: str
-    status: Literal["ok", "connecting", "paused", "stale", "unreachable"] = Field(
+    status: Literal["ok", "connecting", "paused", "stale", "misconfigured", "unreachable"] = Field(
         description="ok: watching; connecting: not connected yet, within its bound; paused; "
-        "stale: silent past its bound; unreachable: the email monitor does not answer."
+        "stale: silent past its bound; misconfigured: its password cannot be read; "
+        "unreachable: never reached (bad host, refused), or the email monitor does not answer."
     )
     last_contact_at: float | None = Field(
         None, description="Unix time of the last successful IMAP round trip."

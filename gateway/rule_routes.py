@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.audit import AUDIT_TARGET
 from gateway.http import json_response, parse, read_json
+from gateway.schemas import Cursor
 from gateway.spec import body, json_answer, links, operation, path_id, query_parameters
-from gateway.state import CONTROL, STORE
+from gateway.state import CONTROL, SETTINGS, STORE
 from runtime.errors import RuleRejected, UnknownRule
 from runtime.keys import Permission
-from runtime.models import ID_PATTERN, RuleFiring
+from runtime.models import RuleFiring
+from runtime.notify.settings import unknown_target
 from runtime.rules.model import RULE_ID_PATTERN, Rule, RuleRecord, ScheduleState
 from runtime.rules.slots import fire_time, iso, slots_after
 from runtime.text import MAX_UNIX_TIME
@@ -61,7 +63,7 @@ class FiringQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     limit: int = Field(50, ge=1, le=500)
-    cursor: str | None = Field(None, pattern=ID_PATTERN)
+    cursor: Cursor | None = None
 
 
 class FiringPage(BaseModel):
@@ -137,10 +139,20 @@ async def _stored(request: web.Request, schedule: bool = False) -> RuleRecord:
     return record
 
 
+def _known_targets(request: web.Request, rule: Rule) -> None:
+    """Raise RuleRejected (422) when a notify rule names a target the config lacks."""
+    if rule.do.notify is not None:
+        problem = unknown_target(rule.do.notify, request.app[SETTINGS].notify)
+        if problem is not None:
+            raise RuleRejected(problem)
+
+
 async def create_rule(request: web.Request) -> web.Response:
-    """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken."""
+    """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken, 422 if a
+    notify rule names a webhook endpoint or Apprise target the config does not have."""
     rule = parse(Rule, await read_json(request))
     request[AUDIT_TARGET] = rule.id
+    _known_targets(request, rule)
     return _answer(await request.app[CONTROL].create_rule(rule), 201)
 
 
@@ -164,10 +176,14 @@ async def delete_rule(request: web.Request) -> web.Response:
 
 
 async def list_firings(request: web.Request) -> web.Response:
-    """``GET /v1/rules/{rule_id}/firings``: what the rule did, newest first."""
+    """``GET /v1/rules/{rule_id}/firings``: what the rule did, newest first; 404 for a rule
+    that neither exists nor fired (a deleted rule's firings stay readable)."""
     query = parse(FiringQuery, dict(request.query))
     rule_id = _rule_id(request)
-    firings = await request.app[STORE].list_firings(rule_id, query.limit + 1, query.cursor)
+    store = request.app[STORE]
+    firings = await store.list_firings(rule_id, query.limit + 1, query.cursor)
+    if not firings and query.cursor is None and await store.get_rule(rule_id) is None:
+        raise UnknownRule(f"no rule with id {rule_id!r}")
     more = len(firings) > query.limit
     firings = firings[: query.limit]
     return json_response(

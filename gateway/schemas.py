@@ -7,11 +7,20 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from runtime.keys import AuditEntry, Role
-from runtime.models import ID_PATTERN, ModuleInfo, ModuleName, Robot, RobotStatus, RobotType
+from runtime.models import ModuleInfo, ModuleName, Robot, RobotStatus, RobotType
 from runtime.text import StoreText
 
-Cursor = Annotated[str, Field(pattern=ID_PATTERN, description="next_cursor of the previous page.")]
-"""A paging cursor: the id of the last entry of the previous page."""
+CURSOR_PATTERN = r"^[0-9a-f]{24}$"
+"""The form of every id a keyset-paged listing pages by (``runtime.models.new_robot_id``)."""
+
+Cursor = Annotated[
+    str,
+    Field(
+        pattern=CURSOR_PATTERN,
+        description="next_cursor of the previous page (24 lower-case hex digits).",
+    ),
+]
+"""A paging cursor: the id of the last entry of the previous page; another text is a 422."""
 
 
 class RobotListQuery(BaseModel):

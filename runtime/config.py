@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from runtime.errors import ConfigError, validation_message
 from runtime.mail.mailbox import MailboxSpec, MailSettings
 from runtime.models import ModuleSpec
-from runtime.notify.settings import NotifySettings
+from runtime.notify.settings import NotifySettings, unknown_target
 from runtime.rules.model import Rule
 from runtime.token_bucket import RateLimit
 
@@ -255,6 +255,14 @@ class Settings(BaseSettings):
                 else m
                 for m in self.modules
             ]
+        return self
+
+    @model_validator(mode="after")
+    def _notify_targets(self) -> Settings:
+        for rule in self.rules:
+            problem = unknown_target(rule.do.notify, self.notify) if rule.do.notify else None
+            if problem is not None:
+                raise ValueError(f"rule {rule.id!r}: {problem}")
         return self
 
     def role_rate_limit(self, role: str) -> RateLimit:

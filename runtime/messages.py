@@ -407,7 +407,9 @@ class MailboxStatus(WireMessage):
 
     ``state`` is ``watching`` (connected, last round trip within the bound), ``connecting``
     (not connected yet or reconnecting, still within the bound), ``stale`` (no successful
-    round trip for longer than ``stale_after_s``) or ``paused``. ``processed`` and
+    round trip for longer than ``stale_after_s``), ``misconfigured`` (its password cannot be
+    read: ``error`` says why), ``unreachable`` (never reached: a bad host, a refused
+    connection or login; ``error`` says which) or ``paused``. ``processed`` and
     ``by_class`` count mail since the monitor started; ``source`` is ``config`` or ``api``.
     ``last_contact`` is the Unix time of the last successful server round trip (None:
     never); ``uidnext`` the server's ``UIDNEXT`` seen then; ``last_uid`` the cursor

@@ -118,11 +118,19 @@ def install_sqlite(snapshot: Path, db_path: Path) -> StoreFigures:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     staged = db_path.with_name(f".{db_path.name}.restoring")
     unpack_snapshot(snapshot, staged)
-    answer, found = check_sqlite(staged)
+    try:
+        answer, found = check_sqlite(staged)
+    finally:  # reading a WAL-mode file leaves its -shm (and -wal) beside it
+        _drop_side_files(staged)
     if answer != "ok":
         staged.unlink(missing_ok=True)
         raise BackupInvalid(f"{snapshot.name} fails PRAGMA integrity_check: {answer}")
-    for suffix in _SIDE_FILES:  # a stale WAL beside the new file would be replayed into it
-        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)
+    _drop_side_files(db_path)  # a stale WAL beside the new file would be replayed into it
     staged.replace(db_path)
     return found
+
+
+def _drop_side_files(db_path: Path) -> None:
+    """Delete the ``-wal``, ``-shm`` and ``-journal`` files of ``db_path`` if there are any."""
+    for suffix in _SIDE_FILES:
+        db_path.with_name(db_path.name + suffix).unlink(missing_ok=True)

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from runtime.errors import ConfigError
-from runtime.notify.model import Channel
+from runtime.notify.model import Channel, NotifyAction
 from runtime.notify.outbox import STANDARD_SCHEDULE
 from runtime.token_bucket import RateLimit
 
@@ -29,6 +29,7 @@ __all__ = [
     "WebhookEndpoint",
     "endpoint_secrets",
     "smtp_password",
+    "unknown_target",
 ]
 
 _Delay = Annotated[float, Field(ge=0, le=7 * 86_400, allow_inf_nan=False)]
@@ -139,6 +140,33 @@ class NotifySettings(BaseModel):
 def apprise_target(settings: NotifySettings, name: str) -> AppriseTarget | None:
     """The Apprise target called ``name``, or None."""
     return next((t for t in settings.apprise if t.name == name), None)
+
+
+def unknown_target(action: NotifyAction, settings: NotifySettings) -> str | None:
+    """Why ``action`` names a target ``settings`` does not have (a webhook endpoint or an
+    Apprise target not in ``[notify]``, or email with no ``[notify.smtp]``), else None.
+
+    Rules are checked with this when saved, so a typo is refused at once rather than dead
+    lettered at the first firing. Email addresses and in-app key ids are not checked here.
+    """
+    if action.channel is Channel.EMAIL and settings.smtp is None:
+        return "channel email: no [notify.smtp] server is configured"
+    if action.channel is Channel.WEBHOOK:
+        kind, table = "webhook endpoint", "[[notify.webhooks]]"
+        names = {e.name for e in settings.webhooks}
+    elif action.channel is Channel.APPRISE:
+        kind, table = "Apprise target", "[[notify.apprise]]"
+        names = {t.name for t in settings.apprise}
+    else:
+        return None
+    unknown = [r.to for r in action.recipients if r.to not in names]
+    if not unknown:
+        return None
+    listed = ", ".join(repr(n) for n in sorted(names)) or "none"
+    return (
+        f"unknown {kind} {', '.join(repr(u) for u in unknown)}: recipients of channel "
+        f"{action.channel.value} are names of {table} in the config (configured: {listed})"
+    )
 
 
 def apprise_urls(target: AppriseTarget, environ: Mapping[str, str] | None = None) -> list[str]:

@@ -10,14 +10,24 @@ from aiohttp.test_utils import make_mocked_request
 
 
 async def respond(
-    app: web.Application, method: str, path: str, headers: dict[str, str] | None = None
+    app: web.Application,
+    method: str,
+    path: str,
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
 ) -> web.Response:
-    """The response ``app`` gives to ``method path`` (``headers`` sent with it)."""
+    """The response ``app`` gives to ``method path`` (``headers`` and ``body`` sent with it)."""
     probe = make_mocked_request(method, path, app=app)
     match = await app.router.resolve(probe)
     request = make_mocked_request(
         method, path, headers=headers or {}, app=app, match_info=match, payload=None
     )
+    if body is not None:
+
+        async def read() -> bytes:
+            return body
+
+        request.read = read  # type: ignore[method-assign]
     handler = match.handler
     for middleware in reversed(app.middlewares):
         handler = functools.partial(middleware, handler=handler)

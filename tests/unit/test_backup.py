@@ -355,3 +355,30 @@ def test_restore_times_read_iso_8601_and_epoch_seconds() -> None:
     assert parse_time("2026-12-01T02:30:00Z") == _at("2026-12-01T02:30:00")
     assert parse_time("2026-12-01T03:30:00+01:00") == _at("2026-12-01T02:30:00")
     assert parse_time("1796092200.5") == 1796092200.5
+
+
+def test_a_restore_leaves_no_side_files_of_its_staged_copy(
+    settings: Settings, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh"
+    restore_backup(find_backup(settings.backups_dir(), None), data_dir=fresh)
+    assert sorted(p.name for p in fresh.iterdir()) == ["robofleet.db"]
+
+
+def test_postgresql_only_options_say_so_on_a_sqlite_deployment(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cluster.cli import main
+
+    data = str(settings.data_dir)
+    monkeypatch.setenv("ROBOFLEET_DATA_DIR", data)
+    before = sorted(p.name for p in settings.backups_dir().iterdir())
+    assert main(["backup", "create", "--base", "--data-dir", data]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --base") and "PostgreSQL-only" in err and "SQLite" in err
+    assert sorted(p.name for p in settings.backups_dir().iterdir()) == before
+    restore = ["backup", "restore", "--to-time", "2026-12-01T02:30:00Z", "--pg-data-dir", data]
+    assert main(restore) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: --to-time") and "PostgreSQL-only" in err and "SQLite" in err
+    assert err.count("\n") == 1

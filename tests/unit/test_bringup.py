@@ -216,3 +216,29 @@ def test_down_stops_a_head_whose_up_is_gone(
 def test_down_has_no_flag_that_reaches_other_clusters_unasked() -> None:
     args = build_parser().parse_args(["down"])
     assert isinstance(args, argparse.Namespace) and args.stop_ray is False
+
+
+def test_an_up_that_fails_before_it_starts_leaves_no_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cluster import bringup_cli, deploy
+    from cluster.cli import main
+
+    data_dir = tmp_path / "deployment"
+    assert main(["up", "--data-dir", str(data_dir), "--port", "16380"]) == 1
+    assert "16380" in capsys.readouterr().err
+    assert not data_dir.exists()
+
+    def broken(settings: Settings) -> str | None:
+        raise ConfigError("the store cannot be opened")
+
+    monkeypatch.setattr(deploy, "check_head_host", lambda settings: None)
+    monkeypatch.setattr(bringup_cli, "check_ports", lambda wanted: None)
+    monkeypatch.setattr(bringup_cli, "bootstrap_admin_key", broken)
+    assert main(["up", "--data-dir", str(data_dir)]) == 1
+    assert "the store cannot be opened" in capsys.readouterr().err
+    assert not data_dir.exists()
+    data_dir.mkdir()
+    (data_dir / "kept").write_text("x")
+    assert main(["up", "--data-dir", str(data_dir)]) == 1
+    assert (data_dir / "kept").read_text() == "x"

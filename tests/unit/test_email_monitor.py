@@ -228,3 +228,28 @@ async def test_a_dropped_server_is_reconnected_and_the_mailbox_shows_it(setup) -
     paused = await running.set_paused("ap", True)
     assert paused.state == "paused"
     await running.stop()
+
+
+async def _state_of(running: EmailMonitor, wanted: str) -> str:
+    for _ in range(300):
+        if running.mailboxes()[0].state == wanted:
+            break
+        await asyncio.sleep(0.01)
+    return running.mailboxes()[0].state
+
+
+async def test_a_mailbox_it_cannot_configure_or_reach_says_so_not_stale(setup) -> None:
+    server, _, monitor, _, _ = setup
+    running = monitor()
+    running.environ = {}  # its password_env is not set
+    await running.start()
+    assert await _state_of(running, "misconfigured") == "misconfigured"
+    assert "PW" in (running.mailboxes()[0].error or "")
+    await running.stop()
+    server.down = True  # a bad host: never reached
+    running = monitor()
+    await running.start()
+    assert await _state_of(running, "unreachable") == "unreachable"
+    assert running.mailboxes()[0].error == "refused"
+    server.down = False
+    await running.stop()
