@@ -27,6 +27,7 @@ from cluster.doctor_checks import (
     check_tesseract,
     local_versions,
 )
+from cluster.terminal import show
 from runtime.config import Settings
 
 if TYPE_CHECKING:
@@ -260,7 +261,7 @@ def _log_places(settings: Settings) -> list[str]:
     return places
 
 
-def print_report(report: Report, logs: list[str], out: Callable[[str], None] = print) -> None:
+def print_report(report: Report, logs: list[str], out: Callable[[str], None] = show) -> None:
     """Print each check's line, the versions, where the logs are, and then either
     ``healthy`` or one line per problem with what to do."""
     width = max((len(f.check) for f in report.findings), default=0)

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.client import GatewayClient, segment
+from cluster.terminal import show, show_lines
 
 __all__ = ["add_notify_parser", "cmd_notifications"]
 
@@ -39,21 +40,23 @@ def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
             query["state"] = state
         page = client.request("GET", "/v1/notifications", query=query)
         for n in page["notifications"]:
-            print(_line(n))
+            show(_line(n))
         if not page["notifications"]:
-            print("no notifications")
+            show("no notifications")
     elif args.action == "endpoints":
         for e in client.request("GET", "/v1/webhooks")["endpoints"]:
             state = f"disabled: {e['reason']}" if e["disabled"] else "enabled"
-            print(f"{e['name']:<24} {state:<40} {e['url']}")
+            show(f"{e['name']:<24} {state:<40} {e['url']}")
     elif args.action == "enable":
         client.request("POST", f"/v1/webhooks/{segment(args.name)}/enable")
-        print(f"{args.name} is enabled: the notifier sends to it again")
+        show(f"{args.name} is enabled: the notifier sends to it again")
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"/v1/notifications/{segment(args.id)}"), indent=2))
+        show_lines(
+            json.dumps(client.request("GET", f"/v1/notifications/{segment(args.id)}"), indent=2)
+        )
     else:
         answer = client.request("POST", f"/v1/notifications/{segment(args.id)}/replay")
-        print(f"{answer['id']} is {answer['state']} again: the notifier sends it now")
+        show(f"{answer['id']} is {answer['state']} again: the notifier sends it now")
     return 0
 
 
