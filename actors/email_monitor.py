@@ -37,7 +37,7 @@ from runtime.errors import (
     UnknownRobotType,
 )
 from runtime.mail.imap import CommandRefused, ImapSession, MailboxUnreachable
-from runtime.mail.mailbox import MailboxSpec, mailbox_password
+from runtime.mail.mailbox import MailboxSpec, api_secret_problem, mailbox_password
 from runtime.mail.parse import ParsedMail, parse_mail
 from runtime.mail.plan import AttachedDocument, plan_robots
 from runtime.mail.raw import RawMail
@@ -498,6 +498,9 @@ class EmailMonitor:
             spec = MailboxSpec.model_validate(raw_spec)
         except ValidationError as exc:
             raise MailboxRejected(f"invalid mailbox: {_problems(exc)}") from None
+        problem = api_secret_problem(spec, self.settings.mailbox_secrets())
+        if problem is not None:
+            raise MailboxRejected(f"invalid mailbox: {problem}")
         if spec.name in self.watches:
             raise MailboxExists(f"a mailbox named {spec.name!r} is already watched")
         await self.store.save_mailbox(StoredMailbox(name=spec.name, spec=spec.model_dump_json()))

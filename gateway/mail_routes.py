@@ -289,7 +289,8 @@ PATHS: dict[str, Any] = {
         ),
         "post": operation(
             "addMailbox",
-            "Watch a mailbox (admin); its password comes from password_env or password_file",
+            "Watch a mailbox (admin); its password comes from password_env (a ROBOFLEET_MAILBOX_ "
+            "variable) or password_file (inside the mailbox secrets directory)",
             {"201": json_answer(MailboxView, "the mailbox")},
             (400, 409, 422, 503),
             requestBody=body(MailboxSpec),

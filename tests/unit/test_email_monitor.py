@@ -11,8 +11,9 @@ import pytest
 from actors.email_monitor import EmailMonitor
 from cluster.invoice_samples import invoice_mail
 from runtime.config import Settings
+from runtime.errors import MailboxRejected
 from runtime.mail.imap import FolderState, MailboxUnreachable
-from runtime.mail.mailbox import MailAction, MailboxSpec, MailSettings
+from runtime.mail.mailbox import MailAction, MailboxSpec, MailSettings, api_secret_problem
 from runtime.mail.records import MailCursor
 from runtime.messages import DocumentAnswer, SubmitAnswer, SubmitRequest
 from runtime.store.sqlite import SqliteStore
@@ -228,3 +229,37 @@ async def test_a_dropped_server_is_reconnected_and_the_mailbox_shows_it(setup) -
     paused = await running.set_paused("ap", True)
     assert paused.state == "paused"
     await running.stop()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"password_env": "BILLING_HOOK_SECRETS"}, "must name a variable starting with"),
+        ({"password_file": "/etc/hostname"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "../robofleet.db"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "link"}, "must lie inside the mailbox secrets directory"),
+    ],
+)
+async def test_a_mailbox_from_the_api_reads_only_mailbox_variables_and_secret_files(
+    setup, tmp_path, source, message
+) -> None:
+    _, _, monitor, _, _ = setup
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "link").symlink_to("/etc/hostname")
+    spec = {"name": "api-box", "host": "evil.test", "user": "u", **source}
+    with pytest.raises(MailboxRejected, match=message):
+        await monitor().add_mailbox(spec)
+
+
+def test_the_secrets_directory_and_the_mailbox_prefix_are_allowed(tmp_path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "imap").write_text("pw")
+    for source in (
+        {"password_env": "ROBOFLEET_MAILBOX_AP"},
+        {"password_file": str(secrets / "imap")},
+        {"password_file": "imap"},
+    ):
+        spec = MailboxSpec(name="ok", host="h", user="u", **source)  # type: ignore[arg-type]
+        assert api_secret_problem(spec, secrets) is None
+    assert Settings(data_dir=tmp_path).mailbox_secrets() == secrets
