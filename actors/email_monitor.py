@@ -266,7 +266,10 @@ class EmailMonitor:
     def _contact(self, watch: MailboxWatch, session: ImapSession) -> None:
         watch.last_contact = time.time()
         watch.uidvalidity = session.folder.uidvalidity
-        watch.uidnext = session.folder.uidnext
+        # The folder's UIDNEXT is what the server said when the folder was opened (or last
+        # refreshed); mail processed since then is past it, so the cursor bounds it below.
+        done = watch.last_uid + 1 if watch.last_uid is not None else 0
+        watch.uidnext = max(session.folder.uidnext, done)
         watch.connected = True
         self.metrics.contact(watch.spec.name, watch.last_contact)
 

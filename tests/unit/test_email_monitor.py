@@ -35,7 +35,8 @@ class FakeSession:
 
     async def uids_after(self, last_uid: int) -> list[int]:
         self._check()
-        self.folder = FolderState(self.server.validity, max(self.server.mail, default=0) + 1)
+        if self.server.refresh_folder:
+            self.folder = FolderState(self.server.validity, max(self.server.mail, default=0) + 1)
         return sorted(uid for uid in self.server.mail if uid > last_uid)
 
     async def sizes(self, uids: list[int]) -> dict[int, int]:
@@ -68,6 +69,7 @@ class FakeServer:
         self.seen: set[int] = set()
         self.down = False
         self.sessions = 0
+        self.refresh_folder = True  # False: UIDNEXT stays what the session saw when it opened
 
     async def connect(self, spec: MailboxSpec, password: str) -> FakeSession:
         assert password == "pw"
@@ -263,3 +265,24 @@ def test_the_secrets_directory_and_the_mailbox_prefix_are_allowed(tmp_path) -> N
         spec = MailboxSpec(name="ok", host="h", user="u", **source)  # type: ignore[arg-type]
         assert api_secret_problem(spec, secrets) is None
     assert Settings(data_dir=tmp_path).mailbox_secrets() == secrets
+
+
+async def test_uidnext_is_past_the_last_processed_mail_not_what_the_folder_said_before(
+    setup,
+) -> None:
+    server, store, monitor, _, _ = setup
+    server.refresh_folder = False  # like a real server: UIDNEXT as read when the folder opened
+    watcher = monitor()
+    await watcher.start()
+    for _ in range(500):
+        if server.sessions:
+            break
+        await asyncio.sleep(0.01)
+    server.mail = {uid: text_mail(f"Question {uid}", "hello") for uid in range(1, 54)}
+    await _settle(store, 53)
+    try:
+        [status] = watcher.mailboxes()
+        assert status.last_uid == 53
+        assert status.uidnext == 54
+    finally:
+        await watcher.stop()
