@@ -6,23 +6,34 @@ query parameters; bodies are checked by their models, see :mod:`runtime.text`).
 
 from __future__ import annotations
 
+import logging
 from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
+from aiohttp.http_exceptions import ContentEncodingError
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestHandler
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import ApiError
+from gateway.errors import ApiError, error_response, new_request_id
 from runtime.errors import validation_message
 from runtime.text import MAX_JSON_DEPTH, text_problem
 
-__all__ = ["json_response", "parse", "read_json", "text_middleware", "unstorable"]
+__all__ = [
+    "GatewayRunner", "json_response", "parse", "read_json", "text_middleware", "unstorable",
+]  # fmt: skip
+
+log = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
 
 BODY_ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br"})
 """The ``Content-Encoding`` values of a JSON body that aiohttp decodes (or that need none)."""
+
+UNSUPPORTED_ENCODING = (
+    "the body's Content-Encoding is not supported: send it as is, or as gzip, deflate or br"
+)
 
 
 def json_response(
@@ -37,12 +48,7 @@ def json_response(
 async def read_json(request: web.Request) -> Any:
     """Parse a JSON body whatever its declared content type; raise a 400 ApiError if it is not."""
     if request.headers.get("Content-Encoding", "").strip().lower() not in BODY_ENCODINGS:
-        raise ApiError(
-            415,
-            "unsupported_media_type",
-            "the body's Content-Encoding is not supported: send it as is, or as gzip, "
-            "deflate or br",
-        )
+        raise ApiError(415, "unsupported_media_type", UNSUPPORTED_ENCODING)
     raw = await request.read()
     if not raw:
         raise ApiError(400, "invalid_json", "the request body is empty")
@@ -99,3 +105,45 @@ async def text_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if problem is not None:
                 raise unstorable("query parameter", problem)
     return await handler(request)
+
+
+class _GatewayConnection(RequestHandler):
+    """aiohttp's connection handler, answering a body it cannot decode in the gateway's way.
+
+    aiohttp's parser picks the decoder of ``Content-Encoding: zstd`` before any handler or
+    middleware runs, and without a zstd package it answers a plain-text 400 asking to
+    install one. That request gets the same 415 JSON answer as any other encoding
+    robofleet does not take (:func:`read_json`); other parser errors keep aiohttp's answer.
+    """
+
+    def handle_error(
+        self,
+        request: web.BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        """The 415 JSON error for an undecodable Content-Encoding, else aiohttp's answer."""
+        if not isinstance(exc, ContentEncodingError):
+            return super().handle_error(request, status, exc, message)
+        log.info("request with an undecodable Content-Encoding: %s", exc)
+        answer = error_response(
+            415, "unsupported_media_type", UNSUPPORTED_ENCODING, new_request_id(request)
+        )
+        answer.force_close()
+        return answer
+
+
+class _GatewayServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return _GatewayConnection(self, loop=self._loop, **self._kwargs)
+
+
+class GatewayRunner(web.AppRunner):
+    """``web.AppRunner`` whose connections answer an undecodable body with the gateway's
+    JSON error (see :class:`_GatewayConnection`)."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _GatewayServer
+        return server
