@@ -21,7 +21,7 @@ from gateway.auth import CALLER
 from gateway.http import json_response, parse
 from gateway.spec import json_answer, operation, path_id, query_parameters
 from gateway.state import SETTINGS, STORE
-from runtime.errors import NotificationNotFound, NotReplayable
+from runtime.errors import NotificationNotFound, NotReplayable, UnknownWebhook
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
 from runtime.notify.outbox import Attempt, Delivery, DeliveryState, NotifierFigures
@@ -218,7 +218,7 @@ async def enable_endpoint(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     endpoint = request.app[SETTINGS].notify.endpoint(name)
     if endpoint is None:
-        raise NotificationNotFound(f"no webhook endpoint {name!r} in [notify]")
+        raise UnknownWebhook(f"no webhook endpoint {name!r} in [notify]")
     request[AUDIT_TARGET] = name
     await request.app[STORE].enable_endpoint(name)
     view = WebhookEndpointView(name=name, url=endpoint.url, disabled=False)

@@ -112,7 +112,10 @@ async def test_a_disabled_endpoint_is_listed_and_enabled_again(store: SqliteStor
     enabled = await respond(admin, "POST", "/v1/webhooks/billing/enable")
     assert enabled.status == 200 and body(enabled)["disabled"] is False
     assert await store.disabled_endpoints() == {}
-    assert (await respond(admin, "POST", "/v1/webhooks/nowhere/enable")).status == 404
+    unknown = await respond(admin, "POST", "/v1/webhooks/nowhere/enable")
+    assert unknown.status == 404
+    assert body(unknown)["error"]["code"] == "unknown_webhook"
+    assert "no webhook endpoint 'nowhere'" in body(unknown)["error"]["message"]
 
 
 @pytest.mark.parametrize(
