@@ -24,7 +24,8 @@ def _line(n: dict[str, Any]) -> str:
     last = n["attempts"][-1] if n["attempts"] else None
     detail = ""
     if last is not None and last["outcome"] != "delivered":
-        detail = f"{last['status'] or ''} {last['error'] or ''}".strip()
+        # the error says the status already ("HTTP 302 ..."); a bare status only without one
+        detail = last["error"] or (f"status {last['status']}" if last["status"] else "")
     return (
         f"{n['id']}  {_when(n['updated_at'])}  {n['state']:<9} {n['channel']:<7} "
         f"{n['recipient'][:32]:<32} tries={len(n['attempts'])} {n['rule_id'] or '-'}  {detail}"

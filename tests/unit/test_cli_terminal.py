@@ -93,3 +93,17 @@ def test_doctor_escapes_what_the_gateway_reported(capsys):
 @pytest.mark.parametrize("subject", ["\u202aa", "\u202bb", "\u202cc", "\u202dd", "\u2067e"])
 def test_every_bidi_control_is_escaped(subject):
     assert escape_controls(subject)[:2] == "\\u"
+
+
+def test_a_failed_attempt_shows_its_error_once(capsys):
+    attempt = {"outcome": "failed", "status": 302, "error": "HTTP 302 (redirects are not followed)"}
+    notification = {
+        "id": "n1", "updated_at": 1.0, "state": "pending", "channel": "webhook",
+        "recipient": "billing", "attempts": [attempt], "rule_id": None,
+    }  # fmt: skip
+    client = _Client({"/v1/notifications": {"notifications": [notification]}})
+    args = notify_cli.argparse.Namespace(action="list", limit=5, state=None)
+    notify_cli.cmd_notifications(args, client)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert out.rstrip().endswith("  HTTP 302 (redirects are not followed)")
+    assert "302 HTTP 302" not in out
