@@ -6,6 +6,7 @@ query parameters; bodies are checked by their models, see :mod:`runtime.text`).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any, TypeVar
 
@@ -45,15 +46,22 @@ def json_response(
     )
 
 
-async def read_json(request: web.Request) -> Any:
-    """Parse a JSON body whatever its declared content type; raise a 400 ApiError if it is not."""
+async def read_json(request: web.Request, unique_keys: bool = True) -> Any:
+    """Parse a JSON body whatever its declared content type; raise a 400 ApiError if it is not.
+
+    ``unique_keys``: refuse (400, naming it) a key given twice in one object, which JSON
+    parsers otherwise settle silently with the last value. orjson does not see it, and the
+    second parse that does costs about 5x orjson's, so the robot submit routes (the hot
+    path, whose payload is the robot's own) pass False; rules, schedules, mailboxes, keys
+    and the other admin and config bodies are checked.
+    """
     if request.headers.get("Content-Encoding", "").strip().lower() not in BODY_ENCODINGS:
         raise ApiError(415, "unsupported_media_type", UNSUPPORTED_ENCODING)
     raw = await request.read()
     if not raw:
         raise ApiError(400, "invalid_json", "the request body is empty")
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         reason = str(exc.args[0])
         # Well-formed JSON as far as it was read, but beyond what robofleet takes: the
@@ -70,6 +78,24 @@ async def read_json(request: web.Request) -> Any:
                 422, "validation_error", "the body holds a number too large to be finite"
             ) from None
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {reason}") from None
+    if unique_keys:
+        try:
+            json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
+        except RecursionError:
+            pass  # nested past Python's stack: the models refuse that depth anyway
+    return data
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            shown = key if len(key) <= 80 else key[:80] + "..."
+            raise ApiError(
+                400, "invalid_json", f"the body gives the key {shown!r} more than once in an object"
+            )
+        found[key] = value
+    return found
 
 
 def parse(model: type[Model], data: Any) -> Model:
