@@ -98,11 +98,20 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def parse(model: type[Model], data: Any) -> Model:
-    """Validate data against a model; raise a 422 ApiError naming each bad field."""
+def parse(model: type[Model], data: Any, strict: bool = False) -> Model:
+    """Validate data against a model; raise a 422 ApiError naming each bad field.
+
+    ``strict``: validate as pydantic's strict JSON mode does, so a number given as a string
+    (``"every_s": "5"``) is refused rather than converted, the way robot fields already are
+    (enum values, timestamps in text and the like are still read from their JSON form).
+    The rule, schedule and mailbox bodies use it; query strings cannot (all their values
+    are text).
+    """
     if not isinstance(data, dict):
         raise ApiError(422, "validation_error", "expected a JSON object")
     try:
+        if strict:
+            return model.model_validate_json(orjson.dumps(data), strict=True)
         return model.model_validate(data)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", validation_message(exc)) from None

@@ -139,7 +139,7 @@ async def _stored(request: web.Request, schedule: bool = False) -> RuleRecord:
 
 async def create_rule(request: web.Request) -> web.Response:
     """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken."""
-    rule = parse(Rule, await read_json(request))
+    rule = parse(Rule, await read_json(request), strict=True)
     request[AUDIT_TARGET] = rule.id
     return _answer(await request.app[CONTROL].create_rule(rule), 201)
 
@@ -180,7 +180,7 @@ async def list_firings(request: web.Request) -> web.Response:
 
 async def create_schedule(request: web.Request) -> web.Response:
     """``POST /v1/schedules``: add a rule whose ``on`` is a schedule."""
-    rule = parse(Rule, await read_json(request))
+    rule = parse(Rule, await read_json(request), strict=True)
     request[AUDIT_TARGET] = rule.id
     if rule.on.schedule is None:
         raise RuleRejected("a schedule's 'on' must be a schedule: use /v1/rules for others")
@@ -233,7 +233,7 @@ async def backfill_schedule(request: web.Request) -> web.Response:
     yet (1,000 at most); a slot fired before keeps its one robot."""
     record = await _stored(request, schedule=True)
     request[AUDIT_TARGET] = record.rule.id
-    span = parse(BackfillRequest, await read_json(request))
+    span = parse(BackfillRequest, await read_json(request), strict=True)
     answer = await request.app[CONTROL].backfill_schedule(record.rule.id, span.start, span.end)
     return json_response(ScheduleRun(**_run(answer)).model_dump())
 
