@@ -22,6 +22,7 @@ from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.doctor_checks import (
     Report,
     check_disk,
+    check_notify,
     check_redis,
     check_store,
     check_tesseract,
@@ -80,6 +81,7 @@ def check_gateway(client: GatewayClient, report: Report, redis_answered: bool) -
     _check_modules(details.get("modules") or [], report, checks.get("orchestrator") == "ok")
     _check_cache_and_redis(details, report, redis_answered)
     _check_mailboxes(details.get("mailboxes") or [], report)
+    check_notify(details.get("notify") or {}, report)
 
 
 def _check_modules(modules: list[dict[str, Any]], report: Report, listed: bool) -> None:

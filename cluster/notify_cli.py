@@ -46,7 +46,12 @@ def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
             show("no notifications")
     elif args.action == "endpoints":
         for e in client.request("GET", "/v1/webhooks")["endpoints"]:
-            state = f"disabled: {e['reason']}" if e["disabled"] else "enabled"
+            if e["disabled"]:
+                state = f"disabled: {e['reason']}"
+            elif not e.get("secret", True):
+                state = "no secret: its secrets_env is unset, deliveries go dead"
+            else:
+                state = "enabled"
             show(f"{e['name']:<24} {state:<40} {e['url']}")
     elif args.action == "enable":
         client.request("POST", f"/v1/webhooks/{segment(args.name)}/enable")
