@@ -37,7 +37,7 @@ from runtime.errors import (
     UnknownRobotType,
 )
 from runtime.mail.imap import CommandRefused, ImapSession, MailboxUnreachable
-from runtime.mail.mailbox import MailboxSpec, mailbox_password
+from runtime.mail.mailbox import MailboxSpec, api_secret_problem, mailbox_password
 from runtime.mail.parse import ParsedMail, parse_mail
 from runtime.mail.plan import AttachedDocument, plan_robots
 from runtime.mail.raw import RawMail
@@ -272,7 +272,10 @@ class EmailMonitor:
     def _contact(self, watch: MailboxWatch, session: ImapSession) -> None:
         watch.last_contact = time.time()
         watch.uidvalidity = session.folder.uidvalidity
-        watch.uidnext = session.folder.uidnext
+        # The folder's UIDNEXT is what the server said when the folder was opened (or last
+        # refreshed); mail processed since then is past it, so the cursor bounds it below.
+        done = watch.last_uid + 1 if watch.last_uid is not None else 0
+        watch.uidnext = max(session.folder.uidnext, done)
         watch.connected = True
         self.metrics.contact(watch.spec.name, watch.last_contact)
 
@@ -506,6 +509,9 @@ class EmailMonitor:
             spec = MailboxSpec.model_validate(raw_spec)
         except ValidationError as exc:
             raise MailboxRejected(f"invalid mailbox: {_problems(exc)}") from None
+        problem = api_secret_problem(spec, self.settings.mailbox_secrets())
+        if problem is not None:
+            raise MailboxRejected(f"invalid mailbox: {problem}")
         if spec.name in self.watches:
             raise MailboxExists(f"a mailbox named {spec.name!r} is already watched")
         await self.store.save_mailbox(StoredMailbox(name=spec.name, spec=spec.model_dump_json()))

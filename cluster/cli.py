@@ -28,6 +28,7 @@ from cluster.mail_cli import add_mail_parser, cmd_mail
 from cluster.notify_cli import add_notify_parser
 from cluster.routing_cli import render_routing
 from cluster.rules_cli import add_rules_parsers
+from cluster.terminal import show, show_lines
 from runtime.config import Settings
 from runtime.errors import RobofleetError, validation_message
 from runtime.lifecycle import TERMINAL_STATUSES
@@ -71,7 +72,7 @@ def _bar(robot: dict[str, Any], width: int = 30) -> str:
     filled = int(fraction * width)
     message = robot.get("message") or ""
     bar = "#" * filled + "." * (width - filled)
-    return f"\r[{bar}] {fraction:4.0%} {robot['status']:<9} {message[:40]:<40}"
+    return f"[{bar}] {fraction:4.0%} {robot['status']:<9} {message[:40]:<40}"
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -81,20 +82,22 @@ def cmd_submit(args: argparse.Namespace) -> int:
     if args.priority is not None:
         robot["priority"] = args.priority
     answer = client.submit(robot)
-    print(answer["id"] if not args.wait else f"submitted {answer['id']}", flush=True)
+    show(answer["id"] if not args.wait else f"submitted {answer['id']}", flush=True)
     if not args.wait:
         return 0
     deadline = time.monotonic() + args.timeout
     while time.monotonic() < deadline:
         current = client.robot(answer["id"])
         if sys.stdout.isatty():
-            print(_bar(current), end="", flush=True)
+            print("\r", end="")
+            show(_bar(current), end="", flush=True)
         if current["status"] in TERMINAL_STATUSES:
             print()
-            print(json.dumps(current, indent=2))
+            show_lines(json.dumps(current, indent=2))
             return 0 if current["status"] == "succeeded" else 1
         time.sleep(0.2)
-    print(f"\ngave up waiting after {args.timeout:g}s", file=sys.stderr)
+    print(file=sys.stderr)
+    show(f"gave up waiting after {args.timeout:g}s", file=sys.stderr)
     return 2
 
 
@@ -109,25 +112,25 @@ def cmd_status(args: argparse.Namespace) -> int:
                 for k, v in sorted(node["resources"].items())
                 if k not in ("memory", "object_store_memory")
             )
-            print(f"{node['node_id'][:12]}  {node['address']:<15} {state:<5} {resources}")
+            show(f"{node['node_id'][:12]}  {node['address']:<15} {state:<5} {resources}")
             for gateway in node["gateways"]:
-                print(f"    {gateway}")
+                show(f"    {gateway}")
             for replica in node["replicas"]:
-                print(f"    {replica}")
+                show(f"    {replica}")
         return 0
     if args.routing:
         if not args.id:
             raise ValueError("usage: robofleet status ID --routing")
-        print(render_routing(client.robot_routing(args.id)))
+        show_lines(render_routing(client.robot_routing(args.id)))
         return 0
     if args.id:
-        print(json.dumps(client.robot(args.id), indent=2))
+        show_lines(json.dumps(client.robot(args.id), indent=2))
         return 0
     page = client.robots(status=args.status, limit=args.limit)
     for robot in page["robots"]:
-        print(f"{robot['id']}  {robot['type']:<16} {robot['status']:<9} attempt {robot['attempt']}")
+        show(f"{robot['id']}  {robot['type']:<16} {robot['status']:<9} attempt {robot['attempt']}")
     if not page["robots"]:
-        print(f"no {args.status + ' ' if args.status else ''}robots")
+        show(f"no {args.status + ' ' if args.status else ''}robots")
     return 0
 
 
@@ -139,7 +142,7 @@ def cmd_modules(args: argparse.Namespace) -> int:
             raise ValueError("usage: robofleet modules scale NAME N")
         path = f"/v1/modules/{segment(args.name)}/scale"
         info = client.request("POST", path, {"replicas": args.replicas})
-        print(f"{info['name']}: {len(info['replicas'])} replicas")
+        show(f"{info['name']}: {len(info['replicas'])} replicas")
         return 0
     modules = client.modules()
     if not modules:
@@ -149,19 +152,19 @@ def cmd_modules(args: argparse.Namespace) -> int:
             f"{r['name']}({r['in_flight']}/{r['slots']}{'' if r['alive'] else ' down'})"
             for r in module["replicas"]
         )
-        print(
+        show(
             f"{module['name']:<16} types={','.join(module['types'])} health={module['health']} "
             f"breaker={module['breaker']} queued={module['queued']} replicas: {replicas}"
         )
         scaling = module.get("autoscaling")
         if scaling:
             knobs = scaling["config"]
-            print(
+            show(
                 f"{'':<16} autoscaling {knobs['min_replicas']}..{knobs['max_replicas']} "
                 f"desired={scaling['desired']}"
             )
             for d in scaling["decisions"][-3:]:
-                print(f"{'':<18} {d['from_replicas']} → {d['to_replicas']}: {d['reason']}")
+                show(f"{'':<18} {d['from_replicas']} → {d['to_replicas']}: {d['reason']}")
     return 0
 
 
@@ -293,13 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except GatewayRequestFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        show(f"error: {exc}", file=sys.stderr)
         return 1
     except ValidationError as exc:  # settings from the environment, read by the command
         print(f"error: invalid settings: {validation_message(exc, 'settings')}", file=sys.stderr)
         return 1
     except (RobofleetError, ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        show(f"error: {exc}", file=sys.stderr)
         return 1
 
 

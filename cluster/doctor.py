@@ -22,11 +22,13 @@ from cluster.client import GatewayClient, GatewayRequestFailed
 from cluster.doctor_checks import (
     Report,
     check_disk,
+    check_notify,
     check_redis,
     check_store,
     check_tesseract,
     local_versions,
 )
+from cluster.terminal import show
 from runtime.config import Settings
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ def check_gateway(client: GatewayClient, report: Report, redis_answered: bool) -
     _check_modules(details.get("modules") or [], report, checks.get("orchestrator") == "ok")
     _check_cache_and_redis(details, report, redis_answered)
     _check_mailboxes(details.get("mailboxes") or [], report)
+    check_notify(details.get("notify") or {}, report)
 
 
 def _check_modules(modules: list[dict[str, Any]], report: Report, listed: bool) -> None:
@@ -260,7 +263,7 @@ def _log_places(settings: Settings) -> list[str]:
     return places
 
 
-def print_report(report: Report, logs: list[str], out: Callable[[str], None] = print) -> None:
+def print_report(report: Report, logs: list[str], out: Callable[[str], None] = show) -> None:
     """Print each check's line, the versions, where the logs are, and then either
     ``healthy`` or one line per problem with what to do."""
     width = max((len(f.check) for f in report.findings), default=0)

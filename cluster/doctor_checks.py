@@ -13,6 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from runtime.config import Settings
@@ -24,6 +25,7 @@ __all__ = [
     "Finding",
     "Report",
     "check_disk",
+    "check_notify",
     "check_redis",
     "check_store",
     "check_tesseract",
@@ -271,6 +273,49 @@ def check_disk(label: str, path: Path, report: Report) -> None:
         )
         return
     report.ok("disk", found)
+
+
+# -- notifications -------------------------------------------------------------------------
+
+
+def check_notify(notify: dict[str, Any], report: Report) -> None:
+    """The webhook endpoints and the dead letter of the gateway's ``/readyz`` document
+    (``details.notify``): an endpoint whose ``secrets_env`` is unset (every delivery to it
+    goes dead), one a 410 disabled, and deliveries waiting in the dead letter."""
+    webhooks = notify.get("webhooks") or []
+    fine = []
+    for hook in webhooks:
+        name = hook["name"]
+        if not hook.get("secret", True):
+            report.problem(
+                "notifications",
+                f"webhook {name}: its secrets_env is not set where robofleet up runs, so every "
+                "delivery to it goes dead",
+                "set that variable (named in [notify] webhooks) in the environment of "
+                "`robofleet up` and restart it; then replay the dead deliveries "
+                "(`robofleet notifications dead`, `robofleet notifications replay ID`)",
+            )
+        elif hook.get("disabled"):
+            report.problem(
+                "notifications",
+                f"webhook {name} is disabled: {hook['disabled']}",
+                f"when its receiver takes deliveries again, `robofleet notifications enable "
+                f"{name}`; until then its deliveries go dead",
+            )
+        else:
+            fine.append(name)
+    dead = notify.get("dead")
+    if dead:
+        report.problem(
+            "notifications",
+            f"{dead} deliver{'y' if dead == 1 else 'ies'} in the dead letter",
+            "read why (`robofleet notifications dead`), fix the receiver or the config, then "
+            "`robofleet notifications replay ID` each one",
+        )
+    if fine:
+        report.ok("notifications", f"webhooks ok: {', '.join(fine)}")
+    elif not webhooks and dead == 0:
+        report.ok("notifications", "no webhook endpoints, dead letter empty")
 
 
 # -- versions ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.client import GatewayClient, segment
+from cluster.terminal import show
 from runtime.config import Settings
 from runtime.keys import Role, new_api_key
 from runtime.store import create_store
@@ -55,15 +56,15 @@ def _when(ts: float | None) -> str:
 
 
 def _print_new_key(answer: dict[str, Any]) -> None:
-    print(f"key id:  {answer['id']}")
-    print(
+    show(f"key id:  {answer['id']}")
+    show(
         f"role:    {answer['role']}"
         + (f"  modules: {','.join(answer['modules'])}" if answer.get("modules") else "")
     )
     if answer.get("expires_at"):
-        print(f"expires: {_when(answer['expires_at'])}")
-    print("API key (shown only this once; store it now):")
-    print(f"  {answer['key']}", flush=True)
+        show(f"expires: {_when(answer['expires_at'])}")
+    show("API key (shown only this once; store it now):")
+    show(f"  {answer['key']}", flush=True)
 
 
 def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
@@ -80,23 +81,23 @@ def cmd_keys(args: argparse.Namespace, client: GatewayClient) -> int:
     elif args.action == "list":
         keys = client.request("GET", "/v1/keys")["keys"]
         if not keys:
-            print("no keys")
+            show("no keys")
             return 0
-        print(f"{'id':<14}{'role':<10}{'state':<10}{'created':<18}{'expires':<18}modules / name")
+        show(f"{'id':<14}{'role':<10}{'state':<10}{'created':<18}{'expires':<18}modules / name")
         for key in keys:
             modules = ",".join(key["modules"]) if key["modules"] else "*"
-            print(
+            show(
                 f"{key['id']:<14}{key['role']:<10}{key['state']:<10}{_when(key['created_at']):<18}"
                 f"{_when(key['expires_at']):<18}{modules}  {key['name'] or ''}"
             )
     elif args.action == "revoke":
         answer = client.request("POST", f"/v1/keys/{segment(args.id)}/revoke")
-        print(f"revoked {answer['id']}")
+        show(f"revoked {answer['id']}")
     else:
         overlap = parse_duration(args.overlap) if args.overlap else 3600.0
         path = f"/v1/keys/{segment(args.id)}/rotate"
         answer = client.request("POST", path, {"overlap_s": overlap})
-        print(f"rotated {args.id}: it keeps working until {_when(time.time() + overlap)}")
+        show(f"rotated {args.id}: it keeps working until {_when(time.time() + overlap)}")
         _print_new_key(answer)
     return 0
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.client import GatewayClient, segment
+from cluster.terminal import show
 
 __all__ = ["add_mail_parser", "cmd_mail"]
 
@@ -25,7 +26,7 @@ def _when(ts: float | None) -> str:
 
 
 def _print_mailbox(box: dict[str, Any]) -> None:
-    print(
+    show(
         f"{box['name']:<20} {box['state']:<10} {box['user']}@{box['host']}:{box['port']}/"
         f"{box['folder']}  last contact {_when(box['last_contact'])}  "
         f"uidnext {box['uidnext'] or '-'}  processed {box['processed']}"
@@ -65,7 +66,7 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
         query = {"mailbox": args.mailbox, "limit": args.limit, "cursor": args.cursor}
         page = client.request("GET", "/v1/mail", query=query)
         for mail in page["mail"]:
-            print(
+            show(
                 f"{mail['id']}  {mail['mailbox']}#{mail['uid']}  {mail['class'] or '-':<8} "
                 f"{mail['confidence'] if mail['confidence'] is not None else '-'}  "
                 f"robots {len(mail['robots'])}  pii {','.join(mail['pii_kinds']) or '-'}  "
@@ -75,7 +76,7 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
         if not page["mail"]:
             print("no mail" + (f" in mailbox {args.mailbox}" if args.mailbox else ""))
         if page["next_cursor"]:
-            print(f"next page: --cursor {page['next_cursor']}")
+            show(f"next page: --cursor {page['next_cursor']}")
     elif action == "add":
         _print_mailbox(client.request("POST", "/v1/mailboxes", _spec(args)))
     elif action in ("pause", "resume"):
@@ -83,11 +84,11 @@ def cmd_mail(args: argparse.Namespace, client: GatewayClient) -> int:
         _print_mailbox(client.request("POST", path))
     elif action == "remove":
         client.request("DELETE", f"/v1/mailboxes/{segment(args.name)}")
-        print(f"removed {args.name}")
+        show(f"removed {args.name}")
     elif action == "label":
         path = f"/v1/mail/{segment(args.mail_id)}/label"
         answer = client.request("POST", path, {"label": args.label})
-        print(json.dumps({"id": answer["id"], "class": answer["class"], "label": answer["label"]}))
+        show(json.dumps({"id": answer["id"], "class": answer["class"], "label": answer["label"]}))
     return 0
 
 
@@ -111,8 +112,8 @@ def add_mail_parser(
     add.add_argument("--no-tls", action="store_true", help="plain IMAP (default: TLS)")
     add.add_argument("--user", required=True)
     secret = add.add_mutually_exclusive_group(required=True)
-    secret.add_argument("--password-env", help="environment variable of the email-monitor")
-    secret.add_argument("--password-file", help="file on the head node holding the password")
+    secret.add_argument("--password-env", help="ROBOFLEET_MAILBOX_* variable of the email-monitor")
+    secret.add_argument("--password-file", help="file in the mailbox secrets dir of the head node")
     add.add_argument("--folder", default="INBOX")
     add.add_argument("--after", choices=["leave", "mark_read", "move"], default="leave")
     add.add_argument("--move-to")

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from cluster.client import GatewayClient, GatewayRequestFailed, segment
+from cluster.terminal import show, show_lines
 
 __all__ = ["add_notify_parser", "cmd_notifications"]
 
@@ -23,7 +24,8 @@ def _line(n: dict[str, Any]) -> str:
     last = n["attempts"][-1] if n["attempts"] else None
     detail = ""
     if last is not None and last["outcome"] != "delivered":
-        detail = f"{last['status'] or ''} {last['error'] or ''}".strip()
+        # the error says the status already ("HTTP 302 ..."); a bare status only without one
+        detail = last["error"] or (f"status {last['status']}" if last["status"] else "")
     return (
         f"{n['id']}  {_when(n['updated_at'])}  {n['state']:<9} {n['channel']:<7} "
         f"{n['recipient'][:32]:<32} tries={len(n['attempts'])} {n['rule_id'] or '-'}  {detail}"
@@ -66,24 +68,31 @@ def cmd_notifications(args: argparse.Namespace, client: GatewayClient) -> int:
             query["state"] = state
         page = client.request("GET", "/v1/notifications", query=query)
         for n in page["notifications"]:
-            print(_line(n))
+            show(_line(n))
         if not page["notifications"]:
-            print("no notifications")
+            show("no notifications")
     elif args.action == "endpoints":
         endpoints = client.request("GET", "/v1/webhooks")["endpoints"]
         if not endpoints:
-            print("no webhook endpoints (the config's [[notify.webhooks]] names none)")
+            show("no webhook endpoints (the config's [[notify.webhooks]] names none)")
         for e in endpoints:
-            state = f"disabled: {e['reason']}" if e["disabled"] else "enabled"
-            print(f"{e['name']:<24} {state:<40} {e['url']}")
+            if e["disabled"]:
+                state = f"disabled: {e['reason']}"
+            elif not e.get("secret", True):
+                state = "no secret: its secrets_env is unset, deliveries go dead"
+            else:
+                state = "enabled"
+            show(f"{e['name']:<24} {state:<40} {e['url']}")
     elif args.action == "enable":
         client.request("POST", f"/v1/webhooks/{segment(args.name)}/enable")
-        print(f"{args.name} is enabled: the notifier sends to it again")
+        show(f"{args.name} is enabled: the notifier sends to it again")
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"/v1/notifications/{segment(args.id)}"), indent=2))
+        show_lines(
+            json.dumps(client.request("GET", f"/v1/notifications/{segment(args.id)}"), indent=2)
+        )
     else:
         answer = client.request("POST", f"/v1/notifications/{segment(args.id)}/replay")
-        print(f"{answer['id']} is {answer['state']} again: the notifier sends it now")
+        show(f"{answer['id']} is {answer['state']} again: the notifier sends it now")
     return 0
 
 

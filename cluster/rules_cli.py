@@ -12,6 +12,7 @@ from typing import Any
 
 from cluster.backup_cli import parse_time
 from cluster.client import GatewayClient, segment
+from cluster.terminal import show, show_lines
 from runtime.rules.model import TRIGGER_KINDS
 
 
@@ -57,7 +58,7 @@ def _print_schedule(view: dict[str, Any]) -> None:
     state = view["schedule"]
     when = trigger.get("cron") or f"every {trigger['every_s']:g}s"
     skipped = ", ".join(f"{k}={v}" for k, v in sorted(state["skipped"].items())) or "none"
-    print(
+    show(
         f"{view['id']:<24} {when:<18} {trigger.get('timezone', 'UTC'):<16} "
         f"{'paused' if state['paused'] else 'active':<7} fired={state['fired']} "
         f"skipped: {skipped}  next: {state.get('next_slot_local') or '-'}"
@@ -76,19 +77,19 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
     elif args.action == "create":
         _print_schedule(client.request("POST", base, _rule_body(args.rule)))
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"{base}/{segment(args.id)}"), indent=2))
+        show_lines(json.dumps(client.request("GET", f"{base}/{segment(args.id)}"), indent=2))
     elif args.action in ("pause", "resume"):
         _print_schedule(client.request("POST", f"{base}/{segment(args.id)}/{args.action}"))
     elif args.action == "trigger":
         answer = client.request("POST", f"{base}/{segment(args.id)}/trigger")
-        print(" ".join(answer["robot_ids"]) or "nothing fired (its 'when' did not hold)")
+        show(" ".join(answer["robot_ids"]) or "nothing fired (its 'when' did not hold)")
     elif args.action == "backfill":
         span = {"start": _instant(args.start, "START"), "end": _instant(args.end, "END")}
         answer = client.request("POST", f"{base}/{segment(args.id)}/backfill", span)
-        print(f"fired {answer['fired']}, already fired or not applicable {answer['skipped']}")
+        show(f"fired {answer['fired']}, already fired or not applicable {answer['skipped']}")
     else:
         client.request("DELETE", f"{base}/{segment(args.id)}")
-        print(f"deleted {args.id}")
+        show(f"deleted {args.id}")
     return 0
 
 
@@ -123,29 +124,29 @@ def cmd_rules(args: argparse.Namespace, client: GatewayClient) -> int:
                 target = f"submit {do['submit']['type']}"
             else:
                 target = f"notify {do['notify']['channel']}"
-            print(
+            show(
                 f"{view['id']:<24} {view['origin']:<7} on {kind:<9} {_watched(on):<28} "
                 f"-> {target}"
             )
     elif args.action == "create":
         view = client.request("POST", "/v1/rules", _rule_body(args.rule))
-        print(f"created {view['id']}")
+        show(f"created {view['id']}")
     elif args.action == "get":
-        print(json.dumps(client.request("GET", f"/v1/rules/{segment(args.id)}"), indent=2))
+        show_lines(json.dumps(client.request("GET", f"/v1/rules/{segment(args.id)}"), indent=2))
     elif args.action == "firings":
         page = client.request(
             "GET", f"/v1/rules/{segment(args.id)}/firings", query={"limit": args.limit}
         )
         for f in page["firings"]:
-            print(
+            show(
                 f"{_when(f['at'])}  {f['outcome']:<8} {f['source']:<32} "
                 f"{f['robot_id'] or '-':<26} {f['detail'] or ''}"
             )
         if not page["firings"]:
-            print(f"no firings of {args.id}")
+            show(f"no firings of {args.id}")
     else:
         client.request("DELETE", f"/v1/rules/{segment(args.id)}")
-        print(f"deleted {args.id}")
+        show(f"deleted {args.id}")
     return 0
 
 

@@ -20,6 +20,7 @@ from actors.ray.email_monitor import EmailMonitorClient
 from actors.ray.notifier import NotifierClient
 from actors.ray.orchestrator import OrchestratorClient
 from gateway.app import create_app
+from gateway.http import GatewayRunner
 from gateway.state import BATCHER
 from runtime.config import Settings
 from runtime.heap import GcPauses, settle_heap
@@ -46,7 +47,7 @@ class GatewayHost:
             notifier=NotifierClient(self.settings.namespace),
         )
         self._app = app
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = GatewayRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(
             self._runner,

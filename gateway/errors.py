@@ -27,6 +27,7 @@ __all__ = [
     "ApiError",
     "error_middleware",
     "error_response",
+    "new_request_id",
     "translate",
 ]
 
@@ -102,7 +103,8 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {name: exc.headers[name] for name in _KEPT_HEADERS if name in exc.headers}
 
 
-def _new_request_id(request: web.Request) -> str:
+def new_request_id(request: web.BaseRequest) -> str:
+    """The request's own ``X-Request-Id`` when it is a sane one, else a fresh random id."""
     supplied = request.headers.get(REQUEST_ID_HEADER, "")
     if 0 < len(supplied) <= 64 and supplied.replace("-", "").isalnum():
         return supplied
@@ -112,7 +114,7 @@ def _new_request_id(request: web.Request) -> str:
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every request an id and turn every failure into the uniform error body."""
-    request_id = _new_request_id(request)
+    request_id = new_request_id(request)
     request[REQUEST_ID] = request_id
     try:
         response: web.StreamResponse = await handler(request)

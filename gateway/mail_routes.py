@@ -138,7 +138,7 @@ async def list_mail(request: web.Request) -> web.Response:
 async def label_mail(request: web.Request) -> web.Response:
     """``POST /v1/mail/{mail_id}/label``: correct a mail's class; the model learns it."""
     mail_id = request.match_info["mail_id"]
-    label = parse(MailLabel, await read_json(request)).label
+    label = parse(MailLabel, await read_json(request), strict=True).label
     record = await _ask(_desk(request).label(mail_id, label))
     request[AUDIT_TARGET] = mail_id
     return json_response(record.model_dump(mode="json", by_alias=True))
@@ -153,7 +153,7 @@ async def list_mailboxes(request: web.Request) -> web.Response:
 async def add_mailbox(request: web.Request) -> web.Response:
     """``POST /v1/mailboxes``: watch a mailbox from now on (admin)."""
     raw = await read_json(request)
-    spec = parse(MailboxSpec, raw)
+    spec = parse(MailboxSpec, raw, strict=True)
     status = await _ask(_desk(request).add_mailbox(spec.model_dump(mode="json")))
     request[AUDIT_TARGET] = spec.name
     return json_response(_view(status), 201)
@@ -289,7 +289,8 @@ PATHS: dict[str, Any] = {
         ),
         "post": operation(
             "addMailbox",
-            "Watch a mailbox (admin); its password comes from password_env or password_file",
+            "Watch a mailbox (admin); its password comes from password_env (a ROBOFLEET_MAILBOX_ "
+            "variable) or password_file (inside the mailbox secrets directory)",
             {"201": json_answer(MailboxView, "the mailbox")},
             (400, 409, 422, 503),
             requestBody=body(MailboxSpec),

@@ -23,9 +23,10 @@ from gateway.audit import AUDIT_TARGET
 from gateway.auth import CALLER
 from gateway.http import json_response, parse
 from gateway.notify_stream import DELIVERY_ID, StreamQuery, stream_notifications
+from gateway.readiness import CHECK_TIMEOUT_S, NotifyReadiness, WebhookReadiness
 from gateway.spec import json_answer, operation, path_id, query_parameters
 from gateway.state import SETTINGS, STORE
-from runtime.errors import NotificationNotFound, NotReplayable
+from runtime.errors import ConfigError, NotificationNotFound, NotReplayable, UnknownWebhook
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
 from runtime.notify.outbox import (
@@ -35,7 +36,7 @@ from runtime.notify.outbox import (
     DeliveryState,
     NotifierFigures,
 )
-from runtime.notify.settings import ENDPOINT_NAME
+from runtime.notify.settings import ENDPOINT_NAME, WebhookEndpoint, endpoint_secrets
 
 __all__ = [
     "MODELS",
@@ -43,7 +44,9 @@ __all__ = [
     "PATHS",
     "ROUTES",
     "NotifierTally",
+    "has_secret",
     "notify_metrics_text",
+    "notify_readiness",
     "nudge_notifier",
 ]
 
@@ -190,6 +193,11 @@ class WebhookEndpointView(BaseModel):
     url: str
     disabled: bool
     reason: str | None = Field(None, description="Why it is disabled (a 410 and when).")
+    secret: bool = Field(
+        True,
+        description="Its secrets_env is set on the gateway's node; without it every delivery "
+        "to it goes dead.",
+    )
 
 
 class WebhookEndpointList(BaseModel):
@@ -262,12 +270,47 @@ async def replay_notification(request: web.Request) -> web.Response:
     return json_response({"id": delivery_id, "state": DeliveryState.PENDING.value})
 
 
+def has_secret(endpoint: WebhookEndpoint) -> bool:
+    """Whether the endpoint's ``secrets_env`` is set here. The gateway runs in the
+    environment of ``robofleet up`` like the notifier, so what it sees is what the notifier
+    signs with."""
+    try:
+        endpoint_secrets(endpoint)
+    except ConfigError:
+        return False
+    return True
+
+
+async def notify_readiness(app: web.Application) -> NotifyReadiness:
+    """The webhook endpoints (secret set? disabled by a 410?) and the dead letter's size,
+    for ``GET /readyz``; ``dead`` is None when the store does not answer within 2 s."""
+    store = app[STORE]
+    try:
+        disabled, dead = await asyncio.wait_for(
+            asyncio.gather(
+                store.disabled_endpoints(), store.count_deliveries(DeliveryState.DEAD)
+            ),
+            CHECK_TIMEOUT_S,
+        )
+    except Exception:
+        disabled, dead = {}, None
+    webhooks = [
+        WebhookReadiness(name=e.name, secret=has_secret(e), disabled=disabled.get(e.name))
+        for e in app[SETTINGS].notify.webhooks
+    ]
+    return NotifyReadiness(webhooks=webhooks, dead=dead)
+
+
 async def list_endpoints(request: web.Request) -> web.Response:
     """``GET /v1/webhooks``: the webhook endpoints and which a 410 disabled (admin)."""
     disabled = await request.app[STORE].disabled_endpoints()
     endpoints = [
         WebhookEndpointView(
-            name=e.name, url=e.url, disabled=e.name in disabled, reason=disabled.get(e.name)
+            name=e.name,
+            url=e.url,
+            disabled=e.name in disabled,
+            reason=disabled.get(e.name),
+            secret=has_secret(e),
         ).model_dump(mode="json")
         for e in request.app[SETTINGS].notify.webhooks
     ]
@@ -280,7 +323,7 @@ async def enable_endpoint(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     endpoint = request.app[SETTINGS].notify.endpoint(name)
     if endpoint is None:
-        raise NotificationNotFound(f"no webhook endpoint {name!r} in [notify]")
+        raise UnknownWebhook(f"no webhook endpoint {name!r} in [notify]")
     request[AUDIT_TARGET] = name
     await request.app[STORE].enable_endpoint(name)
     view = WebhookEndpointView(name=name, url=endpoint.url, disabled=False)

@@ -24,10 +24,12 @@ __all__ = [
     "MailboxReadiness",
     "MailboxWatch",
     "ModuleReadiness",
+    "NotifyReadiness",
     "Readiness",
     "ReadinessDetails",
     "RedisReadiness",
     "StoreReadiness",
+    "WebhookReadiness",
     "cache_readiness",
     "module_readiness",
     "store_readiness",
@@ -95,6 +97,25 @@ class MailboxReadiness(BaseModel):
     detail: str | None = None
 
 
+class WebhookReadiness(BaseModel):
+    """One webhook endpoint of ``[notify]`` as the gateway's node sees it."""
+
+    name: str
+    secret: bool = Field(
+        description="Its secrets_env is set here; without it every delivery to it goes dead."
+    )
+    disabled: str | None = Field(None, description="Why a 410 disabled it (None: enabled).")
+
+
+class NotifyReadiness(BaseModel):
+    """The notifier's endpoints and dead letter, for ``robofleet doctor``."""
+
+    webhooks: list[WebhookReadiness] = Field(default_factory=list)
+    dead: int | None = Field(
+        None, description="Deliveries in the dead letter; None when the store did not answer."
+    )
+
+
 class ReadinessDetails(BaseModel):
     """Every part the gateway depends on, each with its own state."""
 
@@ -108,6 +129,7 @@ class ReadinessDetails(BaseModel):
     mailboxes: list[MailboxReadiness] = Field(
         description="Each watched mailbox; empty when none is configured."
     )
+    notify: NotifyReadiness = Field(default_factory=NotifyReadiness)
 
 
 class Readiness(BaseModel):

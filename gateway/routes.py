@@ -23,7 +23,7 @@ from gateway.events import stream_robot
 from gateway.http import json_response, parse, read_json, unstorable
 from gateway.mail_routes import mail_metrics_text
 from gateway.module_metrics import module_metrics_text
-from gateway.notify_routes import notify_metrics_text
+from gateway.notify_routes import notify_metrics_text, notify_readiness
 from gateway.ratelimit import Bucket, take_token
 from gateway.readiness import (
     CHECK_TIMEOUT_S,
@@ -97,7 +97,8 @@ async def submit_robot(request: web.Request) -> web.Response:
     """
     key = caller(request)
     app = request.app
-    robot = parse(RobotRequest, await read_json(request))
+    # the hot path: duplicate keys are not looked for (see read_json)
+    robot = parse(RobotRequest, await read_json(request, unique_keys=False))
     robot.idempotency_key = _idempotency_key(request, robot)
     directory = app[MODULE_DIRECTORY]
     modules = await check_type(directory, key, robot.type)
@@ -222,7 +223,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """``GET /readyz``: 200 when the orchestrator and the store answer, else 503.
 
-    The body details every part (store, cache, Redis, each module, each mailbox); only the
+    The body details every part (store, cache, Redis, each module, each mailbox, the
+    webhook endpoints and the dead letter); only the
     orchestrator and the store decide the status (see ``gateway.readiness``).
     """
     app = request.app
@@ -250,12 +252,15 @@ async def readyz(request: web.Request) -> web.Response:
             return [MailboxReadiness(name="email-monitor", status="unreachable", detail=silent)]
 
     kind: Literal["sqlite", "postgresql"] = "postgresql" if app[SETTINGS].database_url else "sqlite"
-    (orchestrator_state, modules), store, cache, redis, mailbox_states = await asyncio.gather(
-        orchestrator(),
-        store_readiness(lambda: app[STORE].get_robot("-"), kind),
-        cache_readiness(app[CACHE]),
-        app[RATE_LIMITER].redis_state(),
-        mailboxes(),
+    (orchestrator_state, modules), store, cache, redis, mailbox_states, notify = (
+        await asyncio.gather(
+            orchestrator(),
+            store_readiness(lambda: app[STORE].get_robot("-"), kind),
+            cache_readiness(app[CACHE]),
+            app[RATE_LIMITER].redis_state(),
+            mailboxes(),
+            notify_readiness(app),
+        )
     )
     checks = {"orchestrator": orchestrator_state, "store": store.status}
     ready = all(v == "ok" for v in checks.values())
@@ -269,6 +274,7 @@ async def readyz(request: web.Request) -> web.Response:
             redis=RedisReadiness(status=redis),
             modules=modules,
             mailboxes=mailbox_states,
+            notify=notify,
         ),
     )
     return json_response(document.model_dump(mode="json"), 200 if ready else 503)

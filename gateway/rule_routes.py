@@ -150,7 +150,7 @@ def _known_targets(request: web.Request, rule: Rule) -> None:
 async def create_rule(request: web.Request) -> web.Response:
     """``POST /v1/rules``: add a rule (or a schedule); 409 if its id is taken, 422 if a
     notify rule names a webhook endpoint or Apprise target the config does not have."""
-    rule = parse(Rule, await read_json(request))
+    rule = parse(Rule, await read_json(request), strict=True)
     request[AUDIT_TARGET] = rule.id
     _known_targets(request, rule)
     return _answer(await request.app[CONTROL].create_rule(rule), 201)
@@ -196,7 +196,7 @@ async def list_firings(request: web.Request) -> web.Response:
 
 async def create_schedule(request: web.Request) -> web.Response:
     """``POST /v1/schedules``: add a rule whose ``on`` is a schedule."""
-    rule = parse(Rule, await read_json(request))
+    rule = parse(Rule, await read_json(request), strict=True)
     request[AUDIT_TARGET] = rule.id
     if rule.on.schedule is None:
         raise RuleRejected("a schedule's 'on' must be a schedule: use /v1/rules for others")
@@ -249,7 +249,7 @@ async def backfill_schedule(request: web.Request) -> web.Response:
     yet (1,000 at most); a slot fired before keeps its one robot."""
     record = await _stored(request, schedule=True)
     request[AUDIT_TARGET] = record.rule.id
-    span = parse(BackfillRequest, await read_json(request))
+    span = parse(BackfillRequest, await read_json(request), strict=True)
     answer = await request.app[CONTROL].backfill_schedule(record.rule.id, span.start, span.end)
     return json_response(ScheduleRun(**_run(answer)).model_dump())
 

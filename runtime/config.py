@@ -216,6 +216,11 @@ class Settings(BaseSettings):
     backup_dir: Path | None = Field(
         None, description="Where backups are kept (default: <data_dir>/backups)."
     )
+    mailbox_secrets_dir: Path | None = Field(
+        None,
+        description="The only directory a password_file of a mailbox added through the API "
+        "may lie in (default: <data_dir>/secrets).",
+    )
     backup_interval_s: float = Field(
         86_400.0,
         ge=0,
@@ -280,6 +285,10 @@ class Settings(BaseSettings):
     def backups_dir(self) -> Path:
         """Where backups are kept: ``backup_dir``, else ``<data_dir>/backups``."""
         return (self.backup_dir or self.data_dir / "backups").expanduser()
+
+    def mailbox_secrets(self) -> Path:
+        """Where password files of mailboxes added through the API must lie (head node)."""
+        return (self.mailbox_secrets_dir or self.data_dir / "secrets").expanduser()
 
     def mail_dir(self) -> Path:
         """Where raw mail and the learned mail model are kept (on the head node)."""

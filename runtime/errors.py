@@ -30,6 +30,7 @@ Every error robofleet raises on purpose derives from :class:`RobofleetError`::
     │   └── RuleRejected        (a rule or a schedule request that cannot be carried out)
     ├── NotificationError
     │   ├── NotificationNotFound
+    │   ├── UnknownWebhook      (a webhook endpoint [notify] does not configure)
     │   └── NotReplayable       (a replay of a delivery that is not in the dead letter)
     ├── SupervisionError
     │   └── ReplicaLost
@@ -279,6 +280,13 @@ class NotificationNotFound(NotificationError):
     may not see)."""
 
     code = "notification_not_found"
+    http_status = 404
+
+
+class UnknownWebhook(NotificationError):
+    """Raised when a request names a webhook endpoint ``[notify]`` does not configure."""
+
+    code = "unknown_webhook"
     http_status = 404
 
 

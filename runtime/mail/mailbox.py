@@ -23,7 +23,9 @@ __all__ = [
     "MailAction",
     "MailRule",
     "MailSettings",
+    "MAILBOX_ENV_PREFIX",
     "MailboxSpec",
+    "api_secret_problem",
     "mailbox_password",
 ]
 
@@ -31,6 +33,11 @@ MAIL_CLASSES = ("invoice", "reminder", "support", "spam", "other")
 """The classes the classifier answers with."""
 
 MAILBOX_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+MAILBOX_ENV_PREFIX = "ROBOFLEET_MAILBOX_"
+"""What the name of a ``password_env`` given through the API must start with: an API key
+may point the email monitor at a mailbox password, never at the process's other variables
+(a mailbox on an attacker's host would receive their value as its password)."""
 
 
 class MailboxSpec(BaseModel):
@@ -107,6 +114,31 @@ class MailboxSpec(BaseModel):
         if self.attachments_only and attachments == 0:
             return "no document attachment (attachments_only)"
         return None
+
+
+def api_secret_problem(spec: MailboxSpec, secrets_dir: Path) -> str | None:
+    """Why a mailbox added through the API may not use its password source (None: it may).
+
+    Through the API, ``password_env`` must start with :data:`MAILBOX_ENV_PREFIX` and
+    ``password_file`` must lie inside ``secrets_dir`` once symlinks and ``..`` are resolved
+    (on the head node, where the email monitor reads it). The config file, written by the
+    operator, may name any variable or file.
+    """
+    if spec.password_env is not None and not spec.password_env.startswith(MAILBOX_ENV_PREFIX):
+        return (
+            f"password_env must name a variable starting with {MAILBOX_ENV_PREFIX} "
+            f"(got {spec.password_env}); other variables can be used only from the config file"
+        )
+    if spec.password_file is not None:
+        root = secrets_dir.expanduser().resolve()
+        target = (root / Path(spec.password_file).expanduser()).resolve()
+        if not target.is_relative_to(root):
+            return (
+                f"password_file must lie inside the mailbox secrets directory {root} "
+                "(ROBOFLEET_MAILBOX_SECRETS_DIR); other files can be used only from the "
+                "config file"
+            )
+    return None
 
 
 def mailbox_password(spec: MailboxSpec, environ: dict[str, str] | None = None) -> str:

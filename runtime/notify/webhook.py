@@ -86,6 +86,8 @@ def outcome_of(status: int, retry_after: str | None = None, now: float = 0.0) ->
         return SendResult(
             Outcome.THROTTLED, status, f"HTTP {status}", _retry_after(retry_after, now)
         )
+    if 300 <= status < 400:
+        return SendResult(Outcome.FAILED, status, f"HTTP {status} (redirects are not followed)")
     return SendResult(Outcome.FAILED, status, f"HTTP {status}")
 
 

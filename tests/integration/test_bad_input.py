@@ -65,6 +65,7 @@ ENCODED_CASES = [
     ("deflate that is not deflate", "deflate", ECHO, 400, "bad_request"),
     ("br that is not brotli", "br", ECHO, 400, "bad_request"),
     ("an encoding robofleet does not take", "compress", ECHO, 415, "unsupported_media_type"),
+    ("zstd, which aiohttp cannot decode here", "zstd", ECHO, 415, "unsupported_media_type"),
     ("real gzip", "gzip", gzip.compress(ECHO), 202, None),
     ("real brotli", "br", brotli.compress(ECHO), 202, None),
 ]

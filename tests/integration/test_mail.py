@@ -46,8 +46,11 @@ def dovecot():
 
 
 @pytest.fixture(scope="module")
-def password_file(dovecot, tmp_path_factory) -> str:
-    path = tmp_path_factory.mktemp("mail-secret") / "imap-password"
+def password_file(dovecot, fleet) -> str:
+    # A mailbox added through the API reads its password file from the secrets directory.
+    secrets = Path(fleet.data_dir) / "secrets"
+    secrets.mkdir(exist_ok=True)
+    path = secrets / "imap-password"
     path.write_text(dovecot.password)
     return str(path)
 

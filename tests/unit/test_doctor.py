@@ -202,3 +202,35 @@ def test_nodes_on_different_versions_are_named():
     assert (
         problem.message == "the nodes run different ray versions: 10.0.0.1 2.40.0, 10.0.0.2 2.41.0"
     )
+
+
+def test_webhooks_without_secret_disabled_ones_and_the_dead_letter_are_problems():
+    notify = {
+        "webhooks": [
+            {"name": "billing", "secret": False, "disabled": None},
+            {"name": "ops", "secret": True, "disabled": "410 Gone at 2026-12-01T03:00:00Z"},
+            {"name": "audit", "secret": True, "disabled": None},
+        ],
+        "dead": 3,
+    }
+    report = Report()
+    check_gateway(Answers(200, _document(notify=notify)), report, redis_answered=True)
+    problems = _problems(report)
+    assert problems == [
+        ("notifications", "webhook billing: its secrets_env is not set where robofleet up runs, "
+                          "so every delivery to it goes dead"),
+        ("notifications", "webhook ops is disabled: 410 Gone at 2026-12-01T03:00:00Z"),
+        ("notifications", "3 deliveries in the dead letter"),
+    ]  # fmt: skip
+    fixes = [f.fix or "" for f in report.problems]
+    assert "environment of `robofleet up`" in fixes[0]
+    assert "robofleet notifications enable ops" in fixes[1]
+    assert "robofleet notifications replay" in fixes[2]
+    assert ("notifications", True) in [(f.check, f.ok) for f in report.findings]
+
+
+def test_no_webhooks_and_an_empty_dead_letter_pass():
+    report = Report()
+    notify = {"webhooks": [], "dead": 0}
+    check_gateway(Answers(200, _document(notify=notify)), report, redis_answered=True)
+    assert report.problems == []

@@ -11,8 +11,9 @@ import pytest
 from actors.email_monitor import EmailMonitor
 from cluster.invoice_samples import invoice_mail
 from runtime.config import Settings
+from runtime.errors import MailboxRejected
 from runtime.mail.imap import FolderState, MailboxUnreachable
-from runtime.mail.mailbox import MailAction, MailboxSpec, MailSettings
+from runtime.mail.mailbox import MailAction, MailboxSpec, MailSettings, api_secret_problem
 from runtime.mail.records import MailCursor
 from runtime.messages import DocumentAnswer, SubmitAnswer, SubmitRequest
 from runtime.store.sqlite import SqliteStore
@@ -34,7 +35,8 @@ class FakeSession:
 
     async def uids_after(self, last_uid: int) -> list[int]:
         self._check()
-        self.folder = FolderState(self.server.validity, max(self.server.mail, default=0) + 1)
+        if self.server.refresh_folder:
+            self.folder = FolderState(self.server.validity, max(self.server.mail, default=0) + 1)
         return sorted(uid for uid in self.server.mail if uid > last_uid)
 
     async def sizes(self, uids: list[int]) -> dict[int, int]:
@@ -67,6 +69,7 @@ class FakeServer:
         self.seen: set[int] = set()
         self.down = False
         self.sessions = 0
+        self.refresh_folder = True  # False: UIDNEXT stays what the session saw when it opened
 
     async def connect(self, spec: MailboxSpec, password: str) -> FakeSession:
         assert password == "pw"
@@ -253,3 +256,58 @@ async def test_a_mailbox_it_cannot_configure_or_reach_says_so_not_stale(setup) -
     assert running.mailboxes()[0].error == "refused"
     server.down = False
     await running.stop()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"password_env": "BILLING_HOOK_SECRETS"}, "must name a variable starting with"),
+        ({"password_file": "/etc/hostname"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "../robofleet.db"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "link"}, "must lie inside the mailbox secrets directory"),
+    ],
+)
+async def test_a_mailbox_from_the_api_reads_only_mailbox_variables_and_secret_files(
+    setup, tmp_path, source, message
+) -> None:
+    _, _, monitor, _, _ = setup
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "link").symlink_to("/etc/hostname")
+    spec = {"name": "api-box", "host": "evil.test", "user": "u", **source}
+    with pytest.raises(MailboxRejected, match=message):
+        await monitor().add_mailbox(spec)
+
+
+def test_the_secrets_directory_and_the_mailbox_prefix_are_allowed(tmp_path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "imap").write_text("pw")
+    for source in (
+        {"password_env": "ROBOFLEET_MAILBOX_AP"},
+        {"password_file": str(secrets / "imap")},
+        {"password_file": "imap"},
+    ):
+        spec = MailboxSpec(name="ok", host="h", user="u", **source)  # type: ignore[arg-type]
+        assert api_secret_problem(spec, secrets) is None
+    assert Settings(data_dir=tmp_path).mailbox_secrets() == secrets
+
+
+async def test_uidnext_is_past_the_last_processed_mail_not_what_the_folder_said_before(
+    setup,
+) -> None:
+    server, store, monitor, _, _ = setup
+    server.refresh_folder = False  # like a real server: UIDNEXT as read when the folder opened
+    watcher = monitor()
+    await watcher.start()
+    for _ in range(500):
+        if server.sessions:
+            break
+        await asyncio.sleep(0.01)
+    server.mail = {uid: text_mail(f"Question {uid}", "hello") for uid in range(1, 54)}
+    await _settle(store, 53)
+    try:
+        [status] = watcher.mailboxes()
+        assert status.last_uid == 53
+        assert status.uidnext == 54
+    finally:
+        await watcher.stop()

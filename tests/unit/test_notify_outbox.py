@@ -67,6 +67,7 @@ def test_throttle_waits_for_retry_after_and_refusals_are_dead_at_once() -> None:
     assert outcome_of(504).outcome is Outcome.THROTTLED
     assert outcome_of(204).outcome is Outcome.DELIVERED
     assert outcome_of(301).outcome is Outcome.FAILED  # redirects are not followed
+    assert outcome_of(302).error == "HTTP 302 (redirects are not followed)"
     assert outcome_of(500).outcome is Outcome.FAILED
     gone = outcome_of(410)
     assert gone.outcome is Outcome.DISABLED

@@ -107,12 +107,16 @@ async def test_a_disabled_endpoint_is_listed_and_enabled_again(store: SqliteStor
             "url": "http://127.0.0.1:9/h",
             "disabled": True,
             "reason": "410 Gone at 2026-12-01T03:00:00Z",
+            "secret": False,  # S is not set in the test's environment
         }
     ]
     enabled = await respond(admin, "POST", "/v1/webhooks/billing/enable")
     assert enabled.status == 200 and body(enabled)["disabled"] is False
     assert await store.disabled_endpoints() == {}
-    assert (await respond(admin, "POST", "/v1/webhooks/nowhere/enable")).status == 404
+    unknown = await respond(admin, "POST", "/v1/webhooks/nowhere/enable")
+    assert unknown.status == 404
+    assert body(unknown)["error"]["code"] == "unknown_webhook"
+    assert "no webhook endpoint 'nowhere'" in body(unknown)["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -131,3 +135,33 @@ def test_the_cli_has_a_command_for_each_route(argv: list[str]) -> None:
     assert args.action == argv[1] and callable(args.func)
     if argv[1] == "enable":
         assert args.name == "billing"
+
+
+async def test_an_endpoint_without_its_secret_shows_it_and_readiness_reports_it(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cluster.notify_cli import cmd_notifications
+    from gateway.notify_routes import notify_readiness
+
+    monkeypatch.delenv("S", raising=False)
+    admin = app_for(store, Role.ADMIN, "key-a")
+    hook = new_delivery("d", Channel.WEBHOOK, "billing", MESSAGE)
+    await store.add_deliveries([hook])
+    gone = SendResult(Outcome.DISABLED, 410, "410 Gone")
+    assert await store.record_attempt(after_attempt(hook, gone, (0,), 1.0), 0)
+    ready = await notify_readiness(admin)
+    assert [(w.name, w.secret, w.disabled) for w in ready.webhooks] == [("billing", False, None)]
+    assert ready.dead == 1
+
+    class Client:
+        def request(self, method: str, path: str, *rest: object) -> object:
+            endpoint = {"name": "billing", "url": "http://127.0.0.1:9/h", "disabled": False,
+                        "reason": None, "secret": False}  # fmt: skip
+            return {"endpoints": [endpoint]}
+
+    cmd_notifications(build_parser().parse_args(["notifications", "endpoints"]), Client())  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert "no secret" in out and " enabled " not in out
+
+    monkeypatch.setenv("S", "whsec_one")
+    assert (await notify_readiness(admin)).webhooks[0].secret is True

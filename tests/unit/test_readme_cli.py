@@ -1,0 +1,54 @@
+"""README's command table and claims say what the command line and the measurements do."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pytest
+
+from cluster import cli
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+
+
+def _actions(command: str) -> dict[str, argparse.ArgumentParser]:
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    top = sub.choices[command]
+    actions = next(a for a in top._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(actions.choices)
+
+
+@pytest.mark.parametrize("action", ["create", "list", "verify", "prune", "wal"])
+def test_each_backup_row_lists_the_options_its_command_takes(action):
+    parser = _actions("backup")[action]
+    rows = [
+        line for line in README.splitlines() if line.startswith(f"| `robofleet backup {action}")
+    ]
+    assert rows, action
+    options = {
+        option
+        for a in parser._actions
+        for option in a.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    assert {"--config", "--data-dir", "--backup-dir"} <= options
+    missing = {o for o in options if not any(o in row for row in rows)}
+    assert not missing, f"robofleet backup {action}: README row lacks {sorted(missing)}"
+
+
+def test_every_gateway_command_is_named_where_the_readme_says_which_talk_to_it():
+    sentence = re.search(r"^(`submit`.*?) talk to the gateway at `--url`", README, re.M | re.S)
+    assert sentence is not None
+    for command in ("submit", "status", "modules", "keys", "schedules", "rules", "mail",
+                    "notifications"):  # fmt: skip
+        assert f"`{command}`" in sentence[1], command
+
+
+def test_the_field_accuracy_claim_says_it_is_measured_on_generated_invoices():
+    claim = " ".join(README[README.index("**Field accuracy.**") :].split("\n\n")[0].split())
+    assert "generated invoices" in claim
+    assert "real invoices from outside the generator score far lower" in claim
+    assert "issue 19" in claim
