@@ -41,6 +41,8 @@ from runtime.store.base import RobotStore
 
 log = logging.getLogger(__name__)
 
+_DEPTHS_KEPT = 100_000
+
 IDLE_WAKE_S = 1.0
 """Longest sleep of the rule loop (queue triggers are looked at this often)."""
 
@@ -52,9 +54,16 @@ class RuleKeeper(Schedules):
     """
 
     def __init__(
-        self, store: RobotStore, fleet: Fleet, clock: Callable[[], float] = time.time
+        self,
+        store: RobotStore,
+        fleet: Fleet,
+        clock: Callable[[], float] = time.time,
+        max_chain_depth: int = 10,
     ) -> None:
         self.store = store
+        self.max_chain_depth = max_chain_depth
+        self.depths: dict[str, int] = {}
+        """Robot id -> how many chain steps made it (robots chains made lately; others 0)."""
         self.fleet = fleet
         self.clock = clock
         self.records: dict[str, RuleRecord] = {}
@@ -139,6 +148,7 @@ class RuleKeeper(Schedules):
         it applies. A rule whose robot cannot be built records a ``failed`` firing.
         """
         status = transition.to_status.value
+        depth = self.depths.get(robot.id, 0)
         event: dict[str, object] | None = None
         children: list[str] = []
         for rule in rules:
@@ -170,6 +180,17 @@ class RuleKeeper(Schedules):
                 continue
             if child is None:
                 continue  # its ``when`` does not hold: nothing happened
+            if depth >= self.max_chain_depth:  # rules firing on each other's robots
+                detail = (
+                    f"refused: the chain is {depth} robots deep, the limit "
+                    f"(rule_chain_depth) is {self.max_chain_depth}"
+                )
+                log.warning("rule %s on robot %s: %s", rule.id, robot.id, detail)
+                transition.firings.append(
+                    firing_record(rule.id, robot.id, FiringOutcome.SKIPPED, detail=detail)
+                )
+                continue
+            self._remember_depth(child.id, depth + 1)
             transition.children.append(child)
             children.append(child.id)
             transition.firings.append(
@@ -177,6 +198,11 @@ class RuleKeeper(Schedules):
             )
         if children:
             transition.fields["children"] = children
+
+    def _remember_depth(self, robot_id: str, depth: int) -> None:
+        self.depths[robot_id] = depth
+        while len(self.depths) > _DEPTHS_KEPT:  # oldest first: those chains have moved on
+            del self.depths[next(iter(self.depths))]
 
     def _notify(
         self,
