@@ -206,6 +206,38 @@ async def test_an_outcome_the_store_refuses_takes_its_chain_step_with_it(tmp_pat
         assert await orchestrator.store.list_firings("a-to-b") == []
 
 
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("nosuchfn(id)", "unknown function nosuchfn"),
+        ("result || to_string(nosuch(id))", "unknown function nosuch"),
+        ("length(id, id)", r"length\(\) takes 1 arguments, 2 given"),
+    ],
+)
+def test_a_call_of_an_unknown_function_is_refused_at_save(expression: str, reason: str) -> None:
+    """JMESPath resolves functions only when it evaluates: the save checks them."""
+    for where in ("map", "when"):
+        rule: dict[str, Any] = {
+            "id": "bad",
+            "on": {"robot": {"type": "echo"}},
+            "do": {"submit": {"type": "x"}},
+        }
+        if where == "map":
+            rule["do"]["submit"]["map"] = {"x": expression}
+        else:
+            rule["when"] = expression
+        with pytest.raises(ValidationError, match=f"invalid JMESPath expression .*{reason}"):
+            Rule.model_validate(rule)
+    Rule.model_validate(
+        {
+            "id": "good",
+            "on": {"robot": {"type": "echo"}},
+            "when": "length(result.items) > `0` && contains(type, 'ech')",
+            "do": {"submit": {"type": "x", "map": {"n": "max_by(items, &n).n"}}},
+        }
+    )
+
+
 def echo_rule(rule_id: str, when: str | None = None, to_stage: str | None = None) -> dict[str, Any]:
     """task succeeded → task (a stage set when given)."""
     rule: dict[str, Any] = {
