@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from actors.schedules import Fleet, Schedules
-from runtime.errors import RuleExists
+from runtime.errors import RuleExists, RuleRejected
 from runtime.lifecycle import Transition
 from runtime.models import FiringOutcome, Robot, RobotStatus, RuleFiring
 from runtime.notify.firing import notify_deliveries
@@ -91,7 +91,23 @@ class RuleKeeper(Schedules):
             await self.store.save_rule(self._new_record(rule, "config", now), replace=True)
         for record in await self.store.list_rules():
             self._index(record)
+            unhandled = self._unhandled_type(record.rule)
+            if unhandled is not None:  # a module may come later
+                log.error(
+                    "rule %s (%s) submits type %r, which no module handles: it fails each firing "
+                    "until a module for it is registered",
+                    record.rule.id,
+                    record.origin,
+                    unhandled,
+                )
         log.info("loaded %d rules", len(self.records))
+
+    def _unhandled_type(self, rule: Rule) -> str | None:
+        """The robot type ``rule`` submits when no module handles it, else None."""
+        action = rule.do.submit
+        if action is None or self.fleet.handles(action.type):
+            return None
+        return action.type
 
     def adopt(self, unfinished: list[Robot]) -> None:
         """Count each rule's unfinished robots from what recovery rebuilt."""
@@ -120,8 +136,15 @@ class RuleKeeper(Schedules):
     async def create(self, rule: Rule) -> RuleRecord:
         """Add a rule (a schedule's first slot is the first after now).
 
-        Raises ``RuleExists`` when its id is taken.
+        Raises ``RuleExists`` when its id is taken, ``RuleRejected`` when no module
+        handles the robot type it submits.
         """
+        unhandled = self._unhandled_type(rule)
+        if unhandled is not None:
+            raise RuleRejected(
+                f"rule {rule.id!r} submits type {unhandled!r}, which no module handles: "
+                "register the module first"
+            )
         record = self._new_record(rule, "api", self.clock())
         if not await self.store.save_rule(record):
             raise RuleExists(f"a rule with id {rule.id!r} exists")
