@@ -152,6 +152,10 @@ def _currency_filter(context: Context, value: Any, code: str = "EUR") -> str:
     return str(format_currency(number, code, locale=_locale(context)))
 
 
+class _PastBound(SecurityError):
+    """Raised when a template's operation or render passes one of the bounds."""
+
+
 class _Budget:
     """One render's allowance of steps and seconds."""
 
@@ -162,9 +166,9 @@ class _Budget:
     def step(self) -> None:
         self.steps += 1
         if self.steps > _MAX_STEPS:
-            raise SecurityError(f"the template takes more than {_MAX_STEPS} steps")
+            raise _PastBound(f"the template takes more than {_MAX_STEPS} steps")
         if self.steps % 256 == 0 and time.monotonic() > self.deadline:
-            raise SecurityError(f"the template takes longer than {_MAX_SECONDS:g} seconds")
+            raise _PastBound(f"the template takes longer than {_MAX_SECONDS:g} seconds")
 
 
 _BUDGET: ContextVar[_Budget | None] = ContextVar("template_budget", default=None)
@@ -189,7 +193,7 @@ def _is_int(value: Any) -> bool:
 def _checked(what: str, value: Any) -> Any:
     """``value`` unless it is a text or list longer than the bound (``SecurityError``)."""
     if _size(value) > _MAX_TEXT:
-        raise SecurityError(f"{what} makes a value longer than {_MAX_TEXT} items")
+        raise _PastBound(f"{what} makes a value longer than {_MAX_TEXT} items")
     return value
 
 
@@ -200,22 +204,22 @@ def _check_format(what: str, fmt: Any, args: Iterable[Any]) -> None:
     if "*" in fmt or re.search(r"\{[^{}]*\{", fmt):  # widths taken from the arguments
         widths += [abs(a) for a in args if _is_int(a)]
     if any(w > _MAX_WIDTH for w in widths):
-        raise SecurityError(f"{what}: a format width past {_MAX_WIDTH}")
+        raise _PastBound(f"{what}: a format width past {_MAX_WIDTH}")
 
 
 def _check_binop(operator: str, left: Any, right: Any) -> None:
     if operator == "**" and _is_int(left) and _is_int(right) and abs(left) > 1 and right > 0:
         if right * left.bit_length() > _MAX_INT_BITS:
-            raise SecurityError(f"'**' makes a number of more than {_MAX_INT_BITS} bits")
+            raise _PastBound(f"'**' makes a number of more than {_MAX_INT_BITS} bits")
     elif operator in ("*", "+") and _is_int(left) and _is_int(right):
         if left.bit_length() + right.bit_length() > _MAX_INT_BITS + 1:
-            raise SecurityError(f"{operator!r} makes a number of more than {_MAX_INT_BITS} bits")
+            raise _PastBound(f"{operator!r} makes a number of more than {_MAX_INT_BITS} bits")
     elif operator == "*":
         count, seq = (left, right) if _is_int(left) else (right, left)
         if _is_int(count) and _size(seq) * count > _MAX_TEXT:
-            raise SecurityError(f"'*' makes a value longer than {_MAX_TEXT} items")
+            raise _PastBound(f"'*' makes a value longer than {_MAX_TEXT} items")
     elif operator == "+" and _size(left) + _size(right) > _MAX_TEXT:
-        raise SecurityError(f"'+' makes a value longer than {_MAX_TEXT} items")
+        raise _PastBound(f"'+' makes a value longer than {_MAX_TEXT} items")
     elif operator == "%":
         _check_format("'%'", left, right if isinstance(right, tuple) else (right,))
 
@@ -227,11 +231,11 @@ def _check_call(name: str, target: Any, args: tuple[Any, ...], kwargs: dict[str,
     if name in _WIDTH_CALLS:
         for value in values:
             if _is_int(value) and abs(value) > _MAX_WIDTH:
-                raise SecurityError(f"{name}: {value} is past {_MAX_WIDTH}")
+                raise _PastBound(f"{name}: {value} is past {_MAX_WIDTH}")
     if name in _PRODUCT_CALLS:
         longest = max((_size(v) for v in values), default=0)
         if _size(target) * longest > _MAX_TEXT:
-            raise SecurityError(f"{name} makes a value longer than {_MAX_TEXT} items")
+            raise _PastBound(f"{name} makes a value longer than {_MAX_TEXT} items")
     if name in _FORMAT_CALLS:
         _check_format(name, target, values)
 
@@ -260,7 +264,7 @@ def _counted(context: Context, iterable: Any) -> Iterator[Any]:
 def _bounded_concat(parts: Iterable[str]) -> str:
     parts = list(parts)
     if sum(map(len, parts)) > _MAX_TEXT:
-        raise SecurityError(f"a block makes a text longer than {_MAX_TEXT} characters")
+        raise _PastBound(f"a block makes a text longer than {_MAX_TEXT} characters")
     return "".join(parts)
 
 
@@ -339,7 +343,7 @@ def _environment(autoescape: bool) -> SandboxedEnvironment:
     def lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
         """Lorem ipsum paragraphs, at most 100."""
         if not (_is_int(n) and 0 <= n <= _MAX_LOREM and _is_int(max) and 0 < max <= _MAX_LOREM):
-            raise SecurityError(f"lipsum: at most {_MAX_LOREM} paragraphs of {_MAX_LOREM} words")
+            raise _PastBound(f"lipsum: at most {_MAX_LOREM} paragraphs of {_MAX_LOREM} words")
         return str(lorem(n, html, min, max))
 
     env.globals["lipsum"] = lipsum
@@ -365,8 +369,8 @@ def _parts(template: MessageTemplate) -> list[tuple[str, str, bool]]:
 def check_templates(templates: Mapping[str, MessageTemplate]) -> None:
     """Compile each language's parts, then render each on an empty event; raises
     :class:`TemplateRefused` naming the language, the part, the line and the reason of the
-    first that does not compile or passes the sandbox's bounds (other render errors wait
-    for a real event)."""
+    first that does not compile or passes the sandbox's bounds (other render errors, a
+    sandbox violation too, wait for a real event)."""
     for language, template in templates.items():
         for part, source, html in _parts(template):
             try:
@@ -381,7 +385,7 @@ def check_templates(templates: Mapping[str, MessageTemplate]) -> None:
                 ) from None
             try:
                 _bounded_render(compiled, {})
-            except SecurityError as exc:
+            except _PastBound as exc:
                 raise TemplateRefused(
                     f"template {language}.{part}: SecurityError: {exc}"[:500]
                 ) from None
@@ -410,7 +414,8 @@ def render(template: MessageTemplate, event: Mapping[str, Any], locale: str) -> 
         try:
             text = _bounded_render(_compiled(source, html), context)
         except TemplateError as exc:
-            raise TemplateRefused(f"template {part}: {type(exc).__name__}: {exc}"[:500]) from None
+            kind = "SecurityError" if isinstance(exc, SecurityError) else type(exc).__name__
+            raise TemplateRefused(f"template {part}: {kind}: {exc}"[:500]) from None
         except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
             raise TemplateRefused(f"template {part}: {type(exc).__name__}: {exc}"[:500]) from None
         if len(text) > _MAX_OUTPUT:
