@@ -75,7 +75,7 @@ class Orchestrator:
         # With a cache, every commit marks the robots it changes there (actors.cache_sync).
         self.status_sync = RobotStatusSync(cache) if cache is not None else None
         self.writer = TransitionWriter(store, self.status_sync)
-        self.rules = RuleKeeper(store, self)
+        self.rules = RuleKeeper(store, self, max_chain_depth=settings.rule_chain_depth)
         self.book = RobotBook(
             settings, store, self.writer, self.rules, self.status_sync, self.tasks
         )

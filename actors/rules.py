@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from actors.rule_watches import Watches
 from actors.schedules import Fleet, Schedules
-from runtime.errors import RuleExists
+from runtime.errors import RuleExists, RuleRejected
 from runtime.lifecycle import Transition
 from runtime.models import FiringOutcome, Robot, RobotStatus, RuleFiring
 from runtime.notify.firing import notify_deliveries
@@ -43,6 +43,8 @@ from runtime.store.base import RobotStore
 
 log = logging.getLogger(__name__)
 
+_DEPTHS_KEPT = 100_000
+
 IDLE_WAKE_S = 1.0
 """Longest sleep of the rule loop (queue triggers are looked at this often)."""
 
@@ -55,10 +57,17 @@ class RuleKeeper(Watches, Schedules):
     """
 
     def __init__(
-        self, store: RobotStore, fleet: Fleet, clock: Callable[[], float] = time.time
+        self,
+        store: RobotStore,
+        fleet: Fleet,
+        clock: Callable[[], float] = time.time,
+        max_chain_depth: int = 10,
     ) -> None:
         super().__init__()
         self.store = store
+        self.max_chain_depth = max_chain_depth
+        self.depths: dict[str, int] = {}
+        """Robot id -> how many chain steps made it (robots chains made lately; others 0)."""
         self.fleet = fleet
         self.clock = clock
         self.records: dict[str, RuleRecord] = {}
@@ -86,8 +95,24 @@ class RuleKeeper(Watches, Schedules):
             await self.store.save_rule(self._new_record(rule, "config", now), replace=True)
         for record in await self.store.list_rules():
             self._index(record)
+            unhandled = self._unhandled_type(record.rule)
+            if unhandled is not None:  # a module may come later
+                log.error(
+                    "rule %s (%s) submits type %r, which no module handles: it fails each firing "
+                    "until a module for it is registered",
+                    record.rule.id,
+                    record.origin,
+                    unhandled,
+                )
         await self.restore_holds()
         log.info("loaded %d rules", len(self.records))
+
+    def _unhandled_type(self, rule: Rule) -> str | None:
+        """The robot type ``rule`` submits when no module handles it, else None."""
+        action = rule.do.submit
+        if action is None or self.fleet.handles(action.type):
+            return None
+        return action.type
 
     def adopt(self, unfinished: list[Robot]) -> None:
         """Count each rule's unfinished robots from what recovery rebuilt."""
@@ -116,8 +141,15 @@ class RuleKeeper(Watches, Schedules):
     async def create(self, rule: Rule) -> RuleRecord:
         """Add a rule (a schedule's first slot is the first after now).
 
-        Raises ``RuleExists`` when its id is taken.
+        Raises ``RuleExists`` when its id is taken, ``RuleRejected`` when no module
+        handles the robot type it submits.
         """
+        unhandled = self._unhandled_type(rule)
+        if unhandled is not None:
+            raise RuleRejected(
+                f"rule {rule.id!r} submits type {unhandled!r}, which no module handles: "
+                "register the module first"
+            )
         record = self._new_record(rule, "api", self.clock())
         if not await self.store.save_rule(record):
             raise RuleExists(f"a rule with id {rule.id!r} exists")
@@ -144,6 +176,7 @@ class RuleKeeper(Watches, Schedules):
         it applies. A rule whose robot cannot be built records a ``failed`` firing.
         """
         status = transition.to_status.value
+        depth = self.depths.get(robot.id, 0)
         event: dict[str, object] | None = None
         children: list[str] = []
         for rule in rules:
@@ -175,6 +208,17 @@ class RuleKeeper(Watches, Schedules):
                 continue
             if child is None:
                 continue  # its ``when`` does not hold: nothing happened
+            if depth >= self.max_chain_depth:  # rules firing on each other's robots
+                detail = (
+                    f"refused: the chain is {depth} robots deep, the limit "
+                    f"(rule_chain_depth) is {self.max_chain_depth}"
+                )
+                log.warning("rule %s on robot %s: %s", rule.id, robot.id, detail)
+                transition.firings.append(
+                    firing_record(rule.id, robot.id, FiringOutcome.SKIPPED, detail=detail)
+                )
+                continue
+            self._remember_depth(child.id, depth + 1)
             transition.children.append(child)
             children.append(child.id)
             transition.firings.append(
@@ -182,6 +226,11 @@ class RuleKeeper(Watches, Schedules):
             )
         if children:
             transition.fields["children"] = children
+
+    def _remember_depth(self, robot_id: str, depth: int) -> None:
+        self.depths[robot_id] = depth
+        while len(self.depths) > _DEPTHS_KEPT:  # oldest first: those chains have moved on
+            del self.depths[next(iter(self.depths))]
 
     def _notify(
         self,

@@ -212,6 +212,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Rules and schedules of the config file ([[rules]]), kept in the store.",
     )
+    rule_chain_depth: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="Most chain steps after a robot (rules firing on each other's robots); "
+        "a step past it is not submitted and its firing is skipped with the reason.",
+    )
 
     backup_dir: Path | None = Field(
         None, description="Where backups are kept (default: <data_dir>/backups)."

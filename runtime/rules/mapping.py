@@ -13,8 +13,12 @@ from typing import Any
 
 import jmespath
 from jmespath.exceptions import JMESPathError
+from jmespath.functions import Functions
 
 __all__ = ["check_expressions", "evaluate", "holds", "mapped_payload"]
+
+
+_FUNCTIONS: dict[str, Any] = Functions().FUNCTION_TABLE
 
 
 @lru_cache(maxsize=1024)
@@ -22,11 +26,30 @@ def _compiled(expression: str) -> Any:
     return jmespath.compile(expression)
 
 
+def _check_calls(node: dict[str, Any]) -> None:
+    """Raise ``JMESPathError`` for a call of an unknown function or with a wrong count of
+    arguments (JMESPath itself finds these only when it evaluates)."""
+    if node.get("type") == "function_expression":
+        name, count = node["value"], len(node["children"])
+        spec = _FUNCTIONS.get(name)
+        if spec is None:
+            raise JMESPathError(f"unknown function {name}()")
+        signature = spec["signature"]
+        variadic = bool(signature) and signature[-1].get("variadic", False)
+        if count < len(signature) if variadic else count != len(signature):
+            expected = f"{'at least ' if variadic else ''}{len(signature)}"
+            raise JMESPathError(f"{name}() takes {expected} arguments, {count} given")
+    for child in node.get("children", []):
+        if isinstance(child, dict):
+            _check_calls(child)
+
+
 def check_expressions(expressions: dict[str, str]) -> None:
-    """Compile expressions (by the name to report); ValueError naming a bad one."""
+    """Compile expressions (by the name to report) and check their function calls;
+    ValueError naming a bad one."""
     for name, expression in expressions.items():
         try:
-            _compiled(expression)
+            _check_calls(_compiled(expression).parsed)
         except JMESPathError as exc:
             raise ValueError(f"{name}: invalid JMESPath expression {expression!r}: {exc}") from None
 

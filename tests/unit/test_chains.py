@@ -204,3 +204,97 @@ async def test_an_outcome_the_store_refuses_takes_its_chain_step_with_it(tmp_pat
         assert (await orchestrator.store.list_robots(limit=10)).robots == [stored]
         assert orchestrator.robots == {}
         assert await orchestrator.store.list_firings("a-to-b") == []
+
+
+@pytest.mark.parametrize(
+    ("expression", "reason"),
+    [
+        ("nosuchfn(id)", "unknown function nosuchfn"),
+        ("result || to_string(nosuch(id))", "unknown function nosuch"),
+        ("length(id, id)", r"length\(\) takes 1 arguments, 2 given"),
+    ],
+)
+def test_a_call_of_an_unknown_function_is_refused_at_save(expression: str, reason: str) -> None:
+    """JMESPath resolves functions only when it evaluates: the save checks them."""
+    for where in ("map", "when"):
+        rule: dict[str, Any] = {
+            "id": "bad",
+            "on": {"robot": {"type": "echo"}},
+            "do": {"submit": {"type": "x"}},
+        }
+        if where == "map":
+            rule["do"]["submit"]["map"] = {"x": expression}
+        else:
+            rule["when"] = expression
+        with pytest.raises(ValidationError, match=f"invalid JMESPath expression .*{reason}"):
+            Rule.model_validate(rule)
+    Rule.model_validate(
+        {
+            "id": "good",
+            "on": {"robot": {"type": "echo"}},
+            "when": "length(result.items) > `0` && contains(type, 'ech')",
+            "do": {"submit": {"type": "x", "map": {"n": "max_by(items, &n).n"}}},
+        }
+    )
+
+
+def echo_rule(rule_id: str, when: str | None = None, to_stage: str | None = None) -> dict[str, Any]:
+    """task succeeded → task (a stage set when given)."""
+    rule: dict[str, Any] = {
+        "id": rule_id,
+        "on": {"robot": {"type": "task", "status": ["succeeded"]}},
+        "do": {"submit": {"type": "task", "payload": {"stage": to_stage} if to_stage else {}}},
+    }
+    if when is not None:
+        rule["when"] = when
+    return rule
+
+
+async def _refused_after(orchestrator: Any, robots: int, rule_ids: list[str]) -> None:
+    store = orchestrator.store
+
+    async def all_done() -> bool:
+        page = await store.list_robots(status=S.SUCCEEDED, limit=100)
+        refused = [
+            f for r in rule_ids for f in await store.list_firings(r, limit=100)
+            if f.outcome is FiringOutcome.SKIPPED
+        ]
+        return len(page.robots) == robots and len(refused) > 0
+
+    await eventually(all_done, 10.0, f"{robots} robots and a refused step")
+    await asyncio.sleep(0.3)  # no further robots come
+    assert len((await store.list_robots(limit=100)).robots) == robots
+
+
+async def test_two_rules_firing_on_each_others_robots_stop_at_the_chain_depth(
+    tmp_path: Path,
+) -> None:
+    rules = [echo_rule("loop-A"), echo_rule("loop-B")]
+    async with running(fast_settings(tmp_path, rules=rules, rule_chain_depth=3)) as orch:
+        await submit(orch, task(n=1))
+        # The first robot fires both rules; each chain alternates A, B, A: 3 steps each.
+        await _refused_after(orch, 1 + 2 * 3, ["loop-A", "loop-B"])
+        firings = [
+            *await orch.store.list_firings("loop-A", limit=100),
+            *await orch.store.list_firings("loop-B", limit=100),
+        ]
+        refused = [f for f in firings if f.outcome is FiringOutcome.SKIPPED]
+        assert len(refused) == 2
+        assert all(
+            f.detail is not None and "refused: the chain is 3 robots deep" in f.detail
+            and f.robot_id is None
+            for f in refused
+        )
+
+
+async def test_a_three_rule_cycle_stops_at_the_chain_depth(tmp_path: Path) -> None:
+    rules = [
+        echo_rule("a-b", "payload.stage == 'a'", "b"),
+        echo_rule("b-c", "payload.stage == 'b'", "c"),
+        echo_rule("c-a", "payload.stage == 'c'", "a"),
+    ]
+    async with running(fast_settings(tmp_path, rules=rules, rule_chain_depth=4)) as orch:
+        await submit(orch, task(stage="a"))
+        await _refused_after(orch, 1 + 4, ["a-b", "b-c", "c-a"])
+        refused = await orch.store.list_firings("b-c", limit=100)  # a→b→c→a→b, then b-c
+        assert [f.outcome for f in refused][0] is FiringOutcome.SKIPPED

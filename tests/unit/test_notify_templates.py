@@ -110,3 +110,41 @@ def test_do_is_exactly_one_of_submit_and_notify() -> None:
         Rule.model_validate(
             {"id": "r", "on": {"schedule": {"every_s": 60}}, "do": {"notify": notify}}
         )
+
+
+@pytest.mark.parametrize(
+    ("source", "reason"),
+    [
+        ("{{ 'x' * 10**10 }}", "'\\*' makes a value longer than"),
+        ("{{ 7**99999999 }}", "'\\*\\*' makes a number of more than 4096 bits"),
+        ("{{ 'x'|center(10000000000) }}", "center: 10000000000 is past"),
+        ("{% set s = 'x' * 100000 %}{{ s|join(s) }}", "join makes a value longer"),
+        ("{% set s = 'x' * 100000 %}{{ s~s~s~s~s~s~s~s~s~s~s }}", "'~' makes a value"),
+        ("{{ '%099999999d' % 1 }}", "'%': a format width past"),
+        ("{{ '{:>999999999}'.format(1) }}", "format: a format width past"),
+        ("{{ lipsum(10000) }}", "lipsum: at most"),
+        (
+            "{% set s = 'x' * 100000 %}{% set b %}{% for i in range(100000) %}{{ s }}"
+            "{% endfor %}{% endset %}",
+            "a block makes a text longer",
+        ),
+        (
+            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+            "the template takes more than 1000000 steps",
+        ),
+    ],
+)
+def test_amplifying_templates_are_refused_at_save_and_at_render(source: str, reason: str) -> None:
+    """Compile-time folding and rendering are both bounded: no gigabytes, no endless loop."""
+    with pytest.raises(TemplateRefused, match=f"template en.text: SecurityError: {reason}"):
+        check_templates({"en": MessageTemplate(text=source)})
+    with pytest.raises(TemplateRefused, match=f"template text: SecurityError: {reason}"):
+        render(MessageTemplate(text=source), EVENT, "en")
+
+
+def test_range_past_the_sandbox_bound_and_ordinary_arithmetic() -> None:
+    with pytest.raises(TemplateRefused, match="MAX_RANGE"):
+        render(MessageTemplate(text="{{ range(10**9) }}"), EVENT, "en")
+    ok = MessageTemplate(text="{{ 2 * 3 }} {{ 'a' ~ id }} {{ [1] + [2] }} {{ '%05d' % 7 }}")
+    check_templates({"en": ok})
+    assert render(ok, EVENT, "en")["text"] == "6 ar1 [1, 2] 00007"

@@ -336,3 +336,35 @@ def test_jitter_delays_a_slot_the_same_way_every_time() -> None:
 def test_bad_schedules_are_refused(trigger: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         schedule(**trigger)
+
+
+class TaskOnlyFleet(Fleet):
+    """Handles only ``task`` robots."""
+
+    def handles(self, robot_type: str) -> bool:
+        return robot_type == "task"
+
+
+async def test_a_rule_submitting_a_type_no_module_handles_is_refused_at_save(
+    tmp_path: Path,
+) -> None:
+    keeper, store, _ = await keeper_on(tmp_path, Clock(1_764_547_200.0), TaskOnlyFleet())
+    try:
+        bad = Rule.model_validate(
+            {
+                "id": "nowhere",
+                "on": {"robot": {"type": "task"}},
+                "do": {"submit": {"type": "no.such.type"}},
+            }
+        )
+        with pytest.raises(RuleRejected, match="'no.such.type', which no module handles"):
+            await keeper.create(bad)
+        assert await store.get_rule("nowhere") is None
+        nightly = schedule("nightly", cron="0 2 * * *").model_dump(by_alias=True)
+        nightly["do"]["submit"]["type"] = "report"
+        with pytest.raises(RuleRejected, match="'report', which no module handles"):
+            await keeper.create(Rule.model_validate(nightly))
+        await keeper.create(schedule(cron="0 2 * * *"))  # a type a module handles is kept
+        assert await store.get_rule("tick") is not None
+    finally:
+        await store.close()
