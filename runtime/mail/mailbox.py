@@ -120,19 +120,28 @@ def api_secret_problem(spec: MailboxSpec, secrets_dir: Path) -> str | None:
     """Why a mailbox added through the API may not use its password source (None: it may).
 
     Through the API, ``password_env`` must start with :data:`MAILBOX_ENV_PREFIX` and
-    ``password_file`` must lie inside ``secrets_dir`` once symlinks and ``..`` are resolved
+    ``password_file`` must be an absolute path to a file inside ``secrets_dir`` once symlinks
+    and ``..`` are resolved
     (on the head node, where the email monitor reads it). The config file, written by the
     operator, may name any variable or file.
     """
-    if spec.password_env is not None and not spec.password_env.startswith(MAILBOX_ENV_PREFIX):
+    env = spec.password_env
+    if env is not None and (not env.startswith(MAILBOX_ENV_PREFIX) or env == MAILBOX_ENV_PREFIX):
         return (
             f"password_env must name a variable starting with {MAILBOX_ENV_PREFIX} "
-            f"(got {spec.password_env}); other variables can be used only from the config file"
+            f"(got {env}); other variables can be used only from the config file"
         )
     if spec.password_file is not None:
         root = secrets_dir.expanduser().resolve()
-        target = (root / Path(spec.password_file).expanduser()).resolve()
-        if not target.is_relative_to(root):
+        given = Path(spec.password_file)
+        if not given.is_absolute():
+            # the monitor reads it from its own working directory, not from the secrets dir
+            return (
+                f"password_file must be an absolute path inside the mailbox secrets directory "
+                f"{root} (ROBOFLEET_MAILBOX_SECRETS_DIR), e.g. {root / 'imap-password'}"
+            )
+        target = given.resolve()
+        if target == root or not target.is_relative_to(root):
             return (
                 f"password_file must lie inside the mailbox secrets directory {root} "
                 "(ROBOFLEET_MAILBOX_SECRETS_DIR); other files can be used only from the "

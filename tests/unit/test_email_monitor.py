@@ -263,8 +263,14 @@ async def test_a_mailbox_it_cannot_configure_or_reach_says_so_not_stale(setup) -
     [
         ({"password_env": "BILLING_HOOK_SECRETS"}, "must name a variable starting with"),
         ({"password_file": "/etc/hostname"}, "must lie inside the mailbox secrets directory"),
-        ({"password_file": "../robofleet.db"}, "must lie inside the mailbox secrets directory"),
-        ({"password_file": "link"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "../robofleet.db"}, "must be an absolute path inside the mailbox"),
+        ({"password_file": "link"}, "must be an absolute path inside the mailbox"),
+        # relative to the monitor's working directory, not to the secrets dir
+        ({"password_file": "canary.txt"}, "must be an absolute path inside the mailbox"),
+        ({"password_file": "{secrets}/../robofleet.db"}, "must lie inside the mailbox secrets"),
+        ({"password_file": "{secrets}/link"}, "must lie inside the mailbox secrets directory"),
+        ({"password_file": "{secrets}"}, "must lie inside the mailbox secrets directory"),
+        ({"password_env": "ROBOFLEET_MAILBOX_"}, "must name a variable starting with"),
     ],
 )
 async def test_a_mailbox_from_the_api_reads_only_mailbox_variables_and_secret_files(
@@ -273,6 +279,8 @@ async def test_a_mailbox_from_the_api_reads_only_mailbox_variables_and_secret_fi
     _, _, monitor, _, _ = setup
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "link").symlink_to("/etc/hostname")
+    secrets = str(tmp_path / "secrets")
+    source = {k: v.replace("{secrets}", secrets) for k, v in source.items()}
     spec = {"name": "api-box", "host": "evil.test", "user": "u", **source}
     with pytest.raises(MailboxRejected, match=message):
         await monitor().add_mailbox(spec)
@@ -285,7 +293,6 @@ def test_the_secrets_directory_and_the_mailbox_prefix_are_allowed(tmp_path) -> N
     for source in (
         {"password_env": "ROBOFLEET_MAILBOX_AP"},
         {"password_file": str(secrets / "imap")},
-        {"password_file": "imap"},
     ):
         spec = MailboxSpec(name="ok", host="h", user="u", **source)  # type: ignore[arg-type]
         assert api_secret_problem(spec, secrets) is None
