@@ -40,7 +40,7 @@ class AlertsReceived(BaseModel):
 async def receive_alerts(request: web.Request) -> web.Response:
     """``POST /v1/alerts``: turn an Alertmanager batch into notifications through the
     ``on.alert`` rules; a payload that is not Alertmanager's version 4 is refused (422)."""
-    batch = parse(AlertBatch, await read_json(request))
+    batch = parse(AlertBatch, await read_json(request), strict=True)
     store = request.app[STORE]
     rules = [record.rule for record in await store.list_rules()]
     made = alert_firings(rules, batch)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from runtime.notify.firing import notify_deliveries
 from runtime.notify.outbox import Delivery
@@ -46,8 +47,8 @@ class AlertmanagerAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: _Labels
     annotations: _Labels = Field(default_factory=dict)
-    startsAt: Annotated[StoreText, Field(min_length=1, max_length=64)]  # noqa: N815
-    endsAt: Annotated[StoreText, Field(max_length=64)] = ""  # noqa: N815
+    startsAt: AwareDatetime  # noqa: N815
+    endsAt: AwareDatetime | None = None  # noqa: N815  (year 1 while the alert fires)
     generatorURL: Annotated[StoreText, Field(max_length=4000)] = ""  # noqa: N815
     fingerprint: Annotated[StoreText, Field(min_length=1, max_length=128)]
 
@@ -72,7 +73,7 @@ class AlertBatch(BaseModel):
 def alert_event(batch: AlertBatch, alert: AlertmanagerAlert) -> dict[str, Any]:
     """The event document an alert's templates and ``when`` read (module docstring)."""
     return {
-        "alert": alert.model_dump(),
+        "alert": alert.model_dump(mode="json"),
         "receiver": batch.receiver,
         "externalURL": batch.externalURL,
         "groupLabels": batch.groupLabels,
@@ -83,7 +84,9 @@ def alert_event(batch: AlertBatch, alert: AlertmanagerAlert) -> dict[str, Any]:
 
 def alert_source(alert: AlertmanagerAlert) -> str:
     """The firing source of an alert: what makes a resend the same firing."""
-    return f"alert:{alert.fingerprint}:{alert.status}:{alert.startsAt}"
+    # the instant, not its text: "06:00:00Z" and "06:00:00.000Z" are one alert
+    started = alert.startsAt.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return f"alert:{alert.fingerprint}:{alert.status}:{started}"
 
 
 @dataclass(slots=True)

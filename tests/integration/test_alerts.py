@@ -132,6 +132,10 @@ async def test_alerts_become_notifications_once_each(tmp_path: Path) -> None:
         ({"alerts": []}, 422, "alerts"),
         ({"alerts": [{"status": "firing", "labels": {}}]}, 422, "fingerprint"),
         ({"status": "burning"}, 422, "status"),
+        ({"truncatedAlerts": False}, 422, "truncatedAlerts"),
+        ({"truncatedAlerts": 3.5}, 422, "truncatedAlerts"),
+        ({"alerts": [{**batch()["alerts"][0], "startsAt": "yesterday"}]}, 422, "startsAt"),
+        ({"alerts": [{**batch()["alerts"][0], "startsAt": "2026-12-01T06:00"}]}, 422, "startsAt"),
     ],
 )
 async def test_a_payload_that_is_not_alertmanagers_is_refused_with_a_message(
@@ -160,5 +164,6 @@ def test_an_alert_rule_only_notifies() -> None:
     submit = {**RULE, "do": {"submit": {"type": "echo"}}}
     with pytest.raises(ValidationError, match="an alert rule notifies"):
         Rule.model_validate(submit)
-    with pytest.raises(ValidationError, match="exactly one of robot, queue, schedule and alert"):
+    one_of = "exactly one of robot, queue, schedule, running, metric, alert"
+    with pytest.raises(ValidationError, match=one_of):
         Rule.model_validate({**RULE, "on": {**RULE["on"], "robot": {"type": "echo"}}})
