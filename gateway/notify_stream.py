@@ -106,8 +106,9 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     caller = request[CALLER]
     recipient = None if caller.role is Role.ADMIN else caller.id
-    last = request.headers.get("Last-Event-ID", "").strip()
-    if last:
+    last = request.headers.get("Last-Event-ID")
+    if last is not None:  # given, even empty: it must name a delivery
+        last = last.strip()
         if not DELIVERY_ID.match(last):
             raise ApiError(422, "validation_error", "Last-Event-ID is not a delivery id (msg_...)")
         cursor = last

@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from runtime.models import JsonInt
 from runtime.notify.firing import notify_deliveries
 from runtime.notify.outbox import Delivery
 from runtime.notify.templates import TemplateRefused
@@ -36,7 +37,12 @@ from runtime.text import StoreText
 __all__ = ["AlertBatch", "AlertFirings", "AlertmanagerAlert", "alert_event", "alert_firings"]
 
 _Text = Annotated[StoreText, Field(max_length=10_000)]
-_Labels = Annotated[dict[Annotated[StoreText, Field(max_length=200)], _Text], Field(max_length=200)]
+# keys follow the value pattern pydantic writes under patternProperties (no NUL); no
+# other key is allowed, so the schema says what the validator does
+_Labels = Annotated[
+    dict[Annotated[StoreText, Field(max_length=200)], _Text],
+    Field(max_length=200, json_schema_extra={"additionalProperties": False}),
+]
 
 
 class AlertmanagerAlert(BaseModel):
@@ -62,7 +68,7 @@ class AlertBatch(BaseModel):
     status: Literal["firing", "resolved"]
     receiver: Annotated[StoreText, Field(max_length=200)] = ""
     groupKey: Annotated[StoreText, Field(max_length=4000)] = ""  # noqa: N815
-    truncatedAlerts: int = Field(0, ge=0)  # noqa: N815
+    truncatedAlerts: JsonInt = Field(0, ge=0)  # noqa: N815
     groupLabels: _Labels = Field(default_factory=dict)  # noqa: N815
     commonLabels: _Labels = Field(default_factory=dict)  # noqa: N815
     commonAnnotations: _Labels = Field(default_factory=dict)  # noqa: N815

@@ -134,6 +134,7 @@ async def test_alerts_become_notifications_once_each(tmp_path: Path) -> None:
         ({"status": "burning"}, 422, "status"),
         ({"truncatedAlerts": False}, 422, "truncatedAlerts"),
         ({"truncatedAlerts": 3.5}, 422, "truncatedAlerts"),
+        ({"truncatedAlerts": "3"}, 422, "truncatedAlerts"),
         ({"alerts": [{**batch()["alerts"][0], "startsAt": "yesterday"}]}, 422, "startsAt"),
         ({"alerts": [{**batch()["alerts"][0], "startsAt": "2026-12-01T06:00"}]}, 422, "startsAt"),
     ],
