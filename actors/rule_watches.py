@@ -59,6 +59,18 @@ class Watches:
         """Rule id -> (robot id, attempt) it has fired for, of robots still running."""
         self.holds: dict[str, MetricHold] = {}
         self.error_windows: dict[str, ErrorWindow] = {}
+        self.after_deliveries: Callable[[], None] | None = None
+        """Called after a firing stored outbox deliveries (the notifier's nudge, as the
+        transition writer's ``after_deliveries``)."""
+
+    def _nudge(self) -> None:
+        """Tell ``after_deliveries`` the outbox has new rows (its poll finds them anyway)."""
+        if self.after_deliveries is None:
+            return
+        try:
+            self.after_deliveries()
+        except Exception:
+            log.exception("nudging the notifier failed")
 
     def _accept(self, stored: list[Robot], submitted: list[Robot]) -> list[Robot]:
         raise NotImplementedError
@@ -202,6 +214,7 @@ class Watches:
                 for d in deliveries
             ]
             await self.store.add_deliveries(deliveries)
+            self._nudge()
             sent = ", ".join(d.id for d in deliveries)
             detail = f"{detail}; notify {action.channel.value}: {sent}"
             fired = self._firing(rule.id, source, FiringOutcome.FIRED, at, None, detail)

@@ -69,7 +69,9 @@ class OrchestratorActor(Orchestrator):
             RayCacheCalls(parsed.namespace),
         )
         await self.start()
-        self.writer.after_deliveries = NotifierClient(parsed.namespace).nudge
+        nudge = NotifierClient(parsed.namespace).nudge
+        self.writer.after_deliveries = nudge  # robot events' deliveries
+        self.rules.after_deliveries = nudge  # running and metric rules' deliveries
         # After start(): a queue recovered from the store is frozen with the rest, so no
         # later collection walks it (settle_heap collects first: no garbage is frozen).
         settle_heap()

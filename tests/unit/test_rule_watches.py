@@ -136,6 +136,19 @@ async def test_a_robot_running_past_n_fires_once_and_not_before(store: SqliteSto
     assert await deliveries(store) == 1
 
 
+async def test_a_firing_that_stores_deliveries_nudges_the_notifier(store: SqliteStore) -> None:
+    clock, fleet = Clock(T0), Fleet()
+    rule = notify_rule("slow", {"running": {"type": "sleep", "longer_than_s": 10}})
+    keeper = await keeper_with(store, fleet, clock, rule)
+    nudges: list[float] = []
+    keeper.after_deliveries = lambda: nudges.append(clock.now)
+    fleet.run("r1", "sleep", T0)
+    await tick(keeper, clock, T0 + 5)
+    assert nudges == []  # nothing stored, nothing to wake for
+    await tick(keeper, clock, T0 + 11)
+    assert nudges == [T0 + 11] and await deliveries(store) == 1
+
+
 async def test_a_robot_that_ends_before_n_never_fires(store: SqliteStore) -> None:
     clock, fleet = Clock(T0), Fleet()
     keeper = await keeper_with(
