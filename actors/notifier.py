@@ -133,8 +133,12 @@ class Notifier:
 
     async def _within_limits(self, due: list[Delivery]) -> list[Delivery]:
         """The deliveries their channel's bucket has a token for; each other one is made
-        due again when its bucket will have one (no attempt recorded, nothing dropped)."""
+        due again when its bucket will have one for it (no attempt recorded, nothing
+        dropped): the n-th postponed one of a channel ``(n - 1) / rate`` seconds after the
+        first, so a backlog drains in its order, each postponed once rather than at every
+        pass."""
         allowed: list[Delivery] = []
+        behind: dict[Channel, int] = {}
         for delivery in due:
             limit = self.settings.rate_limit(delivery.channel)
             if limit is None:
@@ -145,9 +149,10 @@ class Notifier:
                 allowed.append(delivery)
                 continue
             now = self.clock()
-            later = delivery.model_copy(
-                update={"next_attempt_at": now + decision.retry_after_s, "updated_at": now}
-            )
+            queued = behind.get(delivery.channel, 0)
+            behind[delivery.channel] = queued + 1
+            wait = decision.retry_after_s + queued / limit.rate
+            later = delivery.model_copy(update={"next_attempt_at": now + wait, "updated_at": now})
             await self.store.record_attempt(later, len(delivery.attempts))
             channel = delivery.channel.value
             self.figures.rate_limited[channel] = self.figures.rate_limited.get(channel, 0) + 1

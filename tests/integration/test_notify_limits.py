@@ -100,6 +100,11 @@ async def test_a_throttled_send_waits_and_is_delivered_never_failed(
     assert arrivals[-1] - started < 15
     assert notifier.figures.rate_limited["webhook"] >= N - 2
     assert notifier.figures.attempts == {"webhook:delivered": N}
+    # each postponed send waits for its own slot, so it is postponed about once, not at
+    # every pass (which grows with the square of the backlog), and the backlog keeps its order
+    assert notifier.figures.rate_limited["webhook"] < 2 * (N - 2)
+    in_order = sorted(receiver.arrivals, key=lambda delivery_id: receiver.arrivals[delivery_id])
+    assert in_order[2:] == [d.id for d in deliveries][2:]
 
 
 class _Tally:
