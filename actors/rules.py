@@ -98,8 +98,8 @@ class RuleKeeper(Watches, Schedules):
             unhandled = self._unhandled_type(record.rule)
             if unhandled is not None:  # a module may come later
                 log.error(
-                    "rule %s (%s) submits type %r, which no module handles: it fails each firing "
-                    "until a module for it is registered",
+                    "rule %s (%s) names type %r, which no module handles: it fails or never "
+                    "fires until a module for it is registered",
                     record.rule.id,
                     record.origin,
                     unhandled,
@@ -108,11 +108,14 @@ class RuleKeeper(Watches, Schedules):
         log.info("loaded %d rules", len(self.records))
 
     def _unhandled_type(self, rule: Rule) -> str | None:
-        """The robot type ``rule`` submits when no module handles it, else None."""
-        action = rule.do.submit
-        if action is None or self.fleet.handles(action.type):
-            return None
-        return action.type
+        """A robot type ``rule`` submits, or watches running or in a metric, that no module
+        handles (a typo there is a rule that never fires), else None."""
+        watched = rule.on.running or rule.on.metric
+        types = [
+            rule.do.submit.type if rule.do.submit is not None else None,
+            watched.type if watched is not None else None,
+        ]
+        return next((t for t in types if t is not None and not self.fleet.handles(t)), None)
 
     def adopt(self, unfinished: list[Robot]) -> None:
         """Count each rule's unfinished robots from what recovery rebuilt."""
@@ -142,12 +145,12 @@ class RuleKeeper(Watches, Schedules):
         """Add a rule (a schedule's first slot is the first after now).
 
         Raises ``RuleExists`` when its id is taken, ``RuleRejected`` when no module
-        handles the robot type it submits.
+        handles the robot type it submits or watches.
         """
         unhandled = self._unhandled_type(rule)
         if unhandled is not None:
             raise RuleRejected(
-                f"rule {rule.id!r} submits type {unhandled!r}, which no module handles: "
+                f"rule {rule.id!r} names robot type {unhandled!r}, which no module handles: "
                 "register the module first"
             )
         record = self._new_record(rule, "api", self.clock())

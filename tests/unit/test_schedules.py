@@ -366,5 +366,17 @@ async def test_a_rule_submitting_a_type_no_module_handles_is_refused_at_save(
             await keeper.create(Rule.model_validate(nightly))
         await keeper.create(schedule(cron="0 2 * * *"))  # a type a module handles is kept
         assert await store.get_rule("tick") is not None
+        # a running or metric rule watching such a type would never fire: refused too
+        inapp = {"channel": "inapp", "recipients": ["ops"],
+                 "template": {"en": {"subject": "s", "text": "t"}}}  # fmt: skip
+        for rule_id, on in (
+            ("slow-typo", {"running": {"type": "tsak", "longer_than_s": 5}}),
+            ("metric-typo", {"metric": {"figure": "queue_depth", "type": "tsak", "op": ">",
+                                        "value": 1}}),  # fmt: skip
+        ):
+            watching = Rule.model_validate({"id": rule_id, "on": on, "do": {"notify": inapp}})
+            with pytest.raises(RuleRejected, match="'tsak', which no module handles"):
+                await keeper.create(watching)
+            assert await store.get_rule(rule_id) is None
     finally:
         await store.close()
