@@ -94,8 +94,18 @@ def cmd_schedules(args: argparse.Namespace, client: GatewayClient) -> int:
 
 
 def _watched(on: dict[str, Any]) -> str:
-    """What a running or metric rule watches, e.g. ``sleep > 30s`` or
-    ``queue_depth{module=ocr} > 10 for 5s``; empty for other rules."""
+    """What a rule watches, e.g. ``invoice.extract succeeded,failed``, ``sleep > 30s``,
+    ``queue_depth{module=ocr} > 10 for 5s`` or ``RobofleetQueueDepthHigh firing``; empty
+    for schedules (their own listing shows the slots)."""
+    if on.get("robot"):
+        robot = on["robot"]
+        return f"{robot['type']} {','.join(robot.get('status') or ['succeeded'])}"
+    if on.get("queue"):
+        return f"{on['queue']['type']} >= {on['queue']['items']} queued"
+    if on.get("alert"):
+        alert = on["alert"]
+        names = ",".join(alert.get("alertname") or ["any alert"])
+        return f"{names} {','.join(alert.get('status') or ['firing'])}"
     if on.get("running"):
         running = on["running"]
         return f"{running.get('type') or 'any'} > {running['longer_than_s']:g}s"
