@@ -124,7 +124,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status_code < 400:
             raise
         code = exc.reason.lower().replace(" ", "_")
-        return error_response(exc.status_code, code, exc.reason, request_id, _kept_headers(exc))
+        message = exc.reason
+        if isinstance(exc, web.HTTPRequestEntityTooLarge) and exc.text:
+            message = exc.text  # aiohttp's "Maximum request body size N exceeded, ..."
+        return error_response(exc.status_code, code, message, request_id, _kept_headers(exc))
     except web.RequestPayloadError as exc:
         # The body did not decode as its Content-Encoding says, or ended short of its
         # Content-Length: the client's fault, and the decoder's text stays in the log.

@@ -202,3 +202,19 @@ def test_no_error_travels_as_a_dict():
         for where in _error_dicts_returned(path)
     ]
     assert not found, "error dicts returned instead of raised:\n  " + "\n  ".join(found)
+
+
+async def test_a_body_over_the_size_limit_names_the_limit() -> None:
+    """aiohttp's 413 keeps its text, which names the limit, in the uniform body."""
+
+    async def too_large(request: web.Request) -> web.Response:
+        raise web.HTTPRequestEntityTooLarge(max_size=1_048_576, actual_size=2_000_000)
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_post("/v1/robots", too_large)
+    response = await respond(app, "POST", "/v1/robots")
+    assert response.status == 413
+    assert response.body is not None
+    error = orjson.loads(response.body)["error"]  # type: ignore[arg-type]
+    assert error["code"] == "request_entity_too_large"
+    assert "1048576" in error["message"]
