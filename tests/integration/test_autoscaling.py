@@ -148,6 +148,7 @@ async def _alive(http: aiohttp.ClientSession, url: str, n: int) -> bool:
     return got == n and len((await module(http, url))["replicas"]) == n
 
 
+INVOICES = 32
 OCR_FLEET = """
 health_interval_s = 1.0
 health_timeout_s = 5.0
@@ -196,7 +197,9 @@ async def test_an_idle_ocr_pool_leaves_a_cpu_to_a_module_that_asks_for_one(tmp_p
             assert done["status"] == "succeeded", done
 
             ids = []
-            for sample in samples.invoice_samples(8, seed=77):
+            # enough that the backlog outlasts upscale_delay_s on an idle machine too
+            # (8 ran through one worker in about 3 s, under the 10 s look-back's average)
+            for sample in samples.invoice_samples(INVOICES, seed=77):
                 async with http.post(f"{url}/v1/documents", data=sample.data) as response:
                     stored = await response.json()
                     assert response.status in (200, 201), stored
@@ -215,7 +218,8 @@ async def test_an_idle_ocr_pool_leaves_a_cpu_to_a_module_that_asks_for_one(tmp_p
     with capsys.disabled():
         print(
             f"\nOCR pool on {cpus} CPUs: 1 idle worker, a {cpus - 1}-CPU module placed beside it; "
-            f"8 invoices: desired {cpus} workers, ran on {len(pool['replicas'])} (no CPU left)"
+            f"{INVOICES} invoices: desired {cpus} workers, ran on {len(pool['replicas'])} "
+            "(no CPU left)"
         )
 
 
