@@ -14,7 +14,7 @@ from typing import Any
 
 def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
-    for row in results.get("headline", []):
+    for row in results.get("goals") or results.get("headline") or []:  # headline: older runs
         out[f"{row['figure']} [{row['store']}]"] = row["value"]
     s = results.get("scenarios", {})
     for store, rows in (s.get("submit") or {}).items():

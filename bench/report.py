@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.goals import evaluate
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADLINE_CONNECTIONS = 64
 
@@ -34,6 +36,10 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     serve = _by_connections(scenarios.get("serve"))
     floor = _by_connections(scenarios.get("floor"))
+    floor_cpu = (floor.get(HEADLINE_CONNECTIONS) or {}).get("cpu_us_per_request") or {}
+    for store, e2e in (scenarios.get("e2e") or {}).items():
+        robot_cpu = (e2e.get("cpu_us_per_robot") or {}).get("total")
+        out[f"cpu_per_robot_vs_floor[{store}]"] = _ratio(robot_cpu, floor_cpu.get("total"))
     for store, rows in (scenarios.get("submit") or {}).items():
         for row in rows:
             key = f"[{store}@{row['connections']}]"
@@ -46,32 +52,15 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
             bare = floor.get(row["connections"])
             if bare is not None:
                 out["submit_p99_over_floor_ms" + key] = round(row["p99_ms"] - bare["p99_ms"], 2)
+                out["submit_p99_vs_floor" + key] = _ratio(row["p99_ms"], bare["p99_ms"])
+                if row["connections"] == HEADLINE_CONNECTIONS:
+                    out[f"submit_p99_vs_floor[{store}]"] = out["submit_p99_vs_floor" + key]
     return out
 
 
-def headline(scenarios: dict[str, Any], ratio: dict[str, Any]) -> list[dict[str, Any]]:
-    """The figures issue 7 sets goals for, with whether this run met them."""
-    rows: list[dict[str, Any]] = []
-
-    def add(figure: str, store: str, value: float | None, goal: str, met: bool | None) -> None:
-        rows.append({"figure": figure, "store": store, "value": value, "goal": goal, "met": met})
-
-    for store, submit in (scenarios.get("submit") or {}).items():
-        at = _submit_at(submit, HEADLINE_CONNECTIONS)
-        if at is not None:
-            p99 = at["p99_ms"]
-            add(f"submit p99 @{HEADLINE_CONNECTIONS} conns (ms)", store, p99, "<= 15", p99 <= 15)
-        best = max((r["accepted_per_s"] for r in submit), default=None)
-        add("accepted robots/s (best level)", store, best, ">= 2000", best and best >= 2000)
-    for store, e2e in (scenarios.get("e2e") or {}).items():
-        rate = e2e.get("robots_per_s")
-        add("end-to-end robots/s", store, rate, ">= 1000", rate is not None and rate >= 1000)
-        over = ratio.get(f"e2e_over_celery[{store}]")
-        add("end-to-end / Celery", store, over, ">= 2.0x", over is not None and over >= 2)
-    for store in scenarios.get("dispatch") or {}:
-        over = ratio.get(f"dispatch_over_ray_ceiling[{store}]")
-        add("dispatch / Ray ceiling", store, over, ">= 1.0x", over is not None and over >= 1)
-    return rows
+def goals(results_ratios: dict[str, Any], stores: list[str]) -> list[dict[str, Any]]:
+    """The goals table of this run: see :func:`bench.goals.evaluate`."""
+    return evaluate(results_ratios, stores)
 
 
 def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
@@ -98,20 +87,20 @@ def _peer_table(
     rows = []
     for r in levels:
         row = [
-            _fmt(r["connections"]),
-            _fmt(r["requests_per_s"]),
-            _fmt(r["p50_ms"], 2),
-            _fmt(r["p99_ms"], 2),
-            _fmt(r["errors"]),
+            fmt(r["connections"]),
+            fmt(r["requests_per_s"]),
+            fmt(r["p50_ms"], 2),
+            fmt(r["p99_ms"], 2),
+            fmt(r["errors"]),
         ]
         for store in stores:
             key = f"[{store}@{r['connections']}]"
-            row += [_fmt(ratio.get(name + key), 2) for name in columns]
+            row += [fmt(ratio.get(name + key), 2) for name in columns]
         rows.append(row)
     header = ["conns", "req/s", "p50 ms", "p99 ms", "errors"]
     for store in stores:
         header += [f"{label} ({store})" for label in columns.values()]
-    return [title, ""] + _table(header, rows)
+    return [title, ""] + table(header, rows)
 
 
 def _cpu_table(s: dict[str, Any]) -> list[str]:
@@ -131,16 +120,17 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
     if not runs:
         return []
     roles = sorted({role for _, cpu in runs for role in cpu if role != "total"})
-    rows = [[name, *(_fmt(cpu.get(role), 1) for role in roles), _fmt(cpu["total"], 1)]
+    rows = [[name, *(fmt(cpu.get(role), 1) for role in roles), fmt(cpu["total"], 1)]
             for name, cpu in runs]  # fmt: skip
     return [
         f"### CPU per answered request, µs, by process: at {HEADLINE_CONNECTIONS} connections, "
         "and per robot end to end",
         "",
-    ] + _table(["run", *roles, "total"], rows)
+    ] + table(["run", *roles, "total"], rows)
 
 
-def _fmt(value: Any, digits: int = 0) -> str:
+def fmt(value: Any, digits: int = 0) -> str:
+    """A figure for a table cell: thousands separators, ``-`` for none, yes/no for booleans."""
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -150,7 +140,8 @@ def _fmt(value: Any, digits: int = 0) -> str:
     return str(value)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A markdown table's lines, then a blank line."""
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return lines + [""]
@@ -174,19 +165,19 @@ def markdown(results: dict[str, Any]) -> str:
         "(timed for submit, Serve and the floor; a fixed count for end to end and dispatch).",
         "",
     ]
-    if results.get("headline"):
-        lines += ["### Goals (issue 7)", ""]
-        lines += _table(
+    if results.get("goals"):
+        lines += ["### Goals: each a ratio of figures measured side by side in this run", ""]
+        lines += table(
             ["figure", "store", "value", "goal", "met"],
             [
                 [
-                    h["figure"],
-                    h["store"],
-                    _fmt(h["value"], 2 if "/" in h["figure"] else 1),
-                    h["goal"],
-                    _fmt(h["met"]),
+                    g["figure"],
+                    g["store"],
+                    fmt(g["value"], 1 if "MB" in g["figure"] else 2),
+                    g["goal"],
+                    "not measured" if g["value"] is None else fmt(g["met"]),
                 ]
-                for h in results["headline"]
+                for g in results["goals"]
             ],
         )
     if s.get("submit"):
@@ -199,18 +190,18 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [
             [
                 store,
-                _fmt(r["connections"]),
-                _fmt(r["accepted_per_s"]),
-                _fmt(r["p50_ms"], 2),
-                _fmt(r["p95_ms"], 2),
-                _fmt(r["p99_ms"], 2),
-                " / ".join(_fmt(p, 1) for p in r.get("p99_runs_ms") or []) or "-",
-                _fmt(r["errors"]),
+                fmt(r["connections"]),
+                fmt(r["accepted_per_s"]),
+                fmt(r["p50_ms"], 2),
+                fmt(r["p95_ms"], 2),
+                fmt(r["p99_ms"], 2),
+                " / ".join(fmt(p, 1) for p in r.get("p99_runs_ms") or []) or "-",
+                fmt(r["errors"]),
             ]
             for store, levels in s["submit"].items()
             for r in levels
         ]
-        lines += _table(
+        lines += table(
             ["store", "conns", "accepted/s", "p50 ms", "p95 ms", "p99 ms", "p99 of each run",
              "errors"],
             rows,
@@ -222,18 +213,18 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [
             [
                 store,
-                _fmt(e["robots"]),
-                _fmt(e["robots_per_s"]),
-                _fmt(e["submit_per_s"]),
-                _fmt(e.get("dispatch_per_s")),
-                _fmt(e.get("dispatch_peak_per_s")),
-                _fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
-                _fmt(e.get("store_commits")),
+                fmt(e["robots"]),
+                fmt(e["robots_per_s"]),
+                fmt(e["submit_per_s"]),
+                fmt(e.get("dispatch_per_s")),
+                fmt(e.get("dispatch_peak_per_s")),
+                fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
+                fmt(e.get("store_commits")),
                 "yes" if e.get("profiled") else "no",
             ]
             for store, e in s["e2e"].items()
         ]
-        lines += _table(
+        lines += table(
             [
                 "store",
                 "robots",
@@ -252,22 +243,22 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [
             [
                 store,
-                _fmt(d["robots"]),
-                _fmt(d["seconds"], 2),
-                _fmt(d["robots_per_s"]),
-                _fmt(ratio.get(f"dispatch_over_ray_ceiling[{store}]"), 2),
+                fmt(d["robots"]),
+                fmt(d["seconds"], 2),
+                fmt(d["robots_per_s"]),
+                fmt(ratio.get(f"dispatch_over_ray_ceiling[{store}]"), 2),
             ]
             for store, d in s["dispatch"].items()
         ]
-        lines += _table(["store", "robots", "seconds", "robots/s", "vs Ray ceiling"], rows)
+        lines += table(["store", "robots", "seconds", "robots/s", "vs Ray ceiling"], rows)
     peers = []
     if s.get("ray_ceiling"):
         c = s["ray_ceiling"]
         peers.append(
             [
                 "Ray 1:1 async-actor calls with args",
-                f"{_fmt(c['calls_per_s'])} calls/s",
-                f"sd {_fmt(c['stdev'])}",
+                f"{fmt(c['calls_per_s'])} calls/s",
+                f"sd {fmt(c['stdev'])}",
             ]
         )
     if s.get("celery"):
@@ -275,12 +266,12 @@ def markdown(results: dict[str, Any]) -> str:
         peers.append(
             [
                 "Celery, 2 prefork processes, Redis",
-                f"{_fmt(c['tasks_per_s'])} tasks/s",
-                f"{_fmt(c['tasks'])} tasks, sent at {_fmt(c['submit_per_s'])}/s",
+                f"{fmt(c['tasks_per_s'])} tasks/s",
+                f"{fmt(c['tasks'])} tasks, sent at {fmt(c['submit_per_s'])}/s",
             ]
         )
     if peers:
-        lines += ["### Peers", ""] + _table(["peer", "figure", "notes"], peers)
+        lines += ["### Peers", ""] + table(["peer", "figure", "notes"], peers)
     stores = list((s.get("submit") or {}).keys())
     if s.get("serve"):
         lines += _peer_table(
@@ -307,14 +298,14 @@ def markdown(results: dict[str, Any]) -> str:
         base = s["scaling"][0]["robots_per_s"] or None
         rows = [
             [
-                _fmt(r["replicas"]),
-                _fmt(r["robots"]),
-                _fmt(r["robots_per_s"]),
-                _fmt(_ratio(r["robots_per_s"], base), 2),
+                fmt(r["replicas"]),
+                fmt(r["robots"]),
+                fmt(r["robots_per_s"]),
+                fmt(_ratio(r["robots_per_s"], base), 2),
             ]
             for r in s["scaling"]
         ]
-        lines += _table(["replicas", "robots", "robots/s", "speed-up"], rows)
+        lines += table(["replicas", "robots", "robots/s", "speed-up"], rows)
     if results.get("phases"):
         phases = ", ".join(f"{p['name']} {p['seconds']:.0f}s" for p in results["phases"])
         lines += [f"Time per phase: {phases}.", ""]

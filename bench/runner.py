@@ -126,7 +126,7 @@ class Run:
             "load_generator": wrk.version(),
             "scenarios": self.scenarios,
             "ratios": ratio,
-            "headline": report.headline(self.scenarios, ratio),
+            "goals": report.goals(ratio, list(self.options.stores)),
             "phases": self.phases,
             "retries": self.retries,
             "errors": self.errors,

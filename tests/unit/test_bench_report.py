@@ -53,7 +53,7 @@ def results() -> dict[str, Any]:
         },
         "scenarios": scenarios,
         "ratios": ratios,
-        "headline": report.headline(scenarios, ratios),
+        "goals": report.goals(ratios, ["postgresql"]),
     }
 
 
@@ -76,3 +76,24 @@ def test_the_submit_table_shows_the_p99_of_every_run_beside_the_median() -> None
     text = report.markdown(results())
     assert "| postgresql | 64 | 4,000 | 13.50 | 24.30 | 27.00 | 24.5 / 27.0 / 31.2 | 0 |" in text
     assert "| postgresql | 1 | 300 | 4.50 | 8.10 | 9.00 | - | 0 |" in text
+
+
+def test_goals_are_ratios_of_figures_from_the_same_run() -> None:
+    data = results()
+    # submit p99 27 ms against the floor's 6 ms at 64 connections; 800 µs per robot against
+    # the floor's 60 µs per request
+    assert data["ratios"]["submit_p99_vs_floor[postgresql]"] == 4.5
+    assert data["ratios"]["cpu_per_robot_vs_floor[postgresql]"] == 13.333
+    text = report.markdown(data)
+    assert "| submit p99 @64 conns ÷ HTTP-floor p99 | postgresql | 4.50 | <= 3 | no |" in text
+    assert (
+        "| CPU per robot end to end ÷ HTTP-floor CPU per request | postgresql | 13.33 | <= 5 | no |"
+        in text
+    )
+
+
+def test_a_goal_the_run_did_not_measure_is_never_shown_as_met() -> None:
+    text = report.markdown(results())
+    assert "| accept rate at 300k queued ÷ at an empty queue | postgresql | - | >= 0.95 |" in text
+    assert "not measured" in text
+    assert "(ms) | postgresql | 27.0 | <= 15" not in text  # the old absolute goals are gone
