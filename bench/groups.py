@@ -30,7 +30,7 @@ def plan(
 ) -> list[str]:
     """The groups of a managed run, in order; the first store group also scales to 1."""
     groups = ["ray"] if "ray" in scenarios else []
-    store_scenarios = {"submit", "e2e", "dispatch", "scaling"} & set(scenarios)
+    store_scenarios = {"submit", "openloop", "e2e", "dispatch", "scaling"} & set(scenarios)
     store_groups = [f"store:{s}" for s in stores] if store_scenarios else []
     groups += store_groups
     if "scaling" in scenarios:
@@ -39,15 +39,17 @@ def plan(
         groups.append("celery")  # needs no Ray: runs in the parent
     if "serve" in scenarios:
         groups.append("serve")
-    if "floor" in scenarios:
-        groups.append("floor")  # a bare aiohttp process: no Ray, runs in the parent
+    if "floor" in scenarios or "openloop" in scenarios:
+        # a bare aiohttp process: no Ray, runs in the parent; at the submit levels and at
+        # the open-loop rates the store groups measured robofleet at
+        groups.append("floor")
     return groups
 
 
 def merge(into: dict[str, Any], part: dict[str, Any]) -> None:
     """Merge one group's scenarios into the run's: per-store maps and scaling rows add up."""
     for name, value in part.items():
-        if name in ("submit", "e2e", "dispatch"):
+        if name in ("submit", "openloop", "e2e", "dispatch"):
             into.setdefault(name, {}).update(value)
         elif name == "scaling":
             rows = into.setdefault(name, []) + value

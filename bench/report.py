@@ -11,6 +11,7 @@ from bench.goals import evaluate
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADLINE_CONNECTIONS = 64
+OPENLOOP_HEADLINE_FRACTION = 0.5  # of the maximum rate: where open-loop p99 meets the floor's
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -25,8 +26,25 @@ def _by_connections(peer: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
     return {r["connections"]: r for r in (peer or {}).get("levels", [])}
 
 
+def _at_fraction(rows: list[dict[str, Any]] | None, fraction: float) -> dict[str, Any] | None:
+    return next((r for r in rows or [] if abs(r["fraction"] - fraction) < 1e-9), None)
+
+
+def openloop_p99_vs_floor(entry: dict[str, Any]) -> float | None:
+    """robofleet's open-loop p99 at half its maximum rate over the floor's at the same rate.
+
+    ``entry`` is one store's ``openloop`` result (its ``rates`` and ``floor`` rows); None
+    when either row is missing or the rates differ.
+    """
+    ours = _at_fraction(entry.get("rates"), OPENLOOP_HEADLINE_FRACTION)
+    bare = _at_fraction(entry.get("floor"), OPENLOOP_HEADLINE_FRACTION)
+    if ours is None or bare is None or ours["offered_per_s"] != bare["offered_per_s"]:
+        return None
+    return _ratio(ours["p99_ms"], bare["p99_ms"])
+
+
 def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
-    """robofleet against Celery, the Ray ceiling and Ray Serve, per store."""
+    """robofleet against Celery, the Ray ceiling, Ray Serve and the HTTP floor, per store."""
     out: dict[str, Any] = {}
     ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
@@ -34,6 +52,8 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
     for store, drain in (scenarios.get("dispatch") or {}).items():
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
+    for store, entry in (scenarios.get("openloop") or {}).items():
+        out[f"openloop_p99_vs_floor[{store}]"] = openloop_p99_vs_floor(entry)
     serve = _by_connections(scenarios.get("serve"))
     floor = _by_connections(scenarios.get("floor"))
     floor_cpu = (floor.get(HEADLINE_CONNECTIONS) or {}).get("cpu_us_per_request") or {}
@@ -101,6 +121,51 @@ def _peer_table(
     for store in stores:
         header += [f"{label} ({store})" for label in columns.values()]
     return [title, ""] + table(header, rows)
+
+
+OPENLOOP_HEADER = ["store", "rate (of max accepted/s)", "offered/s", "achieved/s", "p50 ms",
+                   "p99 ms", "p99.9 ms", "errors", "floor achieved/s", "floor p50 ms",
+                   "floor p99 ms", "floor p99.9 ms", "floor errors", "p99 / floor p99"]  # fmt: skip
+
+
+def _openloop_table(openloop: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
+    """Per store and fraction of its maximum: robofleet's and the floor's open-loop figures."""
+    rows = []
+    for store, entry in openloop.items():
+        floor = entry.get("floor") or []
+        for r in entry["rates"]:
+            bare = _at_fraction(floor, r["fraction"]) or {}
+            over = _ratio(r["p99_ms"], bare.get("p99_ms"))
+            rows.append(
+                [
+                    store,
+                    f"{r['fraction']:.0%} of {fmt(entry['max_per_s'])} ({entry['max_source']})",
+                    fmt(r["offered_per_s"]),
+                    fmt(r["achieved_per_s"]),
+                    fmt(r["p50_ms"], 2),
+                    fmt(r["p99_ms"], 2),
+                    fmt(r["p999_ms"], 2),
+                    fmt(r["errors"]),
+                    fmt(bare.get("achieved_per_s")),
+                    fmt(bare.get("p50_ms"), 2),
+                    fmt(bare.get("p99_ms"), 2),
+                    fmt(bare.get("p999_ms"), 2),
+                    fmt(bare.get("errors")),
+                    fmt(over, 2),
+                ]
+            )
+    goal = ", ".join(
+        f"{store} {fmt(ratio.get(f'openloop_p99_vs_floor[{store}]'), 2)}" for store in openloop
+    )
+    return [
+        "### Open loop: POST /v1/robots at a constant offered rate, latency from each request's"
+        " due time (no coordinated omission), robofleet and the HTTP floor at the same rates",
+        "",
+        *table(OPENLOOP_HEADER, rows),
+        f"Open-loop p99 at {OPENLOOP_HEADLINE_FRACTION:.0%} of the maximum over the floor's: "
+        f"{goal}.",
+        "",
+    ]
 
 
 def _cpu_table(s: dict[str, Any]) -> list[str]:
@@ -208,6 +273,8 @@ def markdown(results: dict[str, Any]) -> str:
         )  # fmt: skip
     lines += _cpu_table(s)
     ratio = results.get("ratios", {})
+    if s.get("openloop"):
+        lines += _openloop_table(s["openloop"], ratio)
     if s.get("e2e"):
         lines += ["### End to end: no-op echo robots, submit to recorded success", ""]
         rows = [

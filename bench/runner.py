@@ -1,8 +1,9 @@
 """Run every scenario in one go and report: the entry point of ``python -m bench``.
 
 Order, so that nothing measured shares the CPU with something idle-but-alive for long:
-the Ray ceiling on an empty cluster; per store, one robofleet for submit, end to end, dispatch
-and the first scaling point; the other scaling points on their own robofleets; Celery; Ray Serve.
+the Ray ceiling on an empty cluster; per store, one robofleet for submit, open loop, end to
+end, dispatch and the first scaling point; the other scaling points on their own robofleets;
+Celery; Ray Serve; the HTTP floor (at the submit levels and at the open-loop rates).
 All of it runs on one Ray cluster this process starts (``ray.init(address="local")``, so
 the GCS port is random and never Redis's 6379) and stops at the end; or, with ``--url``,
 against a robofleet that is already running (the smoke test uses its session fleet).
@@ -29,6 +30,7 @@ from bench import (
     e2e,
     groups,
     http_floor,
+    open_loop,
     ray_ceiling,
     report,
     scaling,
@@ -50,8 +52,8 @@ from bench.profile import Profiler
 from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
-WRK_SCENARIOS = ("submit", "e2e", "dispatch", "scaling", "serve", "floor")
+SCENARIOS = ("ray", "submit", "openloop", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
+WRK_SCENARIOS = ("submit", "openloop", "e2e", "dispatch", "scaling", "serve", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -196,7 +198,7 @@ def _celery_missing() -> str | None:
 
 
 async def _on_target(run: Run, target: Target, profile: bool) -> None:
-    """Submit, end to end and dispatch on one robofleet."""
+    """Submit, open loop, end to end and dispatch on one robofleet."""
     store = target.store_kind
     if run.wants("submit"):
         rows = await run.step(f"submit[{store}]", submit.run(target, run.options.sizes))
@@ -207,6 +209,15 @@ async def _on_target(run: Run, target: Target, profile: bool) -> None:
                     f"  {r['connections']:>3} conns: {r['accepted_per_s']:,.0f}/s "
                     f"p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms errors {r['errors']}"
                 )
+    if run.wants("openloop"):
+        submitted = (run.scenarios.get("submit") or {}).get(store)
+        result = await run.step(
+            f"openloop[{store}]", open_loop.run(target, run.options.sizes, submitted)
+        )
+        if result is not None:
+            run.scenarios.setdefault("openloop", {})[store] = result
+            say(f"  max {result['max_per_s']:,.0f}/s (from {result['max_source']})")
+            _say_open_loop(result["rates"])
     if run.wants("e2e"):
         profiler = None
         if profile:
@@ -304,12 +315,34 @@ async def _celery(run: Run) -> None:
 
 
 async def _floor(run: Run) -> None:
-    result = await run.step("floor", http_floor.run(run.options.sizes))
-    if result is not None:
-        run.scenarios["floor"] = result
-        for r in result["levels"]:
-            rate, p99 = r["requests_per_s"], r["p99_ms"]
-            say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+    """The HTTP floor: at the submit levels, and at each store's open-loop rates."""
+    if run.wants("floor"):
+        result = await run.step("floor", http_floor.run(run.options.sizes))
+        if result is not None:
+            run.scenarios["floor"] = result
+            for r in result["levels"]:
+                rate, p99 = r["requests_per_s"], r["p99_ms"]
+                say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+    measured = run.scenarios.get("openloop") or {}
+    rates = {
+        store: [(r["fraction"], r["offered_per_s"]) for r in entry["rates"]]
+        for store, entry in measured.items()
+    }
+    if run.wants("openloop") and rates:
+        rows = await run.step("openloop[floor]", http_floor.open_loop(rates, run.options.sizes))
+        for store, floor_rows in (rows or {}).items():
+            measured[store]["floor"] = floor_rows
+            say(f"  floor at {store}'s rates:")
+            _say_open_loop(floor_rows)
+
+
+def _say_open_loop(rows: list[dict[str, Any]]) -> None:
+    for r in rows:
+        say(
+            f"  {r['fraction']:.0%} {r['offered_per_s']:,.0f}/s offered, "
+            f"{r['achieved_per_s']:,.0f}/s achieved: p50 {r['p50_ms']:.1f} ms "
+            f"p99 {r['p99_ms']:.1f} ms p99.9 {r['p999_ms']:.1f} ms errors {r['errors']}"
+        )
 
 
 async def _managed(run: Run) -> None:
@@ -403,7 +436,7 @@ async def _existing(run: Run, target: Target) -> None:
             await _celery(run)
         if run.wants("serve"):
             await _serve(run)
-        if run.wants("floor"):
+        if run.wants("floor") or run.wants("openloop"):
             await _floor(run)
 
 

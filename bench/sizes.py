@@ -28,6 +28,10 @@ class Sizes:
     ceiling_rounds: int = 3
     ceiling_round_s: float = 2.0
     scaling_replicas: tuple[int, ...] = (1, 2, 4)
+    openloop_fractions: tuple[float, ...] = (0.25, 0.5, 0.75)  # of the maximum accept rate
+    openloop_duration_s: float = 10.0  # measured, per rate, after the warm-up
+    openloop_warmup_s: float = 2.0
+    openloop_connections: int = 32  # one wrk thread each
     seed: int = 7
 
     def scaled(self, factor: float) -> Sizes:
@@ -50,6 +54,10 @@ class Sizes:
             submit_duration_s=seconds(self.submit_duration_s),
             warmup_s=seconds(self.warmup_s) if factor < 1 else self.warmup_s,
             ceiling_round_s=seconds(self.ceiling_round_s),
+            openloop_duration_s=seconds(self.openloop_duration_s),
+            openloop_warmup_s=(
+                seconds(self.openloop_warmup_s) if factor < 1 else self.openloop_warmup_s
+            ),
         )
 
     @classmethod
@@ -69,6 +77,9 @@ class Sizes:
             ceiling_rounds=1,
             ceiling_round_s=0.3,
             scaling_replicas=(1, 2),
+            openloop_duration_s=1.5,
+            openloop_warmup_s=0.5,
+            openloop_connections=4,
         )
 
     def as_dict(self) -> dict[str, Any]:

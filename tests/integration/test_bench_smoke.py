@@ -58,6 +58,25 @@ async def test_submit(fleet, bench_headers, tmp_path):
         assert row["cpu_us_per_request"]["wrk"] > 0
 
 
+async def test_open_loop(fleet, bench_headers, tmp_path):
+    """Without submit in the run, the maximum comes from a closed-loop run of its own."""
+    result = (await run_scenario(fleet, bench_headers, tmp_path, "openloop"))["openloop"]
+    entry = result["sqlite"]
+    assert entry["max_source"] == "measured" and entry["max_per_s"] > 0
+    fractions = list(Sizes.tiny().openloop_fractions)
+    for side in ("rates", "floor"):  # robofleet's, then the floor's at the same rates
+        rows = entry[side]
+        assert [r["fraction"] for r in rows] == fractions
+        assert [r["offered_per_s"] for r in rows] == [
+            round(f * entry["max_per_s"], 1) for f in fractions
+        ]
+        for row in rows:
+            assert row["errors"] == 0 and row["unanswered"] == 0
+            assert row["achieved_per_s"] > 0
+            assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["p999_ms"]
+    assert "Open loop" in (tmp_path / "latest.md").read_text()
+
+
 async def test_end_to_end(fleet, bench_headers, tmp_path):
     e2e = (await run_scenario(fleet, bench_headers, tmp_path, "e2e"))["e2e"]["sqlite"]
     assert e2e["succeeded"] == e2e["accepted"] == Sizes.tiny().e2e_robots

@@ -97,3 +97,43 @@ def test_a_goal_the_run_did_not_measure_is_never_shown_as_met() -> None:
     assert "| accept rate at 300k queued ÷ at an empty queue | postgresql | - | >= 0.95 |" in text
     assert "not measured" in text
     assert "(ms) | postgresql | 27.0 | <= 15" not in text  # the old absolute goals are gone
+
+
+def open_loop_row(fraction: float, rate: float, p99: float) -> dict[str, Any]:
+    return {
+        "fraction": fraction,
+        "offered_per_s": rate,
+        "achieved_per_s": rate,
+        "p50_ms": p99 / 4,
+        "p99_ms": p99,
+        "p999_ms": p99 * 2,
+        "errors": 0,
+    }
+
+
+def test_open_loop_p99_at_half_the_maximum_is_divided_by_the_floors_at_that_rate() -> None:
+    data = results()
+    data["scenarios"]["openloop"] = {
+        "postgresql": {
+            "max_per_s": 4000.0,
+            "max_source": "submit",
+            "rates": [open_loop_row(0.25, 1000.0, 4.0), open_loop_row(0.5, 2000.0, 9.0)],
+            "floor": [open_loop_row(0.25, 1000.0, 1.0), open_loop_row(0.5, 2000.0, 1.5)],
+        },
+        "sqlite": {  # the floor ran at other rates: no ratio
+            "max_per_s": 3000.0,
+            "max_source": "measured",
+            "rates": [open_loop_row(0.5, 1500.0, 9.0)],
+            "floor": [open_loop_row(0.5, 1499.0, 1.5)],
+        },
+    }
+    data["ratios"] = report.ratios(data["scenarios"])
+    assert data["ratios"]["openloop_p99_vs_floor[postgresql]"] == 6.0
+    assert data["ratios"]["openloop_p99_vs_floor[sqlite]"] is None
+    text = report.markdown(data)
+    assert (
+        "| postgresql | 50% of 4,000 (submit) | 2,000 | 2,000 | 2.25 | 9.00 | 18.00 | 0 "
+        "| 2,000 | 0.38 | 1.50 | 3.00 | 0 | 6.00 |" in text
+    )
+    goal_line = "Open-loop p99 at 50% of the maximum over the floor's: postgresql 6.00, sqlite -."
+    assert goal_line in text
