@@ -24,7 +24,11 @@ def _by_connections(peer: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
 
 
 def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
-    """robofleet against Celery, the Ray ceiling and Ray Serve, per store."""
+    """robofleet against Celery, the Ray ceiling, Ray Serve and the floors, per store.
+
+    ``submit_p99_vs_shape_floor[store]`` is robofleet's submit p99 at 64 connections over
+    the shape floor's p99 at 64 connections (:mod:`bench.shape_floor`).
+    """
     out: dict[str, Any] = {}
     ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
@@ -34,7 +38,11 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     serve = _by_connections(scenarios.get("serve"))
     floor = _by_connections(scenarios.get("floor"))
+    shape = _by_connections(scenarios.get("shape")).get(HEADLINE_CONNECTIONS)
     for store, rows in (scenarios.get("submit") or {}).items():
+        at = _submit_at(rows, HEADLINE_CONNECTIONS)
+        if at is not None and shape is not None:
+            out[f"submit_p99_vs_shape_floor[{store}]"] = _ratio(at["p99_ms"], shape["p99_ms"])
         for row in rows:
             key = f"[{store}@{row['connections']}]"
             peer = serve.get(row["connections"])
@@ -124,7 +132,7 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
     for store, e in (s.get("e2e") or {}).items():
         if e.get("cpu_us_per_robot"):
             runs.append((f"robofleet end to end ({store})", e["cpu_us_per_robot"]))
-    for name, label in (("floor", "HTTP floor"), ("serve", "Ray Serve")):
+    for name, label in (("floor", "HTTP floor"), ("shape", "shape floor"), ("serve", "Ray Serve")):
         row = _by_connections(s.get(name)).get(HEADLINE_CONNECTIONS)
         if row and row.get("cpu_us_per_request"):
             runs.append((label, row["cpu_us_per_request"]))
@@ -138,6 +146,15 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
         "and per robot end to end",
         "",
     ] + _table(["run", *roles, "total"], rows)
+
+
+def _serve_settings(serve: dict[str, Any]) -> list[str]:
+    """How the Serve peer was tuned: each setting, its value and where it comes from."""
+    settings = serve.get("settings") or {}
+    lines = [f"- {name} = {s['value']}: {s['source']}" for name, s in settings.items()]
+    if serve.get("profile_note"):
+        lines.append(f"- profile: {serve['profile_note']}")
+    return ["Serve settings:", "", *lines, ""] if lines else []
 
 
 def _fmt(value: Any, digits: int = 0) -> str:
@@ -293,6 +310,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "submit_over_serve_p99": "robofleet/Serve p99",
             },
         )
+        lines += _serve_settings(s["serve"])
     if s.get("floor"):
         lines += _peer_table(
             "### HTTP floor: a bare aiohttp process (parse the body, answer 202) under the same"
@@ -302,6 +320,26 @@ def markdown(results: dict[str, Any]) -> str:
             ratio,
             {"submit_p99_over_floor_ms": "robofleet p99 minus floor, ms"},
         )
+    if s.get("shape"):
+        lines += _peer_table(
+            "### Shape floor: a bare aiohttp handler in a Ray actor, one Ray call per wave to an"
+            " actor that answers at once, 202 (robofleet's design without its work)",
+            s["shape"]["levels"],
+            [],
+            ratio,
+            {},
+        )
+        vs = ", ".join(
+            f"{store} {_fmt(ratio.get(f'submit_p99_vs_shape_floor[{store}]'), 2)}x"
+            for store in stores
+        )
+        lines += [
+            f"{_fmt(s['shape'].get('waves'))} Ray calls, "
+            f"{_fmt(s['shape'].get('requests_per_wave'), 1)} requests per call. "
+            f"robofleet submit p99 / shape floor p99 at {HEADLINE_CONNECTIONS} connections: "
+            f"{vs or '-'}.",
+            "",
+        ]
     if s.get("scaling"):
         lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]
         base = s["scaling"][0]["robots_per_s"] or None
