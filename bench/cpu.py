@@ -23,7 +23,11 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("ray::ReplicaActor", "replicas"),
     ("ray::ServeReplica", "serve replicas"),
     ("ray::ProxyActor", "serve proxy"),
+    ("ray::HAProxyManager", "serve proxy"),  # Serve's HAProxy mode: the actor that runs it
+    ("bin/haproxy", "serve haproxy"),
     ("ray::ServeController", "serve controller"),
+    ("ray::WaveHost", "shape host"),
+    ("ray::WaveAnswerer", "shape answerer"),
     ("bench.http_floor", "floor server"),
     ("postgres: ", "postgresql"),  # backends and workers: "postgres: 15/main: ..."
     ("bin/postgres", "postgresql"),

@@ -39,6 +39,8 @@ def plan(
         groups.append("celery")  # needs no Ray: runs in the parent
     if "serve" in scenarios:
         groups.append("serve")
+    if "shape" in scenarios:
+        groups.append("shape")  # two actors: a Ray cluster of its own, like serve
     if "floor" in scenarios or "openloop" in scenarios:
         # a bare aiohttp process: no Ray, runs in the parent; at the submit levels and at
         # the open-loop rates the store groups measured robofleet at

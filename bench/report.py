@@ -44,7 +44,11 @@ def openloop_p99_vs_floor(entry: dict[str, Any]) -> float | None:
 
 
 def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
-    """robofleet against Celery, the Ray ceiling, Ray Serve and the HTTP floor, per store."""
+    """robofleet against Celery, the Ray ceiling, Ray Serve and the floors, per store.
+
+    ``submit_p99_vs_shape_floor[store]`` is robofleet's submit p99 at 64 connections over
+    the shape floor's p99 at 64 connections (:mod:`bench.shape_floor`).
+    """
     out: dict[str, Any] = {}
     ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
@@ -60,7 +64,11 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
     for store, e2e in (scenarios.get("e2e") or {}).items():
         robot_cpu = (e2e.get("cpu_us_per_robot") or {}).get("total")
         out[f"cpu_per_robot_vs_floor[{store}]"] = _ratio(robot_cpu, floor_cpu.get("total"))
+    shape = _by_connections(scenarios.get("shape")).get(HEADLINE_CONNECTIONS)
     for store, rows in (scenarios.get("submit") or {}).items():
+        at = _submit_at(rows, HEADLINE_CONNECTIONS)
+        if at is not None and shape is not None:
+            out[f"submit_p99_vs_shape_floor[{store}]"] = _ratio(at["p99_ms"], shape["p99_ms"])
         for row in rows:
             key = f"[{store}@{row['connections']}]"
             peer = serve.get(row["connections"])
@@ -178,7 +186,7 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
     for store, e in (s.get("e2e") or {}).items():
         if e.get("cpu_us_per_robot"):
             runs.append((f"robofleet end to end ({store})", e["cpu_us_per_robot"]))
-    for name, label in (("floor", "HTTP floor"), ("serve", "Ray Serve")):
+    for name, label in (("floor", "HTTP floor"), ("shape", "shape floor"), ("serve", "Ray Serve")):
         row = _by_connections(s.get(name)).get(HEADLINE_CONNECTIONS)
         if row and row.get("cpu_us_per_request"):
             runs.append((label, row["cpu_us_per_request"]))
@@ -192,6 +200,15 @@ def _cpu_table(s: dict[str, Any]) -> list[str]:
         "and per robot end to end",
         "",
     ] + table(["run", *roles, "total"], rows)
+
+
+def _serve_settings(serve: dict[str, Any]) -> list[str]:
+    """How the Serve peer was tuned: each setting, its value and where it comes from."""
+    settings = serve.get("settings") or {}
+    lines = [f"- {name} = {s['value']}: {s['source']}" for name, s in settings.items()]
+    if serve.get("profile_note"):
+        lines.append(f"- profile: {serve['profile_note']}")
+    return ["Serve settings:", "", *lines, ""] if lines else []
 
 
 def fmt(value: Any, digits: int = 0) -> str:
@@ -351,6 +368,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "submit_over_serve_p99": "robofleet/Serve p99",
             },
         )
+        lines += _serve_settings(s["serve"])
     if s.get("floor"):
         lines += _peer_table(
             "### HTTP floor: a bare aiohttp process (parse the body, answer 202) under the same"
@@ -360,6 +378,26 @@ def markdown(results: dict[str, Any]) -> str:
             ratio,
             {"submit_p99_over_floor_ms": "robofleet p99 minus floor, ms"},
         )
+    if s.get("shape"):
+        lines += _peer_table(
+            "### Shape floor: a bare aiohttp handler in a Ray actor, one Ray call per wave to an"
+            " actor that answers at once, 202 (robofleet's design without its work)",
+            s["shape"]["levels"],
+            [],
+            ratio,
+            {},
+        )
+        vs = ", ".join(
+            f"{store} {fmt(ratio.get(f'submit_p99_vs_shape_floor[{store}]'), 2)}x"
+            for store in stores
+        )
+        lines += [
+            f"{fmt(s['shape'].get('waves'))} Ray calls, "
+            f"{fmt(s['shape'].get('requests_per_wave'), 1)} requests per call. "
+            f"robofleet submit p99 / shape floor p99 at {HEADLINE_CONNECTIONS} connections: "
+            f"{vs or '-'}.",
+            "",
+        ]
     if s.get("scaling"):
         lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]
         base = s["scaling"][0]["robots_per_s"] or None

@@ -3,7 +3,8 @@
 Order, so that nothing measured shares the CPU with something idle-but-alive for long:
 the Ray ceiling on an empty cluster; per store, one robofleet for submit, open loop, end to
 end, dispatch and the first scaling point; the other scaling points on their own robofleets;
-Celery; Ray Serve; the HTTP floor (at the submit levels and at the open-loop rates).
+Celery; Ray Serve; the shape floor (two actors of its own); the HTTP floor (at the submit
+levels and at the open-loop rates).
 All of it runs on one Ray cluster this process starts (``ray.init(address="local")``, so
 the GCS port is random and never Redis's 6379) and stops at the end; or, with ``--url``,
 against a robofleet that is already running (the smoke test uses its session fleet).
@@ -35,6 +36,7 @@ from bench import (
     report,
     scaling,
     serve_peer,
+    shape_floor,
     submit,
     wrk,
 )
@@ -52,8 +54,10 @@ from bench.profile import Profiler
 from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ray", "submit", "openloop", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
-WRK_SCENARIOS = ("submit", "openloop", "e2e", "dispatch", "scaling", "serve", "floor")
+SCENARIOS = (
+    "ray", "submit", "openloop", "e2e", "dispatch", "celery", "serve", "shape", "floor", "scaling"
+)  # fmt: skip
+WRK_SCENARIOS = ("submit", "openloop", "e2e", "dispatch", "scaling", "serve", "shape", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -290,6 +294,8 @@ async def _run_group(run: Run, group: str, ray_address: str) -> None:
             run.scenarios["scaling"] = rows
     elif kind == "serve":
         await _serve(run)
+    elif kind == "shape":
+        await _shape(run)
     else:
         raise ValueError(f"unknown group {group!r}")
 
@@ -301,6 +307,16 @@ async def _serve(run: Run) -> None:
     result = await run.step("serve", serve_peer.run(run.options.sizes))
     if result is not None:
         run.scenarios["serve"] = result
+
+
+async def _shape(run: Run) -> None:
+    result = await run.step("shape", shape_floor.run(run.options.sizes))
+    if result is not None:
+        run.scenarios["shape"] = result
+        for r in result["levels"]:
+            rate, p99 = r["requests_per_s"], r["p99_ms"]
+            say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+        say(f"  {result['waves']:,} Ray calls, {result['requests_per_wave']} requests per call")
 
 
 async def _celery(run: Run) -> None:
@@ -436,6 +452,8 @@ async def _existing(run: Run, target: Target) -> None:
             await _celery(run)
         if run.wants("serve"):
             await _serve(run)
+        if run.wants("shape"):
+            await _shape(run)
         if run.wants("floor") or run.wants("openloop"):
             await _floor(run)
 

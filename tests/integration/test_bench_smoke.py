@@ -114,7 +114,21 @@ async def test_serve_peer(fleet, bench_headers, tmp_path):
         service_missing("ray[serve] is not installed (pip install -e '.[bench]')")
     serve = (await run_scenario(fleet, bench_headers, tmp_path, "serve"))["serve"]
     assert [r["connections"] for r in serve["levels"]] == list(Sizes.tiny().serve_levels)
-    assert all(r["requests_per_s"] > 0 for r in serve["levels"])
+    assert all(r["requests_per_s"] > 0 and r["errors"] == 0 for r in serve["levels"])
+    # every setting says where it comes from, and HAProxy took the Python proxy's place
+    assert all(s["source"] for s in serve["settings"].values())
+    assert serve["settings"]["RAY_SERVE_ENABLE_HA_PROXY"]["value"] == "1"
+
+
+async def test_shape_floor(fleet, bench_headers, tmp_path):
+    shape = (await run_scenario(fleet, bench_headers, tmp_path, "shape"))["shape"]
+    assert [r["connections"] for r in shape["levels"]] == list(Sizes.tiny().submit_levels)
+    for row in shape["levels"]:
+        assert row["requests_per_s"] > 0 and row["errors"] == 0
+        assert row["p50_ms"] <= row["p99_ms"]
+        assert row["cpu_us_per_request"]["shape host"] > 0
+    assert shape["waves"] > 0 and shape["requests_per_wave"] >= 1
+    assert "Shape floor" in (tmp_path / "latest.md").read_text()
 
 
 async def test_http_floor(fleet, bench_headers, tmp_path):

@@ -137,3 +137,32 @@ def test_open_loop_p99_at_half_the_maximum_is_divided_by_the_floors_at_that_rate
     )
     goal_line = "Open-loop p99 at 50% of the maximum over the floor's: postgresql 6.00, sqlite -."
     assert goal_line in text
+
+
+def test_submit_p99_is_divided_by_the_shape_floor_p99_at_64_connections_per_store() -> None:
+    data = results()
+    shape = [level(16, 9000, 2.0, {}), level(64, 12000, 9.0, {"shape host": 40.0, "total": 70.0})]
+    data["scenarios"]["shape"] = {"levels": shape, "waves": 500, "requests_per_wave": 24.0}
+    data["ratios"] = report.ratios(data["scenarios"])
+    assert data["ratios"]["submit_p99_vs_shape_floor[postgresql]"] == 3.0  # 27 ms / 9 ms
+    text = report.markdown(data)
+    assert "### Shape floor" in text
+    assert "| 64 | 12,000 | 4.50 | 9.00 | 0 |" in text
+    assert "shape floor p99 at 64 connections: postgresql 3.00x" in text
+    assert "| shape floor |" in text
+
+
+def test_no_shape_floor_ratio_without_a_shape_floor_row_at_64_connections() -> None:
+    scenarios = results()["scenarios"]
+    scenarios["shape"] = {"levels": [level(16, 9000, 2.0, {})]}
+    assert not any(k.startswith("submit_p99_vs_shape_floor") for k in report.ratios(scenarios))
+
+
+def test_the_serve_section_lists_each_setting_with_its_source() -> None:
+    data = results()
+    data["scenarios"]["serve"] = {
+        "replicas": 2,
+        "levels": [level(64, 6000, 20.0, {})],
+        "settings": {"enable_access_log": {"value": False, "source": "LoggingConfig"}},
+    }
+    assert "- enable_access_log = False: LoggingConfig" in report.markdown(data)
