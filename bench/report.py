@@ -9,6 +9,12 @@ from typing import Any
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADLINE_CONNECTIONS = 64
+# The job-queue peers, by scenario name: how each is labelled in the Peers table
+QUEUE_PEERS = {
+    "celery": "Celery, 2 prefork processes, Redis",
+    "dramatiq": "dramatiq, 2 processes x 8 threads, Redis",
+    "arq": "arq, 2 processes x 100 jobs, Redis",
+}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -23,13 +29,34 @@ def _by_connections(peer: dict[str, Any] | None) -> dict[int, dict[str, Any]]:
     return {r["connections"]: r for r in (peer or {}).get("levels", [])}
 
 
+def best_queue_peer(scenarios: dict[str, Any]) -> tuple[str, float] | None:
+    """The job-queue peer (Celery, dramatiq, arq) with the most tasks/s in this run, and that
+    rate; None when none of them ran."""
+    rates = {name: (scenarios.get(name) or {}).get("tasks_per_s") for name in QUEUE_PEERS}
+    ran = {name: rate for name, rate in rates.items() if rate}
+    if not ran:
+        return None
+    name = max(ran, key=ran.__getitem__)
+    return name, ran[name]
+
+
 def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
-    """robofleet against Celery, the Ray ceiling and Ray Serve, per store."""
+    """robofleet against the job-queue peers, the Ray ceiling and Ray Serve, per store.
+
+    ``e2e_vs_best_queue_peer[store]`` is end-to-end robots/s over the tasks/s of the fastest
+    of Celery, dramatiq and arq, named by ``best_queue_peer``.
+    """
     out: dict[str, Any] = {}
     ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
+    best = best_queue_peer(scenarios)
+    if best is not None:
+        out["best_queue_peer"] = best[0]
     for store, e2e in (scenarios.get("e2e") or {}).items():
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
+        out[f"e2e_vs_best_queue_peer[{store}]"] = _ratio(
+            e2e.get("robots_per_s"), best[1] if best else None
+        )
     for store, drain in (scenarios.get("dispatch") or {}).items():
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     serve = _by_connections(scenarios.get("serve"))
@@ -228,6 +255,7 @@ def markdown(results: dict[str, Any]) -> str:
                 _fmt(e.get("dispatch_per_s")),
                 _fmt(e.get("dispatch_peak_per_s")),
                 _fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
+                _fmt(ratio.get(f"e2e_vs_best_queue_peer[{store}]"), 2),
                 _fmt(e.get("store_commits")),
                 "yes" if e.get("profiled") else "no",
             ]
@@ -242,6 +270,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "dispatch/s",
                 "peak dispatch/s",
                 "vs Celery",
+                f"vs best queue peer ({ratio.get('best_queue_peer') or '-'})",
                 "commits",
                 "profiled",
             ],
@@ -270,15 +299,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"sd {_fmt(c['stdev'])}",
             ]
         )
-    if s.get("celery"):
-        c = s["celery"]
-        peers.append(
-            [
-                "Celery, 2 prefork processes, Redis",
-                f"{_fmt(c['tasks_per_s'])} tasks/s",
-                f"{_fmt(c['tasks'])} tasks, sent at {_fmt(c['submit_per_s'])}/s",
-            ]
-        )
+    for name, label in QUEUE_PEERS.items():
+        if s.get(name):
+            c = s[name]
+            best = " (best queue peer)" if ratio.get("best_queue_peer") == name else ""
+            peers.append(
+                [
+                    label,
+                    f"{_fmt(c['tasks_per_s'])} tasks/s",
+                    f"{_fmt(c['tasks'])} tasks, sent at {_fmt(c['submit_per_s'])}/s{best}",
+                ]
+            )
     if peers:
         lines += ["### Peers", ""] + _table(["peer", "figure", "notes"], peers)
     stores = list((s.get("submit") or {}).keys())
