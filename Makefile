@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# arq declares redis<6, which no resolver can join with Celery's redis>=6.4: installed alone,
+# without its dependencies (the redis-py and click already here), for its benchmark peer
+ARQ := 'arq>=0.28'
 
 .PHONY: run demo test install services lint unit integration multinode bench clean
 
@@ -24,6 +27,7 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps $(ARQ)
 	touch $(STAMP)
 
 services:  ## install wrk, Tesseract, PostgreSQL and Redis, and start the last two, when missing
@@ -44,6 +48,7 @@ multinode: $(STAMP)
 
 bench: $(STAMP) services  ## every benchmark; figures printed and kept in bench/results/
 	$(BIN)/pip install -q -e '.[bench]'
+	$(BIN)/pip install -q --no-deps $(ARQ)
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.multinode
 

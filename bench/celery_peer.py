@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-from bench.fleet import ROOT, pythonpath
+from bench import peer_worker
 from bench.sizes import Sizes
 from bench.workload import task_arguments
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
+URL_ENV = "BENCH_CELERY_REDIS_URL"
+REDIS_DB = 5
 WORKER_PROCESSES = 2
+REQUIREMENT = "celery[redis]"
 
 
 def installed() -> bool:
@@ -38,81 +36,40 @@ def installed() -> bool:
 
 def redis_url() -> str:
     """The Redis database the peer uses (``BENCH_CELERY_REDIS_URL``, default db 5)."""
-    return os.environ.get("BENCH_CELERY_REDIS_URL", DEFAULT_REDIS_URL)
+    return peer_worker.redis_url(URL_ENV, REDIS_DB)
 
 
-def _flush(url: str) -> None:
-    import redis
+def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
+    os.environ[URL_ENV] = url
+    from celery.result import ResultSet
 
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
+    from bench.celery_app import app, noop
 
-
-def _start_worker(url: str, log_path: Path) -> tuple[subprocess.Popen, str]:
+    app.conf.broker_url = app.conf.result_backend = url
     name = f"bench-{uuid.uuid4().hex[:6]}@localhost"
     command = [
         sys.executable, "-m", "celery", "-A", "bench.celery_app", "worker",
         "-c", str(WORKER_PROCESSES), "-P", "prefork", "-Q", "bench", "-n", name,
         "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
     ]  # fmt: skip
-    env = {**os.environ, "BENCH_CELERY_REDIS_URL": url, "PYTHONPATH": pythonpath()}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    return process, name
-
-
-def _stop_worker(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
-    os.environ["BENCH_CELERY_REDIS_URL"] = url
-    from celery.result import ResultSet
-
-    from bench.celery_app import app, noop
-
-    app.conf.broker_url = app.conf.result_backend = url
-    _flush(url)
-    log_path = Path(tempfile.mkstemp(prefix="bench-celery-", suffix=".log")[1])
-    process, name = _start_worker(url, log_path)
+    peer_worker.flush(url)
     try:
-        started = time.perf_counter()
-        while not app.control.ping(destination=[name], timeout=0.5):
-            if process.poll() is not None or time.perf_counter() - started > 60:
-                raise RuntimeError(f"celery worker did not start:\n{log_path.read_text()[-3000:]}")
-        start_s = time.perf_counter() - started
-        noop.delay({"warm": True}).get(timeout=30)
-        arguments = task_arguments(sizes.seed, tasks)
-        started = time.perf_counter()
-        results = [noop.apply_async((payload,)) for payload in arguments]
-        submitted_s = time.perf_counter() - started
-        values = ResultSet(results).join_native(timeout=max(120.0, tasks / 50), interval=0.05)
-        elapsed = time.perf_counter() - started
+        with peer_worker.Workers("celery", [command], {URL_ENV: url}) as workers:
+            start_s = workers.wait_until(
+                lambda: bool(app.control.ping(destination=[name], timeout=0.5))
+            )
+            noop.delay({"warm": True}).get(timeout=30)
+            arguments = task_arguments(sizes.seed, tasks)
+            started = time.perf_counter()
+            results = [noop.apply_async((payload,)) for payload in arguments]
+            submitted_s = time.perf_counter() - started
+            values = ResultSet(results).join_native(timeout=max(120.0, tasks / 50), interval=0.05)
+            elapsed = time.perf_counter() - started
     finally:
-        _stop_worker(process)
-        _flush(url)
+        peer_worker.flush(url)
         app.close()
-        log_path.unlink(missing_ok=True)
     done = sum(1 for v in values if v is not None)
-    return {
-        "tasks": tasks,
-        "succeeded": done,
-        "worker_processes": WORKER_PROCESSES,
-        "worker_start_s": round(start_s, 2),
-        "elapsed_s": round(elapsed, 3),
-        "tasks_per_s": round(done / elapsed, 1),
-        "submit_elapsed_s": round(submitted_s, 3),
-        "submit_per_s": round(tasks / submitted_s, 1),
-    }
+    return peer_worker.figures(tasks, done, WORKER_PROCESSES, start_s, submitted_s, elapsed)
 
 
 async def run(sizes: Sizes, tasks: int | None = None, url: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.report import QUEUE_PEERS
+
 
 def _figures(results: dict[str, Any]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
@@ -27,8 +29,9 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
         out[f"dispatch alone robots/s [{store}]"] = d["robots_per_s"]
     for r in s.get("scaling") or []:
         out[f"scaling robots/s @{r['replicas']} replicas"] = r["robots_per_s"]
-    if s.get("celery"):
-        out["Celery tasks/s"] = s["celery"]["tasks_per_s"]
+    for name in QUEUE_PEERS:
+        if s.get(name):
+            out[f"{name} tasks/s"] = s[name]["tasks_per_s"]
     if s.get("ray_ceiling"):
         out["Ray ceiling calls/s"] = s["ray_ceiling"]["calls_per_s"]
     return out

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.fleet import ROOT, pythonpath
+from bench.report import QUEUE_PEERS
 
 ATTEMPTS = 2
 SCHEMA_LOG_ENV = "BENCH_SCHEMA_LOG"
@@ -35,8 +36,8 @@ def plan(
     groups += store_groups
     if "scaling" in scenarios:
         groups += [f"scaling:{n}" for n in scaling_replicas if n != 1 or not store_groups]
-    if "celery" in scenarios:
-        groups.append("celery")  # needs no Ray: runs in the parent
+    # the job-queue peers need no Ray: they run in the parent
+    groups += [peer for peer in QUEUE_PEERS if peer in scenarios]
     if "serve" in scenarios:
         groups.append("serve")
     if "shape" in scenarios:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARIES = ("ray", "aiohttp", "asyncpg", "orjson", "celery", "redis")
+LIBRARIES = ("ray", "aiohttp", "asyncpg", "orjson", "celery", "dramatiq", "arq", "redis")
 
 
 def _version(name: str) -> str | None:

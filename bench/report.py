@@ -12,6 +12,12 @@ from bench.goals import evaluate
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADLINE_CONNECTIONS = 64
 OPENLOOP_HEADLINE_FRACTION = 0.5  # of the maximum rate: where open-loop p99 meets the floor's
+# The job-queue peers, by scenario name: how each is labelled in the Peers table
+QUEUE_PEERS = {
+    "celery": "Celery, 2 prefork processes, Redis",
+    "dramatiq": "dramatiq, 2 processes x 8 threads, Redis",
+    "arq": "arq, 2 processes x 100 jobs, Redis",
+}
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -43,17 +49,36 @@ def openloop_p99_vs_floor(entry: dict[str, Any]) -> float | None:
     return _ratio(ours["p99_ms"], bare["p99_ms"])
 
 
-def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
-    """robofleet against Celery, the Ray ceiling, Ray Serve and the floors, per store.
+def best_queue_peer(scenarios: dict[str, Any]) -> tuple[str, float] | None:
+    """The job-queue peer (Celery, dramatiq, arq) with the most tasks/s in this run, and that
+    rate; None when none of them ran."""
+    rates = {name: (scenarios.get(name) or {}).get("tasks_per_s") for name in QUEUE_PEERS}
+    ran = {name: rate for name, rate in rates.items() if rate}
+    if not ran:
+        return None
+    name = max(ran, key=ran.__getitem__)
+    return name, ran[name]
 
+
+def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
+    """robofleet against the job-queue peers, the Ray ceiling, Ray Serve and the floors.
+
+    ``e2e_vs_best_queue_peer[store]`` is end-to-end robots/s over the tasks/s of the fastest
+    of Celery, dramatiq and arq, named by ``best_queue_peer``;
     ``submit_p99_vs_shape_floor[store]`` is robofleet's submit p99 at 64 connections over
     the shape floor's p99 at 64 connections (:mod:`bench.shape_floor`).
     """
     out: dict[str, Any] = {}
     ceiling = (scenarios.get("ray_ceiling") or {}).get("calls_per_s")
     celery = (scenarios.get("celery") or {}).get("tasks_per_s")
+    best = best_queue_peer(scenarios)
+    if best is not None:
+        out["best_queue_peer"] = best[0]
     for store, e2e in (scenarios.get("e2e") or {}).items():
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
+        out[f"e2e_vs_best_queue_peer[{store}]"] = _ratio(
+            e2e.get("robots_per_s"), best[1] if best else None
+        )
     for store, drain in (scenarios.get("dispatch") or {}).items():
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     for store, entry in (scenarios.get("openloop") or {}).items():
@@ -303,6 +328,7 @@ def markdown(results: dict[str, Any]) -> str:
                 fmt(e.get("dispatch_per_s")),
                 fmt(e.get("dispatch_peak_per_s")),
                 fmt(ratio.get(f"e2e_over_celery[{store}]"), 2),
+                fmt(ratio.get(f"e2e_vs_best_queue_peer[{store}]"), 2),
                 fmt(e.get("store_commits")),
                 "yes" if e.get("profiled") else "no",
             ]
@@ -317,6 +343,7 @@ def markdown(results: dict[str, Any]) -> str:
                 "dispatch/s",
                 "peak dispatch/s",
                 "vs Celery",
+                f"vs best queue peer ({ratio.get('best_queue_peer') or '-'})",
                 "commits",
                 "profiled",
             ],
@@ -345,15 +372,17 @@ def markdown(results: dict[str, Any]) -> str:
                 f"sd {fmt(c['stdev'])}",
             ]
         )
-    if s.get("celery"):
-        c = s["celery"]
-        peers.append(
-            [
-                "Celery, 2 prefork processes, Redis",
-                f"{fmt(c['tasks_per_s'])} tasks/s",
-                f"{fmt(c['tasks'])} tasks, sent at {fmt(c['submit_per_s'])}/s",
-            ]
-        )
+    for name, label in QUEUE_PEERS.items():
+        if s.get(name):
+            c = s[name]
+            best = " (best queue peer)" if ratio.get("best_queue_peer") == name else ""
+            peers.append(
+                [
+                    label,
+                    f"{fmt(c['tasks_per_s'])} tasks/s",
+                    f"{fmt(c['tasks'])} tasks, sent at {fmt(c['submit_per_s'])}/s{best}",
+                ]
+            )
     if peers:
         lines += ["### Peers", ""] + table(["peer", "figure", "notes"], peers)
     stores = list((s.get("submit") or {}).keys())

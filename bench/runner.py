@@ -3,8 +3,8 @@
 Order, so that nothing measured shares the CPU with something idle-but-alive for long:
 the Ray ceiling on an empty cluster; per store, one robofleet for submit, open loop, end to
 end, dispatch and the first scaling point; the other scaling points on their own robofleets;
-Celery; Ray Serve; the shape floor (two actors of its own); the HTTP floor (at the submit
-levels and at the open-loop rates).
+the job-queue peers (Celery, dramatiq, arq); Ray Serve; the shape floor (two actors of its
+own); the HTTP floor (at the submit levels and at the open-loop rates).
 All of it runs on one Ray cluster this process starts (``ray.init(address="local")``, so
 the GCS port is random and never Redis's 6379) and stops at the end; or, with ``--url``,
 against a robofleet that is already running (the smoke test uses its session fleet).
@@ -26,12 +26,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import (
+    arq_peer,
     celery_peer,
     dispatch,
+    dramatiq_peer,
     e2e,
     groups,
     http_floor,
     open_loop,
+    peer_worker,
     ray_ceiling,
     report,
     scaling,
@@ -55,8 +58,11 @@ from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
 SCENARIOS = (
-    "ray", "submit", "openloop", "e2e", "dispatch", "celery", "serve", "shape", "floor", "scaling"
+    "ray", "submit", "openloop", "e2e", "dispatch", "celery", "dramatiq", "arq", "serve", "shape",
+    "floor", "scaling",
 )  # fmt: skip
+# The job-queue peers: each runs the same no-op tasks on Redis, in the parent of a managed run
+QUEUE_PEERS: dict[str, Any] = {"celery": celery_peer, "dramatiq": dramatiq_peer, "arq": arq_peer}
 WRK_SCENARIOS = ("submit", "openloop", "e2e", "dispatch", "scaling", "serve", "shape", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -186,19 +192,12 @@ async def _postgres_reachable(dsn: str) -> str | None:
     return None
 
 
-def _celery_missing() -> str | None:
-    if not celery_peer.installed():
-        return "celery[redis] is not installed (pip install -e '.[bench]')"
-    import redis
-
-    client = redis.Redis.from_url(celery_peer.redis_url(), socket_timeout=3)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        return f"Redis at {celery_peer.redis_url()} unreachable ({exc})"
-    finally:
-        client.close()
-    return None
+def _queue_peer_missing(name: str) -> str | None:
+    """Why the job-queue peer ``name`` cannot run (not installed, Redis down), or None."""
+    peer = QUEUE_PEERS[name]
+    if not peer.installed():
+        return f"{peer.REQUIREMENT} is not installed (make bench installs it)"
+    return peer_worker.redis_missing(peer.redis_url())
 
 
 async def _on_target(run: Run, target: Target, profile: bool) -> None:
@@ -319,14 +318,15 @@ async def _shape(run: Run) -> None:
         say(f"  {result['waves']:,} Ray calls, {result['requests_per_wave']} requests per call")
 
 
-async def _celery(run: Run) -> None:
-    reason = _celery_missing()
+async def _queue_peer(run: Run, name: str) -> None:
+    """Run the job-queue peer ``name`` (a key of :data:`QUEUE_PEERS`), or record why not."""
+    reason = _queue_peer_missing(name)
     if reason:
-        run.skipped["celery"] = reason
+        run.skipped[name] = reason
         return
-    result = await run.step("celery", celery_peer.run(run.options.sizes))
+    result = await run.step(name, QUEUE_PEERS[name].run(run.options.sizes))
     if result is not None:
-        run.scenarios["celery"] = result
+        run.scenarios[name] = result
         say(f"  {result['tasks_per_s']:,.0f} tasks/s")
 
 
@@ -366,8 +366,8 @@ async def _managed(run: Run) -> None:
     options = run.options
     plan = groups.plan(options.scenarios, options.stores, options.sizes.scaling_replicas)
     for group in plan:
-        if group == "celery":
-            await _celery(run)
+        if group in QUEUE_PEERS:
+            await _queue_peer(run, group)
             continue
         if group == "floor":
             await _floor(run)
@@ -448,8 +448,9 @@ async def _existing(run: Run, target: Target) -> None:
             rows = await run.step("scaling", work)
             if rows is not None:
                 run.scenarios["scaling"] = rows
-        if run.wants("celery"):
-            await _celery(run)
+        for name in QUEUE_PEERS:
+            if run.wants(name):
+                await _queue_peer(run, name)
         if run.wants("serve"):
             await _serve(run)
         if run.wants("shape"):
@@ -510,7 +511,8 @@ def options_from_json(data: dict[str, Any]) -> Options:
 def build_parser() -> argparse.ArgumentParser:
     """Command line of ``python -m bench`` and ``robofleet bench``."""
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="robofleet benchmarks against Celery and Ray Serve"
+        prog="python -m bench",
+        description="robofleet benchmarks against Celery, dramatiq, arq and Ray Serve",
     )
     parser.add_argument(
         "--scale",
@@ -528,7 +530,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--database-url", help="PostgreSQL DSN; robofleet gets a fresh schema")
     parser.add_argument("--e2e-robots", type=int, help="robots in the end-to-end run")
-    parser.add_argument("--celery-tasks", type=int, help="tasks in the Celery run")
+    parser.add_argument(
+        "--celery-tasks", type=int, help="tasks in each job-queue peer run (Celery, dramatiq, arq)"
+    )
     parser.add_argument(
         "--profile",
         action="store_true",

@@ -1,8 +1,9 @@
 """The benchmark harness at a tiny size, so it cannot rot: every scenario yields its figures.
 
 No timing assertions: only that each scenario ran against the session's robofleet and
-produced the numbers the table is made of. The Celery and Ray Serve peers skip locally when
-the ``bench`` extra is not installed (or Redis is down) and must run under ``CI=true``.
+produced the numbers the table is made of. The job-queue peers (Celery, dramatiq, arq) and
+Ray Serve skip locally when the ``bench`` extra is not installed (or Redis is down) and must
+run under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from bench import celery_peer, serve_peer
+from bench import serve_peer
 from bench.fleet import Target
-from bench.runner import Options, run_all
+from bench.runner import QUEUE_PEERS, Options, run_all
 from bench.sizes import Sizes
 from tests.integration.conftest import service_missing
 
@@ -99,14 +100,18 @@ async def test_scaling(fleet, bench_headers, tmp_path):
     assert all(r["succeeded"] == Sizes.tiny().scaling_robots for r in rows)
 
 
-async def test_celery_peer(fleet, bench_headers, tmp_path):
-    if not celery_peer.installed():
-        service_missing("celery[redis] is not installed (pip install -e '.[bench]')")
-    results = await run_scenario(fleet, bench_headers, tmp_path, "celery")
-    if "celery" not in results:
-        service_missing(f"Redis for the Celery peer is unreachable at {celery_peer.redis_url()}")
-    assert results["celery"]["succeeded"] == Sizes.tiny().celery_tasks
-    assert results["celery"]["tasks_per_s"] > 0
+@pytest.mark.parametrize("name", list(QUEUE_PEERS))
+async def test_queue_peer(fleet, bench_headers, tmp_path, name):
+    """Celery, dramatiq and arq each run the tiny task count through two worker processes."""
+    peer = QUEUE_PEERS[name]
+    if not peer.installed():
+        service_missing(f"{peer.REQUIREMENT} is not installed (make bench installs it)")
+    results = await run_scenario(fleet, bench_headers, tmp_path, name)
+    if name not in results:
+        service_missing(f"Redis for the {name} peer is unreachable at {peer.redis_url()}")
+    assert results[name]["succeeded"] == results[name]["tasks"] == Sizes.tiny().celery_tasks
+    assert results[name]["worker_processes"] == 2
+    assert results[name]["tasks_per_s"] > 0 and results[name]["submit_per_s"] > 0
 
 
 async def test_serve_peer(fleet, bench_headers, tmp_path):

@@ -166,3 +166,45 @@ def test_the_serve_section_lists_each_setting_with_its_source() -> None:
         "settings": {"enable_access_log": {"value": False, "source": "LoggingConfig"}},
     }
     assert "- enable_access_log = False: LoggingConfig" in report.markdown(data)
+
+
+def queue_peers(**tasks_per_s: float) -> dict[str, Any]:
+    scenarios = results()["scenarios"]
+    for name, rate in tasks_per_s.items():
+        scenarios[name] = {"tasks": 20_000, "tasks_per_s": rate, "submit_per_s": 9000.0}
+    return scenarios
+
+
+def test_end_to_end_is_set_against_the_fastest_of_the_job_queue_peers() -> None:
+    ratios = report.ratios(queue_peers(celery=400.0, dramatiq=800.0, arq=500.0))
+    assert ratios["best_queue_peer"] == "dramatiq"
+    assert ratios["e2e_vs_best_queue_peer[postgresql]"] == 1.25  # 1000 robots/s / 800 tasks/s
+    assert ratios["e2e_over_celery[postgresql]"] == 2.5  # the Celery ratio stays
+
+
+def test_the_best_queue_peer_is_whichever_ran_when_the_others_did_not() -> None:
+    ratios = report.ratios(queue_peers(arq=2000.0))
+    assert ratios["best_queue_peer"] == "arq"
+    assert ratios["e2e_vs_best_queue_peer[postgresql]"] == 0.5
+    assert ratios["e2e_over_celery[postgresql]"] is None
+
+
+def test_without_a_queue_peer_there_is_no_best_one_and_no_ratio() -> None:
+    ratios = report.ratios(queue_peers())
+    assert "best_queue_peer" not in ratios
+    assert ratios["e2e_vs_best_queue_peer[postgresql]"] is None
+
+
+def test_the_peers_table_has_a_row_per_queue_peer_and_names_the_best() -> None:
+    data = results()
+    data["scenarios"] = queue_peers(celery=400.0, dramatiq=800.0, arq=500.0)
+    data["ratios"] = report.ratios(data["scenarios"])
+    text = report.markdown(data)
+    celery = "| Celery, 2 prefork processes, Redis | 400 tasks/s | 20,000 tasks, sent at 9,000/s |"
+    assert celery in text
+    assert (
+        "| dramatiq, 2 processes x 8 threads, Redis | 800 tasks/s "
+        "| 20,000 tasks, sent at 9,000/s (best queue peer) |" in text
+    )
+    assert "| arq, 2 processes x 100 jobs, Redis | 500 tasks/s |" in text
+    assert "| vs Celery | vs best queue peer (dramatiq) |" in text
