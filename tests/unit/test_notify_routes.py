@@ -5,9 +5,6 @@ each."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import orjson
 import pytest
 from aiohttp import web
@@ -25,14 +22,6 @@ from runtime.store import SqliteStore
 from tests.unit.mocked_app import respond
 
 MESSAGE = {"subject": "s", "text": "t", "html": ""}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def app_for(store: SqliteStore, role: Role, key_id: str) -> web.Application:

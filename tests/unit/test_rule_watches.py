@@ -91,14 +91,6 @@ def notify_rule(rule_id: str, on: dict[str, Any]) -> Rule:
     )
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
 async def keeper_with(store: SqliteStore, fleet: Fleet, clock: Clock, *rules: Rule) -> RuleKeeper:
     keeper = RuleKeeper(store, fleet, clock)
     await keeper.load(list(rules))
