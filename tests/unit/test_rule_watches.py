@@ -27,6 +27,7 @@ from runtime.notify.outbox import DeliveryState
 from runtime.rules.model import Rule
 from runtime.rules.watches import ErrorWindow, MetricHold
 from runtime.store import SqliteStore
+from tests.unit.fakes import Clock
 
 T0 = 1_800_000_000.0
 
@@ -62,16 +63,6 @@ class Fleet:
         robot.attempt = attempt
         self.robots[robot_id] = robot
         return robot
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def notify_rule(rule_id: str, on: dict[str, Any]) -> Rule:
