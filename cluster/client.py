@@ -7,6 +7,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 Query = Mapping[str, str | int | float | None]
@@ -47,26 +48,13 @@ class GatewayClient:
         message, or with status 0 when the gateway cannot be reached within ``timeout_s``
         seconds.
         """
-        url = self.url + path
+        url = path
         if query:
             url += "?" + urllib.parse.urlencode({k: v for k, v in query.items() if v is not None})
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        req = urllib.request.Request(url, data=data, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout_s) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            try:
-                message = json.loads(exc.read())["error"]["message"]
-            except Exception:
-                message = exc.reason
-            raise GatewayRequestFailed(exc.code, message) from None
-        except (urllib.error.URLError, OSError) as exc:
-            unreachable = f"cannot reach the gateway at {self.url}: {exc}"
-            raise GatewayRequestFailed(0, unreachable) from None
+        with self._open(method, url, headers, self.timeout_s, data) as response:
+            return json.loads(response.read() or b"null")
 
     def events(
         self, path: str, last_event_id: str | None = None, read_timeout_s: float = 60.0
@@ -79,30 +67,48 @@ class GatewayClient:
         :class:`GatewayRequestFailed` like :meth:`request`.
         """
         headers = {"Accept": "text/event-stream"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
-        req = urllib.request.Request(self.url + path, method="GET", headers=headers)
+        with self._open("GET", path, headers, read_timeout_s) as response:
+            event_id: str | None = None
+            event, data = "message", list[str]()
+            for raw in response:
+                line = raw.decode().rstrip("\r\n")
+                if not line:
+                    if data:
+                        yield event_id, event, "\n".join(data)
+                    event, data = "message", []
+                elif not line.startswith(":"):
+                    name, _, value = line.partition(":")
+                    value = value[1:] if value.startswith(" ") else value
+                    if name == "id":
+                        event_id = value
+                    elif name == "event":
+                        event = value
+                    elif name == "data":
+                        data.append(value)
+
+    @contextmanager
+    def _open(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        timeout_s: float,
+        data: bytes | None = None,
+    ) -> Iterator[Any]:
+        """The gateway's answer to one request (``path`` with its query), open while the
+        block reads it; the API key goes as a bearer token.
+
+        An error answer, or a failure to reach or read the gateway within ``timeout_s``
+        seconds (a whole stream included), raises :class:`GatewayRequestFailed`.
+        """
+        if self.api_key:
+            headers = {**headers, "Authorization": f"Bearer {self.api_key}"}
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=read_timeout_s) as response:
-                event_id: str | None = None
-                event, data = "message", list[str]()
-                for raw in response:
-                    line = raw.decode().rstrip("\r\n")
-                    if not line:
-                        if data:
-                            yield event_id, event, "\n".join(data)
-                        event, data = "message", []
-                    elif not line.startswith(":"):
-                        name, _, value = line.partition(":")
-                        value = value[1:] if value.startswith(" ") else value
-                        if name == "id":
-                            event_id = value
-                        elif name == "event":
-                            event = value
-                        elif name == "data":
-                            data.append(value)
+            with urllib.request.urlopen(req, timeout=timeout_s) as response:
+                yield response
         except urllib.error.HTTPError as exc:
             try:
                 message = json.loads(exc.read())["error"]["message"]

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,10 +207,10 @@ class _Robofleet:
         if self.process.poll() is not None:
             raise DemoFailed("robofleet up", f"exited with code {self.process.returncode}")
         try:
-            with urllib.request.urlopen(f"{self.url}/readyz", timeout=2) as response:
-                if response.status != 200:
-                    return None
-        except OSError:
+            status, _ = GatewayClient(self.url, timeout_s=2).readiness()
+        except GatewayRequestFailed:
+            return None
+        if status != 200:
             return None
         found = _ADMIN_KEY.search(self.log.read_text())
         if found is None:

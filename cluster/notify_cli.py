@@ -36,8 +36,9 @@ def follow(client: GatewayClient, last_event_id: str | None, retry_s: float = 2.
     """Print each new notification of ``GET /v1/notifications/stream`` as it arrives.
 
     Reconnects after ``retry_s`` when the stream ends or the gateway is unreachable,
-    resuming after the last notification printed; a refused request (4xx) ends it with 1.
-    Runs until interrupted (Ctrl-C ends it with 0).
+    resuming after the last notification printed; a refused request (4xx) raises
+    :class:`GatewayRequestFailed` (``robofleet`` prints it on stderr and exits 1). Runs
+    until interrupted (Ctrl-C ends it with 0).
     """
     try:
         while True:
@@ -46,12 +47,11 @@ def follow(client: GatewayClient, last_event_id: str | None, retry_s: float = 2.
                     "/v1/notifications/stream", last_event_id
                 ):
                     if event == "notification":
-                        print(_line(json.loads(data)), flush=True)
+                        show(_line(json.loads(data)), flush=True)
                         last_event_id = event_id or last_event_id
             except GatewayRequestFailed as exc:
                 if 400 <= exc.status < 500:
-                    print(f"error: {exc}")
-                    return 1
+                    raise
             time.sleep(retry_s)
     except KeyboardInterrupt:
         return 0

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import orjson
 from aiohttp import web
 
-from gateway.errors import CLIENT_CLOSED, REQUEST_ID, REQUEST_ID_HEADER
+from gateway.sse import SseWriter, client_closed, client_gone
 from runtime.models import Robot, RobotEvent
 
 log = logging.getLogger(__name__)
@@ -60,18 +60,6 @@ def robot_events(previous: Robot | None, current: Robot) -> list[RobotEvent]:
     return events
 
 
-def sse_frame(event: str, data: bytes, event_id: int | str | None = None) -> bytes:
-    """One server-sent event; ``event_id`` (a sequence number or a delivery id) is its ``id:``."""
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\n".encode() + b"data: " + data + b"\n\n"
-
-
-def client_gone(request: web.Request) -> bool:
-    """Whether the client of ``request`` closed or reset its connection."""
-    transport = request.transport
-    return transport is None or transport.is_closing()
-
-
 async def stream_robot(
     request: web.Request,
     first: Robot,
@@ -87,51 +75,31 @@ async def stream_robot(
     answers ``499`` (client closed request), as the request metrics then count it.
     """
     if client_gone(request):
-        return _client_closed(request)
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            REQUEST_ID_HEADER: request.get(REQUEST_ID, ""),
-        }
-    )
+        return client_closed(request)
+    stream = SseWriter(request, HEARTBEAT_S)
     previous: Robot | None = None
     current: Robot | None = first
     sequence = 0
-    quiet_since = time.monotonic()
     try:
-        await response.prepare(request)
+        await stream.start()
         while current is not None:
             for event in robot_events(previous, current):
                 sequence += 1
-                await response.write(
-                    sse_frame(event.kind, event.model_dump_json().encode(), sequence)
-                )
-                quiet_since = time.monotonic()
+                await stream.send(event.kind, event.model_dump_json().encode(), sequence)
             previous = current
             if current.status.terminal:
                 sequence += 1
-                body = orjson.dumps(current.model_dump(mode="json"))
-                await response.write(sse_frame("result", body, sequence))
+                await stream.send("result", orjson.dumps(current.model_dump(mode="json")), sequence)
                 break
-            if time.monotonic() - quiet_since > HEARTBEAT_S:
-                await response.write(b": keep-alive\n\n")
-                quiet_since = time.monotonic()
+            await stream.keep_alive()
             await asyncio.sleep(poll_s)
-            if client_gone(request):
+            if stream.client_gone():
                 log.debug("event stream of robot %s: the client left", first.id)
-                return response
+                return stream.response
             current = await fetch(current.id)
-        await response.write_eof()
+        await stream.end()
     except ConnectionError as exc:  # aiohttp's ClientConnectionResetError is one too
         log.debug("event stream of robot %s: the client reset it (%s)", first.id, exc)
-        if not response.prepared:
-            return _client_closed(request)
-    return response
-
-
-def _client_closed(request: web.Request) -> web.Response:
-    """What a request whose client left before the answer began is counted as."""
-    headers = {REQUEST_ID_HEADER: request.get(REQUEST_ID, "")}
-    return web.Response(status=CLIENT_CLOSED, reason="Client Closed Request", headers=headers)
+        if not stream.response.prepared:
+            return client_closed(request)
+    return stream.response

@@ -13,7 +13,6 @@ Exports ``ROUTES``, ``PATHS`` and ``MODELS`` like every route module.
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -24,13 +23,13 @@ from gateway.auth import CALLER
 from gateway.http import json_response, parse
 from gateway.notify_stream import DELIVERY_ID, StreamQuery, stream_notifications
 from gateway.readiness import CHECK_TIMEOUT_S, NotifyReadiness, WebhookReadiness
+from gateway.robot_metrics import histogram_family, render
 from gateway.spec import json_answer, operation, path_id, query_parameters
 from gateway.state import SETTINGS, STORE
 from runtime.errors import ConfigError, NotificationNotFound, NotReplayable, UnknownWebhook
 from runtime.keys import Permission, Role
 from runtime.notify.model import Channel
 from runtime.notify.outbox import (
-    LATENCY_BUCKETS,
     Attempt,
     Delivery,
     DeliveryState,
@@ -134,20 +133,13 @@ LATENCY = "robofleet_notification_delivery_latency_seconds"
 def _latency_lines(figures: NotifierFigures) -> list[str]:
     """The delivery latency histogram per channel, from an outbox record's creation to
     its delivery, in Prometheus text (cumulative buckets, ``_sum``, ``_count``)."""
-    lines = [
-        f"# HELP {LATENCY} Seconds from a notification's outbox record to its delivery",
-        f"# TYPE {LATENCY} histogram",
-    ]
-    for channel, counts in sorted(figures.latency.items()):
-        running = 0
-        for bound, count in zip((*LATENCY_BUCKETS, math.inf), counts, strict=True):
-            running += count
-            le = "+Inf" if bound == math.inf else repr(float(bound))
-            lines.append(f'{LATENCY}_bucket{{channel="{channel}",le="{le}"}} {running}')
-        total = figures.latency_sum.get(channel, 0.0)
-        lines.append(f'{LATENCY}_sum{{channel="{channel}"}} {total}')
-        lines.append(f'{LATENCY}_count{{channel="{channel}"}} {running}')
-    return lines
+    family = histogram_family(
+        LATENCY,
+        "Seconds from a notification's outbox record to its delivery",
+        "channel",
+        {channel: h.buckets() for channel, h in figures.latency.items()},
+    )
+    return render([family]).decode().splitlines()
 
 
 class NotificationQuery(BaseModel):

@@ -28,9 +28,9 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.auth import CALLER
-from gateway.errors import REQUEST_ID, REQUEST_ID_HEADER, ApiError
-from gateway.events import client_gone, sse_frame
+from gateway.errors import ApiError
 from gateway.http import parse
+from gateway.sse import SseWriter
 from gateway.state import SETTINGS, STORE
 from runtime.keys import Role
 from runtime.notify.outbox import Delivery
@@ -116,48 +116,35 @@ async def stream_notifications(request: web.Request) -> web.StreamResponse:
         newest = await store.list_deliveries(1, None, None, recipient)
         cursor = newest.deliveries[0].id if newest.deliveries else delivery_floor(time.time())
     closing = request.app[STREAMS_CLOSING]
-    heartbeat_s = settings.notify.stream_heartbeat_s
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-            REQUEST_ID_HEADER: request.get(REQUEST_ID, ""),
-        }
-    )
+    stream = SseWriter(request, settings.notify.stream_heartbeat_s)
     sent: dict[str, float] = {}  # ids sent within the look-back, by their id time
     newest_sent = _id_time(cursor)
-    quiet_since = time.monotonic()
-    ends_at = math.inf if query.max_s is None else quiet_since + query.max_s
+    ends_at = math.inf if query.max_s is None else time.monotonic() + query.max_s
     try:
-        await response.prepare(request)
-        await response.write(b"retry: 2000\n\n")
+        await stream.start(retry_ms=2000)
         while not closing.is_set() and time.monotonic() < ends_at:
             floor = max(cursor, delivery_floor(newest_sent - LOOKBACK_S))
             for delivery in await _after(store, floor, recipient):
                 if delivery.id in sent:
                     continue
-                await response.write(_frame(delivery))
+                await stream.send("notification", orjson.dumps(delivery.public()), delivery.id)
                 at = _id_time(delivery.id)
                 sent[delivery.id] = at
                 newest_sent = max(newest_sent, at)
-                quiet_since = time.monotonic()
             sent = {k: v for k, v in sent.items() if v >= newest_sent - LOOKBACK_S - 1}
-            if time.monotonic() - quiet_since >= heartbeat_s:
-                await response.write(b": keep-alive\n\n")
-                quiet_since = time.monotonic()
+            await stream.keep_alive()
             try:
                 wait_s = min(settings.events_poll_s, max(0.0, ends_at - time.monotonic()))
                 await asyncio.wait_for(closing.wait(), wait_s)
             except TimeoutError:
                 pass
-            if client_gone(request):
+            if stream.client_gone():
                 log.debug("notification stream of %s: the client left", caller.id)
-                return response
-        await response.write_eof()
+                return stream.response
+        await stream.end()
     except ConnectionError as exc:
         log.debug("notification stream of %s: the client reset it (%s)", caller.id, exc)
-    return response
+    return stream.response
 
 
 async def _after(store: RobotStore, floor: str, recipient: str | None) -> list[Delivery]:
@@ -169,7 +156,3 @@ async def _after(store: RobotStore, floor: str, recipient: str | None) -> list[D
         if len(page) < _PAGE:
             return found
         floor = page[-1].id
-
-
-def _frame(delivery: Delivery) -> bytes:
-    return sse_frame("notification", orjson.dumps(delivery.public()), delivery.id)

@@ -23,9 +23,16 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
-from runtime.messages import RobotFigures
+from runtime.messages import DurationBuckets, RobotFigures
 
-__all__ = ["FIGURES_TIMEOUT_S", "CHECK_TIMEOUT_S", "fleet_metrics_text", "robot_families"]
+__all__ = [
+    "FIGURES_TIMEOUT_S",
+    "CHECK_TIMEOUT_S",
+    "fleet_metrics_text",
+    "histogram_family",
+    "render",
+    "robot_families",
+]
 
 log = logging.getLogger(__name__)
 
@@ -63,16 +70,28 @@ def _counter(
     return family
 
 
+def histogram_family(
+    name: str, help_text: str, label: str, histograms: Mapping[str, DurationBuckets]
+) -> HistogramMetricFamily:
+    """One Prometheus histogram family: a series per ``label`` value, its cumulative
+    ``le`` buckets, ``+Inf`` (the count) and ``_sum`` (seconds) from each histogram."""
+    family = HistogramMetricFamily(name, help_text, labels=[label])
+    for value, h in sorted(histograms.items()):
+        buckets = [(_le(b), float(c)) for b, c in zip(h.bounds, h.cumulative, strict=True)]
+        buckets.append(("+Inf", float(h.count)))
+        family.add_metric([value], buckets, sum_value=h.total_s)
+    return family
+
+
 def robot_families(figures: RobotFigures) -> list[Any]:
     """The robot figures as Prometheus metric families (names in the project's metric list)."""
     created = figures.started_at or None
-    durations = HistogramMetricFamily(
-        "robofleet_robot_duration_seconds", "Run time of an attempt on its replica", labels=["type"]
+    durations = histogram_family(
+        "robofleet_robot_duration_seconds",
+        "Run time of an attempt on its replica",
+        "type",
+        figures.durations,
     )
-    for robot_type, h in figures.durations.items():
-        buckets = [(_le(b), float(c)) for b, c in zip(h.bounds, h.cumulative, strict=True)]
-        buckets.append(("+Inf", float(h.count)))
-        durations.add_metric([robot_type], buckets, sum_value=h.total_s)
     return [
         _gauge(
             "robofleet_queue_depth", "Robots queued for a module", ["module"], figures.queue_depth

@@ -10,9 +10,9 @@ a counter reset (``rate()`` and ``increase()`` handle it).
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 
+from runtime.histogram import Histogram
 from runtime.lifecycle import Transition
 from runtime.messages import DurationBuckets
 from runtime.models import TERMINAL_STATUSES, RobotStatus
@@ -42,37 +42,14 @@ DURATION_BOUNDS_S: tuple[float, ...] = (
 """Upper bounds (seconds) of the run-time histogram's buckets: from a 5 ms echo to an hour."""
 
 
-class RunTimes:
-    """A histogram of one robot type's attempt run times, with each bucket's own sum.
+class RunTimes(Histogram):
+    """A histogram of one robot type's attempt run times on :data:`DURATION_BOUNDS_S`
+    (see :class:`~runtime.histogram.Histogram` for ``counts``, ``sums`` and ``buckets()``)."""
 
-    ``counts[i]`` and ``sums[i]`` are the attempts that fell in bucket ``i`` alone (the last
-    bucket is past every bound) and their seconds. Keeping each bucket's sum lets a reader
-    that can only observe single values (``ray.util.metrics.Histogram``) replay a batch of
-    attempts into the same buckets with the same total.
-    """
-
-    __slots__ = ("counts", "sums")
+    __slots__ = ()
 
     def __init__(self) -> None:
-        self.counts = [0] * (len(DURATION_BOUNDS_S) + 1)
-        self.sums = [0.0] * (len(DURATION_BOUNDS_S) + 1)
-
-    def observe(self, seconds: float) -> None:
-        """Count one attempt that ran ``seconds`` (negative values count as 0)."""
-        seconds = max(0.0, seconds)
-        i = bisect.bisect_left(DURATION_BOUNDS_S, seconds)  # le semantics: x <= bound
-        self.counts[i] += 1
-        self.sums[i] += seconds
-
-    def buckets(self) -> DurationBuckets:
-        """The histogram as Prometheus reads it: cumulative counts per bound, count, sum."""
-        cumulative, running = [], 0
-        for count in self.counts[:-1]:
-            running += count
-            cumulative.append(running)
-        return DurationBuckets(
-            list(DURATION_BOUNDS_S), cumulative, running + self.counts[-1], sum(self.sums)
-        )
+        super().__init__(DURATION_BOUNDS_S)
 
 
 class RobotTally:

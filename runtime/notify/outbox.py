@@ -14,13 +14,13 @@ delivery ``dead`` (the dead letter), from where a replay makes it pending again.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from runtime.histogram import Histogram
 from runtime.models import new_robot_id
 from runtime.notify.model import Channel
 
@@ -55,7 +55,8 @@ LATENCY_BUCKETS: tuple[float, ...] = (
     36000.0,
 )
 """Upper bounds (seconds) of the delivery latency histogram: from an in-app store to a
-delivery that waited out most of the retry schedule."""
+delivery that waited out most of the retry schedule (hours, where a robot's run-time bounds,
+:data:`runtime.robot_tally.DURATION_BOUNDS_S`, start at 5 ms and end at an hour)."""
 
 STANDARD_SCHEDULE: tuple[float, ...] = (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
 """Seconds before each attempt (the first is immediate): the Standard Webhooks schedule."""
@@ -138,17 +139,15 @@ class NotifierFigures:
     attempts: dict[str, int]
     dead: int = 0
     rate_limited: dict[str, int] = field(default_factory=dict)
-    latency: dict[str, list[int]] = field(default_factory=dict)
-    """Per channel, deliveries by latency: one count per :data:`LATENCY_BUCKETS` bound
-    (not cumulative) and a last one past the largest."""
-    latency_sum: dict[str, float] = field(default_factory=dict)
-    """Per channel, the seconds of every delivery's latency added up."""
+    latency: dict[str, Histogram] = field(default_factory=dict)
+    """Per channel, deliveries by latency (seconds) on the :data:`LATENCY_BUCKETS` bounds."""
 
     def observe_latency(self, channel: str, seconds: float) -> None:
         """Count one delivery of ``channel`` made ``seconds`` after its outbox record."""
-        counts = self.latency.setdefault(channel, [0] * (len(LATENCY_BUCKETS) + 1))
-        counts[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self.latency_sum[channel] = self.latency_sum.get(channel, 0.0) + seconds
+        histogram = self.latency.get(channel)
+        if histogram is None:
+            histogram = self.latency[channel] = Histogram(LATENCY_BUCKETS)
+        histogram.observe(seconds)
 
 
 class DeliveryPage(BaseModel):

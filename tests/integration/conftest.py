@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import io
 import json
 import os
 import re
@@ -18,12 +19,18 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+
+from cluster.smtp_sink import SmtpSink
+
+if TYPE_CHECKING:
+    from tests.integration.notify_servers import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("robofleet-test.toml")
@@ -269,3 +276,59 @@ async def wait_until(predicate, timeout_s: float = 30.0, interval_s: float = 0.2
             return
         await asyncio.sleep(interval_s)
     raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+async def holds(value: bool) -> bool:
+    """``value`` as an async predicate for :func:`wait_until` (a condition on test state)."""
+    return value
+
+
+def cli_out(fleet: Fleet, *argv: str) -> str:
+    """What ``robofleet <argv>`` prints against the session fleet with its admin key,
+    asserting it exits 0."""
+    from cluster import cli
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main([*argv, "--url", fleet.url, "--api-key", fleet.admin_key])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+@pytest.fixture
+async def hook_receiver() -> AsyncIterator[WebhookReceiver]:
+    """The session fleet's ``billing`` webhook endpoint (an aiohttp receiver verifying each
+    signature with :data:`NOTIFY_HOOK_SECRET`), served for one test."""
+    from tests.integration.notify_servers import WebhookReceiver  # it imports this module
+
+    receiver = await WebhookReceiver(NOTIFY_HOOK_SECRET).start(NOTIFY_HOOK_PORT)
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """The session fleet's SMTP server (aiosmtpd), served for one test."""
+    sink = SmtpSink(NOTIFY_SMTP_PORT).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+async def post_rules(
+    fleet: Fleet, http: aiohttp.ClientSession
+) -> AsyncIterator[Callable[[list[dict]], Awaitable[None]]]:
+    """A function that creates rules through ``POST /v1/rules`` (asserting each 201); every
+    rule it created is deleted after the test."""
+    created: list[str] = []
+
+    async def post(rules: list[dict]) -> None:
+        for rule in rules:
+            async with http.post(f"{fleet.url}/v1/rules", json=rule) as response:
+                assert response.status == 201, await response.text()
+                created.append(rule["id"])
+
+    yield post
+    for rule_id in created:
+        async with http.delete(f"{fleet.url}/v1/rules/{rule_id}"):
+            pass

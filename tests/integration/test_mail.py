@@ -8,8 +8,6 @@ with the password in a file. Mail is real MIME built with the stdlib, delivered 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import os
 import signal
 import sqlite3
@@ -23,11 +21,10 @@ import aioimaplib
 import pytest
 import ray
 
-from cluster import cli
 from cluster import invoice_samples as samples
 from cluster.dovecot import Dovecot, append_all, dovecot_binary, inbox_uids
 from cluster.invoice_samples import invoice_mail
-from tests.integration.conftest import service_missing, wait_terminal, wait_until
+from tests.integration.conftest import cli_out, service_missing, wait_terminal, wait_until
 from tests.mail_samples import malformed_corpus, support_mail, text_mail
 
 MAIL_COUNT = int(os.environ.get("ROBOFLEET_TEST_MAILS", "500"))
@@ -337,20 +334,12 @@ async def test_a_silent_server_shows_stale_and_the_mailbox_recovers_by_itself(
         server.stop()
 
 
-def _cli(fleet, *argv: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = cli.main(["mail", *argv, "--url", fleet.url, "--api-key", fleet.admin_key])
-    assert code == 0, out.getvalue()
-    return out.getvalue()
-
-
 @pytest.mark.timeout(120)
 async def test_pause_resume_label_cli_and_admin_only_changes(
     fleet, http, dovecot, password_file
 ):
     name = await _add_mailbox(http, fleet.url, dovecot, password_file)
-    shown = await asyncio.to_thread(_cli, fleet, "pause", name)
+    shown = await asyncio.to_thread(cli_out, fleet, "mail", "pause", name)
     assert name in shown and "paused" in shown
     assert "paused" in (await _mailbox(http, fleet.url, name))["state"]
     await append_all(dovecot.port, name, dovecot.password, [support_mail(7)])
@@ -359,9 +348,9 @@ async def test_pause_resume_label_cli_and_admin_only_changes(
     async with http.post(f"{fleet.url}/v1/mailboxes/{name}/resume") as response:
         assert response.status == 200
     (record,) = await _wait_records(http, fleet.url, name, 1)
-    listed = await asyncio.to_thread(_cli, fleet, "list", "--mailbox", name)
+    listed = await asyncio.to_thread(cli_out, fleet, "mail", "list", "--mailbox", name)
     assert record["id"] in listed and "support" in listed
-    assert name in await asyncio.to_thread(_cli, fleet, "mailboxes")
+    assert name in await asyncio.to_thread(cli_out, fleet, "mail", "mailboxes")
     async with http.post(
         f"{fleet.url}/v1/mail/{record['id']}/label", json={"label": "reminder"}
     ) as response:

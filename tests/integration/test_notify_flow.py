@@ -13,9 +13,7 @@ rules on ``invoice.extract`` succeeded deliver the extracted fields by webhook a
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
 import os
 import random
 import signal
@@ -26,18 +24,8 @@ from babel.dates import format_date
 from babel.numbers import format_currency
 
 import cluster.invoice_samples as samples
-from cluster import cli
-from cluster.smtp_sink import SmtpSink
 from runtime.ocr import TesseractEngine
-from tests.integration.conftest import (
-    NOTIFY_HOOK_PORT,
-    NOTIFY_HOOK_SECRET,
-    NOTIFY_SMTP_PORT,
-    service_missing,
-    wait_terminal,
-    wait_until,
-)
-from tests.integration.notify_servers import WebhookReceiver
+from tests.integration.conftest import cli_out, holds, service_missing, wait_terminal, wait_until
 
 INVOICE = {
     "number": "F-2026-0042",
@@ -165,143 +153,122 @@ def invoice_rules(tag: str) -> list[dict]:
     ]
 
 
-async def _true(value: bool) -> bool:
-    return value
-
-
-async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(fleet, http) -> None:
-    receiver = await WebhookReceiver(NOTIFY_HOOK_SECRET).start(NOTIFY_HOOK_PORT)
-    smtp = SmtpSink(NOTIFY_SMTP_PORT).start()
+async def test_invoice_rule_delivers_signed_webhook_and_localised_mail(
+    fleet, http, hook_receiver, smtp_sink, post_rules
+) -> None:
+    receiver, smtp = hook_receiver, smtp_sink
     tag = uuid.uuid4().hex[:8]
-    created: list[str] = []
-    try:
-        for rule in rules(tag):
-            async with http.post(f"{fleet.url}/v1/rules", json=rule) as response:
-                assert response.status == 201, await response.text()
-                created.append(rule["id"])
-        async with http.post(
-            f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
-        ) as response:
-            assert response.status == 202, await response.text()
-            robot_id = (await response.json())["id"]
-        robot = (await wait_terminal(http, fleet.url, [robot_id]))[robot_id]
-        assert robot["status"] == "succeeded"
-        await wait_until(
-            lambda: _true(len(receiver.delivered) == 1 and len(smtp.mails) == 2), 30, 0.05
-        )
-        last = max(*receiver.arrivals.values(), *smtp.arrivals)
-        print(f"webhook and both mails delivered {last - robot['updated_at']:.3f} s after success")
-        assert last - robot["updated_at"] < 5.0  # must-show 1; the fleet polls every 5 s only
+    await post_rules(rules(tag))
+    async with http.post(
+        f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
+    ) as response:
+        assert response.status == 202, await response.text()
+        robot_id = (await response.json())["id"]
+    robot = (await wait_terminal(http, fleet.url, [robot_id]))[robot_id]
+    assert robot["status"] == "succeeded"
+    await wait_until(lambda: holds(len(receiver.delivered) == 1 and len(smtp.mails) == 2), 30, 0.05)
+    last = max(*receiver.arrivals.values(), *smtp.arrivals)
+    print(f"webhook and both mails delivered {last - robot['updated_at']:.3f} s after success")
+    assert last - robot["updated_at"] < 5.0  # must-show 1; the fleet polls every 5 s only
 
-        # the webhook: signature verified by the reference library, its id the delivery id
-        assert receiver.bad_signatures == 0
-        [(hook_id, payload)] = receiver.delivered.items()
-        assert payload["data"]["message"] == {"number": "F-2026-0042", "robot": robot_id}
-        assert (
-            payload["data"]["delivery_id"] == hook_id
-            and payload["data"]["rule_id"] == f"hook-{tag}"
-        )
+    # the webhook: signature verified by the reference library, its id the delivery id
+    assert receiver.bad_signatures == 0
+    [(hook_id, payload)] = receiver.delivered.items()
+    assert payload["data"]["message"] == {"number": "F-2026-0042", "robot": robot_id}
+    assert payload["data"]["delivery_id"] == hook_id and payload["data"]["rule_id"] == f"hook-{tag}"
 
-        # the mails: Spanish and English, the invoice's fields, the vendor's HTML escaped
-        mails = {str(m["To"]): m for m in smtp.mails}
-        es, en = mails[f"ana-{tag}@example.com"], mails[f"bob-{tag}@example.com"]
-        assert es["Subject"] == "Factura F-2026-0042 extraída"
-        es_text = es.get_body(("plain",)).get_content()
-        es_html = es.get_body(("html",)).get_content()
-        assert (
-            "Hola Ana" in es_text
-            and "1.234,50\xa0€" in es_text
-            and "1 de diciembre de 2025" in es_text
-        )
-        assert "&lt;script&gt;alert(1)&lt;/script&gt; Acme {{ 7*7 }}" in es_html
-        assert "<script>" not in es_html and "49" not in es_html
-        assert en["Subject"] == "Invoice F-2026-0042 extracted"
-        en_text = en.get_body(("plain",)).get_content()
-        assert "Hello Bob" in en_text and "€1,234.50" in en_text and "December 1, 2025" in en_text
-        assert "<b>F-2026-0042</b>" in en.get_body(("html",)).get_content()
+    # the mails: Spanish and English, the invoice's fields, the vendor's HTML escaped
+    mails = {str(m["To"]): m for m in smtp.mails}
+    es, en = mails[f"ana-{tag}@example.com"], mails[f"bob-{tag}@example.com"]
+    assert es["Subject"] == "Factura F-2026-0042 extraída"
+    es_text = es.get_body(("plain",)).get_content()
+    es_html = es.get_body(("html",)).get_content()
+    assert (
+        "Hola Ana" in es_text and "1.234,50\xa0€" in es_text and "1 de diciembre de 2025" in es_text
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Acme {{ 7*7 }}" in es_html
+    assert "<script>" not in es_html and "49" not in es_html
+    assert en["Subject"] == "Invoice F-2026-0042 extracted"
+    en_text = en.get_body(("plain",)).get_content()
+    assert "Hello Bob" in en_text and "€1,234.50" in en_text and "December 1, 2025" in en_text
+    assert "<b>F-2026-0042</b>" in en.get_body(("html",)).get_content()
 
-        # the feed (admin: all channels) shows the three deliveries delivered, with attempts;
-        # the notifier records an attempt once the receiver has answered, so it may trail
-        feed: list[dict] = []
+    # the feed (admin: all channels) shows the three deliveries delivered, with attempts;
+    # the notifier records an attempt once the receiver has answered, so it may trail
+    feed: list[dict] = []
 
-        async def recorded() -> bool:
-            nonlocal feed
-            params = {"limit": 500}
-            async with http.get(f"{fleet.url}/v1/notifications", params=params) as response:
-                assert response.status == 200
-                body = await response.json()
-            feed = [n for n in body["notifications"] if n["robot_id"] == robot_id]
-            return len(feed) == 3 and all(n["state"] == "delivered" for n in feed)
+    async def recorded() -> bool:
+        nonlocal feed
+        params = {"limit": 500}
+        async with http.get(f"{fleet.url}/v1/notifications", params=params) as response:
+            assert response.status == 200
+            body = await response.json()
+        feed = [n for n in body["notifications"] if n["robot_id"] == robot_id]
+        return len(feed) == 3 and all(n["state"] == "delivered" for n in feed)
 
-        await wait_until(recorded, 15, 0.1)
-        assert sorted(n["channel"] for n in feed) == ["email", "email", "webhook"]
-        assert all(n["state"] == "delivered" and len(n["attempts"]) == 1 for n in feed)
-        hook = next(n for n in feed if n["channel"] == "webhook")
-        assert hook["id"] == hook_id
-        async with http.post(f"{fleet.url}/v1/notifications/{hook_id}/replay") as response:
-            assert response.status == 409  # only the dead letter is replayed
-        async with http.get(f"{fleet.url}/v1/notifications/msg_{'0' * 24}") as response:
-            assert response.status == 404
+    await wait_until(recorded, 15, 0.1)
+    assert sorted(n["channel"] for n in feed) == ["email", "email", "webhook"]
+    assert all(n["state"] == "delivered" and len(n["attempts"]) == 1 for n in feed)
+    hook = next(n for n in feed if n["channel"] == "webhook")
+    assert hook["id"] == hook_id
+    async with http.post(f"{fleet.url}/v1/notifications/{hook_id}/replay") as response:
+        assert response.status == 409  # only the dead letter is replayed
+    async with http.get(f"{fleet.url}/v1/notifications/msg_{'0' * 24}") as response:
+        assert response.status == 404
 
-        # a refused mail (550) goes to the dead letter and is delivered after a replay
-        smtp.answers[f"ana-{tag}@example.com"] = "550 5.1.1 mailbox unavailable"
-        # the notifier is SIGKILLed; Ray restarts it and it delivers what fires meanwhile
-        notifier = ray.get_actor("notifier", namespace="robofleet")
-        old_pid = ray.get(notifier.pid.remote(), timeout=10)
-        os.kill(old_pid, signal.SIGKILL)
-        async with http.post(
-            f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
-        ) as response:
-            second = (await response.json())["id"]
-        assert (await wait_terminal(http, fleet.url, [second]))[second]["status"] == "succeeded"
-        await wait_until(
-            lambda: _true(len(receiver.delivered) == 2 and len(smtp.mails) == 3), 60, 0.1
-        )
-        assert ray.get(notifier.pid.remote(), timeout=30) != old_pid
+    # a refused mail (550) goes to the dead letter and is delivered after a replay
+    smtp.answers[f"ana-{tag}@example.com"] = "550 5.1.1 mailbox unavailable"
+    # the notifier is SIGKILLed; Ray restarts it and it delivers what fires meanwhile
+    notifier = ray.get_actor("notifier", namespace="robofleet")
+    old_pid = ray.get(notifier.pid.remote(), timeout=10)
+    os.kill(old_pid, signal.SIGKILL)
+    async with http.post(
+        f"{fleet.url}/v1/robots", json={"type": "echo", "payload": {**INVOICE, "tag": tag}}
+    ) as response:
+        second = (await response.json())["id"]
+    assert (await wait_terminal(http, fleet.url, [second]))[second]["status"] == "succeeded"
+    await wait_until(lambda: holds(len(receiver.delivered) == 2 and len(smtp.mails) == 3), 60, 0.1)
+    assert ray.get(notifier.pid.remote(), timeout=30) != old_pid
 
-        async def dead_mail() -> list[dict]:
-            async with http.get(f"{fleet.url}/v1/notifications", params={"state": "dead"}) as r:
-                return [n for n in (await r.json())["notifications"] if n["robot_id"] == second]
+    async def dead_mail() -> list[dict]:
+        async with http.get(f"{fleet.url}/v1/notifications", params={"state": "dead"}) as r:
+            return [n for n in (await r.json())["notifications"] if n["robot_id"] == second]
 
-        await wait_until(lambda: _nonempty(dead_mail()), 30, 0.1)
-        [dead] = await dead_mail()
-        assert dead["recipient"] == f"ana-{tag}@example.com"
-        assert (
-            dead["attempts"][-1]["status"] == 550
-            and "mailbox unavailable" in dead["attempts"][-1]["error"]
-        )
-        smtp.answers.clear()
-        listed = _cli(fleet, "notifications", "dead")  # the dead letter and a replay, by CLI
-        assert dead["id"] in listed and "550" in listed
-        assert "is pending again" in _cli(fleet, "notifications", "replay", dead["id"])
-        await wait_until(lambda: _true(len(smtp.mails) == 4), 30, 0.1)
-        assert str(smtp.mails[-1]["X-Robofleet-Delivery-Id"]) == dead["id"]
+    await wait_until(lambda: _nonempty(dead_mail()), 30, 0.1)
+    [dead] = await dead_mail()
+    assert dead["recipient"] == f"ana-{tag}@example.com"
+    assert (
+        dead["attempts"][-1]["status"] == 550
+        and "mailbox unavailable" in dead["attempts"][-1]["error"]
+    )
+    smtp.answers.clear()
+    listed = cli_out(fleet, "notifications", "dead")  # the dead letter and a replay, by CLI
+    assert dead["id"] in listed and "550" in listed
+    assert "is pending again" in cli_out(fleet, "notifications", "replay", dead["id"])
+    await wait_until(lambda: holds(len(smtp.mails) == 4), 30, 0.1)
+    assert str(smtp.mails[-1]["X-Robofleet-Delivery-Id"]) == dead["id"]
 
-        # a broken template is refused with its line and reason
-        broken = rules(tag + "x")[1]
-        broken["do"]["notify"]["template"]["es"]["html"] = "<p>\n{{ result.number }\n</p>"
-        async with http.post(f"{fleet.url}/v1/rules", json=broken) as response:
-            assert response.status == 422
-            message = (await response.json())["error"]["message"]
-        assert "template es.html, line 2" in message
+    # a broken template is refused with its line and reason
+    broken = rules(tag + "x")[1]
+    broken["do"]["notify"]["template"]["es"]["html"] = "<p>\n{{ result.number }\n</p>"
+    async with http.post(f"{fleet.url}/v1/rules", json=broken) as response:
+        assert response.status == 422
+        message = (await response.json())["error"]["message"]
+    assert "template es.html, line 2" in message
 
-        async with http.get(f"{fleet.url}/metrics") as response:
-            metrics = await response.text()
-        assert 'robofleet_notifications_delivered_total{channel="webhook"}' in metrics
-        assert (
-            'robofleet_notification_attempts_total{channel="email",outcome="refused"}' in metrics
-            or ("robofleet_notification_attempts_total" in metrics)
-        )
-        assert "robofleet_notifications_dead " in metrics
-    finally:
-        for rule_id in created:
-            async with http.delete(f"{fleet.url}/v1/rules/{rule_id}"):
-                pass
-        await receiver.stop()
-        smtp.stop()
+    async with http.get(f"{fleet.url}/metrics") as response:
+        metrics = await response.text()
+    assert 'robofleet_notifications_delivered_total{channel="webhook"}' in metrics
+    assert (
+        'robofleet_notification_attempts_total{channel="email",outcome="refused"}' in metrics
+        or ("robofleet_notification_attempts_total" in metrics)
+    )
+    assert "robofleet_notifications_dead " in metrics
 
 
-async def test_extracted_invoice_delivers_signed_webhook_and_localised_mail(fleet, http) -> None:
+async def test_extracted_invoice_delivers_signed_webhook_and_localised_mail(
+    fleet, http, hook_receiver, smtp_sink, post_rules
+) -> None:
     tesseract = TesseractEngine()
     if not tesseract.available() or "eng" not in tesseract.languages():
         service_missing("tesseract with English data is not installed (tesseract-ocr-eng)")
@@ -309,78 +276,56 @@ async def test_extracted_invoice_delivers_signed_webhook_and_localised_mail(flee
         service_missing("DejaVu fonts are missing (fonts-dejavu-core)")
     invoice = samples.random_invoice(random.Random(INVOICE_SEED))
     truth = invoice.truth()
-    receiver = await WebhookReceiver(NOTIFY_HOOK_SECRET).start(NOTIFY_HOOK_PORT)
-    smtp = SmtpSink(NOTIFY_SMTP_PORT).start()
+    receiver, smtp = hook_receiver, smtp_sink
     tag = uuid.uuid4().hex[:8]
-    created: list[str] = []
-    try:
-        for rule in invoice_rules(tag):
-            async with http.post(f"{fleet.url}/v1/rules", json=rule) as response:
-                assert response.status == 201, await response.text()
-                created.append(rule["id"])
-        scan = samples.encode(samples.render_invoice(invoice), "png")
-        async with http.post(f"{fleet.url}/v1/documents", data=scan) as response:
-            assert response.status in (200, 201), await response.text()
-            document_id = (await response.json())["id"]
-        robot = {"type": "invoice.extract", "payload": {"document_id": document_id, "tag": tag}}
-        async with http.post(f"{fleet.url}/v1/robots", json=robot) as response:
-            assert response.status == 202, await response.text()
-            robot_id = (await response.json())["id"]
-        # the OCR workers may still be starting when this is the session's first OCR robot
-        done = (await wait_terminal(http, fleet.url, [robot_id], timeout_s=120))[robot_id]
-        assert done["status"] == "succeeded", done["error"]
-        assert done["result"]["values"] == truth
-        await wait_until(
-            lambda: _true(len(receiver.delivered) == 1 and len(smtp.mails) == 2), 30, 0.05
-        )
-        last = max(*receiver.arrivals.values(), *smtp.arrivals)
-        print(
-            f"invoice.extract: webhook and both mails delivered "
-            f"{last - done['updated_at']:.3f} s after success"
-        )
-        assert last - done["updated_at"] < 5.0  # must-show 1
+    await post_rules(invoice_rules(tag))
+    scan = samples.encode(samples.render_invoice(invoice), "png")
+    async with http.post(f"{fleet.url}/v1/documents", data=scan) as response:
+        assert response.status in (200, 201), await response.text()
+        document_id = (await response.json())["id"]
+    robot = {"type": "invoice.extract", "payload": {"document_id": document_id, "tag": tag}}
+    async with http.post(f"{fleet.url}/v1/robots", json=robot) as response:
+        assert response.status == 202, await response.text()
+        robot_id = (await response.json())["id"]
+    # the OCR workers may still be starting when this is the session's first OCR robot
+    done = (await wait_terminal(http, fleet.url, [robot_id], timeout_s=120))[robot_id]
+    assert done["status"] == "succeeded", done["error"]
+    assert done["result"]["values"] == truth
+    await wait_until(lambda: holds(len(receiver.delivered) == 1 and len(smtp.mails) == 2), 30, 0.05)
+    last = max(*receiver.arrivals.values(), *smtp.arrivals)
+    print(
+        f"invoice.extract: webhook and both mails delivered "
+        f"{last - done['updated_at']:.3f} s after success"
+    )
+    assert last - done["updated_at"] < 5.0  # must-show 1
 
-        # the webhook: verified by the reference library, the extracted fields as JSON
-        assert receiver.bad_signatures == 0
-        [(hook_id, payload)] = receiver.delivered.items()
-        assert payload["data"]["message"] == {"invoice": truth, "robot": robot_id}
-        assert payload["data"]["delivery_id"] == hook_id
-        assert payload["data"]["rule_id"] == f"invoice-hook-{tag}"
+    # the webhook: verified by the reference library, the extracted fields as JSON
+    assert receiver.bad_signatures == 0
+    [(hook_id, payload)] = receiver.delivered.items()
+    assert payload["data"]["message"] == {"invoice": truth, "robot": robot_id}
+    assert payload["data"]["delivery_id"] == hook_id
+    assert payload["data"]["rule_id"] == f"invoice-hook-{tag}"
 
-        # the mails: each part holds number, vendor, total and date in its recipient's language
-        mails = {str(m["To"]): m for m in smtp.mails}
-        for to, locale, subject, greeting in (
-            (f"ana-{tag}@example.com", "es", f"Factura {invoice.number} extraída", "Hola Ana"),
-            (f"bob-{tag}@example.com", "en", f"Invoice {invoice.number} extracted", "Hello Bob"),
-        ):
-            mail = mails[to]
-            total = format_currency(invoice.total, invoice.currency, locale=locale)
-            date = format_date(invoice.date, "long", locale=locale)
-            text = mail.get_body(("plain",)).get_content()
-            body = mail.get_body(("html",)).get_content()
-            assert mail["Subject"] == subject
-            assert all(part in text for part in (greeting, invoice.number, invoice.vendor)), text
-            assert total in text and date in text, (total, date, text)
-            assert f"<b>{invoice.number}</b>" in body and html.escape(invoice.vendor) in body
-            assert total in body and date in body, (total, date, body)
-        es_text = mails[f"ana-{tag}@example.com"].get_body(("plain",)).get_content()
-        en_text = mails[f"bob-{tag}@example.com"].get_body(("plain",)).get_content()
-        assert format_date(invoice.date, "long", locale="en") not in es_text
-        assert format_date(invoice.date, "long", locale="es") not in en_text
-    finally:
-        for rule_id in created:
-            async with http.delete(f"{fleet.url}/v1/rules/{rule_id}"):
-                pass
-        await receiver.stop()
-        smtp.stop()
-
-
-def _cli(fleet, *argv: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = cli.main([*argv, "--url", fleet.url, "--api-key", fleet.admin_key])
-    assert code == 0, out.getvalue()
-    return out.getvalue()
+    # the mails: each part holds number, vendor, total and date in its recipient's language
+    mails = {str(m["To"]): m for m in smtp.mails}
+    for to, locale, subject, greeting in (
+        (f"ana-{tag}@example.com", "es", f"Factura {invoice.number} extraída", "Hola Ana"),
+        (f"bob-{tag}@example.com", "en", f"Invoice {invoice.number} extracted", "Hello Bob"),
+    ):
+        mail = mails[to]
+        total = format_currency(invoice.total, invoice.currency, locale=locale)
+        date = format_date(invoice.date, "long", locale=locale)
+        text = mail.get_body(("plain",)).get_content()
+        body = mail.get_body(("html",)).get_content()
+        assert mail["Subject"] == subject
+        assert all(part in text for part in (greeting, invoice.number, invoice.vendor)), text
+        assert total in text and date in text, (total, date, text)
+        assert f"<b>{invoice.number}</b>" in body and html.escape(invoice.vendor) in body
+        assert total in body and date in body, (total, date, body)
+    es_text = mails[f"ana-{tag}@example.com"].get_body(("plain",)).get_content()
+    en_text = mails[f"bob-{tag}@example.com"].get_body(("plain",)).get_content()
+    assert format_date(invoice.date, "long", locale="en") not in es_text
+    assert format_date(invoice.date, "long", locale="es") not in en_text
 
 
 async def _nonempty(found) -> bool:

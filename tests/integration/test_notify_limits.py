@@ -37,14 +37,6 @@ async def receiver() -> AsyncIterator[WebhookReceiver]:
     await started.stop()
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
-
-
 def _settings(receiver: WebhookReceiver, **extra: object) -> NotifySettings:
     return NotifySettings.model_validate(
         {

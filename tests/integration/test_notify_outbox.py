@@ -36,7 +36,7 @@ from runtime.notify.outbox import (
 from runtime.notify.settings import NotifySettings
 from runtime.store import SqliteStore
 from runtime.store.base import RobotStore
-from tests.integration.conftest import ROOT, free_port, wait_until
+from tests.integration.conftest import ROOT, free_port, holds, wait_until
 from tests.integration.notify_servers import WebhookReceiver, new_secret
 from tests.integration.test_store_contract import OpenStore, open_backend  # noqa: F401
 
@@ -82,10 +82,6 @@ async def test_outbox_sql_on_both_stores(open_backend: OpenStore) -> None:  # no
     assert await store.disabled_endpoints() == {"gone": "410 Gone"}
     await store.enable_endpoint("gone")
     assert await store.disabled_endpoints() == {}
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 def _start_notifier(db: Path, settings: NotifySettings, env: dict[str, str]) -> subprocess.Popen:
@@ -152,11 +148,11 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         assert await store.add_deliveries(many + extra) == N + len(extra)
         processes.append(_start_notifier(store.path, settings, env))
         for share in (0.3, 0.6):  # SIGKILL mid-run, twice, and start a new one each time
-            await wait_until(lambda s=share: _true(len(flaky.delivered) >= N * s), BOUND_S, 0.02)
+            await wait_until(lambda s=share: holds(len(flaky.delivered) >= N * s), BOUND_S, 0.02)
             processes[-1].send_signal(signal.SIGKILL)
             processes[-1].wait()
             processes.append(_start_notifier(store.path, settings, env))
-        await wait_until(lambda: _true(smtp.refusals["later@example.com"] > 0), BOUND_S, 0.02)
+        await wait_until(lambda: holds(smtp.refusals["later@example.com"] > 0), BOUND_S, 0.02)
         smtp.answers.pop("later@example.com")  # the 451 passes: the retry delivers it
 
         async def settled() -> bool:
@@ -184,7 +180,7 @@ async def test_every_delivery_arrives_once_through_failures_and_two_sigkills(
         assert len(broken_dead.attempts) == len(FAST) == broken.requests
         broken.mode = "ok"
         assert await store.replay_delivery(broken_dead.id)
-        await wait_until(lambda: _true(broken_dead.id in broken.delivered), 30, 0.1)
+        await wait_until(lambda: holds(broken_dead.id in broken.delivered), 30, 0.1)
         # a redirect is not followed (a failure each time); a 429 waits its Retry-After
         moved_delivery = await store.get_delivery(extra[2].id)
         assert moved_delivery is not None and moved_delivery.state is DeliveryState.DEAD

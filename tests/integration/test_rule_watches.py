@@ -8,27 +8,9 @@ sleep module's robots in flight fires, then resolves once they end; both are lis
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import io
 import uuid
 
-from cluster import cli
-from tests.integration.conftest import (
-    NOTIFY_HOOK_PORT,
-    NOTIFY_HOOK_SECRET,
-    submit,
-    wait_terminal,
-    wait_until,
-)
-from tests.integration.notify_servers import WebhookReceiver
-
-
-def _cli(fleet, *argv: str) -> str:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = cli.main([*argv, "--url", fleet.url, "--api-key", fleet.admin_key])
-    assert code == 0, out.getvalue()
-    return out.getvalue()
+from tests.integration.conftest import cli_out, holds, submit, wait_terminal, wait_until
 
 
 async def _firings(http, fleet, rule_id: str) -> list[dict]:
@@ -37,8 +19,10 @@ async def _firings(http, fleet, rule_id: str) -> list[dict]:
         return (await response.json())["firings"]
 
 
-async def test_a_robot_running_past_n_delivers_one_webhook(fleet, http) -> None:
-    receiver = await WebhookReceiver(NOTIFY_HOOK_SECRET).start(NOTIFY_HOOK_PORT)
+async def test_a_robot_running_past_n_delivers_one_webhook(
+    fleet, http, hook_receiver, post_rules
+) -> None:
+    receiver = hook_receiver
     tag = uuid.uuid4().hex[:8]
     slow_rule = {
         "id": f"slow-{tag}",
@@ -70,59 +54,43 @@ async def test_a_robot_running_past_n_delivers_one_webhook(fleet, http) -> None:
         },
         "do": {"submit": {"type": "echo", "map": {"held_s": "held_s", "value": "value"}}},
     }
-    created: list[str] = []
-    try:
-        async with http.post(
-            f"{fleet.url}/v1/rules",
-            json={**slow_rule, "on": {"running": {"type": "sleep", "longer_than_s": 0}}},
-        ) as response:
-            assert response.status == 422
-            assert "longer_than_s" in (await response.json())["error"]["message"]
-        for rule in (slow_rule, busy_rule):
-            async with http.post(f"{fleet.url}/v1/rules", json=rule) as response:
-                assert response.status == 201, await response.text()
-                created.append(rule["id"])
-        listed = _cli(fleet, "rules", "list")
-        assert f"slow-{tag}" in listed and "sleep > 2s" in listed
-        assert f"busy-{tag}" in listed and "in_flight{module=sleep} >= 1 for 1s" in listed
+    async with http.post(
+        f"{fleet.url}/v1/rules",
+        json={**slow_rule, "on": {"running": {"type": "sleep", "longer_than_s": 0}}},
+    ) as response:
+        assert response.status == 422
+        assert "longer_than_s" in (await response.json())["error"]["message"]
+    await post_rules([slow_rule, busy_rule])
+    listed = cli_out(fleet, "rules", "list")
+    assert f"slow-{tag}" in listed and "sleep > 2s" in listed
+    assert f"busy-{tag}" in listed and "in_flight{module=sleep} >= 1 for 1s" in listed
 
-        slow = await submit(
-            http, fleet.url, {"type": "sleep", "payload": {"seconds": 6, "tag": tag}}
-        )
-        quick = await submit(
-            http, fleet.url, {"type": "sleep", "payload": {"seconds": 0.5, "tag": tag}}
-        )
-        robots = await wait_terminal(http, fleet.url, [slow, quick], timeout_s=60)
-        assert {r["status"] for r in robots.values()} == {"succeeded"}
-        await wait_until(lambda: _true(len(receiver.delivered) >= 1), 15, 0.1)
-        await asyncio.sleep(3)  # the rule loop reads each second: room for a second firing
+    slow = await submit(http, fleet.url, {"type": "sleep", "payload": {"seconds": 6, "tag": tag}})
+    quick = await submit(
+        http, fleet.url, {"type": "sleep", "payload": {"seconds": 0.5, "tag": tag}}
+    )
+    robots = await wait_terminal(http, fleet.url, [slow, quick], timeout_s=60)
+    assert {r["status"] for r in robots.values()} == {"succeeded"}
+    await wait_until(lambda: holds(len(receiver.delivered) >= 1), 15, 0.1)
+    await asyncio.sleep(3)  # the rule loop reads each second: room for a second firing
 
-        assert receiver.bad_signatures == 0
-        [(hook_id, payload)] = receiver.delivered.items()
-        assert payload["data"]["message"] == {"robot": slow, "attempt": 1}
-        assert payload["data"]["rule_id"] == f"slow-{tag}"
-        assert receiver.seen[hook_id] == 1  # one request: delivered once, no resend
-        [firing] = await _firings(http, fleet, f"slow-{tag}")
-        assert firing["outcome"] == "fired" and firing["source"] == f"running:{slow}:1"
-        assert hook_id in firing["detail"]
-        assert f"running:{slow}:1" in _cli(fleet, "rules", "firings", f"slow-{tag}")
+    assert receiver.bad_signatures == 0
+    [(hook_id, payload)] = receiver.delivered.items()
+    assert payload["data"]["message"] == {"robot": slow, "attempt": 1}
+    assert payload["data"]["rule_id"] == f"slow-{tag}"
+    assert receiver.seen[hook_id] == 1  # one request: delivered once, no resend
+    [firing] = await _firings(http, fleet, f"slow-{tag}")
+    assert firing["outcome"] == "fired" and firing["source"] == f"running:{slow}:1"
+    assert hook_id in firing["detail"]
+    assert f"running:{slow}:1" in cli_out(fleet, "rules", "firings", f"slow-{tag}")
 
-        async def resolved() -> bool:
-            return [f["outcome"] for f in await _firings(http, fleet, f"busy-{tag}")][:1] == [
-                "resolved"
-            ]
+    async def resolved() -> bool:
+        return [f["outcome"] for f in await _firings(http, fleet, f"busy-{tag}")][:1] == [
+            "resolved"
+        ]
 
-        await wait_until(resolved, 15, 0.2)
-        busy = await _firings(http, fleet, f"busy-{tag}")
-        assert [f["outcome"] for f in busy[:2]] == ["resolved", "fired"]
-        assert busy[0]["source"] == busy[1]["source"]
-        assert busy[1]["robot_id"]  # the echo robot it submitted
-    finally:
-        for rule_id in created:
-            async with http.delete(f"{fleet.url}/v1/rules/{rule_id}"):
-                pass
-        await receiver.stop()
-
-
-async def _true(value: bool) -> bool:
-    return value
+    await wait_until(resolved, 15, 0.2)
+    busy = await _firings(http, fleet, f"busy-{tag}")
+    assert [f["outcome"] for f in busy[:2]] == ["resolved", "fired"]
+    assert busy[0]["source"] == busy[1]["source"]
+    assert busy[1]["robot_id"]  # the echo robot it submitted

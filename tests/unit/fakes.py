@@ -217,6 +217,16 @@ def fast_settings(
     return Settings(**values)
 
 
+class Clock:
+    """A clock the test moves: calling it answers ``now`` (Unix seconds), which the test sets."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 async def eventually(check: Callable[[], Any], timeout_s: float = 5.0, what: str = "") -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy; fail after a timeout."""
     deadline = time.monotonic() + timeout_s

@@ -15,7 +15,8 @@ from aiohttp.client_exceptions import ClientConnectionResetError
 from aiohttp.test_utils import make_mocked_request
 from aiohttp.web import Request
 
-from gateway.events import CLIENT_CLOSED, stream_robot
+from gateway.errors import CLIENT_CLOSED
+from gateway.events import stream_robot
 from runtime.models import Robot, RobotStatus
 
 S = RobotStatus

@@ -5,7 +5,8 @@ import pytest
 from cluster.keys_cli import parse_duration
 from gateway.app import create_app
 from gateway.auth import KeyCache
-from gateway.events import robot_events, sse_frame
+from gateway.events import robot_events
+from gateway.sse import sse_frame
 from gateway.state import PERMISSIONS
 from runtime.config import Settings
 from runtime.keys import Role, new_api_key

@@ -27,7 +27,7 @@ from runtime.notify.outbox import (
 from runtime.notify.settings import AppriseTarget, WebhookEndpoint, apprise_urls, endpoint_secrets
 from runtime.notify.webhook import outcome_of, sign, webhook_body
 from tests.unit.fakes import eventually, fast_settings
-from tests.unit.test_orchestrator import running, submit, task
+from tests.unit.test_orchestrator import reaches, running, submit, task
 
 SECRET_OLD = "whsec_" + base64.b64encode(b"old-secret-of-32-bytes-0123456789").decode()
 SECRET_NEW = "whsec_" + base64.b64encode(b"new-secret-of-32-bytes-0123456789").decode()
@@ -117,14 +117,7 @@ async def test_a_notify_firing_rides_on_the_transition_and_is_stored_once(tmp_pa
         store = orchestrator.store
         parent = task(n=1, sleep=30)
         await submit(orchestrator, parent)
-
-        async def started() -> bool:
-            robot = await store.get_robot(parent.id)
-            return robot is not None and robot.status is RobotStatus.RUNNING
-
-        await eventually(started, 5.0, "the robot to start")
-        held = await store.get_robot(parent.id)
-        assert held is not None
+        held = await reaches(orchestrator, parent.id, RobotStatus.RUNNING)
         rules = orchestrator.rules.on_robot["task"]
         transitions = []
         for _ in range(2):
@@ -226,10 +219,5 @@ async def test_a_commit_that_stores_deliveries_nudges_the_notifier(tmp_path: Pat
         # a commit without deliveries (a robot started) does not nudge
         other = task(n=3, sleep=30)
         await submit(orchestrator, other)
-
-        async def started() -> bool:
-            found = await store.get_robot(other.id)
-            return found is not None and found.status is RobotStatus.RUNNING
-
-        await eventually(started, 5.0, "the robot to start")
+        await reaches(orchestrator, other.id, RobotStatus.RUNNING)
         assert len(seen) == nudges_before

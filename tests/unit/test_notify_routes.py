@@ -5,14 +5,16 @@ each."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 
 from cluster.cli import build_parser
+from cluster.client import GatewayRequestFailed
+from cluster.notify_cli import follow
 from gateway.auth import CALLER
 from gateway.errors import error_middleware
 from gateway.notify_routes import ROUTES
@@ -25,14 +27,6 @@ from runtime.store import SqliteStore
 from tests.unit.mocked_app import respond
 
 MESSAGE = {"subject": "s", "text": "t", "html": ""}
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def app_for(store: SqliteStore, role: Role, key_id: str) -> web.Application:
@@ -165,3 +159,23 @@ async def test_an_endpoint_without_its_secret_shows_it_and_readiness_reports_it(
 
     monkeypatch.setenv("S", "whsec_one")
     assert (await notify_readiness(admin)).webhooks[0].secret is True
+
+
+def test_follow_leaves_a_refused_stream_to_the_command_line_and_escapes_what_it_prints(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Stream:
+        def __init__(self, status: int) -> None:
+            self.status = status
+
+        def events(self, path: str, last_event_id: str | None = None) -> Iterator[Any]:
+            yield "msg_1", "notification", orjson.dumps(
+                {"id": "msg_1", "channel": "inapp", "recipient": "k\x1b[2J", "state": "delivered",
+                 "rule_id": None, "attempts": [], "updated_at": 0}
+            ).decode()  # fmt: skip
+            raise GatewayRequestFailed(self.status, "refused")
+
+    with pytest.raises(GatewayRequestFailed):
+        follow(Stream(401), None)  # type: ignore[arg-type]
+    out = capsys.readouterr().out
+    assert out.startswith("msg_1") and "\x1b" not in out

@@ -52,3 +52,42 @@ def test_the_field_accuracy_claim_says_it_is_measured_on_generated_invoices():
     assert "generated invoices" in claim
     assert "real invoices from outside the generator score far lower" in claim
     assert "issue 19" in claim
+
+
+def _commands() -> list[tuple[str, ...]]:
+    """Every ``robofleet`` command: ``(command,)``, and ``(command, action)`` for each action of
+    a command that has actions."""
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    found: list[tuple[str, ...]] = []
+    for command, top in sub.choices.items():
+        found.append((command,))
+        for action in top._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                found += [(command, name) for name in action.choices]
+    return found
+
+
+def _table_usages() -> list[list[str]]:
+    """The words of each usage in the first cell of README's command table rows, up to the
+    first option (``| `robofleet mail [mailboxes]` |`` → ``["mail", "mailboxes"]``; a cell
+    listing actions as ``list\\|get ID`` gives each of them)."""
+    usages = []
+    for line in README.splitlines():
+        if line.startswith("| `robofleet "):
+            cell = line.split(" | ")[0]
+            for usage in re.findall(r"`robofleet ([^`]*)`", cell):
+                words = [w for w in re.split(r"[\s\\|\[\]()]+", usage) if w]
+                cut = next((i for i, w in enumerate(words) if w.startswith("-")), len(words))
+                usages.append(words[:cut])
+    return usages
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_every_command_has_a_row_in_the_readme_command_table(command):
+    rows = [words for words in _table_usages() if words[:1] == [command[0]]]
+    assert rows, f"README's command table has no row for `robofleet {command[0]}`"
+    if len(command) == 2:
+        assert any(command[1] in words[1:] for words in rows), (
+            f"README's command table does not name `robofleet {' '.join(command)}`"
+        )

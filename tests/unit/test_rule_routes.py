@@ -4,7 +4,6 @@ firings of a rule that does not exist are a 404; a paging cursor that is no id i
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -52,14 +51,6 @@ class Control:
 
     async def create_rule(self, rule: Rule) -> RuleRecord:
         return RuleRecord(rule=rule)
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 def app_for(store: SqliteStore) -> web.Application:

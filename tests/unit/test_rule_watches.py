@@ -27,6 +27,7 @@ from runtime.notify.outbox import DeliveryState
 from runtime.rules.model import Rule
 from runtime.rules.watches import ErrorWindow, MetricHold
 from runtime.store import SqliteStore
+from tests.unit.fakes import Clock
 
 T0 = 1_800_000_000.0
 
@@ -64,16 +65,6 @@ class Fleet:
         return robot
 
 
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def notify_rule(rule_id: str, on: dict[str, Any]) -> Rule:
     """A rule that notifies the in-app feed of ``ops``."""
     return Rule.model_validate(
@@ -89,14 +80,6 @@ def notify_rule(rule_id: str, on: dict[str, Any]) -> Rule:
             },
         }
     )
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    opened = SqliteStore(tmp_path / "robofleet.db")
-    await opened.open()
-    yield opened
-    await opened.close()
 
 
 async def keeper_with(store: SqliteStore, fleet: Fleet, clock: Clock, *rules: Rule) -> RuleKeeper:

@@ -22,6 +22,7 @@ from runtime.rules.model import Rule, ScheduleState, ScheduleTrigger
 from runtime.rules.plan import plan_slots
 from runtime.rules.slots import fire_time
 from runtime.store import SqliteStore
+from tests.unit.fakes import Clock
 
 MADRID = ZoneInfo("Europe/Madrid")
 
@@ -48,16 +49,6 @@ class Fleet:
 
     def finish(self) -> None:
         self.open.clear()
-
-
-class Clock:
-    """A clock the test moves."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def schedule(rule_id: str = "tick", **trigger: Any) -> Rule:

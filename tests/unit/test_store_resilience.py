@@ -12,7 +12,6 @@ import logging
 import pickle
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -278,14 +277,6 @@ async def test_write_isolated_splits_down_to_the_item_at_fault() -> None:
 
 
 # -- the SQLite store and the transition writer ----------------------------------------
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = SqliteStore(tmp_path / "robofleet.db")
-    await store.open()
-    yield store
-    await store.close()
 
 
 def _robot(**fields: Any) -> Robot:
