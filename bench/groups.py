@@ -35,6 +35,8 @@ def plan(
     groups += store_groups
     if "scaling" in scenarios:
         groups += [f"scaling:{n}" for n in scaling_replicas if n != 1 or not store_groups]
+    if "backlog" in scenarios:
+        groups.append("backlog")  # a robofleet of its own: its queue starts empty
     if "celery" in scenarios:
         groups.append("celery")  # needs no Ray: runs in the parent
     if "serve" in scenarios:

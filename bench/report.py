@@ -32,6 +32,7 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"e2e_over_celery[{store}]"] = _ratio(e2e.get("robots_per_s"), celery)
     for store, drain in (scenarios.get("dispatch") or {}).items():
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
+    out.update(backlog_ratios(scenarios.get("backlog")))
     serve = _by_connections(scenarios.get("serve"))
     floor = _by_connections(scenarios.get("floor"))
     for store, rows in (scenarios.get("submit") or {}).items():
@@ -47,6 +48,63 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
             if bare is not None:
                 out["submit_p99_over_floor_ms" + key] = round(row["p99_ms"] - bare["p99_ms"], 2)
     return out
+
+
+def backlog_ratios(backlog: dict[str, Any] | None) -> dict[str, Any]:
+    """Accept rate and orchestrator CPU per robot at a full queue over an empty one; the
+    orchestrator's RSS (MiB) at ``rss_at_robots`` queued robots and over its RSS empty."""
+    if not backlog:
+        return {}
+    empty, full, rss_at = backlog["empty"], backlog["full"], backlog["rss_at_mb"]["rss_mb"]
+    return {
+        "accept_rate_300k_vs_empty": _ratio(full["accepted_per_s"], empty["accepted_per_s"]),
+        "orchestrator_cpu_300k_vs_empty": _ratio(
+            full.get("orchestrator_us_per_robot"), empty.get("orchestrator_us_per_robot")
+        ),
+        "orchestrator_rss_100k_mb": rss_at,
+        "orchestrator_rss_ratio": _ratio(rss_at, backlog["rss_empty_mb"]),
+    }
+
+
+def _backlog_table(b: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
+    """The backlog scenario: the two accept windows, the fills between, the RSS readings.
+
+    The orchestrator's CPU is its own process's; the gateway's and the total are every
+    process of that role on the machine (:mod:`bench.cpu`).
+    """
+    rows = []
+    for label, point in (("empty queue", b["empty"]), ("full queue", b["full"])):
+        cpu = point["cpu_us_per_robot"]
+        rows.append([
+            label, _fmt(point["queued"]), _fmt(point["accepted_per_s"]), _fmt(point["p50_ms"], 2),
+            _fmt(point["p99_ms"], 2), _fmt(point.get("orchestrator_us_per_robot"), 1),
+            _fmt(cpu.get("gateway"), 1),
+            _fmt(cpu.get("total"), 1), _fmt(point["errors"]),
+        ])  # fmt: skip
+    header = ["window", "queued at start", "accepted/s", "p50 ms", "p99 ms",
+              "orchestrator µs/robot", "gateway µs/robot", "total µs/robot", "errors"]  # fmt: skip
+    at = b["rss_at_mb"]
+    fills = ", ".join(
+        f"{_fmt(f['robots'])} at {_fmt(f['accepted_per_s'])}/s" for f in b["fills"] if f["robots"]
+    )
+    return (
+        [
+            f"### Backlog: accept rate as the queue grows ({b.get('store', '?')}, robots held "
+            f"in queue, {b['connections']} connections, {b['window_s']:g} s windows)",
+            "",
+        ]
+        + _table(header, rows)
+        + [
+            f"Full ÷ empty: accept rate {_fmt(ratio.get('accept_rate_300k_vs_empty'), 3)}, "
+            f"orchestrator CPU per robot {_fmt(ratio.get('orchestrator_cpu_300k_vs_empty'), 3)}. "
+            f"Orchestrator RSS: {_fmt(b['rss_empty_mb'], 1)} MiB empty, "
+            f"{_fmt(at['rss_mb'], 1)} MiB at {_fmt(at['queued'])} queued "
+            f"({_fmt(ratio.get('orchestrator_rss_ratio'), 2)}x), "
+            f"{_fmt(b['rss_full_mb']['rss_mb'], 1)} MiB at {_fmt(b['rss_full_mb']['queued'])}. "
+            f"Filled between the windows: {fills or '-'}.",
+            "",
+        ]
+    )
 
 
 def headline(scenarios: dict[str, Any], ratio: dict[str, Any]) -> list[dict[str, Any]]:
@@ -260,6 +318,8 @@ def markdown(results: dict[str, Any]) -> str:
             for store, d in s["dispatch"].items()
         ]
         lines += _table(["store", "robots", "seconds", "robots/s", "vs Ray ceiling"], rows)
+    if s.get("backlog"):
+        lines += _backlog_table(s["backlog"], ratio)
     peers = []
     if s.get("ray_ceiling"):
         c = s["ray_ceiling"]
