@@ -319,7 +319,7 @@ async def _backlog(run: Run, target: Target) -> None:
             point = result[name]
             say(
                 f"  {point['queued']:>9,} queued: {point['accepted_per_s']:,.0f}/s, "
-                f"orchestrator {point['cpu_us_per_robot'].get('orchestrator', 0):.0f} µs/robot"
+                f"orchestrator {point['orchestrator_us_per_robot'] or 0:.0f} µs/robot"
             )
         at = result["rss_at_mb"]
         say(f"  orchestrator RSS {result['rss_empty_mb']:.0f} MiB empty, "
