@@ -57,7 +57,9 @@ def deadline_backlog(module: DeployedModule, queues: Mapping[str, RobotQueue]) -
     mine = [queues[t] for t in module.spec.types if t in queues]
     deadlines: list[tuple[int, float]] = []
     if any(q.has_deadlines() for q in mine):
-        keys = heapq.nsmallest(DEADLINE_LOOKAHEAD, (k for q in mine for k in q.ready_keys()))
+        # Each queue's first keys hold the module's first: no walk of a long queue.
+        firsts = (k for q in mine for k in q.first_keys(DEADLINE_LOOKAHEAD))
+        keys = heapq.nsmallest(DEADLINE_LOOKAHEAD, firsts)
         deadlines = [(ahead, key[1]) for ahead, key in enumerate(keys) if key[1] != math.inf]
     return DeadlineBacklog(
         in_flight=in_flight,

@@ -68,8 +68,8 @@ GOALS: tuple[Goal, ...] = (
         5.0,
     ),
     Goal(
-        "accept rate at 300k queued ÷ at an empty queue",
-        "accept_rate_300k_vs_empty[{store}]",
+        "accept rate at 300k queued ÷ at an empty queue (first store)",
+        "accept_rate_300k_vs_empty",
         ">=",
         0.95,
     ),
@@ -89,10 +89,10 @@ GOALS: tuple[Goal, ...] = (
         "robofleet submit req/s ÷ tuned Ray Serve req/s @64 conns",
         "submit_over_serve_throughput[{store}@64]",
     ),
-    Goal("orchestrator RSS at 100k queued ÷ RSS empty", "orchestrator_rss_ratio[{store}]"),
+    Goal("orchestrator RSS at 100k queued ÷ RSS empty", "orchestrator_rss_ratio"),
     Goal(
         "orchestrator RSS at 100k queued (MB)",
-        "orchestrator_rss_100k_mb[{store}]",
+        "orchestrator_rss_100k_mb",
         "<=",
         200.0,
     ),

@@ -36,6 +36,8 @@ def plan(
     groups += store_groups
     if "scaling" in scenarios:
         groups += [f"scaling:{n}" for n in scaling_replicas if n != 1 or not store_groups]
+    if "backlog" in scenarios:
+        groups.append("backlog")  # a robofleet of its own: its queue starts empty
     # the job-queue peers need no Ray: they run in the parent
     groups += [peer for peer in QUEUE_PEERS if peer in scenarios]
     if "serve" in scenarios:

@@ -11,6 +11,7 @@ from bench.goals import evaluate
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADLINE_CONNECTIONS = 64
+MIB = 1 << 20
 OPENLOOP_HEADLINE_FRACTION = 0.5  # of the maximum rate: where open-loop p99 meets the floor's
 # The job-queue peers, by scenario name: how each is labelled in the Peers table
 QUEUE_PEERS = {
@@ -83,6 +84,7 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
         out[f"dispatch_over_ray_ceiling[{store}]"] = _ratio(drain.get("robots_per_s"), ceiling)
     for store, entry in (scenarios.get("openloop") or {}).items():
         out[f"openloop_p99_vs_floor[{store}]"] = openloop_p99_vs_floor(entry)
+    out.update(backlog_ratios(scenarios.get("backlog")))
     serve = _by_connections(scenarios.get("serve"))
     floor = _by_connections(scenarios.get("floor"))
     floor_cpu = (floor.get(HEADLINE_CONNECTIONS) or {}).get("cpu_us_per_request") or {}
@@ -109,6 +111,64 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
                 if row["connections"] == HEADLINE_CONNECTIONS:
                     out[f"submit_p99_vs_floor[{store}]"] = out["submit_p99_vs_floor" + key]
     return out
+
+
+def backlog_ratios(backlog: dict[str, Any] | None) -> dict[str, Any]:
+    """Accept rate and orchestrator CPU per robot at a full queue over an empty one; the
+    orchestrator's RSS (MiB) at ``rss_at_robots`` queued robots and over its RSS empty."""
+    if not backlog:
+        return {}
+    empty, full, rss_at = backlog["empty"], backlog["full"], backlog["rss_at_mb"]["rss_mb"]
+    return {
+        "accept_rate_300k_vs_empty": _ratio(full["accepted_per_s"], empty["accepted_per_s"]),
+        "orchestrator_cpu_300k_vs_empty": _ratio(
+            full.get("orchestrator_us_per_robot"), empty.get("orchestrator_us_per_robot")
+        ),
+        "orchestrator_rss_100k_mb": round(rss_at * MIB / 1e6, 1),  # the goal is in MB
+        "orchestrator_rss_ratio": _ratio(rss_at, backlog["rss_empty_mb"]),
+    }
+
+
+def _backlog_table(b: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
+    """The backlog scenario: the two accept windows, the fills between, the RSS readings.
+
+    The orchestrator's CPU is its own process's; the gateway's and the total are every
+    process of that role on the machine (:mod:`bench.cpu`).
+    """
+    rows = []
+    for label, point in (("empty queue", b["empty"]), ("full queue", b["full"])):
+        cpu = point["cpu_us_per_robot"]
+        rows.append([
+            label, fmt(point["queued"]), fmt(point["accepted_per_s"]), fmt(point["p50_ms"], 2),
+            fmt(point["p99_ms"], 2), fmt(point.get("orchestrator_us_per_robot"), 1),
+            fmt(cpu.get("gateway"), 1),
+            fmt(cpu.get("total"), 1), fmt(point["errors"]),
+        ])  # fmt: skip
+    header = ["window", "queued at start", "accepted/s", "p50 ms", "p99 ms",
+              "orchestrator µs/robot", "gateway µs/robot", "total µs/robot", "errors"]  # fmt: skip
+    at = b["rss_at_mb"]
+    fills = ", ".join(
+        f"{fmt(f['robots'])} at {fmt(f['accepted_per_s'])}/s" for f in b["fills"] if f["robots"]
+    )
+    return (
+        [
+            f"### Backlog: accept rate as the queue grows ({b.get('store', '?')}, robots held "
+            f"in queue, {b['connections']} connections, {b['window_s']:g} s windows)",
+            "",
+        ]
+        + table(header, rows)
+        + [
+            f"Full ÷ empty: accept rate {fmt(ratio.get('accept_rate_300k_vs_empty'), 3)}, "
+            f"orchestrator CPU per robot {fmt(ratio.get('orchestrator_cpu_300k_vs_empty'), 3)}. "
+            f"Orchestrator RSS: {fmt(b['rss_empty_mb'], 1)} MiB empty, "
+            f"{fmt(at['rss_mb'], 1)} MiB at {fmt(at['queued'])} queued "
+            f"({fmt(ratio.get('orchestrator_rss_ratio'), 2)}x), "
+            f"{fmt(b['rss_full_mb']['rss_mb'], 1)} MiB at {fmt(b['rss_full_mb']['queued'])}. "
+            f"Filled between the windows: {fills or '-'}.",
+            "",
+        ]
+    )
+
 
 
 def goals(results_ratios: dict[str, Any], stores: list[str]) -> list[dict[str, Any]]:
@@ -362,6 +422,8 @@ def markdown(results: dict[str, Any]) -> str:
             for store, d in s["dispatch"].items()
         ]
         lines += table(["store", "robots", "seconds", "robots/s", "vs Ray ceiling"], rows)
+    if s.get("backlog"):
+        lines += _backlog_table(s["backlog"], ratio)
     peers = []
     if s.get("ray_ceiling"):
         c = s["ray_ceiling"]

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from bench import (
     arq_peer,
+    backlog,
     celery_peer,
     dispatch,
     dramatiq_peer,
@@ -59,11 +60,13 @@ from bench.sizes import Sizes
 log = logging.getLogger("bench")
 SCENARIOS = (
     "ray", "submit", "openloop", "e2e", "dispatch", "celery", "dramatiq", "arq", "serve", "shape",
-    "floor", "scaling",
+    "floor", "scaling", "backlog",
 )  # fmt: skip
 # The job-queue peers: each runs the same no-op tasks on Redis, in the parent of a managed run
 QUEUE_PEERS: dict[str, Any] = {"celery": celery_peer, "dramatiq": dramatiq_peer, "arq": arq_peer}
-WRK_SCENARIOS = ("submit", "openloop", "e2e", "dispatch", "scaling", "serve", "shape", "floor")
+WRK_SCENARIOS = (
+    "submit", "openloop", "e2e", "dispatch", "scaling", "serve", "shape", "floor", "backlog"
+)  # fmt: skip
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 T = TypeVar("T")
@@ -295,8 +298,48 @@ async def _run_group(run: Run, group: str, ray_address: str) -> None:
         await _serve(run)
     elif kind == "shape":
         await _shape(run)
+    elif kind == "backlog":
+        await _backlog_group(run, options.stores[0], ray_address)
     else:
         raise ValueError(f"unknown group {group!r}")
+
+
+async def _backlog_group(run: Run, store: str, ray_address: str) -> None:
+    """The backlog scenario on a robofleet of its own: its queue starts empty, and the
+    robots it leaves queued slow down no other scenario."""
+    database_url = None
+    if store == "postgresql":
+        reason = await _postgres_reachable(run.options.database_url)
+        if reason:
+            run.skipped["backlog"] = reason
+            return
+        database_url = run.options.database_url
+    fleet = ManagedFleet(
+        f"{store}-backlog", ray_address, [HOLD_MODULE], database_url, run.options.headers
+    )
+    async with fleet as target:
+        run.phases.append({"name": "up[backlog]", "seconds": round(fleet.up_seconds, 1)})
+        await _backlog(run, target)
+    run.phases.append({"name": "down[backlog]", "seconds": round(fleet.down_seconds, 1)})
+
+
+async def _backlog(run: Run, target: Target) -> None:
+    profile_dir = None
+    if run.options.profile:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.localtime(run.started))
+        profile_dir = run.options.results_dir / "profiles" / f"{stamp}-backlog"
+    result = await run.step("backlog", backlog.run(target, run.options.sizes, profile_dir))
+    if result is not None:
+        run.scenarios["backlog"] = {"store": target.store_kind, **result}
+        for name in ("empty", "full"):
+            point = result[name]
+            say(
+                f"  {point['queued']:>9,} queued: {point['accepted_per_s']:,.0f}/s, "
+                f"orchestrator {point['orchestrator_us_per_robot'] or 0:.0f} µs/robot"
+            )
+        at = result["rss_at_mb"]
+        say(f"  orchestrator RSS {result['rss_empty_mb']:.0f} MiB empty, "
+            f"{at['rss_mb']:.0f} MiB at {at['queued']:,} queued")  # fmt: skip
 
 
 async def _serve(run: Run) -> None:
@@ -457,6 +500,8 @@ async def _existing(run: Run, target: Target) -> None:
             await _shape(run)
         if run.wants("floor") or run.wants("openloop"):
             await _floor(run)
+        if run.wants("backlog"):
+            await _backlog(run, target)
 
 
 async def _group_main(group: str, options_path: Path, out_path: Path) -> int:

@@ -32,6 +32,9 @@ class Sizes:
     openloop_duration_s: float = 10.0  # measured, per rate, after the warm-up
     openloop_warmup_s: float = 2.0
     openloop_connections: int = 32  # one wrk thread each
+    backlog_robots: int = 300_000  # queued robots at the backlog scenario's second window
+    backlog_rss_at: int = 100_000  # queued robots when the orchestrator's RSS is read
+    backlog_window_s: float = 3.0  # each accept-rate window of the backlog scenario
     seed: int = 7
 
     def scaled(self, factor: float) -> Sizes:
@@ -51,6 +54,9 @@ class Sizes:
             celery_tasks=count(self.celery_tasks),
             scaling_robots=count(self.scaling_robots),
             dispatch_robots=count(self.dispatch_robots),
+            backlog_robots=count(self.backlog_robots),
+            backlog_rss_at=count(self.backlog_rss_at),
+            backlog_window_s=seconds(self.backlog_window_s),
             submit_duration_s=seconds(self.submit_duration_s),
             warmup_s=seconds(self.warmup_s) if factor < 1 else self.warmup_s,
             ceiling_round_s=seconds(self.ceiling_round_s),
@@ -80,6 +86,9 @@ class Sizes:
             openloop_duration_s=1.5,
             openloop_warmup_s=0.5,
             openloop_connections=4,
+            backlog_robots=2_000,
+            backlog_rss_at=1_000,
+            backlog_window_s=1.0,
         )
 
     def as_dict(self) -> dict[str, Any]:

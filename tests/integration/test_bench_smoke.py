@@ -114,6 +114,17 @@ async def test_queue_peer(fleet, bench_headers, tmp_path, name):
     assert results[name]["tasks_per_s"] > 0 and results[name]["submit_per_s"] > 0
 
 
+async def test_backlog(fleet, bench_headers, tmp_path):
+    backlog = (await run_scenario(fleet, bench_headers, tmp_path, "backlog"))["backlog"]
+    assert backlog["full"]["queued"] >= Sizes.tiny().backlog_robots
+    assert backlog["rss_at_mb"]["queued"] >= Sizes.tiny().backlog_rss_at
+    for window in (backlog["empty"], backlog["full"]):
+        assert window["accepted_per_s"] > 0 and window["errors"] == 0
+        assert window["orchestrator_us_per_robot"] > 0
+    assert backlog["rss_empty_mb"] > 0 and backlog["rss_at_mb"]["rss_mb"] > 0
+    assert "### Backlog" in (tmp_path / "latest.md").read_text()
+
+
 async def test_serve_peer(fleet, bench_headers, tmp_path):
     if not serve_peer.installed():
         service_missing("ray[serve] is not installed (pip install -e '.[bench]')")

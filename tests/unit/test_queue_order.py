@@ -91,3 +91,29 @@ def test_order_keys_compare_as_a_strict_total_order(keys):
             for c in made:
                 if a < b and b < c:
                     assert a < c  # transitivity
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(
+    rows=st.lists(STORED_ROW, max_size=60),
+    gone=st.sets(st.integers(0, 59), max_size=20),
+    retried=st.sets(st.integers(0, 59), max_size=10),
+    n=st.integers(0, 70),
+)
+def test_first_keys_are_the_n_most_urgent_live_robots_in_pop_order(rows, gone, retried, n):
+    queue = RobotQueue()
+    pushed: list[str] = []  # robot id by the seq of its key
+    for i, (priority, deadline, created_at) in enumerate(rows):
+        queue.push(f"r{i}", 1, priority, deadline, created_at)
+        pushed.append(f"r{i}")
+    for i in sorted(retried & set(range(len(rows)))):  # the attempt-1 entry goes stale
+        queue.push(f"r{i}", 2, 9 - i % 10, None, float(i))
+        pushed.append(f"r{i}")
+    for i in gone:  # discarded: stale too
+        queue.discard(f"r{i}")
+    first = queue.first_keys(n)
+    popped = []
+    while (item := queue.pop()) is not None:
+        popped.append(item[0])
+    assert first == sorted(first)
+    assert [pushed[key[3]] for key in first] == popped[:n]

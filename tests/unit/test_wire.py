@@ -39,6 +39,18 @@ def test_a_robot_round_trips_with_its_changes_and_all_its_fields():
         assert copy.model_fields_set == set(Robot.model_fields)
 
 
+def test_trusted_robots_share_one_set_of_fields_and_changes_stay_their_own():
+    request = RobotRequest.model_validate({"type": "echo"})
+    a, b = (pickle.loads(pickle.dumps(Robot.accepted(i, request, 1.0))) for i in ("a", "b"))
+    assert a.model_fields_set is b.model_fields_set  # one set, not 1.2 kB per robot
+    a.status, a.error = RobotStatus.RUNNING, "boom"
+    assert b.status is RobotStatus.QUEUED and b.error is None
+    assert a.model_fields_set == b.model_fields_set == set(Robot.model_fields)
+    copy = a.model_copy(update={"attempt": 2})
+    assert copy.model_fields_set is not a.model_fields_set
+    assert copy.attempt == 2 and a.attempt == 1
+
+
 def test_a_trusted_model_needs_every_field():
     try:
         trusted_model(Robot, {"id": "r3"})
