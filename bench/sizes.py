@@ -28,6 +28,9 @@ class Sizes:
     ceiling_rounds: int = 3
     ceiling_round_s: float = 2.0
     scaling_replicas: tuple[int, ...] = (1, 2, 4)
+    cache_robots: int = 2_000  # finished robots the cache scenario reads at random
+    cache_seconds: float = 4.0  # each measured read window, per gateway, client level and round
+    cache_rounds: int = 2
     seed: int = 7
 
     def scaled(self, factor: float) -> Sizes:
@@ -50,6 +53,8 @@ class Sizes:
             submit_duration_s=seconds(self.submit_duration_s),
             warmup_s=seconds(self.warmup_s) if factor < 1 else self.warmup_s,
             ceiling_round_s=seconds(self.ceiling_round_s),
+            cache_robots=count(self.cache_robots),
+            cache_seconds=seconds(self.cache_seconds),
         )
 
     @classmethod
@@ -69,6 +74,9 @@ class Sizes:
             ceiling_rounds=1,
             ceiling_round_s=0.3,
             scaling_replicas=(1, 2),
+            cache_robots=20,
+            cache_seconds=0.5,
+            cache_rounds=1,
         )
 
     def as_dict(self) -> dict[str, Any]:
