@@ -41,6 +41,8 @@ def plan(
         groups.append("serve")
     if "floor" in scenarios:
         groups.append("floor")  # a bare aiohttp process: no Ray, runs in the parent
+    if "cache" in scenarios:
+        groups.append("cache")
     return groups
 
 

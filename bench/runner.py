@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import (
+    cache_reads,
     celery_peer,
     dispatch,
     e2e,
@@ -50,7 +51,7 @@ from bench.profile import Profiler
 from bench.sizes import Sizes
 
 log = logging.getLogger("bench")
-SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "floor", "scaling")
+SCENARIOS = ("ray", "submit", "e2e", "dispatch", "celery", "serve", "floor", "scaling", "cache")
 WRK_SCENARIOS = ("submit", "e2e", "dispatch", "scaling", "serve", "floor")
 STORES = ("sqlite", "postgresql")
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -279,8 +280,23 @@ async def _run_group(run: Run, group: str, ray_address: str) -> None:
             run.scenarios["scaling"] = rows
     elif kind == "serve":
         await _serve(run)
+    elif kind == "cache":
+        work = cache_reads.run_managed(options.sizes, ray_address, options.headers)
+        _cache_figures(run, await run.step("cache", work))
     else:
         raise ValueError(f"unknown group {group!r}")
+
+
+def _cache_figures(run: Run, result: dict[str, Any] | None) -> None:
+    if result is None:
+        return
+    run.scenarios["cache"] = result
+    for level in result["levels"]:
+        cache, store = level["cache"], level["store"]
+        say(
+            f"  {level['clients']:>2} clients: p50 {cache['p50_ms']:.2f} ms cached "
+            f"({cache['hit_rate']:.0%} hits), {store['p50_ms']:.2f} ms store only"
+        )
 
 
 async def _serve(run: Run) -> None:
@@ -405,6 +421,20 @@ async def _existing(run: Run, target: Target) -> None:
             await _serve(run)
         if run.wants("floor"):
             await _floor(run)
+        if run.wants("cache"):
+            await _cache_on(run, target)
+
+
+async def _cache_on(run: Run, target: Target) -> None:
+    """The cache scenario against a running robofleet: its SQLite file's directory is its
+    data directory; with PostgreSQL the store-only gateway gets a scratch one."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as scratch:
+        sqlite = target.store_kind == "sqlite"
+        data_dir = Path(target.store).parent if sqlite else Path(scratch)
+        work = cache_reads.run(target, run.options.sizes, data_dir)
+        _cache_figures(run, await run.step("cache", work))
 
 
 async def _group_main(group: str, options_path: Path, out_path: Path) -> int:

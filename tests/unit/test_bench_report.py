@@ -76,3 +76,36 @@ def test_the_submit_table_shows_the_p99_of_every_run_beside_the_median() -> None
     text = report.markdown(results())
     assert "| postgresql | 64 | 4,000 | 13.50 | 24.30 | 27.00 | 24.5 / 27.0 / 31.2 | 0 |" in text
     assert "| postgresql | 1 | 300 | 4.50 | 8.10 | 9.00 | - | 0 |" in text
+
+
+def cache_level(clients: int, cached_p50: float, store_p50: float) -> dict[str, Any]:
+    figures = {"requests": 100, "errors": 0, "rps": 500.0, "p99_ms": 4.0}
+    return {
+        "clients": clients,
+        "cache": figures | {"p50_ms": cached_p50, "hit_rate": 0.998, "p50_rounds_ms": []},
+        "store": figures | {"p50_ms": store_p50, "p50_rounds_ms": []},
+    }
+
+
+def test_cache_hit_p50_is_divided_by_the_store_only_p50_at_each_client_level() -> None:
+    data = results()
+    data["scenarios"]["cache"] = {
+        "store": "sqlite",
+        "redis": False,
+        "robots": 2000,
+        "seconds": 4.0,
+        "rounds": 2,
+        "levels": [cache_level(1, 0.25, 0.5), cache_level(32, 9.0, 6.0)],
+    }
+    data["ratios"] = report.ratios(data["scenarios"])
+    assert data["ratios"]["cache_hit_p50_vs_store_p50[sqlite@1]"] == 0.5
+    assert data["ratios"]["cache_hit_p50_vs_store_p50[sqlite@32]"] == 1.5
+    text = report.markdown(data)
+    assert "### Cache reads: GET /v1/robots/{id} of 2,000 finished robots (sqlite)" in text
+    assert "| 1 | 0.250 | 4.00 | 99.8% | 0.500 | 4.00 | 0.50 |" in text
+    assert "| 32 | 9.000 | 4.00 | 99.8% | 6.000 | 4.00 | 1.50 |" in text
+
+
+def test_a_redis_tier_is_named_in_the_cache_ratio() -> None:
+    cache = {"store": "sqlite", "redis": True, "levels": [cache_level(1, 0.3, 0.6)]}
+    assert report.cache_ratios(cache) == {"cache_hit_p50_vs_store_p50[sqlite+redis@1]": 0.5}
