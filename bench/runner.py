@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench import (
-    cache_reads,
     celery_peer,
     dispatch,
     e2e,
@@ -281,6 +280,8 @@ async def _run_group(run: Run, group: str, ray_address: str) -> None:
     elif kind == "serve":
         await _serve(run)
     elif kind == "cache":
+        from bench import cache_reads  # not at the top: `python -m bench.cache_reads` runs it
+
         work = cache_reads.run_managed(options.sizes, ray_address, options.headers)
         _cache_figures(run, await run.step("cache", work))
     else:
@@ -429,6 +430,8 @@ async def _cache_on(run: Run, target: Target) -> None:
     """The cache scenario against a running robofleet: its SQLite file's directory is its
     data directory; with PostgreSQL the store-only gateway gets a scratch one."""
     import tempfile
+
+    from bench import cache_reads
 
     with tempfile.TemporaryDirectory(prefix="bench-cache-") as scratch:
         sqlite = target.store_kind == "sqlite"
