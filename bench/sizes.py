@@ -29,7 +29,7 @@ class Sizes:
     ceiling_round_s: float = 2.0
     scaling_replicas: tuple[int, ...] = (1, 2, 4)
     cache_robots: int = 2_000  # finished robots the cache scenario reads at random
-    cache_seconds: float = 4.0  # each measured read window, per gateway, client level and round
+    cache_seconds: float = 3.0  # each measured read window, per gateway, client level and round
     cache_rounds: int = 2
     seed: int = 7
 
