@@ -75,13 +75,13 @@ GOALS: tuple[Goal, ...] = (
     ),
     Goal(
         "cache-hit GET /v1/robots/{id} p50 ÷ store-only p50, 1 client",
-        "cache_hit_p50_vs_store_p50@1",
+        "cache_hit_p50_vs_store_p50[sqlite@1]",
         "<=",
         1.0,
     ),
     Goal(
         "cache-hit GET /v1/robots/{id} p50 ÷ store-only p50, 32 clients",
-        "cache_hit_p50_vs_store_p50@32",
+        "cache_hit_p50_vs_store_p50[sqlite@32]",
         "<=",
         1.0,
     ),

@@ -48,6 +48,8 @@ def plan(
         # a bare aiohttp process: no Ray, runs in the parent; at the submit levels and at
         # the open-loop rates the store groups measured robofleet at
         groups.append("floor")
+    if "cache" in scenarios:
+        groups.append("cache")
     return groups
 
 

@@ -110,6 +110,7 @@ def ratios(scenarios: dict[str, Any]) -> dict[str, Any]:
                 out["submit_p99_vs_floor" + key] = _ratio(row["p99_ms"], bare["p99_ms"])
                 if row["connections"] == HEADLINE_CONNECTIONS:
                     out[f"submit_p99_vs_floor[{store}]"] = out["submit_p99_vs_floor" + key]
+    out.update(cache_ratios(scenarios.get("cache")))
     return out
 
 
@@ -127,6 +128,49 @@ def backlog_ratios(backlog: dict[str, Any] | None) -> dict[str, Any]:
         "orchestrator_rss_100k_mb": round(rss_at * MIB / 1e6, 1),  # the goal is in MB
         "orchestrator_rss_ratio": _ratio(rss_at, backlog["rss_empty_mb"]),
     }
+
+
+def _cache_label(cache: dict[str, Any]) -> str:
+    return cache.get("store", "sqlite") + ("+redis" if cache.get("redis") else "")
+
+
+def cache_ratios(cache: dict[str, Any] | None) -> dict[str, float | None]:
+    """``cache_hit_p50_vs_store_p50[<store>@<clients>]``: p50 of ``GET /v1/robots/{id}``
+    through the caching gateway over the store-only gateway's, per client level (goal <= 1)."""
+    out: dict[str, float | None] = {}
+    for level in (cache or {}).get("levels", []):
+        key = f"cache_hit_p50_vs_store_p50[{_cache_label(cache or {})}@{level['clients']}]"
+        out[key] = _ratio(level["cache"]["p50_ms"], level["store"]["p50_ms"])
+    return out
+
+
+def _cache_table(cache: dict[str, Any] | None, ratio: dict[str, Any]) -> list[str]:
+    """Each client level of the cache scenario: both gateways' latencies and their ratio."""
+    if not cache or not cache.get("levels"):
+        return []
+    label = _cache_label(cache)
+    rows = [
+        [
+            fmt(level["clients"]),
+            fmt(level["cache"]["p50_ms"], 3),
+            fmt(level["cache"]["p99_ms"], 2),
+            f"{level['cache'].get('hit_rate', 0):.1%}",
+            fmt(level["store"]["p50_ms"], 3),
+            fmt(level["store"]["p99_ms"], 2),
+            fmt(ratio.get(f"cache_hit_p50_vs_store_p50[{label}@{level['clients']}]"), 2),
+        ]
+        for level in cache["levels"]
+    ]
+    return [
+        f"### Cache reads: GET /v1/robots/{{id}} of {fmt(cache['robots'])} finished robots "
+        f"({label}), caching gateway against a store-only gateway (best p50 of "
+        f"{cache['rounds']} alternating rounds of {cache['seconds']:g} s each)",
+        "",
+    ] + table(
+        ["clients", "cached p50 ms", "cached p99 ms", "hit rate", "store p50 ms",
+         "store p99 ms", "p50 cached / store (goal <= 1.0)"],
+        rows,
+    )  # fmt: skip
 
 
 def _backlog_table(b: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
@@ -502,6 +546,7 @@ def markdown(results: dict[str, Any]) -> str:
             for r in s["scaling"]
         ]
         lines += table(["replicas", "robots", "robots/s", "speed-up"], rows)
+    lines += _cache_table(s.get("cache"), ratio)
     if results.get("phases"):
         phases = ", ".join(f"{p['name']} {p['seconds']:.0f}s" for p in results["phases"])
         lines += [f"Time per phase: {phases}.", ""]

@@ -60,7 +60,7 @@ from bench.sizes import Sizes
 log = logging.getLogger("bench")
 SCENARIOS = (
     "ray", "submit", "openloop", "e2e", "dispatch", "celery", "dramatiq", "arq", "serve", "shape",
-    "floor", "scaling", "backlog",
+    "floor", "scaling", "backlog", "cache",
 )  # fmt: skip
 # The job-queue peers: each runs the same no-op tasks on Redis, in the parent of a managed run
 QUEUE_PEERS: dict[str, Any] = {"celery": celery_peer, "dramatiq": dramatiq_peer, "arq": arq_peer}
@@ -300,6 +300,11 @@ async def _run_group(run: Run, group: str, ray_address: str) -> None:
         await _shape(run)
     elif kind == "backlog":
         await _backlog_group(run, options.stores[0], ray_address)
+    elif kind == "cache":
+        from bench import cache_reads  # not at the top: `python -m bench.cache_reads` runs it
+
+        work = cache_reads.run_managed(options.sizes, ray_address, options.headers)
+        _cache_figures(run, await run.step("cache", work))
     else:
         raise ValueError(f"unknown group {group!r}")
 
@@ -340,6 +345,16 @@ async def _backlog(run: Run, target: Target) -> None:
         at = result["rss_at_mb"]
         say(f"  orchestrator RSS {result['rss_empty_mb']:.0f} MiB empty, "
             f"{at['rss_mb']:.0f} MiB at {at['queued']:,} queued")  # fmt: skip
+def _cache_figures(run: Run, result: dict[str, Any] | None) -> None:
+    if result is None:
+        return
+    run.scenarios["cache"] = result
+    for level in result["levels"]:
+        cache, store = level["cache"], level["store"]
+        say(
+            f"  {level['clients']:>2} clients: p50 {cache['p50_ms']:.2f} ms cached "
+            f"({cache['hit_rate']:.0%} hits), {store['p50_ms']:.2f} ms store only"
+        )
 
 
 async def _serve(run: Run) -> None:
@@ -502,6 +517,22 @@ async def _existing(run: Run, target: Target) -> None:
             await _floor(run)
         if run.wants("backlog"):
             await _backlog(run, target)
+        if run.wants("cache"):
+            await _cache_on(run, target)
+
+
+async def _cache_on(run: Run, target: Target) -> None:
+    """The cache scenario against a running robofleet: its SQLite file's directory is its
+    data directory; with PostgreSQL the store-only gateway gets a scratch one."""
+    import tempfile
+
+    from bench import cache_reads
+
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as scratch:
+        sqlite = target.store_kind == "sqlite"
+        data_dir = Path(target.store).parent if sqlite else Path(scratch)
+        work = cache_reads.run(target, run.options.sizes, data_dir)
+        _cache_figures(run, await run.step("cache", work))
 
 
 async def _group_main(group: str, options_path: Path, out_path: Path) -> int:

@@ -35,6 +35,9 @@ class Sizes:
     backlog_robots: int = 300_000  # queued robots at the backlog scenario's second window
     backlog_rss_at: int = 100_000  # queued robots when the orchestrator's RSS is read
     backlog_window_s: float = 3.0  # each accept-rate window of the backlog scenario
+    cache_robots: int = 2_000  # finished robots the cache scenario reads at random
+    cache_seconds: float = 3.0  # each measured read window, per gateway, client level and round
+    cache_rounds: int = 2
     seed: int = 7
 
     def scaled(self, factor: float) -> Sizes:
@@ -64,6 +67,8 @@ class Sizes:
             openloop_warmup_s=(
                 seconds(self.openloop_warmup_s) if factor < 1 else self.openloop_warmup_s
             ),
+            cache_robots=count(self.cache_robots),
+            cache_seconds=seconds(self.cache_seconds),
         )
 
     @classmethod
@@ -89,6 +94,9 @@ class Sizes:
             backlog_robots=2_000,
             backlog_rss_at=1_000,
             backlog_window_s=1.0,
+            cache_robots=20,
+            cache_seconds=0.5,
+            cache_rounds=1,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from gateway.cache_client import GatewayCache
 from gateway.cache_metrics import pull_stats
 from gateway.documents import LocalShelf
 from gateway.errors import error_middleware
+from gateway.finished_robots import FinishedRobots
 from gateway.http import text_middleware
 from gateway.mail_routes import MAIL_DESK, DeskMailboxes, MailDesk
 from gateway.notify_routes import NOTIFIER, NotifierTally
@@ -144,9 +145,12 @@ def create_app(
     app[RATE_LIMITER] = rate_limiter
     app[AUDIT_LOG] = audit_log
     app[CACHE] = GatewayCache(cache, timeout_s=settings.cache_timeout_s)
-    app[ROBOT_READS] = RobotReads(
-        store, app[CACHE], enabled=settings.cache_reads and cache is not None
+    finished = FinishedRobots(
+        settings.cache_gateway_max_entries,
+        settings.cache_gateway_max_bytes,
+        settings.cache_ttl_robot_s,
     )
+    app[ROBOT_READS] = RobotReads(store, app[CACHE], settings.cache_reads, finished)
     app[DOCUMENTS] = documents or LocalShelf(
         DocumentShelf(settings.documents_dir(), settings.max_document_bytes)
     )

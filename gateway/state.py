@@ -17,7 +17,7 @@ MODULE_DIRECTORY     ModuleDirectory       robot type -> module names
 RATE_LIMITER         RateLimiter           token buckets (Redis or local)
 AUDIT_LOG            AuditLog              audit entries written in the background
 CACHE                GatewayCache          the way to the cache actor
-ROBOT_READS          RobotReads            robot reads through the cache
+ROBOT_READS          RobotReads            robot reads: finished ones in memory, list pages
 DOCUMENTS            Shelf                 uploaded documents
 MAILBOXES            MailboxWatch          mailbox states for /readyz (optional: absent, none)
 ===================  ====================  ==============================================

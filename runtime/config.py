@@ -176,7 +176,15 @@ class Settings(BaseSettings):
     )
 
     cache_reads: bool = Field(
-        True, description="Serve robot reads through the cache actor (false: always the store)."
+        True,
+        description="Serve finished robots from the gateway's memory and first list pages "
+        "through the cache actor (false: always the store).",
+    )
+    cache_gateway_max_entries: int = Field(
+        50_000, ge=1, description="Most finished robots one gateway keeps in memory."
+    )
+    cache_gateway_max_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024, description="Most bytes of finished robots one gateway keeps."
     )
     cache_ttl_robot_s: float = Field(60.0, gt=0, description="TTL of a cached robot status.")
     cache_ttl_module_health_s: float = Field(300.0, gt=0, description="TTL of module health.")

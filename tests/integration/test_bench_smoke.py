@@ -8,6 +8,8 @@ run under ``CI=true``.
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 import pytest
 
@@ -152,6 +154,22 @@ async def test_http_floor(fleet, bench_headers, tmp_path):
     assert [r["connections"] for r in floor["levels"]] == list(Sizes.tiny().submit_levels)
     assert all(r["requests_per_s"] > 0 and r["errors"] == 0 for r in floor["levels"])
     assert "HTTP floor" in (tmp_path / "latest.md").read_text()
+
+
+async def test_cache_reads(fleet, bench_headers, tmp_path):
+    cache = (await run_scenario(fleet, bench_headers, tmp_path, "cache"))["cache"]
+    assert cache["robots"] == Sizes.tiny().cache_robots
+    assert [level["clients"] for level in cache["levels"]] == [1, 32]
+    for level in cache["levels"]:
+        for side in ("cache", "store"):
+            assert level[side]["requests"] > 0 and level[side]["errors"] == 0
+            assert 0 < level[side]["p50_ms"] <= level[side]["p99_ms"]
+        assert level["cache"]["hit_rate"] > 0.5  # finished robots come from gateway memory
+    text = (tmp_path / "latest.md").read_text()
+    assert "### Cache reads: GET /v1/robots/{id}" in text
+    ratios = json.loads((tmp_path / "latest.json").read_text())["ratios"]
+    assert ratios["cache_hit_p50_vs_store_p50[sqlite@1]"] > 0
+    assert ratios["cache_hit_p50_vs_store_p50[sqlite@32]"] > 0
 
 
 def test_multinode(tmp_path):

@@ -23,7 +23,7 @@ def run(value: float | None, cache: float | None = 0.8) -> dict[str, Any]:
             {
                 "figure": "cache-hit GET /v1/robots/{id} p50 ÷ store-only p50, 1 client",
                 "store": "-",
-                "key": "cache_hit_p50_vs_store_p50@1",
+                "key": "cache_hit_p50_vs_store_p50[sqlite@1]",
                 "value": cache,
                 "goal": "<= 1",
                 "met": None,
@@ -42,6 +42,6 @@ def test_a_run_that_did_not_measure_a_figure_leaves_a_gap_not_a_zero() -> None:
     rows = {r["key"]: r for r in runs.summarise([run(None), run(3.5), run(3.1, cache=None)])}
     assert rows["submit_p99_vs_floor[sqlite]"]["values"] == [None, 3.5, 3.1]
     assert rows["submit_p99_vs_floor[sqlite]"]["met"] is False
-    assert rows["cache_hit_p50_vs_store_p50@1"]["values"] == [0.8, 0.8, None]
+    assert rows["cache_hit_p50_vs_store_p50[sqlite@1]"]["values"] == [0.8, 0.8, None]
     text = runs.markdown([run(None), run(3.5), run(3.1)], ["a.json", "b.json", "c.json"])
     assert "| - / 3.50 / 3.10 | 3.30 | 3.10 – 3.50 | no |" in text
