@@ -12,7 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from runtime.autoscaling import AutoscalingConfig, AutoscalingStatus
 from runtime.text import MAX_UNIX_TIME, StoreJson, StoreText
-from runtime.wire import reduce_model, trusted_model
+from runtime.wire import reduce_model, share_field_names, trusted_model
 
 ROBOT_TYPE_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 MODULE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -175,6 +175,9 @@ class Robot(BaseModel):
     def same_request(self, other: Robot) -> bool:
         """Whether two robots were submitted with the same request (idempotency key aside)."""
         return all(getattr(self, name) == getattr(other, name) for name in REQUEST_FIELDS)
+
+
+share_field_names(Robot)  # before any robot exists: see the function
 
 
 class Attempt(BaseModel):

@@ -44,26 +44,30 @@ def _all_fields(cls: type[BaseModel]) -> set[str]:
 _SHARED_KEYS: dict[type[BaseModel], dict[str, Any]] = {}
 
 
-def _shared_dict(cls: type[BaseModel]) -> dict[str, Any]:
-    """An instance dict of ``cls`` holding every field (as None), in key-sharing form.
+def share_field_names(cls: type[BaseModel]) -> None:
+    """Make every trusted model of ``cls`` keep its field names once, in one shared table.
 
-    CPython stores the field names of a class's instance dicts once, in the class, when the
-    dict is built by setting attributes; a copy of such a dict keeps sharing them. A robot's
-    own dict is then 264 bytes instead of 832 (its 24 names and their hashes are not
-    repeated), the largest part of what the orchestrator holds per queued robot.
+    CPython lets the instance dicts of a class share one table of keys when they are built
+    by setting attributes, and a copy of such a dict shares it too. Trusted models of ``cls``
+    start from a copy of one such dict: a robot's own dict is then 264 bytes instead of 832
+    (its 24 names and their hashes are not repeated), the largest part of what the
+    orchestrator holds per queued robot. Call it right after the class is defined: the
+    class's key table only grows into a shared one while no other instance dict uses it.
     """
+    model = cls.__new__(cls)
+    for name in cls.model_fields:
+        _set(model, name, None)
+    _SHARED_KEYS[cls] = model.__dict__
+
+
+def _fresh_dict(cls: type[BaseModel]) -> dict[str, Any]:
     found = _SHARED_KEYS.get(cls)
-    if found is None:
-        model = cls.__new__(cls)
-        for name in cls.model_fields:
-            _set(model, name, None)
-        found = _SHARED_KEYS[cls] = model.__dict__
-    return found
+    return found.copy() if found is not None else {}
 
 
 def _trusted(cls: type[M], fields: dict[str, Any]) -> M:
     model = cls.__new__(cls)
-    own = _shared_dict(cls).copy()
+    own = _fresh_dict(cls)
     own.update(fields)
     _set(model, "__dict__", own)
     _set(model, "__pydantic_fields_set__", _all_fields(cls))

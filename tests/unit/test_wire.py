@@ -55,6 +55,9 @@ def test_trusted_robots_keep_their_field_names_once_for_all_of_them():
     """A queued robot's own dict holds its values only: the orchestrator holds 100,000s."""
     import sys
 
+    odd = Robot.__new__(Robot)  # a dict of another shape does not undo the sharing
+    object.__setattr__(odd, "type", "echo")
+    object.__setattr__(odd, "not_a_field", 1)
     request = RobotRequest.model_validate({"type": "echo"})
     robot = pickle.loads(pickle.dumps(Robot.accepted("a", request, 1.0)))
     plain = dict(robot.__dict__)
