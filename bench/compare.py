@@ -24,7 +24,10 @@ def _figures(results: dict[str, Any]) -> dict[str, float | None]:
             out[f"submit accepted/s @{r['connections']} [{store}]"] = r["accepted_per_s"]
             out[f"submit p99 ms @{r['connections']} [{store}]"] = r["p99_ms"]
     for store, e in (s.get("e2e") or {}).items():
+        out[f"e2e robots/s [{store}]"] = e.get("robots_per_s")
         out[f"e2e dispatch/s [{store}]"] = e.get("dispatch_per_s")
+        for role, us in (e.get("cpu_us_per_robot") or {}).items():
+            out[f"e2e CPU µs per robot, {role} [{store}]"] = us
     for store, d in (s.get("dispatch") or {}).items():
         out[f"dispatch alone robots/s [{store}]"] = d["robots_per_s"]
     for r in s.get("scaling") or []:
@@ -47,6 +50,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
     ]
     for name in dict.fromkeys([*a, *b]):
         x, y = a.get(name), b.get(name)
+        if x is None and y is None:  # a figure neither run measured
+            continue
         change = f"{(y - x) / x:+.0%}" if x and y is not None else "-"
         lines.append(f"| {name} | {x if x is not None else '-'} | {y if y is not None else '-'} "
                      f"| {change} |")  # fmt: skip
