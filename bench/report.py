@@ -41,21 +41,29 @@ def openloop_p99_vs_floor(entry: dict[str, Any]) -> float | None:
     """robofleet's open-loop p99 at half its maximum rate over the floor's at the same rate.
 
     ``entry`` is one store's ``openloop`` result (its ``rates`` and ``floor`` rows); None
-    when either row is missing or the rates differ.
+    when either row is missing, the rates differ, or either side did not keep up (an error,
+    an unanswered request, or under 98% of the offered rate achieved): the requests left out
+    of its percentiles are the ones that waited longest, so its p99 would flatter it.
     """
     ours = _at_fraction(entry.get("rates"), OPENLOOP_HEADLINE_FRACTION)
     bare = _at_fraction(entry.get("floor"), OPENLOOP_HEADLINE_FRACTION)
     if ours is None or bare is None or ours["offered_per_s"] != bare["offered_per_s"]:
         return None
+    if not (_kept_up(ours) and _kept_up(bare)):
+        return None
     return _ratio(ours["p99_ms"], bare["p99_ms"])
+
+
+def _kept_up(row: dict[str, Any]) -> bool:
+    return not row.get("errors") and row["achieved_per_s"] >= 0.98 * row["offered_per_s"]
 
 
 def best_queue_peer(scenarios: dict[str, Any]) -> tuple[str, float] | None:
     """The job-queue peer (Celery, dramatiq, arq) with the most tasks/s in this run, and that
-    rate; None when none of them ran."""
+    rate; None unless all three ran (the best of fewer could be a weaker one)."""
     rates = {name: (scenarios.get(name) or {}).get("tasks_per_s") for name in QUEUE_PEERS}
     ran = {name: rate for name, rate in rates.items() if rate}
-    if not ran:
+    if len(ran) < len(QUEUE_PEERS):
         return None
     name = max(ran, key=ran.__getitem__)
     return name, ran[name]
@@ -120,6 +128,8 @@ def backlog_ratios(backlog: dict[str, Any] | None) -> dict[str, Any]:
     if not backlog:
         return {}
     empty, full, rss_at = backlog["empty"], backlog["full"], backlog["rss_at_mb"]["rss_mb"]
+    if full["queued"] < 300_000 or backlog["rss_at_mb"]["queued"] < 100_000:
+        return {}  # a smaller queue (--scale, refused fills) says nothing about these goals
     return {
         "accept_rate_300k_vs_empty": _ratio(full["accepted_per_s"], empty["accepted_per_s"]),
         "orchestrator_cpu_300k_vs_empty": _ratio(
@@ -131,7 +141,7 @@ def backlog_ratios(backlog: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _cache_label(cache: dict[str, Any]) -> str:
-    return cache.get("store", "sqlite") + ("+redis" if cache.get("redis") else "")
+    return str(cache.get("store", "sqlite"))  # a Redis tier is not on this read path
 
 
 def cache_ratios(cache: dict[str, Any] | None) -> dict[str, float | None]:
@@ -212,7 +222,6 @@ def _backlog_table(b: dict[str, Any], ratio: dict[str, Any]) -> list[str]:
             "",
         ]
     )
-
 
 
 def goals(results_ratios: dict[str, Any], stores: list[str]) -> list[dict[str, Any]]:
