@@ -345,6 +345,8 @@ async def _backlog(run: Run, target: Target) -> None:
         at = result["rss_at_mb"]
         say(f"  orchestrator RSS {result['rss_empty_mb']:.0f} MiB empty, "
             f"{at['rss_mb']:.0f} MiB at {at['queued']:,} queued")  # fmt: skip
+
+
 def _cache_figures(run: Run, result: dict[str, Any] | None) -> None:
     if result is None:
         return

@@ -161,11 +161,7 @@ async def test_killing_the_cache_actor_mid_traffic_fails_no_request(fleet, http)
             stats = await asyncio.wait_for(cache_stats(), 2)
         except Exception:
             return False
-        return (
-            stats.incarnation != before.incarnation
-            and stats.warm
-            and stats.robots_served
-        )
+        return stats.incarnation != before.incarnation and stats.warm and stats.robots_served
 
     await eventually(back_and_warm, timeout_s=60)
     await asyncio.sleep(1.0)
