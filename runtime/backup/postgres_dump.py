@@ -150,15 +150,17 @@ async def restore_postgres(
     """Restore a dump into the database of ``dsn``, creating it when it does not exist.
 
     Raises :class:`~runtime.errors.RestoreRefused` when it holds robots or keys and
-    ``force`` is false.
+    ``force`` is false, and whenever another connection uses it, ``force`` or not: a running
+    robofleet's gateways keep finished robots in memory, and would go on serving robots the
+    restore replaced.
     """
     state = await database_has_robots(dsn)
-    if state is not None and not force:
+    if state is not None:
         users = await _other_connections(dsn)
         if users:
             raise RestoreRefused(
                 f"database {mask_dsn(dsn)} is in use ({users} other connections: a robofleet "
-                "running on it?): stop it first, or add --force"
+                "running on it?): stop it first; --force does not replace a store in use"
             )
     if state is None:
         await create_database(with_database(dsn, "postgres"), database_name(dsn))
