@@ -159,7 +159,15 @@ def robofleet_up(
         try:
             process.wait(timeout=90)
         except subprocess.TimeoutExpired:
+            # An up killed here leaves its Ray head running and loading the machine for every
+            # later test: `robofleet down` stops that orphaned head, as a user would.
             process.kill()
+            process.wait()
+            subprocess.run(
+                [sys.executable, "-m", "cluster.cli", "down", "--data-dir", str(data_dir)],
+                cwd=ROOT, env=merged, capture_output=True, timeout=120,
+            )  # fmt: skip
+            print(f"robofleet up of {data_dir} did not stop within 90 s of Ctrl-C", file=sys.stderr)
 
 
 # The session fleet's [notify]: a webhook endpoint and an SMTP server on ports chosen now,

@@ -139,6 +139,12 @@ async def test_point_in_time_restore_holds_the_first_batch_and_none_of_the_secon
             assert {rid: found[rid].status for rid in first} == first  # type: ignore[union-attr]
             assert [rid for rid in second if found[rid] is not None] == []
         finally:
-            streamer.send_signal(signal.SIGINT)
-            streamer.wait(30)
             pg_ctl_stop(restored_dir, pg.user)
+            streamer.send_signal(signal.SIGINT)
+            try:
+                streamer.wait(30)
+            except subprocess.TimeoutExpired:
+                streamer.kill()  # and its pg_receivewal, which would outlive the test
+                streamer.wait()
+                subprocess.run(["pkill", "-f", f"pg_receivewal.*{backups}"], check=False)
+                raise
