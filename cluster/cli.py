@@ -8,6 +8,7 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -291,7 +292,14 @@ def _name_subcommands(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``robofleet`` console script."""
+    """Entry point of the ``robofleet`` console script.
+
+    Ctrl-C (SIGINT) stops every command, even when the process was started with SIGINT
+    ignored (a shell's background job, a service manager), which Python would keep: a
+    `robofleet up` that cannot be interrupted is stopped only by killing it, which leaves its
+    Ray head running.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
