@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     `robofleet up` that cannot be interrupted is stopped only by killing it, which leaves its
     Ray head running.
     """
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if threading.current_thread() is threading.main_thread():  # signal() works only there
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
