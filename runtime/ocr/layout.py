@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from runtime.ocr.results import WordBox
 
 
@@ -34,4 +36,117 @@ def lines_text(words: list[WordBox]) -> list[str]:
     """Return the text of each visual line, words joined by single spaces."""
     return [
         " ".join(word.text for word in line if word.text.strip()) for line in group_lines(words)
+    ]
+
+
+@dataclass
+class DocLine:
+    """One visual line of a document, with its words' boxes when the reader gave them.
+
+    ``offsets[i]`` is where word ``i`` starts in ``text``. Lines from plain text (no boxes)
+    have no words; box-based questions then answer with the whole line.
+    """
+
+    page: int
+    index: int  # order in the document, 0-based
+    text: str
+    words: list[WordBox] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    page_height: int = 0
+
+    @property
+    def has_boxes(self) -> bool:
+        """Whether the line knows where its words are."""
+        return bool(self.words)
+
+    @property
+    def height(self) -> float:
+        """Median word height in pixels (0 without boxes): the line's font size."""
+        if not self.words:
+            return 0.0
+        heights = sorted(word.height for word in self.words)
+        return float(heights[len(heights) // 2])
+
+    @property
+    def top(self) -> int:
+        """Top edge in pixels (0 without boxes)."""
+        return min((word.top for word in self.words), default=0)
+
+    @property
+    def confidence(self) -> float:
+        """Mean word confidence, 0..100 (100 without boxes)."""
+        if not self.words:
+            return 100.0
+        return sum(word.confidence for word in self.words) / len(self.words)
+
+    def span_words(self, start: int, end: int) -> list[WordBox]:
+        """The words overlapping the characters ``start:end`` of ``text``."""
+        found = []
+        for word, offset in zip(self.words, self.offsets, strict=True):
+            if offset < end and start < offset + len(word.text):
+                found.append(word)
+        return found
+
+    def span_confidence(self, start: int, end: int) -> float:
+        """Mean confidence (0..100) of the words under ``start:end``; 100 without boxes."""
+        words = self.span_words(start, end)
+        return sum(w.confidence for w in words) / len(words) if words else self.confidence
+
+    def span_x(self, start: int, end: int) -> tuple[int, int] | None:
+        """Left and right pixel edges of the characters ``start:end``, or None without boxes."""
+        words = self.span_words(start, end)
+        if not words:
+            return None
+        return min(w.left for w in words), max(w.left + w.width for w in words)
+
+    def text_between(self, left: float, right: float) -> tuple[str, int, int] | None:
+        """The words whose boxes overlap the columns ``left..right``, as text with offsets.
+
+        Returns ``(text, start, end)`` into ``self.text`` so callers can ask about the span,
+        or None when no word is there. Without boxes the whole line answers.
+        """
+        if not self.words:
+            return (self.text, 0, len(self.text)) if self.text else None
+        chosen = [
+            i
+            for i, word in enumerate(self.words)
+            if word.left < right and left < word.left + word.width
+        ]
+        if not chosen:
+            return None
+        start = self.offsets[chosen[0]]
+        end = self.offsets[chosen[-1]] + len(self.words[chosen[-1]].text)
+        return self.text[start:end], start, end
+
+
+def page_lines(
+    words: list[WordBox], page: int, first_index: int, page_height: int = 0
+) -> list[DocLine]:
+    """Build :class:`DocLine` objects from one page's word boxes, top to bottom."""
+    lines: list[DocLine] = []
+    for members in group_lines([w for w in words if w.text.strip()]):
+        offsets, parts, at = [], [], 0
+        for word in members:
+            offsets.append(at)
+            parts.append(word.text)
+            at += len(word.text) + 1
+        lines.append(
+            DocLine(
+                page=page,
+                index=first_index + len(lines),
+                text=" ".join(parts),
+                words=members,
+                offsets=offsets,
+                page_height=page_height,
+            )
+        )
+    return lines
+
+
+def text_lines(raw: list[str], page: int = 1, first_index: int = 0) -> list[DocLine]:
+    """Build box-less :class:`DocLine` objects from plain text lines (blank lines dropped)."""
+    cleaned = [" ".join(line.split()) for line in raw]
+    return [
+        DocLine(page=page, index=first_index + i, text=line)
+        for i, line in enumerate(line for line in cleaned if line)
     ]

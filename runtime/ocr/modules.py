@@ -26,8 +26,7 @@ from typing import Any
 from runtime.errors import BadPayload
 from runtime.models import HealthState, Robot
 from runtime.ocr.documents import DocumentNotFound, DocumentStore, document_id
-from runtime.ocr.invoice import FIELDS, extract_invoice
-from runtime.ocr.layout import lines_text
+from runtime.ocr.invoice import FIELDS, extract_pages
 from runtime.ocr.pipeline import OcrEngine, parse_settings
 from runtime.ocr.results import OcrLimits, OcrResult, OcrSettings
 from runtime.ocr.shelf import DocumentSource, LocalDocuments
@@ -223,14 +222,13 @@ class OcrModule(_DocumentModule):
 
 def invoice_answer(result: OcrResult) -> dict[str, Any]:
     """Turn an OCR result into the ``invoice.extract`` answer: fields, values, OCR summary."""
-    lines: list[str] = []
-    for page in result.pages:
-        # Lines rebuilt from word boxes keep a label and its value together even when
-        # the engine read them as two columns.
-        lines.extend(lines_text(page.words) if page.words else page.text.splitlines())
-    fields = extract_invoice(lines, result.confidence)
+    # Lines rebuilt from word boxes keep a label and its value together even when the engine
+    # read them as two columns, and say where a value sits relative to its label.
+    fields = extract_pages(result.pages, result.confidence, getattr(result, "language", None))
     return {
         "document_id": result.document_id,
+        "kind": fields.kind,
+        "language": fields.language,
         "fields": {name: getattr(fields, name).model_dump() for name in FIELDS},
         "values": fields.values(),
         "ocr": {

@@ -1,0 +1,239 @@
+"""Each kind of field failure seen on real invoices and receipts, on a small input of that kind.
+
+The kinds are the ones real documents showed (issue 19): totals under labels other than
+"Total", two-digit years and dates from the wrong line, invoice numbers under other languages'
+labels, vendors taken from headings, hours or the customer's block, currencies outside a few
+symbols, German labels, and values that came back wrong with a high confidence.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.ocr.invoice import extract_invoice, extract_lines
+from runtime.ocr.layout import DocLine
+from runtime.ocr.results import WordBox
+
+# --------------------------------------------------------------------------- totals
+
+
+@pytest.mark.parametrize(
+    ("line", "total"),
+    [
+        ("SUMME EUR 12,40", "12.40"),
+        ("zu zahlen 7,99", "7.99"),
+        ("Gesamt 45,10 EUR", "45.10"),
+        ("Totaal 18,75", "18.75"),
+        ("Amount due: 1,204.00", "1204.00"),
+        ("Grand Total 99.50", "99.50"),
+        ("Net payable 3,300.00", "3300.00"),
+        ("Total TTC 671,15 €", "671.15"),
+        ("Importe total 83,20 €", "83.20"),
+        ("Totale da pagare 51,00", "51.00"),
+    ],
+)
+def test_totals_under_other_labels(line, total):
+    text = f"Shop GmbH\nArtikel 1 2,00\nArtikel 2 1,00\n{line}\nBar 100,00\nRückgeld 10,00\n"
+    assert extract_invoice(text).total.value == total
+
+
+def test_change_and_cash_given_are_not_the_total():
+    text = "KAFFEEHAUS\nLatte 3,20\nSUMME 3,20\nGEGEBEN BAR 20,00\nRÜCKGELD 16,80\n"
+    assert extract_invoice(text).total.value == "3.20"
+
+
+def test_what_is_left_to_pay_after_a_deposit_wins_over_the_gross_total():
+    text = "Au bon moulin SARL\nTotal HT 624,90 €\nTotal TTC 671,15 €\nSolde à payer 470,15 €\n"
+    assert extract_invoice(text).total.value == "470.15"
+
+
+# --------------------------------------------------------------------------- dates
+
+
+@pytest.mark.parametrize(
+    ("line", "date"),
+    [
+        ("Datum: 02.03.20", "2020-03-02"),
+        ("02.03.20 14:31 Kasse 3", "2020-03-02"),
+        ("Datum25.04.2009:37Uhr", "2020-04-25"),  # the time glued to a two-digit year
+        ("Fecha: 15 de enero de 2024", "2024-01-15"),
+        ("Date de facture 1er mars 2024", "2024-03-01"),
+    ],
+)
+def test_two_digit_years_and_other_date_forms(line, date):
+    assert extract_invoice(f"Laden GmbH\n{line}\nSUMME 5,00\n").date.value == date
+
+
+def test_delivery_and_period_dates_are_not_the_invoice_date():
+    text = (
+        "Acme GmbH\nLieferdatum: 28.02.2024\nLeistungszeitraum: 01.01.2024\n"
+        "Rechnungsdatum: 05.03.2024\nFällig am: 19.03.2024\nGesamtbetrag 10,00 EUR\n"
+    )
+    assert extract_invoice(text).date.value == "2024-03-05"
+
+
+def test_day_first_is_proved_by_another_date_on_the_page():
+    # 03/04 reads either way; 25/04 only one way, so the page is day-first.
+    text = "Shop Ltd\nDate: 03/04/2024\nValid until 25/04/2024\nTotal 5.00 USD\n"
+    fields = extract_invoice(text)
+    assert fields.date.value == "2024-04-03"
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [
+        ("Rechnungsnummer: 2024-0117", "2024-0117"),
+        ("Factuurnummer 20.391", "20.391"),
+        ("N° de facture : FA-2017/0010", "FA-2017/0010"),
+        ("Invoice # 88123", "88123"),
+        ("Número de factura: A/2025/00042", "A/2025/00042"),
+        ("Numero fattura 12/B", "12/B"),
+        ("Handelsrechnung (380) Nr. 471102 vom 05.06.2018", "471102"),
+    ],
+)
+def test_invoice_numbers_under_other_languages_labels(line, number):
+    assert extract_invoice(f"Acme Ltd\n{line}\nTotal 5,00 EUR\n").invoice_number.value == number
+
+
+def test_an_order_id_is_taken_when_there_is_no_invoice_number_but_not_trusted():
+    fields = extract_invoice("Shop Inc\nOrder ID: 402-5593317\nTotal $12.00\n")
+    assert fields.invoice_number.value == "402-5593317"
+    assert fields.invoice_number.unsure
+
+
+def test_a_price_after_the_label_is_not_an_invoice_number():
+    fields = extract_invoice("Shop Ltd\nInvoice No. 24.99\nTotal 24.99 GBP\n")
+    assert fields.invoice_number.value != "24.99"
+
+
+def test_a_customer_number_is_not_the_invoice_number():
+    text = "CERES CERVEZA S.L.\nNumero de Cliente: 06406\nFactura nº 2417586\nTotal 153,37 €\n"
+    assert extract_invoice(text).invoice_number.value == "2417586"
+
+
+def test_a_number_below_its_column_header():
+    # "Numero" heads a table column; its value is on the next row, under it.
+    def line(index: int, words: list[tuple[str, int]]) -> DocLine:
+        boxes = [
+            WordBox(text=t, confidence=99, left=x, top=index * 30, width=len(t) * 9, height=20)
+            for t, x in words
+        ]
+        offsets, at = [], 0
+        for t, _ in words:
+            offsets.append(at)
+            at += len(t) + 1
+        return DocLine(
+            page=1, index=index, text=" ".join(t for t, _ in words), words=boxes, offsets=offsets
+        )
+
+    lines = [
+        line(0, [("CERES", 10), ("CERVEZA", 70), ("S.L.", 150)]),
+        line(1, [("Numero", 10), ("Fecha", 200), ("CIF/DNI", 400)]),
+        line(2, [("2417586", 10), ("19/04/2024", 200), ("B87760575", 400)]),
+        line(3, [("Importe", 10), ("TOTAL", 90), ("153,37", 400)]),
+    ]
+    fields = extract_lines(lines)
+    assert fields.invoice_number.value == "2417586"
+    assert fields.date.value == "2024-04-19"
+
+
+# --------------------------------------------------------------------------- vendor
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    [
+        "UNSERE ÖFFNUNGSZEITEN MO.-SA. 8:00-20:00 UHR",
+        "PAYMENT RECEIPT",
+        "Account number: 4471 0021",
+        "TAX INVOICE",
+    ],
+)
+def test_vendor_is_not_a_heading_hours_or_account_line(first_line):
+    text = f"{first_line}\nBäckerei Müller GmbH\nHauptstraße 4\nSUMME 3,10\n"
+    assert extract_invoice(text).vendor.value == "Bäckerei Müller GmbH"
+
+
+def test_vendor_is_not_the_customer_block():
+    text = (
+        "Rechnung\nRechnungsempfänger:\nKunden AG Mitte\nVerkäufer:\nLieferant GmbH\n"
+        "Gesamtbetrag 1,00 EUR\n"
+    )
+    assert extract_invoice(text).vendor.value == "Lieferant GmbH"
+
+
+def test_vendor_name_backed_by_the_web_address_on_the_page():
+    text = (
+        "FRISCHE EINKAUFEN\nMarktkauf Lehr\nDetmolder Str. 4\nwww.marktkauf-lehr.de\n"
+        "SUMME EUR 28,81\n"
+    )
+    assert extract_invoice(text).vendor.value == "Marktkauf Lehr"
+
+
+def test_noisy_vendor_guess_is_not_sure():
+    # An unlabelled guess from OCR-garbled letters must not come back as a sure answer.
+    fields = extract_invoice("DULIDL\nKasse 2\nSUMME 5,49\n", ocr_confidence=60)
+    assert fields.vendor.unsure
+
+
+# --------------------------------------------------------------------------- currency
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("Total Rs. 1,200.00", "INR"),
+        ("Grand Total ₹ 845.00", "INR"),
+        ("Amount due INR 12,000", "INR"),
+        ("TOTAL RM 9.00", "MYR"),
+        ("SUMME EUR 28,81", "EUR"),
+        ("Total: 12,50 €", "EUR"),
+        ("Währung: EUR", "EUR"),
+    ],
+)
+def test_currencies_beyond_a_few_symbols(line, code):
+    assert extract_invoice(f"Shop Ltd\n{line}\n").currency.value == code
+
+
+def test_a_euro_receipt_is_not_read_as_dollars():
+    text = "Bäckerei GmbH\nBrötchen 0,45 €\nSUMME 0,45\nGEGEBEN 5,00 EUR\n"
+    assert extract_invoice(text).currency.value == "EUR"
+
+
+def test_a_peso_sign_on_an_argentine_invoice():
+    text = "ACME S.R.L.\nC.U.I.T.: 30-50001770-4\nImporte Total: $ 1.234,50\n"
+    assert extract_invoice(text).currency.value == "ARS"
+
+
+# --------------------------------------------------------------------------- German labels
+
+
+def test_german_labels_in_perfect_text():
+    text = (
+        "Lieferant GmbH\nLieferantenstraße 20\n80333 München\nRechnungsnummer: 471102\n"
+        "Rechnungsdatum: 05.03.2018\nNettobetrag 198,00 EUR\nUmsatzsteuer 19% 37,62 EUR\n"
+        "Gesamtbetrag 235,62 EUR\n"
+    )
+    fields = extract_invoice(text)
+    assert fields.values() == {
+        "invoice_number": "471102",
+        "date": "2018-03-05",
+        "vendor": "Lieferant GmbH",
+        "total": "235.62",
+        "currency": "EUR",
+        "tax": "37.62",
+    }
+    assert fields.language == "de"
+
+
+# --------------------------------------------------------------------------- confidence
+
+
+def test_arithmetic_that_checks_out_is_sure_and_a_bare_guess_is_not():
+    sure = extract_invoice("Acme Ltd\nSubtotal 100.00\nVAT 20.00\nTotal 120.00 GBP\n")
+    assert not sure.total.unsure
+    guess = extract_invoice("Acme Ltd\n12.00\n7.50\n")
+    assert guess.total.value is None or guess.total.unsure
