@@ -42,11 +42,13 @@ SROIE = "zzzDavid/ICDAR-2019-SROIE"
 ZUGFERD = "ZUGFeRD/corpus"
 I2D = "invoice-x/invoice2data"
 SOFTMATIC = "softmatic/vision-data"
+TASCA = "TascaBarea/ParsearFacturas"
 LICENSES = {
     SROIE: "ICDAR 2019 SROIE data (research use), redistributed in an MIT-licensed repository",
     ZUGFERD: "Apache-2.0 (ZUGFeRD/corpus); sample invoices of their respective publishers",
     I2D: "MIT (invoice2data test documents)",
     SOFTMATIC: "CC-BY-4.0 (softmatic/vision-data)",
+    TASCA: "none stated (a business's received invoices, published in the repository)",
 }
 
 Doc = dict[str, Any]
@@ -59,10 +61,10 @@ def _repo_dir(repo: str) -> Path:
     return MIRRORS / repo.replace("/", "+") / "repo"
 
 
-def git_show(repo: str, path: str) -> bytes:
-    """Bytes of ``path`` at the mirror's HEAD; raises CalledProcessError when absent."""
+def git_show(repo: str, path: str, rev: str = "HEAD") -> bytes:
+    """Bytes of ``path`` at commit ``rev`` of the mirror; raises CalledProcessError when absent."""
     return subprocess.run(
-        ["git", "-C", str(_repo_dir(repo)), "show", f"HEAD:{path}"],
+        ["git", "-C", str(_repo_dir(repo)), "show", f"{rev}:{path}"],
         check=True,
         capture_output=True,
     ).stdout
@@ -96,12 +98,14 @@ def git_ls(repo: str) -> list[tuple[int, str]]:
     return rows
 
 
-def source(repo: str, path: str, license_: str | None = None) -> dict[str, str]:
-    """The ``source`` record of a document taken from ``repo``'s mirror."""
+def source(
+    repo: str, path: str, license_: str | None = None, commit: str | None = None
+) -> dict[str, str]:
+    """The ``source`` record of a document taken from ``repo``'s mirror (at HEAD by default)."""
     return {
         "repo": repo,
         "path": path,
-        "commit": git_head(repo),
+        "commit": commit or git_head(repo),
         "license": license_ or LICENSES[repo],
     }
 
@@ -186,12 +190,18 @@ def sroie() -> tuple[list[Doc], list[str]]:
     sizes = {p: s for s, p in git_ls(SROIE) if p.startswith("data/img/")}
     docs: list[Doc] = []
     dropped: list[str] = []
+    seen: set[str] = set()
     for num in range(0, 1000, SROIE_STEP):
         if len(docs) >= SROIE_TAKE:
             break
         img = f"data/img/{num:03d}.jpg"
         if img not in sizes or sizes[img] > SROIE_MAX_BYTES:
             continue
+        digest = hashlib.sha256(git_show(SROIE, img)).hexdigest()
+        if digest in seen:
+            dropped.append(f"sroie {num:03d}: same image as an earlier receipt")
+            continue
+        seen.add(digest)
         key = json.loads(git_show(SROIE, f"data/key/{num:03d}.json"))
         lines = [
             row.split(",", 8)[8]
@@ -521,6 +531,156 @@ def softmatic() -> tuple[list[Doc], list[str]]:
     return docs, dropped
 
 
+# ---------------------------------------------------------------- Spanish supplier documents
+
+# Per family: how many to keep (every other file in path order, up to this many), the kind.
+TASCA_FAMILIES = {"ceres": (6, "invoice"), "mercadona": (4, "invoice"), "bm": (6, "receipt")}
+
+
+def _es_amount(text: str) -> str:
+    """Two-place decimal of a Spanish-printed amount ("2.421,12", "220,6", "45.71")."""
+    if "," in text:
+        text = text.replace(".", "").replace(",", ".")
+    return money(text)
+
+
+def tasca() -> tuple[list[Doc], list[str]]:
+    """Spanish invoices and tickets a Madrid bar received, whose PDFs carry their text.
+
+    Three families are read from the text layer with checks that the numbers add up:
+    CERES CERVEZA invoices (base + VAT = total), MERCADONA invoices for a simplified
+    ticket (base + VAT = total) and BM supermarket tickets (the card slip repeats the total).
+    Files are taken from every commit of the repository (some were removed later).
+    """
+    commits = subprocess.run(
+        [
+            "git",
+            "-C",
+            str(_repo_dir(TASCA)),
+            "log",
+            "--all",
+            "--diff-filter=A",
+            "--name-only",
+            "--format=C %H",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    added: dict[str, str] = {}
+    commit = ""
+    for line in commits.splitlines():
+        if line.startswith("C "):
+            commit = line[2:]
+        elif line.lower().endswith(".pdf") and line not in added:
+            added[line] = commit
+    families: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(added):
+        name = Path(path).name
+        if "CERES RC" in name:
+            families["ceres"].append(path)
+        elif "MERCADONA" in name:
+            families["mercadona"].append(path)
+        elif " BM " in name and ("stage_fix_1/" in path or "samples/" in path):
+            families["bm"].append(path)
+    docs: list[Doc] = []
+    dropped: list[str] = []
+    seen: set[str] = set()
+    for family, paths in families.items():
+        cap, kind = TASCA_FAMILIES[family]
+        kept = 0
+        for path in paths[::2]:
+            if kept >= cap:
+                break
+            data = git_show(TASCA, path, added[path])
+            digest = hashlib.sha256(data).hexdigest()
+            text = _pdf_text_and_xml(data)[0]
+            fields = _tasca_fields(family, text) if text.strip() else None
+            if digest in seen or fields is None:
+                dropped.append(f"tasca {path}: no text layer, duplicate or numbers do not add up")
+                continue
+            seen.add(digest)
+            kept += 1
+            stem = re.sub(r"[^a-z0-9]+", "-", Path(path).stem.lower()).strip("-")
+            docs.append(
+                {
+                    "id": f"es-{family}-{stem}"[:60],
+                    "ext": "pdf",
+                    "blob": (TASCA, path, added[path]),
+                    "kind": kind,
+                    "language": "es",
+                    "media": "pdf",
+                    "source": source(TASCA, path, commit=added[path]),
+                    "fields": fields,
+                    **({"accept": TASCA_ACCEPT[family]} if family in TASCA_ACCEPT else {}),
+                }
+            )
+    return docs, dropped
+
+
+TASCA_ACCEPT = {
+    "ceres": {"vendor": ["CERES CERVEZA S.L.", "CERES CERVEZA SL", "CERES CERVEZA S L"]},
+    "bm": {"vendor": ["BM", "DISTRIBUCION SUPERMERCADOS, SL"]},
+    "mercadona": {"vendor": ["MERCADONA"]},
+}
+
+
+def _tasca_fields(family: str, text: str) -> dict[str, Any] | None:
+    """The fields of one Tasca Barea document from its text, or None when they do not check."""
+    if family == "ceres":
+        head = re.search(r"(\d{7}) (\d\d)/(\d\d)/(\d{4}) B2B", text)
+        total = re.search(r"Importe TOTAL \.+\s*(?:NIF: \S+\s*)?([\d.,]+)", text)
+        tax = re.search(r"Total IMPUESTOS \.+ ([\d.,]+)", text)
+        base = re.search(r"Total BASE IMPONIBLE \.+ ([\d.,]+)", text)
+        if not (head and total and tax and base):
+            return None
+        if Decimal(_es_amount(base[1])) + Decimal(_es_amount(tax[1])) != Decimal(
+            _es_amount(total[1])
+        ):
+            return None
+        vendor = re.search(r"CERES CERVEZA S\.? ?L\.?", text)
+        return {
+            "invoice_number": head[1],
+            "date": f"{head[4]}-{head[3]}-{head[2]}",
+            "vendor": vendor[0] if vendor else None,
+            "total": _es_amount(total[1]),
+            "currency": "EUR" if "€" in text else None,
+            "tax": _es_amount(tax[1]),
+        }
+    if family == "mercadona":
+        head = re.search(r"Nº Factura: (\S+) Fecha Factura:\s*(\d\d)/(\d\d)/(\d{4})", text)
+        sums = re.search(r"TOTAL \(€\) ([\d.,]+) ([\d.,]+) ([\d.,]+)", text)
+        total = re.search(r"Total Factura ([\d.,]+)€", text)
+        if not (head and sums and total) or _es_amount(sums[3]) != _es_amount(total[1]):
+            return None
+        if Decimal(_es_amount(sums[1])) + Decimal(_es_amount(sums[2])) != Decimal(
+            _es_amount(total[1])
+        ):
+            return None
+        return {
+            "invoice_number": head[1],
+            "date": f"{head[4]}-{head[3]}-{head[2]}",
+            "vendor": "MERCADONA S.A.",
+            "total": _es_amount(total[1]),
+            "currency": "EUR",
+            "tax": _es_amount(sums[2]),
+        }
+    when = re.search(r"(\d\d)/(\d\d)/(\d\d) \d{1,2}:\d\d Caja", text)
+    total = re.search(r"TOTAL COMPRA \(iva incl\.\)\s+([\d.]+)", text)
+    slip = re.search(r"IMPORTE\.+:\**([\d.,]+) EUR", text)
+    number = re.search(r"Datos FACTURA: (\w+)", text)
+    if not (when and total and slip) or _es_amount(slip[1]) != money(total[1]):
+        return None
+    return {
+        "invoice_number": number[1] if number else None,
+        "date": f"20{when[3]}-{when[2]}-{when[1]}",
+        "vendor": "BM SUPERMERCADOS",
+        "total": money(total[1]),
+        "currency": "EUR",
+        "tax": None,
+    }
+
+
 # ---------------------------------------------------------------- hand-labelled documents
 
 
@@ -533,7 +693,7 @@ def hand() -> tuple[list[Doc], list[str]]:
             {
                 "id": entry["id"],
                 "ext": Path(path).suffix.lstrip(".").lower(),
-                "blob": (repo, path),
+                "blob": (repo, path, entry["source"]["commit"]),
                 "kind": entry["kind"],
                 "language": entry["language"],
                 "media": "pdf" if path.lower().endswith(".pdf") else "image",
@@ -623,6 +783,8 @@ def check(docs_dir: Path) -> int:
     problems = []
     ids = Counter(e["id"] for e in entries)
     problems += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
+    shas = Counter(e.get("sha256") for e in entries)
+    problems += [f"duplicate document {s}" for s, n in shas.items() if n > 1]
     total_bytes = 0
     for e in entries:
         f = docs_dir / Path(e["file"]).name
@@ -711,7 +873,7 @@ def main(argv: list[str]) -> int:
     docs_dir = Path(argv[argv.index("--docs") + 1]) if "--docs" in argv else DOCS
     if "--check" not in argv:
         docs: list[Doc] = []
-        for build in (sroie, zugferd, softmatic, hand):
+        for build in (sroie, zugferd, softmatic, tasca, hand):
             got, dropped = build()
             docs += got
             for why in dropped:
