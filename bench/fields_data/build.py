@@ -223,17 +223,40 @@ def sroie() -> tuple[list[Doc], list[str]]:
                 "language": "en",
                 "media": "image",
                 "source": source(SROIE, img),
+                **_sroie_accept(key["company"], lines),
                 "fields": {
                     "invoice_number": None,
                     "date": day_first_date(key["date"]),
                     "vendor": key["company"].strip(),
-                    "total": money(key["total"]),
+                    "total": _sroie_total(key["total"]),
                     "currency": "MYR" if has_rm else None,
                     "tax": None,
                 },
             }
         )
     return docs, dropped
+
+
+def _sroie_accept(company: str, lines: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Other forms of the company to accept: the transcribed line when it differs from the key.
+
+    Key and transcription were typed separately and each has a few slips
+    ("SDN BND" in a transcription, "ST TIONERY" in both), so neither alone is the print.
+    """
+    want = norm(company)
+    if want in norm("".join(lines)):
+        return {}
+    candidates = lines + [a + " " + b for a, b in zip(lines, lines[1:], strict=False)]
+    best = max(candidates, key=lambda ln: difflib.SequenceMatcher(None, want, norm(ln)).ratio())
+    return {"accept": {"vendor": [best.strip()]}}
+
+
+def _sroie_total(raw: str) -> str:
+    """The key's total as a two-place decimal: "RM5.00", "$8.20" and "1,007.50" are accepted.
+
+    Raises ArithmeticError (decimal.InvalidOperation) when it is not an amount.
+    """
+    return money(re.sub(r"^(RM|\$)\s*", "", raw.strip()).replace(",", ""))
 
 
 def _sroie_problem(key: dict[str, str], lines: list[str], text: str) -> str | None:
@@ -245,7 +268,7 @@ def _sroie_problem(key: dict[str, str], lines: list[str], text: str) -> str | No
     if key["date"].strip() not in text:
         return f"date {key['date']!r} not in box text"
     try:
-        total = money(key["total"])
+        total = _sroie_total(key["total"])
     except ArithmeticError:
         return f"total {key['total']!r} not a number"
     if not is_printed(total, text):
@@ -493,15 +516,19 @@ SOFTMATIC_VENDOR = {
     "kaufland": "Kaufland",
     "saturn": "SATURN",
 }
-SOFTMATIC_FOLDERS = ("2D/Receipts/A/",)
+SOFTMATIC_FOLDERS = ("2D/Receipts/A/",)  # the cropped 300 dpi scans; B-D are 1-3 MB photos
+SOFTMATIC_MAX_BYTES = 520_000  # the few larger scans would push the set over 30 MB
 
 
 def softmatic() -> tuple[list[Doc], list[str]]:
     """German shop receipts (flatbed scans): truth from the file names, vendor as printed."""
     docs: list[Doc] = []
     dropped: list[str] = []
-    for _size, path in sorted(git_ls(SOFTMATIC), key=lambda r: r[1]):
+    for size, path in sorted(git_ls(SOFTMATIC), key=lambda r: r[1]):
         if not path.endswith(".jpg") or not path.startswith(SOFTMATIC_FOLDERS):
+            continue
+        if size > SOFTMATIC_MAX_BYTES:
+            dropped.append(f"softmatic {path}: {size} bytes, over {SOFTMATIC_MAX_BYTES}")
             continue
         stem = Path(path).stem
         m = re.fullmatch(r"([a-z]+)_(\d{2})(\d{2})(\d{4})_(?:\d+_)?(\d+)", stem)
@@ -533,8 +560,8 @@ def softmatic() -> tuple[list[Doc], list[str]]:
 
 # ---------------------------------------------------------------- Spanish supplier documents
 
-# Per family: how many to keep (every other file in path order, up to this many), the kind.
-TASCA_FAMILIES = {"ceres": (6, "invoice"), "mercadona": (4, "invoice"), "bm": (6, "receipt")}
+# Per family: how many to keep (the first in path order that check), and the kind.
+TASCA_FAMILIES = {"ceres": (14, "invoice"), "mercadona": (6, "invoice"), "bm": (16, "receipt")}
 
 
 def _es_amount(text: str) -> str:
@@ -589,7 +616,7 @@ def tasca() -> tuple[list[Doc], list[str]]:
     for family, paths in families.items():
         cap, kind = TASCA_FAMILIES[family]
         kept = 0
-        for path in paths[::2]:
+        for path in paths:
             if kept >= cap:
                 break
             data = git_show(TASCA, path, added[path])
