@@ -516,6 +516,10 @@ SOFTMATIC_VENDOR = {
     "kaufland": "Kaufland",
     "saturn": "SATURN",
 }
+# Where the file name disagrees with the print (checked on the scans), the print wins.
+SOFTMATIC_FIX: dict[str, dict[str, str]] = {
+    "2D/Receipts/A/real_25022020_03_00547.jpg": {"date": "2020-02-29"},  # printed 29.02.20
+}
 SOFTMATIC_FOLDERS = ("2D/Receipts/A/",)  # the cropped 300 dpi scans; B-D are 1-3 MB photos
 SOFTMATIC_MAX_BYTES = 520_000  # the few larger scans would push the set over 30 MB
 
@@ -552,7 +556,8 @@ def softmatic() -> tuple[list[Doc], list[str]]:
                     "total": money(Decimal(cents) / 100),
                     "currency": "EUR",
                     "tax": None,
-                },
+                }
+                | SOFTMATIC_FIX.get(path, {}),
             }
         )
     return docs, dropped
