@@ -128,7 +128,12 @@ def _after_label(
         else:
             width = box[1] - box[0]
             part = below.text_between(box[0] - width * 0.5, box[1] + width * 1.5)
-        if part is None:
+        if part is None or not reader(part[0]):
+            # A lone amount on an unlabelled line right under the label ("Total BASE" /
+            # ".... 126,75") belongs to it even when it is aligned elsewhere.
+            alone = reader(below.text)
+            if step == 1 and len(alone) == 1 and not doc.hits[below.index] and pick_last:
+                return alone[0], below, 0, 0.6
             continue
         text, start, _ = part
         if any(h.kind == hit.kind for h in doc.hits[below.index]):
@@ -275,6 +280,19 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     labelled = _amounts_under(doc, ("total_due", "total_strong", "total"), skip)
     nets = _amounts_under(doc, ("net",), ("total_due", "total_strong"))
     taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
+    net_amounts = [amount for amount, *_ in nets]
+    tax_amounts = [amount for amount, *_ in taxes]
+    if len(tax_amounts) > 1:
+        tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
+
+    def split(amount: Decimal) -> tuple[Decimal, Decimal] | None:
+        """A net and a tax on the page that add up to ``amount``, if there are."""
+        for n in reversed(net_amounts):
+            for t in reversed(tax_amounts):
+                if n + t == amount and n > 0:
+                    return n, t
+        return None
+
     net = nets[-1][0] if nets else None
     tax = taxes[-1][0] if taxes else None
     every = [f.value for line in doc.lines for f in _money(line.text) if f.sure == 1.0]
@@ -283,7 +301,7 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
     for amount, score, line, start, end, hit in labelled:
         score *= tiers[hit.kind]
-        if net is not None and tax is not None and net + tax == amount:
+        if split(amount) is not None:
             score = min(1.0, score * 1.3 + 0.2)
         elif net is not None and amount < net and hit.kind != "total_due":
             score *= 0.5
@@ -312,17 +330,30 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     best = max(candidates, key=lambda c: c.score, default=None)
     if best is not None:
         best.score = min(1.0, best.score)
+        pair = split(Decimal(best.value))
+        if pair is not None:
+            net, tax = pair
     return best, net, tax
 
 
-def _tax(doc: _Document, total: _Candidate | None, net: Decimal | None) -> _Candidate | None:
-    """The tax amount: one that makes net + tax = total (a labelled one, or the sum of the
-    per-rate lines), else total - net, else the tax-labelled amount, unchecked."""
+def _tax(
+    doc: _Document, total: _Candidate | None, net: Decimal | None, checked: Decimal | None
+) -> _Candidate | None:
+    """The tax amount: one that makes net + tax = total (``checked``: a labelled one, or the
+    sum of the per-rate lines), else total - net, else the tax-labelled amount, unchecked."""
+    if checked is not None and total is not None and net is not None:
+        if net + checked == Decimal(total.value):
+            return _Candidate(f"{checked:.2f}", 0.95, total.line)
     taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
     if not taxes and (total is None or net is None):
         return None
     summed = sum((amount for amount, *_ in taxes), Decimal(0))
-    options = [(amount, score, line) for amount, score, line, *_ in taxes]
+    options = []
+    for amount, score, line, _start, _end, _hit in taxes:
+        # "Total VAT", "Summe MwSt", "Total IMPUESTOS": the tax total itself.
+        if any(h.kind in ("total", "total_strong") for h in doc.hits[line.index]):
+            score = min(1.0, score * 1.3)
+        options.append((amount, score, line))
     if len(taxes) > 1:
         options.append((summed, 0.8, taxes[-1][2]))
     if total is not None and net is not None and Decimal(total.value) >= net:
@@ -414,11 +445,16 @@ def _vendor(doc: _Document) -> _Candidate | None:
         if any(hit.kind == "customer" and hit.start <= 2 for hit in hits):
             customer_until = rank + 4
             continue
-        name = _tidy_name(_cut_after_company(doc, line))
+        start, end = line.cells()[0]  # the left column: the seller's, beside the buyer's
+        raw = _cut_after_company(doc, line, end)
+        if re.search(r"\w\s*:\s*\S", raw):
+            continue  # a field and its value ("Geschäftsprozess : ..."), not a name
+        name = _tidy_name(raw)
         if not _could_be_name(doc, line, name):
             continue
+        company = _company(doc, line.index, end)
         score = 0.55 - 0.03 * rank
-        if _company(doc, line.index):
+        if company:
             score += 0.3
         if median and line.height >= 1.3 * median:
             score += 0.15
@@ -460,13 +496,38 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 name = _tidy_name(_FIELD_NAME.sub("", rest.lstrip(" :")))
                 if _letters(name) >= 3 and not _NOT_NAME.search(name):
                     return _Candidate(name, 0.9 * hit.score, line)
-            if rest.strip(" :") or len(hit.label) <= 4:
+            cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
+            alone = cell is not None and not line.text[hit.end : cell[1]].strip(" :")
+            if not alone or len(hit.label) <= 4:
                 continue
+            box = line.span_x(hit.start, hit.end)
             for below in doc.lines[index + 1 : index + 4]:
-                name = _tidy_name(_FIELD_NAME.sub("", below.text))
-                if below.page == line.page and _could_be_name(doc, below, name):
+                if below.page != line.page:
+                    break
+                raw = _FIELD_NAME.sub("", _column_text(below, box))
+                if ":" in raw:
+                    continue  # another field ("Nummer : 12345676"), not the name
+                name = _tidy_name(raw)
+                if _could_be_name(doc, below, name):
                     return _Candidate(name, 0.85 * hit.score, below)
     return None
+
+
+def _column_text(line: DocLine, box: tuple[int, int] | None) -> str:
+    """The text of ``line`` in the column a label heads: the cell under it, with the cell after
+    it when that cell is only a field name ("Name:" | "Lieferant GmbH")."""
+    if box is None:
+        return line.text
+    cells = line.cells()
+    for number, (start, end) in enumerate(cells):
+        where = line.span_x(start, end)
+        if where is None or where[1] < box[0] - 5:
+            continue
+        text = line.text[start:end]
+        if _FIELD_NAME.fullmatch(text.strip() + " ") and number + 1 < len(cells):
+            text = line.text[start : cells[number + 1][1]]
+        return text
+    return ""
 
 
 _DOMAIN = re.compile(
@@ -492,17 +553,26 @@ def _letters(text: str) -> int:
 _GLUED_COMPANY = re.compile(r"(?:sdn\.?bhd|gmbh|berhad|limited|enterprise|trading)")
 
 
-def _company(doc: _Document, index: int) -> bool:
-    if any(hit.kind == "company" for hit in doc.hits[index]):
+def _company(doc: _Document, index: int, end: int | None = None) -> bool:
+    """Whether the line (up to ``end``) carries a legal form (GmbH, Ltd, S.L., SDN BHD)."""
+    if any(hit.kind == "company" and (end is None or hit.end <= end) for hit in doc.hits[index]):
         return True
     # OCR that drops spaces glues the legal form on: "BOOKTA_K(TAMANDAYA)SDNBHD".
-    return bool(_GLUED_COMPANY.search(doc.folded[index].replace(" ", "")))
+    return bool(_GLUED_COMPANY.search(doc.folded[index][:end].replace(" ", "")))
 
 
-def _cut_after_company(doc: _Document, line: DocLine) -> str:
-    """A name line often goes on with the address: keep it up to its legal form."""
-    ends = [hit.end for hit in doc.hits[line.index] if hit.kind == "company"]
-    text = line.text
+def _cut_after_company(doc: _Document, line: DocLine, end: int | None = None) -> str:
+    """A name line often goes on with the address, or follows a slogan: keep the sentence
+    with the legal form, up to the legal form."""
+    text = line.text[:end]
+    ends = [
+        hit.end for hit in doc.hits[line.index] if hit.kind == "company" and hit.end <= len(text)
+    ]
+    if ends:
+        stops = [m.end() for m in re.finditer(r"[.!?]\s+", text[: min(ends)])]
+        if stops and len(text[stops[-1] : max(ends)].split()) >= 2:
+            text = text[stops[-1] :]
+            ends = [e - stops[-1] for e in ends]
     if ends and re.search(r"[,·|•–-]\s", text[max(ends) :]):
         return text[: max(ends)]
     return text
@@ -593,7 +663,7 @@ def extract_lines(
     texts = [line.text for line in lines]
     folded = [fold(text) for text in texts]
     doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(texts, language))
-    total, net, _tax_amount = _total(doc)
+    total, net, tax_amount = _total(doc)
     currency = _currency(doc, total)
     doc.order, doc.proven = read.date_order(
         texts, doc.language, currency.value if currency else None
@@ -608,7 +678,7 @@ def extract_lines(
         vendor=_field("vendor", _vendor(doc), scale),
         total=_field("total", total, scale),
         currency=_field("currency", currency, scale),
-        tax=_field("tax", _tax(doc, total, net), scale),
+        tax=_field("tax", _tax(doc, total, net, tax_amount), scale),
     )
 
 

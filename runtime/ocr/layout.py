@@ -99,6 +99,21 @@ class DocLine:
             return None
         return min(w.left for w in words), max(w.left + w.width for w in words)
 
+    def cells(self) -> list[tuple[int, int]]:
+        """``start:end`` spans of the line's columns: words split where a gap is wider than
+        twice the line's height. Without boxes the whole line is one cell."""
+        if not self.words:
+            return [(0, len(self.text))]
+        gap = max(2.0 * self.height, 1.0)
+        spans: list[tuple[int, int]] = []
+        first = 0
+        for i in range(1, len(self.words) + 1):
+            last = self.words[i - 1]
+            if i == len(self.words) or self.words[i].left - (last.left + last.width) > gap:
+                spans.append((self.offsets[first], self.offsets[i - 1] + len(last.text)))
+                first = i
+        return spans
+
     def text_between(self, left: float, right: float) -> tuple[str, int, int] | None:
         """The words whose boxes overlap the columns ``left..right``, as text with offsets.
 

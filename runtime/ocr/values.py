@@ -35,7 +35,7 @@ _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$"
 _WORD = r"[^\W\d_]{3,12}\.?"
 _TEXT_DATE = re.compile(
     rf"(?<!\d)(\d{{1,2}}(?:st|nd|rd|th|er|\.|º)?[\s-]*(?:de\s+)?{_WORD}[\s,-]*(?:de\s+)?\d{{4}}"
-    rf"|{_WORD}\s*\d{{1,2}}(?:st|nd|rd|th)?[\s,.;’'`]*\d{{4}})(?!\d)",
+    rf"|{_WORD}\s*\d{{1,2}}(?:st|nd|rd|th)?[\s,.;’'`]*\d{{4}})(?:(?!\d)|(?=\d{{1,2}}:\d{{2}}))",
     re.I,
 )
 _ID = re.compile(r"[A-Z0-9][A-Z0-9\-/._#]*[A-Z0-9]|[0-9]", re.I)
