@@ -102,8 +102,9 @@ class PdfPages:
                 raise
 
     def _check(self, pdfium: Any, limits: OcrLimits, settings: OcrSettings) -> None:
-        if pdfium.raw.FPDF_GetSecurityHandlerRevision(self._pdf.raw) != -1:
-            raise BadPayload("PDF is encrypted; send an unencrypted copy")
+        # An encrypted PDF that opened without a password has an empty user password (only an
+        # owner password restricting printing or copying): anyone can read it, and so do we.
+        # One that needs a password was refused when it was opened.
         self.page_count = len(self._pdf)
         if self.page_count == 0:
             raise BadPayload("PDF has no pages")

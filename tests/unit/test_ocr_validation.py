@@ -176,3 +176,22 @@ def test_pdf_page_that_would_rasterise_too_large():
 def test_pdf_with_no_pages():
     with pytest.raises(BadPayload, match="PDF (has no pages|is corrupt)"):
         validate_document(samples.text_pdf([]))
+
+
+def test_a_pdf_locked_only_by_an_owner_password_is_read():
+    # Real invoices often come "encrypted" with an empty user password: only printing or
+    # copying is restricted, and every reader opens them. One that needs a password is refused.
+    import io
+
+    import pypdf
+
+    from runtime.ocr.pipeline import OcrEngine
+
+    plain = samples.text_pdf([[(53, 100, 12, "Invoice No: INV-7 Total 10.00 EUR", False)]])
+    writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(plain)))
+    writer.encrypt(user_password="", owner_password="owner-only", algorithm="RC4-128")
+    locked = io.BytesIO()
+    writer.write(locked)
+    result = OcrEngine().process(locked.getvalue())
+    assert result.engine == "pdf-text"
+    assert "INV-7" in result.pages[0].text
