@@ -300,6 +300,8 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     candidates: list[_Candidate] = []
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
     for amount, score, line, start, end, hit in labelled:
+        if hit.kind == "total" and any(h.kind in skip for h in doc.hits[line.index]):
+            continue  # "VAT total", "Net total": a bare "total" beside a tax or net label
         score *= tiers[hit.kind]
         if split(amount) is not None:
             score = min(1.0, score * 1.3 + 0.2)
@@ -440,12 +442,18 @@ def _vendor(doc: _Document) -> _Candidate | None:
     domains = _domains(doc)
     customer_until = -1
     candidates: list[_Candidate] = []
-    for rank, line in enumerate(first_page[:14]):
+    for rank, line in enumerate(first_page):
         hits = doc.hits[line.index]
         if any(hit.kind == "customer" and hit.start <= 2 for hit in hits):
             customer_until = rank + 4
             continue
-        start, end = line.cells()[0]  # the left column: the seller's, beside the buyer's
+        # Below the head of the page only a legal name (a footer's "Acme GmbH") is a candidate.
+        if rank >= 14 and not _company(doc, line.index):
+            continue
+        cells = line.cells()
+        if len(cells) >= 3 and all(len(line.text[a:b].split()) <= 2 for a, b in cells):
+            continue  # a table's column headers
+        start, end = cells[0]  # the left column: the seller's, beside the buyer's
         raw = _cut_after_company(doc, line, end)
         if re.search(r"\w\s*:\s*\S", raw):
             continue  # a field and its value ("Geschäftsprozess : ..."), not a name
@@ -453,7 +461,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
         if not _could_be_name(doc, line, name):
             continue
         company = _company(doc, line.index, end)
-        score = 0.55 - 0.03 * rank
+        score = 0.55 - 0.03 * rank if rank < 14 else 0.35
         if company:
             score += 0.3
         if median and line.height >= 1.3 * median:
@@ -555,8 +563,14 @@ _GLUED_COMPANY = re.compile(r"(?:sdn\.?bhd|gmbh|berhad|limited|enterprise|tradin
 
 def _company(doc: _Document, index: int, end: int | None = None) -> bool:
     """Whether the line (up to ``end``) carries a legal form (GmbH, Ltd, S.L., SDN BHD)."""
-    if any(hit.kind == "company" and (end is None or hit.end <= end) for hit in doc.hits[index]):
-        return True
+    folded = doc.folded[index]
+    for hit in doc.hits[index]:
+        if hit.kind != "company" or (end is not None and hit.end > end):
+            continue
+        # A legal form ends a name: "Acme GmbH", not the "KG" of "UD/KG".
+        before = folded[: hit.start]
+        if before[-1:] in (" ", ",") and _letters(before) >= 3:
+            return True
     # OCR that drops spaces glues the legal form on: "BOOKTA_K(TAMANDAYA)SDNBHD".
     return bool(_GLUED_COMPANY.search(doc.folded[index][:end].replace(" ", "")))
 

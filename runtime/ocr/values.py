@@ -25,6 +25,8 @@ _AMOUNT = re.compile(
     r"(?<![\w.,/-])-?(\d{1,3}(?:[.,' \u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
     r"(?![\d/]|[.,]\d)"
 )
+# An amount glued to a currency sign before it ("RM33.90", "EUR10,90"): money-shaped only.
+_GLUED_AMOUNT = re.compile(r"(?<=[A-Z$€£])(\d{1,3}(?:[.,]\d{3})*[.,]\d{2})(?![\d])")
 _NUMERIC_DATE = re.compile(
     # Not inside a product code ("HC03-7-15"): no capital or digit may precede a date.
     r"(?<![\dA-Z.,/-])(\d{4}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{1,2}"
@@ -64,7 +66,13 @@ def amounts(text: str) -> list[Found]:
     """
     fixed = fix_line_digits(text)
     found = []
-    for match in _AMOUNT.finditer(fixed):
+    matches = list(_AMOUNT.finditer(fixed))
+    taken = [(m.start(), m.end()) for m in matches]
+    for glued in _GLUED_AMOUNT.finditer(fixed):
+        if not any(s < glued.end() and glued.start() < e for s, e in taken):
+            matches.append(glued)
+    matches.sort(key=lambda m: m.start())
+    for match in matches:
         token = match.group(0)
         if sum(ch.isdigit() for ch in token) > 12:
             continue  # an id or a card number, not an amount
@@ -222,5 +230,10 @@ def document_number(text: str) -> Found | None:
         if _MONEY_LIKE.match(token) or dates(token):
             return None
         start = match.start() + match.group(0).find(token)
-        return Found(token, start, start + len(token))
+        end = start + len(token)
+        # A series and a number apart: "25 - 5469", "00003-00001475" -> joined with "-".
+        more = re.match(r"\s*[-/]\s*([A-Z0-9][A-Z0-9.]*\d)(?![.,]?\d)", text[end:], re.I)
+        if more and " " in more.group(0) and not _MONEY_LIKE.match(more.group(1)):
+            return Found(f"{token}-{more.group(1)}", start, end + more.end())
+        return Found(token, start, end)
     return None
