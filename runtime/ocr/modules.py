@@ -26,10 +26,12 @@ from typing import Any
 from runtime.errors import BadPayload
 from runtime.models import HealthState, Robot
 from runtime.ocr.documents import DocumentNotFound, DocumentStore, document_id
-from runtime.ocr.invoice import FIELDS, extract_pages
+from runtime.ocr.invoice import FIELDS, FieldValue, extract_pages
 from runtime.ocr.pipeline import OcrEngine, parse_settings
 from runtime.ocr.results import OcrLimits, OcrResult, OcrSettings
 from runtime.ocr.shelf import DocumentSource, LocalDocuments
+from runtime.ocr.templates import Template, load_templates
+from runtime.ocr.templates import match as match_template
 from runtime.sdk import MetricSample, Module, RobotContext
 
 _SHARED_LOCK = threading.Lock()
@@ -90,6 +92,8 @@ class _DocumentModule(Module):
             documents = LocalDocuments(DocumentStore(documents_dir, self.engine.limits))
         self.documents = documents
         self._answers: _Answers = _Answers()
+        templates_dir = self.options.get("templates_dir")
+        self.templates: list[Template] = load_templates(templates_dir) if templates_dir else []
 
     def check_health(self) -> bool | HealthState:
         """Healthy when Tesseract runs here; without it only PDF text layers could be read."""
@@ -171,7 +175,7 @@ class _DocumentModule(Module):
         # Fields are a pure function of the OCR result: a dedup hit skips extracting them too.
         answer = self._answers.get(key)
         if answer is None:
-            answer = invoice_answer(result)
+            answer = invoice_answer(result, self.templates)
             self._answers.put(key, answer)
         return {
             **answer,
@@ -220,11 +224,26 @@ class OcrModule(_DocumentModule):
         return self.text_result(robot)
 
 
-def invoice_answer(result: OcrResult) -> dict[str, Any]:
-    """Turn an OCR result into the ``invoice.extract`` answer: fields, values, OCR summary."""
+def invoice_answer(result: OcrResult, templates: list[Template] | None = None) -> dict[str, Any]:
+    """Turn an OCR result into the ``invoice.extract`` answer: fields, values, OCR summary.
+
+    A vendor template (``templates``, invoice2data's YAML format) that applies to the
+    document replaces the fields it reads, with confidence 0.99 and ``source`` naming it.
+    """
     # Lines rebuilt from word boxes keep a label and its value together even when the engine
     # read them as two columns, and say where a value sits relative to its label.
     fields = extract_pages(result.pages, result.confidence, getattr(result, "language", None))
+    pinned = match_template(templates or [], result.text)
+    if pinned is not None:
+        template, found = pinned
+        for name, value in found.items():
+            setattr(
+                fields,
+                name,
+                FieldValue(
+                    value=value, confidence=0.99, unsure=False, source=f"template {template.name}"
+                ),
+            )
     return {
         "document_id": result.document_id,
         "kind": fields.kind,
