@@ -133,6 +133,7 @@ class Invoice:
     total: Decimal
     currency: str
     lines: list[tuple[str, str, str]] = field(default_factory=list)  # (left, middle, right)
+    tax: Decimal = Decimal(0)
 
     def truth(self) -> dict[str, str]:
         """Return the fields as the extractor should report them."""
@@ -142,6 +143,7 @@ class Invoice:
             "vendor": self.vendor,
             "total": f"{self.total:.2f}",
             "currency": self.currency,
+            "tax": f"{self.tax:.2f}",
         }
 
 
@@ -235,7 +237,7 @@ def random_invoice(rng: random.Random) -> Invoice:
         ("", "", ""),
         ("Payment within 30 days. Thank you for your business.", "", ""),
     ]
-    return Invoice(vendor, number, date, total, currency, lines)
+    return Invoice(vendor, number, date, total, currency, lines, tax)
 
 
 # --------------------------------------------------------------------------- rendering
