@@ -284,13 +284,42 @@ def report(outcomes: list[Outcome], split: str, misses: bool) -> dict[str, Any]:
     }
 
 
-def fit(outcomes: list[Outcome]) -> dict[str, list[list[float]]]:
-    """Fit an isotonic curve per field from raw score to "right"; write the calibration file.
+def curve(pairs: list[tuple[float, bool]], per_bin: int = 20) -> list[list[float]]:
+    """A monotone map from raw score to the chance of being right, from (score, right) pairs.
 
-    The raw scores are recovered by running the extractor with no curves loaded.
+    The pairs are cut into bins of ``per_bin`` by score; each bin's chance is Laplace-smoothed,
+    (right + 1) / (n + 2), so a small bin that was always right says 0.95, not 1.0; adjacent
+    bins are pooled until the chances rise with the score (pool-adjacent-violators). Returns
+    ``[[mean score, chance], ...]`` points.
     """
-    from sklearn.isotonic import IsotonicRegression
+    ordered = sorted(pairs)
+    bins: list[list[float]] = []  # [sum of scores, right, n]
+    for start in range(0, len(ordered), per_bin):
+        chunk = ordered[start : start + per_bin]
+        if bins and len(chunk) < per_bin // 2:
+            bins[-1][0] += sum(x for x, _ in chunk)
+            bins[-1][1] += sum(1 for _, y in chunk if y)
+            bins[-1][2] += len(chunk)
+            continue
+        bins.append([sum(x for x, _ in chunk), sum(1 for _, y in chunk if y), len(chunk)])
 
+    def chance(b: list[float]) -> float:
+        return (b[1] + 1) / (b[2] + 2)
+
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(bins) - 1):
+            if chance(bins[i]) > chance(bins[i + 1]):
+                bins[i] = [a + b for a, b in zip(bins[i], bins[i + 1], strict=True)]
+                del bins[i + 1]
+                merged = True
+                break
+    return [[round(b[0] / b[2], 4), round(chance(b), 4)] for b in bins]
+
+
+def fit(outcomes: list[Outcome]) -> dict[str, list[list[float]]]:
+    """Fit :func:`curve` per field on raw scores (no curves loaded) and write the file."""
     curves: dict[str, list[list[float]]] = {}
     for name in FIELDS:
         pairs = [
@@ -298,18 +327,10 @@ def fit(outcomes: list[Outcome]) -> dict[str, list[list[float]]]:
             for o in outcomes
             if name in o.fields and o.fields[name][2] is not None
         ]
-        if len(pairs) < 10:
-            continue
-        xs = [x for x, _ in pairs]
-        ys = [1.0 if y else 0.0 for _, y in pairs]
-        model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(xs, ys)
-        points = sorted(
-            set(zip(model.X_thresholds_.tolist(), model.y_thresholds_.tolist(), strict=True))
-        )
-        curves[name] = [[round(x, 4), round(y, 4)] for x, y in points]
-    CALIBRATION_FILE.write_text(
-        json.dumps({"fitted_on": "bench/fields_data tune split", "curves": curves}, indent=1) + "\n"
-    )
+        if len(pairs) >= 20:
+            curves[name] = curve(pairs)
+    document = {"fitted_on": "bench/fields_data tune split", "curves": curves}
+    CALIBRATION_FILE.write_text(json.dumps(document, indent=1) + "\n")
     return curves
 
 

@@ -4,7 +4,8 @@ The map is measured, not set by hand: ``python -m bench.fields --fit`` reads the
 documents of ``bench/fields_data`` (never the held-out ones), fits a monotone (isotonic) curve
 from raw score to "was the value right" per field, and writes it to
 ``runtime/ocr/labels/calibration.json`` as ``{field: [[raw, chance], ...]}`` points, read
-here with linear interpolation between points. A field with no curve keeps its raw score.
+here with linear interpolation between points, as a cap on the raw score. A field with no
+curve keeps its raw score.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ def curves() -> dict[str, list[tuple[float, float]]]:
 
 
 def calibrate(field: str, score: float) -> float:
-    """Map ``score`` (0..1) for ``field`` to a calibrated 0..1 confidence."""
+    """Map ``score`` (0..1) for ``field`` to a calibrated 0..1 confidence.
+
+    The fitted chance caps the score and never raises it: the tuning documents are few and of
+    other vendors' layouts than the ones a user will send, so where they were right more often
+    than the score says, the score's own evidence (label, checks, OCR confidence) stands.
+    """
+    return min(score, _fitted(field, score))
+
+
+def _fitted(field: str, score: float) -> float:
     points = curves().get(field)
     if not points:
         return score
