@@ -190,10 +190,8 @@ def report(outcomes: list[Outcome], split: str, misses: bool) -> dict[str, Any]:
     print(f"\n## Invoice fields on real documents ({split}: {len(outcomes)} documents)\n")
     kinds = {k: sum(o.kind == k for o in outcomes) for k in ("invoice", "receipt")}
     media = {m: sum(o.media == m for o in outcomes) for m in ("pdf", "image")}
-    print(
-        f"languages {', '.join(f'{lang} {sum(o.language == lang for o in outcomes)}' for lang in languages)}; "
-        f"kinds {kinds}; media {media}\n"
-    )
+    counts = ", ".join(f"{lang} {sum(o.language == lang for o in outcomes)}" for lang in languages)
+    print(f"languages {counts}; kinds {kinds}; media {media}\n")
     header = "| field | " + " | ".join(languages) + " | all |"
     print(header)
     print("|" + " --- |" * (len(languages) + 2))
@@ -266,9 +264,8 @@ def report(outcomes: list[Outcome], split: str, misses: bool) -> dict[str, Any]:
         for o in outcomes:
             for name, (right, confidence, got, want) in o.fields.items():
                 if not right:
-                    print(
-                        f"- {o.id} [{o.language}] {name}: got {got!r} ({confidence:.2f}), want {want!r}"
-                    )
+                    said = f"got {got!r} ({confidence:.2f}), want {want!r}"
+                    print(f"- {o.id} [{o.language}] {name}: {said}")
     seconds = sorted(o.seconds for o in outcomes)
     if seconds:
         print(f"\nper document: median {seconds[len(seconds) // 2]:.2f} s, max {seconds[-1]:.2f} s")
