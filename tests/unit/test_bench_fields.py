@@ -1,0 +1,32 @@
+"""bench.fields' scoring rules and calibration curve, on small inputs."""
+
+from __future__ import annotations
+
+from bench.fields import curve, is_right
+
+
+def test_vendor_names_match_without_legal_form_spaces_or_case():
+    assert is_right("vendor", "Au bon moulin SARL", "Au bon moulin")
+    assert is_right("vendor", "BOOKTA_K(TAMANDAYA)SDNBHD", "BOOK TA .K (TAMAN DAYA) SDN BHD")
+    assert is_right("vendor", "Marktkauf Lehr", "Marktkauf")  # a branch after the name
+    assert not is_right("vendor", "Kunden AG Mitte", "Lieferant GmbH")
+    assert not is_right("vendor", "Free Service Abonné", "Free")  # too short a prefix
+    assert not is_right("vendor", None, "Acme")
+
+
+def test_other_fields_and_accepted_forms():
+    assert is_right("total", "1190.00", "1190.0")
+    assert not is_right("total", "1190.01", "1190.00")
+    assert is_right("invoice_number", "25-11.474", "25 - 11.474")
+    assert is_right("date", "2024-03-05", "2024-03-05")
+    assert is_right("vendor", "DISTRIBUCION SUPERMERCADOS, SL", "BM SUPERMERCADOS",
+                    ["DISTRIBUCION SUPERMERCADOS, SL"])  # fmt: skip
+
+
+def test_the_curve_rises_with_the_score_and_never_claims_certainty():
+    pairs = [(i / 100, i >= 30) for i in range(100)] + [(0.95, False)]
+    points = curve(pairs, per_bin=20)
+    chances = [chance for _, chance in points]
+    assert chances == sorted(chances)
+    assert max(chances) < 1.0  # 20 of 20 right says (20 + 1) / (20 + 2), not 1.0
+    assert points[0][1] < 0.5
