@@ -36,11 +36,14 @@ def upright(frame: Image.Image) -> Image.Image:
 
 @dataclass
 class SourcePage:
-    """One page ready for OCR: an image to read, or text already there (a PDF text layer)."""
+    """One page ready for OCR: an image to read, or text already there (a PDF text layer),
+    or both when the text layer is in ``doubt`` (why, see ``runtime.ocr.text_layer``) and the
+    image must be read and compared with it."""
 
     number: int
     image: Image.Image | None = None
     text: PageText | None = None
+    doubt: str | None = None
 
 
 def align_pillow_bomb_limit(limits: OcrLimits) -> None:

@@ -1,11 +1,12 @@
 """The OCR pipeline: dedup, checks, pages read upright and in their language, stats.
 
-A PDF page's text layer is taken as it is (see ``runtime.ocr.pdf`` for when it is not
-trusted); every other page is read by :class:`~runtime.ocr.reading.PageReading`: Tesseract
-first, an orientation check and a re-read in the page's language when called for, then the
-fallback chain (binarised Tesseract, RapidOCR) while the read stays under the confidence
-threshold. Results are cached by (document SHA-256, settings hash), so a document seen
-before costs one hash and one dictionary lookup.
+A PDF page's trusted text layer is taken as it is; a doubted one (a scan's sparse or
+garbled layer, see ``runtime.ocr.text_layer``) is compared with the page's OCR. Every page
+image is read by :class:`~runtime.ocr.reading.PageReading`: Tesseract first, an orientation
+check and a re-read in the page's language when called for, then the fallback chain
+(binarised Tesseract, RapidOCR) while the read stays under the confidence threshold.
+Results are cached by (document SHA-256, settings hash), so a document seen before costs
+one hash and one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from runtime.errors import BadPayload
 from runtime.ocr.dedup import ResultCache, ResultKey
 from runtime.ocr.documents import document_id
-from runtime.ocr.engines import PageReader, RapidOcrEngine, TesseractEngine
+from runtime.ocr.engines import EngineFailed, PageReader, RapidOcrEngine, TesseractEngine
 from runtime.ocr.images import SourcePage
 from runtime.ocr.language import detect, majority
 from runtime.ocr.reading import PageReading
@@ -32,6 +33,7 @@ from runtime.ocr.results import (
     PageText,
 )
 from runtime.ocr.stats import OcrStats
+from runtime.ocr.text_layer import choose
 from runtime.ocr.validation import open_document
 
 log = logging.getLogger(__name__)
@@ -154,11 +156,22 @@ class OcrEngine:
     def _read_page(
         self, source: SourcePage, settings: OcrSettings, attempts: list[EngineAttempt]
     ) -> PageText:
-        if source.text is not None:
-            page = source.text.model_copy(update={"language": detect(source.text.text).code})
+        layer = source.text
+        if source.image is None:
+            assert layer is not None
+            page = layer.model_copy(update={"language": detect(layer.text).code})
             return page if settings.words else page.model_copy(update={"words": []})
-        assert source.image is not None
         reading = PageReading(
             source.number, source.image, settings, self.readers, self.stats, attempts
         )
-        return reading.run()
+        if layer is None:
+            return reading.run()
+        try:  # a doubted text layer: read the page and keep the better of the two
+            read: PageText | None = reading.run()
+        except EngineFailed:
+            read = None
+        page = choose(layer, read, source.doubt or "doubted")
+        update: dict[str, object] = {"language": detect(page.text).code}
+        if not settings.words:
+            update["words"] = []
+        return page.model_copy(update=update)

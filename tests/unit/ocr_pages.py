@@ -32,6 +32,24 @@ def text_page(lines: list[str], width: int = 900, size: int = 30, margin: int = 
     return page
 
 
+def a4_scan(lines: list[str], dpi: int = 100, size_pt: float = 14.0) -> Image.Image:
+    """Return an A4 page at ``dpi`` with ``lines`` drawn from the top, ``size_pt`` points
+    high, the first line's top at 60 pt and one line every ``1.6 * size_pt`` points (so a
+    text layer can be put exactly over them: see :func:`line_top_pt`)."""
+    scale = dpi / 72.0
+    page = Image.new("L", (round(A4_POINTS[0] * scale), round(A4_POINTS[1] * scale)), 255)
+    font = ImageFont.truetype(str(samples.font_path("sans")), round(size_pt * scale))
+    draw = ImageDraw.Draw(page)
+    for row, line in enumerate(lines):
+        draw.text((40 * scale, line_top_pt(row, size_pt) * scale), line, font=font, fill=0)
+    return page
+
+
+def line_top_pt(row: int, size_pt: float = 14.0) -> float:
+    """Return the top, in points from the page's top, of line ``row`` of :func:`a4_scan`."""
+    return 60 + row * 1.6 * size_pt
+
+
 def jpeg_with_orientation(stored: Image.Image, orientation: int) -> bytes:
     """Encode ``stored`` as a JPEG whose EXIF Orientation tag is ``orientation`` (1..8)."""
     exif = Image.Exif()
