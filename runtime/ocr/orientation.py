@@ -3,8 +3,11 @@
 Tesseract's orientation and script detection (``--psm 0``, ``osd.traineddata``) costs about
 as much as one read (0.3-0.5 s for an A4 page at 150 dpi), so upright pages must not pay for
 it: it runs only when the first read is doubtful, that is its mean word confidence is under
-the page's threshold, or most of its words are taller than they are wide (Tesseract reads
-some sideways text confidently, but its lines and boxes then run down the page).
+:data:`SUSPECT_CONFIDENCE` (and the page's threshold), or most of its words are taller than
+they are wide (Tesseract reads some sideways text confidently, but its lines and boxes then
+run down the page). Measured on the generated invoice scans: upright pages, noisy ones
+included, read at 60-95 mean word confidence; the same pages upside down or on their side
+at 22-37.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from runtime.ocr.results import WordBox
 # Tesseract's orientation confidence is an unbounded score, not a probability: an A4 page of
 # text scores about 10-12 for the right answer, a page it cannot tell about 0-1.
 MIN_ORIENTATION_CONFIDENCE = 2.0
+# Under this first-read confidence (0..100) a page may be turned; above it, it is upright
+# but perhaps poor, which the fallback chain deals with.
+SUSPECT_CONFIDENCE = 50.0
 # A word of this many characters or more is wider than tall when its line runs across.
 _SIDEWAYS_MIN_CHARS = 3
 _SIDEWAYS_SHARE = 0.5
@@ -70,9 +76,9 @@ def looks_sideways(words: Sequence[WordBox]) -> bool:
 
 
 def doubtful(confidence: float, words: Sequence[WordBox], threshold: float) -> bool:
-    """Tell whether a first read warrants an orientation check: under ``threshold`` mean
-    word confidence (0..100), or read sideways."""
-    return confidence < threshold or looks_sideways(words)
+    """Tell whether a first read warrants an orientation check: its mean word confidence
+    (0..100) under both :data:`SUSPECT_CONFIDENCE` and ``threshold``, or read sideways."""
+    return confidence < min(threshold, SUSPECT_CONFIDENCE) or looks_sideways(words)
 
 
 def turn(image: Image.Image, clockwise: int) -> Image.Image:

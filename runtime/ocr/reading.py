@@ -4,7 +4,7 @@ language.
 For a page with no trusted text layer::
 
     1. Tesseract, grayscale + deskew, --psm <settings.psm>, lang 'eng' (or settings.lang)
-       - doubtful (under the threshold, or read sideways)? ask Tesseract's OSD; when it is
+       - doubtful (confidence under 50, or read sideways)? ask Tesseract's OSD; when it is
          sure the page is turned, turn it, read again and keep the better read
        - settings.lang 'auto' and the text is in another installed language? read again
          with '<lang>+eng' and keep that read unless it is clearly less confident

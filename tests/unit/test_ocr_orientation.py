@@ -167,4 +167,6 @@ def test_sideways_words_are_doubtful_even_when_confident():
     wide = [WordBox(text="INVOICE", confidence=95, left=0, top=0, width=140, height=20)] * 3
     assert looks_sideways(tall) and doubtful(95.0, tall, 85.0)
     assert not looks_sideways(wide) and not doubtful(95.0, wide, 85.0)
-    assert doubtful(60.0, wide, 85.0)
+    assert doubtful(40.0, wide, 85.0)
+    assert not doubtful(60.0, wide, 85.0)  # upright but poor: the fallback chain's business
+    assert not doubtful(40.0, wide, 30.0)  # confident enough for this caller
