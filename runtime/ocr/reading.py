@@ -18,6 +18,7 @@ Tesseract call and a language guess (~0.3 ms).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from PIL import Image
 
 from runtime.ocr.engines import EngineFailed, PageReader
 from runtime.ocr.language import detect, reading_lang
-from runtime.ocr.orientation import doubtful, turn
+from runtime.ocr.orientation import doubtful, looks_sideways, turn
 from runtime.ocr.preprocess import clean_for_ocr, deskew, to_grayscale
 from runtime.ocr.results import EngineAttempt, OcrSettings, PageText, WordBox
 from runtime.ocr.stats import OcrStats
@@ -36,8 +37,8 @@ from runtime.ocr.stats import OcrStats
 # misspellings of accented words about as high as the right data scores the right words.
 LANGUAGE_MARGIN = 2.0
 # A read of the page turned as OSD said is kept unless it is this many points less confident
-# than the read as stored (a sideways page can be read confidently, with its lines running
-# down the page).
+# than the read as stored; always when the read as stored ran down the page and the turned
+# one runs across (a sideways page can be read confidently, its boxes standing on end).
 ORIENTATION_MARGIN = 5.0
 
 
@@ -163,7 +164,18 @@ class PageReading:
             return
         previous = self.view
         self.view = self._turned((previous.rotation + found.rotate) % 360)
-        if not self._keep(self._try(step, lang), margin=ORIENTATION_MARGIN):
+        turned = self._try(step, lang)
+        margin = ORIENTATION_MARGIN
+        if (
+            turned is not None
+            and self.best is not None
+            and looks_sideways(self.best.words)
+            and not looks_sideways(turned.words)
+        ):
+            # Lines across the page at last: confidences of a sideways read do not compare,
+            # and the rest of the chain reads the turned page.
+            margin = math.inf
+        if not self._keep(turned, margin=margin):
             self.view = previous
 
     def _in_language(self, step: Step, lang: str) -> str:

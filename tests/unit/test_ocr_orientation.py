@@ -170,3 +170,32 @@ def test_sideways_words_are_doubtful_even_when_confident():
     assert doubtful(40.0, wide, 85.0)
     assert not doubtful(60.0, wide, 85.0)  # upright but poor: the fallback chain's business
     assert not doubtful(40.0, wide, 30.0)  # confident enough for this caller
+
+
+class SidewaysStub(OsdStub):
+    """Reads the page as stored with tall word boxes (sideways), turned with wide ones."""
+
+    def read(self, image, psm=None, lang=None):
+        read = super().read(image, psm, lang)
+        if image.width > image.height:  # the page as stored: 300 x 200
+            read.words = [
+                WordBox(text="INVOICE", confidence=90, left=0, top=0, width=20, height=140)
+            ]
+        return read
+
+
+def test_a_sideways_read_gives_way_to_the_turned_page_even_when_more_confident():
+    tess = SidewaysStub((70.0, 60.0, 95.0), Orientation(rotate=90, confidence=11.0))
+    result = OcrEngine(tesseract=tess, rapidocr=StubReader("rapidocr", (80.0,))).process(
+        _blank_png(), {"lang": "eng"}
+    )
+    page = result.pages[0]
+    assert page.rotation == 90 and (page.width, page.height) == (200, 300)
+    # The rest of the chain read the turned page too.
+    assert all(size == (300, 450) for size, _, _ in tess.calls[2:])
+    assert [a.variant for a in result.attempts] == [
+        "gray/psm3",
+        "osd/rotate90/conf11",
+        "gray/psm3/rot90",
+        "binarized/psm6/rot90",
+    ]
