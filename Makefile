@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --no-deps $(ARQ)
 	touch $(STAMP)
 
-services:  ## install wrk, Tesseract, PostgreSQL and Redis, and start the last two, when missing
+services:  ## install wrk, Tesseract (eng deu fra spa nld ita por), PostgreSQL and Redis, and start the last two, when missing
 	bash .ci/ensure-services.sh
 
 lint: $(STAMP)  ## ruff and mypy

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Make sure the system packages and services the test suite uses are installed and running:
-# Tesseract (OCR), wrk (the benchmark's load generator), PostgreSQL (database "test", trust
-# auth on loopback), Redis, Prometheus with promtool (the alert-rule tests and
-# tests/integration/test_metrics.py) and Dovecot (the IMAP server the mail tests start
-# themselves, each with a throwaway config on a free port; the system instance is not needed
-# and not started).
+# Tesseract (OCR) with the languages the invoice vocabularies cover (English, German, French,
+# Spanish, Dutch, Italian, Portuguese; its OSD data comes with tesseract-ocr), wrk (the
+# benchmark's load generator), PostgreSQL (database "test", trust auth on loopback), Redis,
+# Prometheus with promtool (the alert-rule tests and tests/integration/test_metrics.py) and
+# Dovecot (the IMAP server the mail tests start themselves, each with a throwaway config on a
+# free port; the system instance is not needed and not started). Under CI=true a missing
+# tool or Tesseract language fails the run.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
 need_apt=()
 command -v tesseract >/dev/null || need_apt+=(tesseract-ocr tesseract-ocr-eng)
+tesseract_langs=$(tesseract --list-langs 2>/dev/null | tail -n +2 || true)
+for lang in eng deu fra spa nld ita por; do
+    grep -qx "$lang" <<<"$tesseract_langs" || need_apt+=("tesseract-ocr-$lang")
+done
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 ldconfig -p | grep -q libGL.so.1 || need_apt+=(libgl1)
 ldconfig -p | grep -q libglib-2.0.so.0 || need_apt+=(libglib2.0-0)
@@ -54,5 +60,10 @@ if [ "${CI:-}" = "true" ]; then
     for tool in prometheus promtool; do
         command -v "$tool" >/dev/null || { echo "CI=true and $tool is missing" >&2; exit 1; }
     done
+    tesseract_langs=$(tesseract --list-langs 2>/dev/null | tail -n +2 || true)
+    for lang in eng deu fra spa nld ita por osd; do
+        grep -qx "$lang" <<<"$tesseract_langs" \
+            || { echo "CI=true and Tesseract lacks its $lang data" >&2; exit 1; }
+    done
 fi
-echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3), dovecot $(/usr/sbin/dovecot --version 2>/dev/null | cut -d' ' -f1)"
+echo "services: tesseract $(tesseract --version 2>&1 | head -1 | cut -d' ' -f2) ($(tesseract --list-langs 2>/dev/null | tail -n +2 | tr '\n' ' ' | sed 's/ $//')), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), postgresql up, redis up, $(promtool --version 2>&1 | head -1 | cut -d' ' -f1-3), dovecot $(/usr/sbin/dovecot --version 2>/dev/null | cut -d' ' -f1)"

@@ -18,6 +18,7 @@ from PIL import Image
 
 from runtime.errors import RetryableError
 from runtime.ocr.layout import lines_text
+from runtime.ocr.orientation import Orientation, parse_osd
 from runtime.ocr.results import WordBox
 
 
@@ -120,6 +121,27 @@ class TesseractEngine:
         except RuntimeError as exc:  # pytesseract's timeout
             raise EngineFailed(f"tesseract: {exc}") from None
         return self._recognition(data)
+
+    def orientation(self, image: Image.Image) -> Orientation:
+        """Ask Tesseract's OSD (``--psm 0``) which way up the page is; raise EngineFailed
+        when it cannot tell (too little text, no ``osd`` data) or fails."""
+        import pytesseract
+
+        try:
+            osd: dict[str, Any] = pytesseract.image_to_osd(
+                image,
+                config="--psm 0",
+                output_type=pytesseract.Output.DICT,
+                timeout=self.timeout_s,
+            )
+            return parse_osd(osd)
+        except pytesseract.TesseractNotFoundError:
+            raise EngineFailed("tesseract is not installed") from None
+        except pytesseract.TesseractError as exc:
+            message = str(exc.message or exc.status).strip().splitlines()
+            raise EngineFailed(f"tesseract osd failed: {message[-1] if message else exc}") from None
+        except (RuntimeError, ValueError) as exc:  # pytesseract's timeout; a malformed answer
+            raise EngineFailed(f"tesseract osd: {exc}") from None
 
     @staticmethod
     def _recognition(data: dict[str, list[Any]]) -> Recognition:

@@ -1,5 +1,9 @@
 """Raster documents (PNG, JPEG, TIFF): header checks before decoding, then pages one by one.
 
+A frame whose EXIF (or TIFF) Orientation tag says it is stored rotated or mirrored, as phone
+cameras store portrait shots, is turned upright with Pillow's ``ImageOps.exif_transpose``
+before anything reads it.
+
 Pillow reads only the header on ``Image.open``; the pixel limit is checked there, on the
 declared size, so a decompression bomb is refused before a single row is inflated. Pillow's own
 bomb guard (``Image.MAX_IMAGE_PIXELS``) stays on as a second line; its warning and error both
@@ -12,21 +16,34 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from runtime.errors import BadPayload
 from runtime.ocr.results import OcrLimits, PageText
 
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+_ORIENTATION_TAG = 0x0112  # EXIF / TIFF Orientation: 1 is upright, 2..8 a turn or mirror
+
+
+def upright(frame: Image.Image) -> Image.Image:
+    """Return a decoded frame turned as its EXIF Orientation tag says (the frame itself if
+    the tag is absent or 1); mirrored orientations (2, 4, 5, 7) are undone too."""
+    if frame.getexif().get(_ORIENTATION_TAG, 1) in (None, 1):
+        return frame
+    turned = ImageOps.exif_transpose(frame)
+    return frame if turned is None else turned
 
 
 @dataclass
 class SourcePage:
-    """One page ready for OCR: an image to read, or text already there (a PDF text layer)."""
+    """One page ready for OCR: an image to read, or text already there (a PDF text layer),
+    or both when the text layer is in ``doubt`` (why, see ``runtime.ocr.text_layer``) and the
+    image must be read and compared with it."""
 
     number: int
     image: Image.Image | None = None
     text: PageText | None = None
+    doubt: str | None = None
 
 
 def align_pillow_bomb_limit(limits: OcrLimits) -> None:
@@ -93,7 +110,7 @@ class ImagePages:
     def _decode(self, number: int) -> Image.Image:
         try:
             self._image.load()
-            frame = self._image
+            frame = upright(self._image)
             if frame.mode in ("RGBA", "LA", "PA") or (
                 frame.mode == "P" and "transparency" in frame.info
             ):
@@ -111,7 +128,7 @@ class ImagePages:
             raise BadPayload(f"{self._kind} {where} is truncated or corrupt ({exc})") from None
 
     def pages(self) -> Iterator[SourcePage]:
-        """Yield each frame as a grayscale page."""
+        """Yield each frame as an upright grayscale page."""
         for index in range(self.page_count):
             self._seek(index)
             yield SourcePage(number=index + 1, image=self._decode(index + 1))

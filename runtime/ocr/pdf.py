@@ -3,6 +3,12 @@
 PDFium is not thread-safe, and OCR robots run in threads, so every PDFium call in the
 process goes through one lock. Rendering a page is the only slow call and takes tens of
 milliseconds; OCR itself runs outside the lock.
+
+A page's text layer is taken without OCR unless the page is mostly image (a scan: image
+objects over at least half of it) and the layer is implausible or sparse against what the
+page shows (``runtime.ocr.text_layer``); then the page is rasterised too, and the pipeline
+reads it and keeps the better of the two. Digital PDFs (no full-page image) stay on the
+text-layer path and are never rendered.
 """
 
 from __future__ import annotations
@@ -16,11 +22,41 @@ from PIL import Image
 from runtime.errors import BadPayload
 from runtime.ocr.images import SourcePage
 from runtime.ocr.results import OcrLimits, OcrSettings, PageText, WordBox
+from runtime.ocr.text_layer import MIN_IMAGE_COVERAGE, doubt, image_coverage, ink_covered
 
 _PDFIUM_LOCK = threading.Lock()
 # A page whose text layer has fewer letters and digits than this is treated as a scan.
 MIN_TEXT_LAYER_CHARS = 10
 _FPDF_ERR_PASSWORD = 4
+_FPDF_PAGEOBJ_IMAGE = 3
+# The resolution a scanned page is rendered at to see which of its rows carry ink (cheap:
+# an A4 page is 298 x 421 pixels; 10 pt text is still 5 rows tall).
+_INK_PROBE_DPI = 36
+
+
+def _image_coverage(page: Any, size: tuple[float, float]) -> float:
+    """Share (0..1) of the page covered by its image objects (Form XObjects included)."""
+    rects = []
+    for obj in page.get_objects(filter=(_FPDF_PAGEOBJ_IMAGE,)):
+        bounds = getattr(obj, "get_bounds", None) or obj.get_pos  # pypdfium2 5 renamed it
+        rects.append(tuple(bounds()))
+    return image_coverage(rects, size)
+
+
+def _layer_ink_covered(page: Any, layer: PageText, scale: float) -> float | None:
+    """Share of the page's inked rows (rendered at :data:`_INK_PROBE_DPI`) that the text
+    layer's word boxes (at ``scale`` pixels per point) lie on; None when it has no boxes."""
+    if not layer.words:
+        return None
+    probe = _INK_PROBE_DPI / 72.0
+    bitmap = page.render(scale=probe, grayscale=True)
+    try:
+        small = bitmap.to_pil().convert("L")
+    finally:
+        bitmap.close()
+    ratio = probe / scale
+    spans = [(w.top * ratio, (w.top + w.height) * ratio) for w in layer.words]
+    return ink_covered(small, spans)
 
 
 def _pdfium() -> Any:
@@ -84,6 +120,7 @@ class PdfPages:
         self.dpi = settings.dpi
         self._scale = settings.dpi / 72.0
         self._text: dict[int, PageText] = {}
+        self._doubt: dict[int, str] = {}
         with _PDFIUM_LOCK:
             try:
                 self._pdf = pdfium.PdfDocument(data)
@@ -125,7 +162,10 @@ class PdfPages:
                     if found is not None:
                         found.width = round(width_pt * self._scale)
                         self._text[index] = found
-                        continue
+                        why = self._doubt_layer(page, found, (width_pt, height_pt))
+                        if why is None:
+                            continue
+                        self._doubt[index] = why
                 pixels = round(width_pt * self._scale) * round(height_pt * self._scale)
                 if pixels > limits.max_pixels:
                     raise BadPayload(
@@ -135,10 +175,17 @@ class PdfPages:
             finally:
                 page.close()
 
+    def _doubt_layer(self, page: Any, layer: PageText, size: tuple[float, float]) -> str | None:
+        """Why a page's text layer cannot be taken alone, or None (not a scan, or trusted)."""
+        if _image_coverage(page, size) < MIN_IMAGE_COVERAGE:
+            return None
+        return doubt(layer, _layer_ink_covered(page, layer, self._scale))
+
     def pages(self) -> Iterator[SourcePage]:
-        """Yield each page: its text layer if it has one, else its rendered grayscale image."""
+        """Yield each page: its text layer if it has a trusted one, else its rendered
+        grayscale image (with the doubted text layer, if any, to compare with)."""
         for index in range(self.page_count):
-            if index in self._text:
+            if index in self._text and index not in self._doubt:
                 yield SourcePage(number=index + 1, text=self._text[index])
                 continue
             with _PDFIUM_LOCK:
@@ -149,7 +196,12 @@ class PdfPages:
                     bitmap.close()
                 finally:
                     page.close()
-            yield SourcePage(number=index + 1, image=image)
+            yield SourcePage(
+                number=index + 1,
+                image=image,
+                text=self._text.get(index),
+                doubt=self._doubt.get(index),
+            )
 
     def close(self) -> None:
         """Release the PDFium document."""

@@ -1,14 +1,12 @@
-"""The OCR pipeline: dedup, checks, preprocessing, engines with a fallback chain, stats.
+"""The OCR pipeline: dedup, checks, pages read upright and in their language, stats.
 
-For each page that has no PDF text layer, the chain is::
-
-    1. Tesseract, grayscale + deskew, --psm <settings.psm>
-    2. Tesseract, denoised + binarised + upscaled, another --psm
-    3. RapidOCR, grayscale + deskew
-
-It stops at the first read whose mean word confidence reaches the threshold and otherwise
-keeps the most confident read. Results are cached by (document SHA-256, settings hash), so a
-document seen before costs one hash and one dictionary lookup.
+A PDF page's trusted text layer is taken as it is; a doubted one (a scan's sparse or
+garbled layer, see ``runtime.ocr.text_layer``) is compared with the page's OCR. Every page
+image is read by :class:`~runtime.ocr.reading.PageReading`: Tesseract first, an orientation
+check and a re-read in the page's language when called for, then the fallback chain
+(binarised Tesseract, RapidOCR) while the read stays under the confidence threshold.
+Results are cached by (document SHA-256, settings hash), so a document seen before costs
+one hash and one dictionary lookup.
 """
 
 from __future__ import annotations
@@ -16,10 +14,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from PIL import Image
 from pydantic import ValidationError
 
 from runtime.errors import BadPayload
@@ -27,31 +23,20 @@ from runtime.ocr.dedup import ResultCache, ResultKey
 from runtime.ocr.documents import document_id
 from runtime.ocr.engines import EngineFailed, PageReader, RapidOcrEngine, TesseractEngine
 from runtime.ocr.images import SourcePage
-from runtime.ocr.preprocess import clean_for_ocr, deskew, to_grayscale
+from runtime.ocr.language import detect, majority
+from runtime.ocr.reading import PageReading
 from runtime.ocr.results import (
     EngineAttempt,
     OcrLimits,
     OcrResult,
     OcrSettings,
     PageText,
-    WordBox,
 )
 from runtime.ocr.stats import OcrStats
+from runtime.ocr.text_layer import choose
 from runtime.ocr.validation import open_document
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class _Step:
-    engine: str
-    variant: str  # "gray" or "binarized"
-    psm: int | None = None
-
-
-def _fallback_psm(psm: int) -> int:
-    # 6 reads the page as one block: a different cut of the same page than automatic layout.
-    return 6 if psm != 6 else 4
 
 
 def parse_settings(settings: OcrSettings | Mapping[str, Any] | None) -> OcrSettings:
@@ -149,107 +134,44 @@ class OcrEngine:
             engines_tried=list(dict.fromkeys(a.engine for a in attempts))
             or list(dict.fromkeys(p.engine for p in pages)),
             attempts=attempts,
+            language=majority(page.language for page in pages),
             seconds=round(time.perf_counter() - started, 4),
         )
         self.cache.put(key, result)
         return result
 
     def _check_language(self, lang: str) -> None:
+        """Raise BadPayload when an explicit lang names data Tesseract lacks here; 'auto'
+        needs English and uses the other languages only where they are installed."""
         languages = getattr(self.readers["tesseract"], "languages", None)
         installed = languages() if languages is not None else frozenset()
-        missing = [part for part in lang.split("+") if installed and part not in installed]
+        wanted = ["eng"] if lang == "auto" else lang.split("+")
+        missing = [part for part in wanted if installed and part not in installed]
         if missing:
             raise BadPayload(
                 f"OCR language {'+'.join(missing)!r} is not installed here "
                 f"(installed: {', '.join(sorted(installed))})"
             )
 
-    def _plan(self, settings: OcrSettings) -> list[_Step]:
-        plan = [_Step("tesseract", "gray", settings.psm)]
-        if settings.fallback:
-            plan.append(_Step("tesseract", "binarized", _fallback_psm(settings.psm)))
-            plan.append(_Step("rapidocr", "gray"))
-        return plan
-
     def _read_page(
         self, source: SourcePage, settings: OcrSettings, attempts: list[EngineAttempt]
     ) -> PageText:
-        if source.text is not None:
-            page = source.text
+        layer = source.text
+        if source.image is None:
+            assert layer is not None
+            page = layer.model_copy(update={"language": detect(layer.text).code})
             return page if settings.words else page.model_copy(update={"words": []})
-        assert source.image is not None
-        gray = to_grayscale(source.image)
-        if settings.deskew:
-            gray, _angle = deskew(gray)
-        variants: dict[str, tuple[Image.Image, float]] = {"gray": (gray, 1.0)}
-        best: PageText | None = None
-        errors: list[str] = []
-        for step in self._plan(settings):
-            if best is not None and best.confidence >= settings.confidence_threshold:
-                break
-            reader = self.readers[step.engine]
-            if step.engine != "tesseract" and not reader.available():
-                errors.append(f"{step.engine}: not installed")
-                continue
-            if step.variant not in variants:
-                variants[step.variant] = clean_for_ocr(gray)
-            image, scale = variants[step.variant]
-            began = time.perf_counter()
-            try:
-                read = reader.read(image, psm=step.psm, lang=settings.lang)
-            except EngineFailed as exc:
-                seconds = time.perf_counter() - began
-                self.stats.engine_call(step.engine, seconds, ok=False)
-                attempts.append(
-                    EngineAttempt(
-                        page=source.number,
-                        engine=step.engine,
-                        variant=step.variant,
-                        seconds=round(seconds, 4),
-                        error=str(exc),
-                    )
-                )
-                errors.append(str(exc))
-                continue
-            seconds = time.perf_counter() - began
-            self.stats.engine_call(step.engine, seconds, ok=True)
-            variant = step.variant if step.psm is None else f"{step.variant}/psm{step.psm}"
-            attempts.append(
-                EngineAttempt(
-                    page=source.number,
-                    engine=step.engine,
-                    variant=variant,
-                    confidence=read.confidence,
-                    seconds=round(seconds, 4),
-                )
-            )
-            if best is None or read.confidence > best.confidence:
-                words = read.words if settings.words else []
-                if scale != 1.0:
-                    words = [_unscale(word, scale) for word in words]
-                best = PageText(
-                    number=source.number,
-                    text=read.text,
-                    confidence=read.confidence,
-                    engine=step.engine,
-                    variant=variant,
-                    width=gray.width,
-                    height=gray.height,
-                    words=words,
-                )
-        if best is None:
-            reasons = "; ".join(errors)
-            raise EngineFailed(f"no OCR engine could read page {source.number}: {reasons}")
-        return best
-
-
-def _unscale(word: WordBox, scale: float) -> WordBox:
-    """Map a word box from an upscaled variant back to the page's coordinates."""
-    return word.model_copy(
-        update={
-            "left": round(word.left / scale),
-            "top": round(word.top / scale),
-            "width": max(1, round(word.width / scale)),
-            "height": max(1, round(word.height / scale)),
-        }
-    )
+        reading = PageReading(
+            source.number, source.image, settings, self.readers, self.stats, attempts
+        )
+        if layer is None:
+            return reading.run()
+        try:  # a doubted text layer: read the page and keep the better of the two
+            read: PageText | None = reading.run()
+        except EngineFailed:
+            read = None
+        page = choose(layer, read, source.doubt or "doubted")
+        update: dict[str, object] = {"language": detect(page.text).code}
+        if not settings.words:
+            update["words"] = []
+        return page.model_copy(update=update)

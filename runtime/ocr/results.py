@@ -26,7 +26,13 @@ class OcrSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    lang: str = Field("eng", pattern=r"^[A-Za-z_]{3,16}(\+[A-Za-z_]{3,16}){0,4}$")
+    lang: str = Field(
+        "auto",
+        pattern=r"^[A-Za-z_]{3,16}(\+[A-Za-z_]{3,16}){0,4}$",
+        description="Tesseract languages ('deu', 'eng+fra'), or 'auto': read with 'eng', "
+        "detect the page's language and re-read with '<lang>+eng' when it is another "
+        "installed one.",
+    )
     psm: int = Field(3, ge=3, le=13, description="Tesseract page segmentation mode, first try.")
     dpi: int = Field(200, ge=72, le=600, description="Resolution PDF pages are rasterised at.")
     confidence_threshold: float = Field(
@@ -63,6 +69,12 @@ class PageText(BaseModel):
     variant: str = Field(description="Which preprocessing / setting produced this text.")
     width: int = 0
     height: int = 0
+    rotation: int = Field(
+        0, description="Degrees the page was turned clockwise before reading: 0/90/180/270."
+    )
+    language: str | None = Field(
+        None, description="ISO 639-1 code of the page's language, None when unknown."
+    )
     words: list[WordBox] = Field(default_factory=list)
 
 
@@ -88,6 +100,9 @@ class OcrResult(BaseModel):
     engine: str = Field(description="The engine that won every page, or 'mixed'.")
     engines_tried: list[str] = Field(description="Distinct engines run, in order.")
     attempts: list[EngineAttempt] = Field(default_factory=list)
+    language: str | None = Field(
+        None, description="The most common language of the pages (ISO 639-1), or None."
+    )
     seconds: float = Field(description="Time the original OCR run took.")
     cached: bool = Field(False, description="True when this answer came from the dedup cache.")
 
