@@ -198,9 +198,9 @@ async def _postgres_reachable(dsn: str) -> str | None:
 def _queue_peer_missing(name: str) -> str | None:
     """Why the job-queue peer ``name`` cannot run (not installed, Redis down), or None."""
     peer = QUEUE_PEERS[name]
-    if not peer.installed():
+    if not peer_worker.installed(peer.MODULES):
         return f"{peer.REQUIREMENT} is not installed (make bench installs it)"
-    return peer_worker.redis_missing(peer.redis_url())
+    return peer_worker.redis_missing(peer_worker.redis_url(peer.URL_ENV, peer.REDIS_DB))
 
 
 async def _on_target(run: Run, target: Target, profile: bool) -> None:
