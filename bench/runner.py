@@ -372,9 +372,7 @@ async def _shape(run: Run) -> None:
     result = await run.step("shape", shape_floor.run(run.options.sizes))
     if result is not None:
         run.scenarios["shape"] = result
-        for r in result["levels"]:
-            rate, p99 = r["requests_per_s"], r["p99_ms"]
-            say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+        _say_levels(result["levels"])
         say(f"  {result['waves']:,} Ray calls, {result['requests_per_wave']} requests per call")
 
 
@@ -396,9 +394,7 @@ async def _floor(run: Run) -> None:
         result = await run.step("floor", http_floor.run(run.options.sizes))
         if result is not None:
             run.scenarios["floor"] = result
-            for r in result["levels"]:
-                rate, p99 = r["requests_per_s"], r["p99_ms"]
-                say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+            _say_levels(result["levels"])
     measured = run.scenarios.get("openloop") or {}
     rates = {
         store: [(r["fraction"], r["offered_per_s"]) for r in entry["rates"]]
@@ -410,6 +406,13 @@ async def _floor(run: Run) -> None:
             measured[store]["floor"] = floor_rows
             say(f"  floor at {store}'s rates:")
             _say_open_loop(floor_rows)
+
+
+def _say_levels(levels: list[dict[str, Any]]) -> None:
+    """One line per connection level of a floor: requests/s and p99."""
+    for r in levels:
+        rate, p99 = r["requests_per_s"], r["p99_ms"]
+        say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
 
 
 def _say_open_loop(rows: list[dict[str, Any]]) -> None:
