@@ -133,8 +133,7 @@ def script(bodies: list[bytes], rate: float, connections: int, first: int, last:
     """
     if rate <= 0 or connections < 1 or not 0 <= first < last:
         raise ValueError(f"bad schedule: rate {rate}, {connections} connections, {first}..{last}")
-    quoted = ",\n".join(wrk._lua_string(b) for b in bodies)
-    return LUA % (quoted, rate, connections, first, last, round(LEAD_S * 1e6))
+    return LUA % (wrk.lua_bodies(bodies), rate, connections, first, last, round(LEAD_S * 1e6))
 
 
 def parse(output: str, duration_s: float) -> dict[str, Any]:

@@ -148,12 +148,17 @@ def _lua_string(data: bytes) -> str:
     )
 
 
+def lua_bodies(bodies: list[bytes]) -> str:
+    """``bodies`` as the rows of :data:`ROTATION`'s Lua table (its ``%s``), one a line."""
+    return ",\n".join(_lua_string(b) for b in bodies)
+
+
 def script(bodies: list[bytes], total: int = 0) -> str:
     """The Lua script that cycles through ``bodies`` and prints the JSON summary line.
 
     With ``total`` it stops once that many answers were 2xx (a refused body is replaced).
     """
-    return LUA % (",\n".join(_lua_string(b) for b in bodies), total, COUNTED)
+    return LUA % (lua_bodies(bodies), total, COUNTED)
 
 
 def summary(out: dict[str, Any], connections: int) -> dict[str, Any]:
