@@ -230,6 +230,24 @@ def goals(results_ratios: dict[str, Any], stores: list[str]) -> list[dict[str, A
     return evaluate(results_ratios, stores)
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """A results file of ``python -m bench`` (what :func:`write` wrote) as its JSON object.
+
+    Raises ``ValueError`` naming the file when it cannot be read, is not JSON, or holds
+    something other than a JSON object; the command lines turn it into a usage error.
+    """
+    try:
+        results = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise ValueError(f"{path}: not a results file, not JSON ({exc})") from exc
+    if not isinstance(results, dict):
+        kind = type(results).__name__
+        raise ValueError(f"{path}: not a results file: a JSON {kind}, not an object")
+    return results
+
+
 def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
     """Write ``<time>[-label].json``, ``latest.json`` and ``latest.md``; return the first."""
     results_dir.mkdir(parents=True, exist_ok=True)
