@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -645,6 +646,11 @@ def options_from(args: argparse.Namespace) -> Options:
     """Options from parsed command-line arguments."""
     import dataclasses
 
+    if not math.isfinite(args.scale) or args.scale <= 0:
+        raise SystemExit(f"--scale (BENCH_SCALE) must be a number above 0, not {args.scale}")
+    stores = tuple(s for s in args.stores.split(",") if s)
+    if not stores or set(stores) - set(STORES):
+        raise SystemExit(f"unknown stores {args.stores!r}; choose from {STORES}")
     sizes = Sizes.tiny() if args.tiny else Sizes().scaled(args.scale)
     if args.e2e_robots:
         sizes = dataclasses.replace(sizes, e2e_robots=args.e2e_robots)
@@ -671,7 +677,7 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(
         sizes=sizes,
         scenarios=tuple(s for s in scenarios if s not in skip),
-        stores=tuple(s for s in args.stores.split(",") if s),
+        stores=stores,
         database_url=database_url,
         target=target,
         ray_address=args.ray_address,
