@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import random
 import re
@@ -33,7 +32,14 @@ from typing import Any
 
 import aiohttp
 
-from bench.fleet import BENCH_SETTINGS, ManagedFleet, Target, echo_module, free_port, pythonpath
+from bench.fleet import (
+    BENCH_SETTINGS,
+    ManagedFleet,
+    Target,
+    echo_module,
+    free_port,
+    join_or_start_ray,
+)
 from bench.loadgen import percentile
 from bench.sizes import Sizes
 
@@ -225,14 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     import ray
 
-    os.environ["PYTHONPATH"] = pythonpath()
-    common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
-    if args.ray_address:
-        ray.init(address=args.ray_address, namespace="bench", **common)
-    else:
-        ray.init(address="local", include_dashboard=False, namespace="bench", **common)
+    address = join_or_start_ray(args.ray_address)
     try:
-        address = ray.get_runtime_context().gcs_address
         document = asyncio.run(run_managed(sizes, address, {}))
     finally:
         ray.shutdown()

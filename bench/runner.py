@@ -52,7 +52,7 @@ from bench.fleet import (
     Target,
     api_headers,
     echo_module,
-    pythonpath,
+    join_or_start_ray,
 )
 from bench.machine import describe
 from bench.profile import Profiler
@@ -163,21 +163,10 @@ def ray_driver(options: Options) -> Iterator[str]:
     if ray.is_initialized():
         yield ray.get_runtime_context().gcs_address
         return
-    os.environ["PYTHONPATH"] = pythonpath()  # Ray workers must import bench.*
-    common = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "bench"}
     for name in ("ray", "ray.serve"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.perf_counter()
-    if options.ray_address:
-        ray.init(address=options.ray_address, **common)
-    else:
-        # A new local cluster turns on Ray's token auth by default and writes
-        # ~/.ray/auth_token, after which every `ray start` on the machine (robofleet up's,
-        # other people's tests) requires a token its drivers do not send. Match what
-        # `robofleet up` gets instead: no token auth. Child processes inherit this.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", include_dashboard=False, **common)
-    address = ray.get_runtime_context().gcs_address
+    address = join_or_start_ray(options.ray_address)
     say(f"ray up at {address} in {time.perf_counter() - started:.1f}s")
     try:
         yield address
