@@ -49,7 +49,11 @@ READS_METRIC = re.compile(r'^robofleet_gateway_robot_reads_total\{source="(\w+)"
 
 
 async def submit_robots(target: Target, count: int, clients: int = 32) -> list[str]:
-    """Submit ``count`` echo robots and wait until each has succeeded."""
+    """Submit ``count`` echo robots and wait until each has succeeded.
+
+    Raises ``RuntimeError`` with the gateway's answer when a submit is refused (a missing or
+    wrong key, a rate limit) and ``TimeoutError`` when the robots do not finish in 300 s.
+    """
     ids: list[str] = []
     queue = list(range(count))
     async with aiohttp.ClientSession(headers=target.headers) as http:
@@ -58,6 +62,9 @@ async def submit_robots(target: Target, count: int, clients: int = 32) -> list[s
             while queue:
                 queue.pop()
                 async with http.post(target.submit_url, json={"type": "echo"}) as response:
+                    if response.status != 202:
+                        text = (await response.text())[:500]
+                        raise RuntimeError(f"submit refused ({response.status}): {text}")
                     ids.append((await response.json())["id"])
 
         await asyncio.gather(*(client() for _ in range(clients)))
