@@ -21,7 +21,7 @@ Worker settings (arq has no tuning guide; these are its documented knobs for thr
 
 arq 0.28 declares ``redis<6`` while the runtime and Celery's transport need redis-py 6 or
 newer, so ``make bench`` installs arq without its dependencies and it runs on the project's
-redis-py; :func:`installed` only checks that arq imports.
+redis-py; its ``MODULES`` name arq alone.
 """
 
 from __future__ import annotations
@@ -38,24 +38,11 @@ from bench.workload import task_arguments
 URL_ENV = "BENCH_ARQ_REDIS_URL"
 REDIS_DB = 7
 WORKER_PROCESSES = 2
+MODULES = ("arq",)  # what must import for the peer to run
 REQUIREMENT = "arq"
 READY_LINE = "redis_version="
 RESULT_POLL_S = 0.05
 SEND_CONCURRENCY = 64
-
-
-def installed() -> bool:
-    """Whether arq can be imported."""
-    try:
-        import arq  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def redis_url() -> str:
-    """The Redis database the peer uses (``BENCH_ARQ_REDIS_URL``, default db 7)."""
-    return peer_worker.redis_url(URL_ENV, REDIS_DB)
 
 
 async def _send_and_wait(
@@ -116,4 +103,6 @@ def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
 async def run(sizes: Sizes, tasks: int | None = None, url: str | None = None) -> dict[str, Any]:
     """Tasks per second, sent and waited on, through two arq worker processes."""
     count = tasks if tasks is not None else sizes.celery_tasks
-    return await asyncio.to_thread(_measure, sizes, count, url or redis_url())
+    return await asyncio.to_thread(
+        _measure, sizes, count, url or peer_worker.redis_url(URL_ENV, REDIS_DB)
+    )

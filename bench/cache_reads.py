@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import random
 import re
@@ -33,7 +32,14 @@ from typing import Any
 
 import aiohttp
 
-from bench.fleet import BENCH_SETTINGS, ManagedFleet, Target, echo_module, free_port, pythonpath
+from bench.fleet import (
+    BENCH_SETTINGS,
+    ManagedFleet,
+    Target,
+    echo_module,
+    free_port,
+    join_or_start_ray,
+)
 from bench.loadgen import percentile
 from bench.sizes import Sizes
 
@@ -43,7 +49,11 @@ READS_METRIC = re.compile(r'^robofleet_gateway_robot_reads_total\{source="(\w+)"
 
 
 async def submit_robots(target: Target, count: int, clients: int = 32) -> list[str]:
-    """Submit ``count`` echo robots and wait until each has succeeded."""
+    """Submit ``count`` echo robots and wait until each has succeeded.
+
+    Raises ``RuntimeError`` with the gateway's answer when a submit is refused (a missing or
+    wrong key, a rate limit) and ``TimeoutError`` when the robots do not finish in 300 s.
+    """
     ids: list[str] = []
     queue = list(range(count))
     async with aiohttp.ClientSession(headers=target.headers) as http:
@@ -52,6 +62,9 @@ async def submit_robots(target: Target, count: int, clients: int = 32) -> list[s
             while queue:
                 queue.pop()
                 async with http.post(target.submit_url, json={"type": "echo"}) as response:
+                    if response.status != 202:
+                        text = (await response.text())[:500]
+                        raise RuntimeError(f"submit refused ({response.status}): {text}")
                     ids.append((await response.json())["id"])
 
         await asyncio.gather(*(client() for _ in range(clients)))
@@ -225,14 +238,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     import ray
 
-    os.environ["PYTHONPATH"] = pythonpath()
-    common: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
-    if args.ray_address:
-        ray.init(address=args.ray_address, namespace="bench", **common)
-    else:
-        ray.init(address="local", include_dashboard=False, namespace="bench", **common)
+    address = join_or_start_ray(args.ray_address)
     try:
-        address = ray.get_runtime_context().gcs_address
         document = asyncio.run(run_managed(sizes, address, {}))
     finally:
         ray.shutdown()

@@ -21,22 +21,8 @@ from bench.workload import task_arguments
 URL_ENV = "BENCH_CELERY_REDIS_URL"
 REDIS_DB = 5
 WORKER_PROCESSES = 2
+MODULES = ("celery", "redis")  # what must import for the peer to run
 REQUIREMENT = "celery[redis]"
-
-
-def installed() -> bool:
-    """Whether Celery with its Redis transport can be imported."""
-    try:
-        import celery  # noqa: F401
-        import redis  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def redis_url() -> str:
-    """The Redis database the peer uses (``BENCH_CELERY_REDIS_URL``, default db 5)."""
-    return peer_worker.redis_url(URL_ENV, REDIS_DB)
 
 
 def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
@@ -75,4 +61,6 @@ def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
 async def run(sizes: Sizes, tasks: int | None = None, url: str | None = None) -> dict[str, Any]:
     """Tasks per second, sent and waited on, through a 2-process Celery worker."""
     count = tasks if tasks is not None else sizes.celery_tasks
-    return await asyncio.to_thread(_measure, sizes, count, url or redis_url())
+    return await asyncio.to_thread(
+        _measure, sizes, count, url or peer_worker.redis_url(URL_ENV, REDIS_DB)
+    )

@@ -6,12 +6,11 @@ python -m bench.compare bench/results/<before>.json bench/results/latest.json
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench.report import QUEUE_PEERS
+from bench.report import QUEUE_PEERS, read_results
 
 
 def _figures(results: dict[str, Any]) -> dict[str, float | None]:
@@ -60,11 +59,16 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the comparison of two results files."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.compare", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("before", type=Path)
     parser.add_argument("after", type=Path)
     args = parser.parse_args(argv)
-    before, after = (json.loads(p.read_text()) for p in (args.before, args.after))
+    try:
+        before, after = (read_results(p) for p in (args.before, args.after))
+    except ValueError as exc:
+        parser.error(str(exc))
     print(compare(before, after))
     return 0
 

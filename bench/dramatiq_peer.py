@@ -30,23 +30,9 @@ URL_ENV = "BENCH_DRAMATIQ_REDIS_URL"
 REDIS_DB = 6
 WORKER_PROCESSES = 2
 WORKER_THREADS = 8
+MODULES = ("dramatiq", "redis")  # what must import for the peer to run
 REQUIREMENT = "dramatiq[redis]"
 READY_LINE = "Worker process is ready for action."
-
-
-def installed() -> bool:
-    """Whether dramatiq with its Redis broker can be imported."""
-    try:
-        import dramatiq  # noqa: F401
-        import redis  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def redis_url() -> str:
-    """The Redis database the peer uses (``BENCH_DRAMATIQ_REDIS_URL``, default db 6)."""
-    return peer_worker.redis_url(URL_ENV, REDIS_DB)
 
 
 def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
@@ -85,4 +71,6 @@ def _measure(sizes: Sizes, tasks: int, url: str) -> dict[str, Any]:
 async def run(sizes: Sizes, tasks: int | None = None, url: str | None = None) -> dict[str, Any]:
     """Tasks per second, sent and waited on, through a 2-process dramatiq worker."""
     count = tasks if tasks is not None else sizes.celery_tasks
-    return await asyncio.to_thread(_measure, sizes, count, url or redis_url())
+    return await asyncio.to_thread(
+        _measure, sizes, count, url or peer_worker.redis_url(URL_ENV, REDIS_DB)
+    )

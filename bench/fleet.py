@@ -92,6 +92,37 @@ def pythonpath() -> str:
     return os.pathsep.join(p for p in dict.fromkeys(paths) if p)
 
 
+def join_or_start_ray(address: str | None, namespace: str = "bench") -> str:
+    """Make this process the harness's Ray driver; return the cluster's GCS address.
+
+    With ``address`` (``HOST:PORT``), join that cluster through ``cluster.deploy.connect``:
+    the head ``robofleet up`` starts listens on loopback, and a plain ``ray.init`` swaps
+    127.0.0.1 for the host's address and then waits for it forever. Without, start a local
+    cluster (its GCS on a free port) with token auth off, as ``robofleet up`` runs: a local
+    ``ray.init`` otherwise turns token auth on and leaves a token in ``~/.ray`` that every
+    later ``ray start`` on the machine then requires. Child processes inherit both settings.
+    """
+    import logging
+
+    import ray
+
+    from cluster.deploy import RAY_AUTH_MODE, connect
+
+    os.environ["PYTHONPATH"] = pythonpath()  # Ray workers must import bench.*
+    os.environ.setdefault("RAY_AUTH_MODE", RAY_AUTH_MODE)
+    if address:
+        connect(address, namespace)
+    else:
+        ray.init(
+            address="local",
+            include_dashboard=False,
+            namespace=namespace,
+            logging_level=logging.WARNING,
+            log_to_driver=False,
+        )
+    return str(ray.get_runtime_context().gcs_address)
+
+
 @dataclass
 class Target:
     """A running robofleet: gateway URL, store locator, Ray namespace and request headers."""

@@ -46,7 +46,8 @@ from bench.workload import robot_bodies
 LEAD_S = 0.3  # from the script's setup to the first due time: the connections open meanwhile
 TAIL_S = 1.0  # after the window, for the answers of the last due requests
 OUTPUT_PREFIX = '{"openloop"'
-LUA = """
+LUA = (
+    """
 local ffi = require("ffi")
 ffi.cdef[[
 typedef struct { long tv_sec; long tv_nsec; } openloop_timespec;
@@ -57,10 +58,9 @@ local function now_us()
   ffi.C.clock_gettime(1, clock)  -- CLOCK_MONOTONIC: the same clock in every thread
   return tonumber(clock.tv_sec) * 1000000 + tonumber(clock.tv_nsec) / 1000
 end
-
-local bodies = {
-%s
-}
+"""
+    + wrk.ROTATION
+    + """
 local rate = %.6f         -- requests due per second, all connections together
 local connections = %d
 local first, last = %d, %d  -- the measured window: due indexes first .. last - 1
@@ -76,17 +76,10 @@ function setup(thread)
 end
 
 -- thread state
-local prepared, turn, slot = {}, 0, 0
+local slot = 0
 local index, due, sent = 0, 0, 0
 latencies = {}  -- µs, of answered requests due in the window (globals: done() reads them)
 statuses = {}
-
-function init(args)
-  wrk.headers["Content-Type"] = "application/json"
-  for i, body in ipairs(bodies) do
-    prepared[i] = wrk.format("POST", nil, nil, body)
-  end
-end
 
 function delay()
   index = conn + slot * connections
@@ -99,8 +92,7 @@ end
 
 function request()
   sent = now_us()
-  turn = turn %% #prepared + 1
-  return prepared[turn]
+  return next_request()
 end
 
 function response(status, headers, body)
@@ -130,6 +122,7 @@ function done(summary, latency, requests)
     table.concat(all, ",")))
 end
 """
+)
 
 
 def script(bodies: list[bytes], rate: float, connections: int, first: int, last: int) -> str:
@@ -140,8 +133,7 @@ def script(bodies: list[bytes], rate: float, connections: int, first: int, last:
     """
     if rate <= 0 or connections < 1 or not 0 <= first < last:
         raise ValueError(f"bad schedule: rate {rate}, {connections} connections, {first}..{last}")
-    quoted = ",\n".join(wrk._lua_string(b) for b in bodies)
-    return LUA % (quoted, rate, connections, first, last, round(LEAD_S * 1e6))
+    return LUA % (wrk.lua_bodies(bodies), rate, connections, first, last, round(LEAD_S * 1e6))
 
 
 def parse(output: str, duration_s: float) -> dict[str, Any]:

@@ -9,6 +9,7 @@ temporary file that is shown when a worker fails to start and removed afterwards
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import subprocess
@@ -23,6 +24,16 @@ from bench.fleet import ROOT, pythonpath
 
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+
+
+def installed(modules: Sequence[str]) -> bool:
+    """Whether every module in ``modules`` (a peer's ``MODULES``) imports."""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def redis_url(env: str, database: int) -> str:

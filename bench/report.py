@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -229,6 +230,24 @@ def goals(results_ratios: dict[str, Any], stores: list[str]) -> list[dict[str, A
     return evaluate(results_ratios, stores)
 
 
+def read_results(path: Path) -> dict[str, Any]:
+    """A results file of ``python -m bench`` (what :func:`write` wrote) as its JSON object.
+
+    Raises ``ValueError`` naming the file when it cannot be read, is not JSON, or holds
+    something other than a JSON object; the command lines turn it into a usage error.
+    """
+    try:
+        results = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
+        raise ValueError(f"{path}: not a results file, not JSON ({exc})") from exc
+    if not isinstance(results, dict):
+        kind = type(results).__name__
+        raise ValueError(f"{path}: not a results file: a JSON {kind}, not an object")
+    return results
+
+
 def write(results: dict[str, Any], results_dir: Path = RESULTS_DIR) -> Path:
     """Write ``<time>[-label].json``, ``latest.json`` and ``latest.md``; return the first."""
     results_dir.mkdir(parents=True, exist_ok=True)
@@ -267,6 +286,24 @@ def _peer_table(
     for store in stores:
         header += [f"{label} ({store})" for label in columns.values()]
     return [title, ""] + table(header, rows)
+
+
+PeerNotes = Callable[[dict[str, Any]], list[str]]
+"""What follows a peer's table in the report: lines made from the peer's figures."""
+
+
+def _shape_note(shape: dict[str, Any], stores: list[str], ratio: dict[str, Any]) -> list[str]:
+    """The shape floor's waves and robofleet's submit p99 over the floor's, per store."""
+    vs = ", ".join(
+        f"{store} {fmt(ratio.get(f'submit_p99_vs_shape_floor[{store}]'), 2)}x" for store in stores
+    )
+    return [
+        f"{fmt(shape.get('waves'))} Ray calls, "
+        f"{fmt(shape.get('requests_per_wave'), 1)} requests per call. "
+        f"robofleet submit p99 / shape floor p99 at {HEADLINE_CONNECTIONS} connections: "
+        f"{vs or '-'}.",
+        "",
+    ]
 
 
 OPENLOOP_HEADER = ["store", "rate (of max accepted/s)", "offered/s", "achieved/s", "p50 ms",
@@ -501,47 +538,39 @@ def markdown(results: dict[str, Any]) -> str:
     if peers:
         lines += ["### Peers", ""] + table(["peer", "figure", "notes"], peers)
     stores = list((s.get("submit") or {}).keys())
-    if s.get("serve"):
-        lines += _peer_table(
-            f"### Ray Serve no-op, {s['serve']['replicas']} replicas, vs robofleet submit",
-            s["serve"]["levels"],
+    serve_title = "### Ray Serve no-op, {replicas} replicas, vs robofleet submit"
+    peer_tables: list[tuple[str, str, list[str], dict[str, str], PeerNotes]] = [
+        (
+            "serve",
+            serve_title.format(replicas=(s.get("serve") or {}).get("replicas")),
             stores,
-            ratio,
             {
                 "submit_over_serve_throughput": "robofleet/Serve req/s",
                 "submit_over_serve_p99": "robofleet/Serve p99",
             },
-        )
-        lines += _serve_settings(s["serve"])
-    if s.get("floor"):
-        lines += _peer_table(
+            _serve_settings,
+        ),
+        (
+            "floor",
             "### HTTP floor: a bare aiohttp process (parse the body, answer 202) under the same"
             " load",
-            s["floor"]["levels"],
             stores,
-            ratio,
             {"submit_p99_over_floor_ms": "robofleet p99 minus floor, ms"},
-        )
-    if s.get("shape"):
-        lines += _peer_table(
+            lambda floor: [],
+        ),
+        (
+            "shape",
             "### Shape floor: a bare aiohttp handler in a Ray actor, one Ray call per wave to an"
             " actor that answers at once, 202 (robofleet's design without its work)",
-            s["shape"]["levels"],
             [],
-            ratio,
             {},
-        )
-        vs = ", ".join(
-            f"{store} {fmt(ratio.get(f'submit_p99_vs_shape_floor[{store}]'), 2)}x"
-            for store in stores
-        )
-        lines += [
-            f"{fmt(s['shape'].get('waves'))} Ray calls, "
-            f"{fmt(s['shape'].get('requests_per_wave'), 1)} requests per call. "
-            f"robofleet submit p99 / shape floor p99 at {HEADLINE_CONNECTIONS} connections: "
-            f"{vs or '-'}.",
-            "",
-        ]
+            lambda shape: _shape_note(shape, stores, ratio),
+        ),
+    ]
+    for key, title, compared, columns, notes in peer_tables:
+        if s.get(key):
+            lines += _peer_table(title, s[key]["levels"], compared, ratio, columns)
+            lines += notes(s[key])
     if s.get("scaling"):
         lines += ["### Scaling: end-to-end robots/s by echo replicas", ""]
         base = s["scaling"][0]["robots_per_s"] or None

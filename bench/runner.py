@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import sys
 import time
@@ -51,7 +52,7 @@ from bench.fleet import (
     Target,
     api_headers,
     echo_module,
-    pythonpath,
+    join_or_start_ray,
 )
 from bench.machine import describe
 from bench.profile import Profiler
@@ -162,21 +163,10 @@ def ray_driver(options: Options) -> Iterator[str]:
     if ray.is_initialized():
         yield ray.get_runtime_context().gcs_address
         return
-    os.environ["PYTHONPATH"] = pythonpath()  # Ray workers must import bench.*
-    common = {"logging_level": logging.WARNING, "log_to_driver": False, "namespace": "bench"}
     for name in ("ray", "ray.serve"):
         logging.getLogger(name).setLevel(logging.WARNING)
     started = time.perf_counter()
-    if options.ray_address:
-        ray.init(address=options.ray_address, **common)
-    else:
-        # A new local cluster turns on Ray's token auth by default and writes
-        # ~/.ray/auth_token, after which every `ray start` on the machine (robofleet up's,
-        # other people's tests) requires a token its drivers do not send. Match what
-        # `robofleet up` gets instead: no token auth. Child processes inherit this.
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-        ray.init(address="local", include_dashboard=False, **common)
-    address = ray.get_runtime_context().gcs_address
+    address = join_or_start_ray(options.ray_address)
     say(f"ray up at {address} in {time.perf_counter() - started:.1f}s")
     try:
         yield address
@@ -198,9 +188,9 @@ async def _postgres_reachable(dsn: str) -> str | None:
 def _queue_peer_missing(name: str) -> str | None:
     """Why the job-queue peer ``name`` cannot run (not installed, Redis down), or None."""
     peer = QUEUE_PEERS[name]
-    if not peer.installed():
+    if not peer_worker.installed(peer.MODULES):
         return f"{peer.REQUIREMENT} is not installed (make bench installs it)"
-    return peer_worker.redis_missing(peer.redis_url())
+    return peer_worker.redis_missing(peer_worker.redis_url(peer.URL_ENV, peer.REDIS_DB))
 
 
 async def _on_target(run: Run, target: Target, profile: bool) -> None:
@@ -372,9 +362,7 @@ async def _shape(run: Run) -> None:
     result = await run.step("shape", shape_floor.run(run.options.sizes))
     if result is not None:
         run.scenarios["shape"] = result
-        for r in result["levels"]:
-            rate, p99 = r["requests_per_s"], r["p99_ms"]
-            say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+        _say_levels(result["levels"])
         say(f"  {result['waves']:,} Ray calls, {result['requests_per_wave']} requests per call")
 
 
@@ -396,9 +384,7 @@ async def _floor(run: Run) -> None:
         result = await run.step("floor", http_floor.run(run.options.sizes))
         if result is not None:
             run.scenarios["floor"] = result
-            for r in result["levels"]:
-                rate, p99 = r["requests_per_s"], r["p99_ms"]
-                say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
+            _say_levels(result["levels"])
     measured = run.scenarios.get("openloop") or {}
     rates = {
         store: [(r["fraction"], r["offered_per_s"]) for r in entry["rates"]]
@@ -410,6 +396,13 @@ async def _floor(run: Run) -> None:
             measured[store]["floor"] = floor_rows
             say(f"  floor at {store}'s rates:")
             _say_open_loop(floor_rows)
+
+
+def _say_levels(levels: list[dict[str, Any]]) -> None:
+    """One line per connection level of a floor: requests/s and p99."""
+    for r in levels:
+        rate, p99 = r["requests_per_s"], r["p99_ms"]
+        say(f"  {r['connections']:>3} conns: {rate:,.0f}/s p99 {p99:.1f} ms")
 
 
 def _say_open_loop(rows: list[dict[str, Any]]) -> None:
@@ -642,6 +635,11 @@ def options_from(args: argparse.Namespace) -> Options:
     """Options from parsed command-line arguments."""
     import dataclasses
 
+    if not math.isfinite(args.scale) or args.scale <= 0:
+        raise SystemExit(f"--scale (BENCH_SCALE) must be a number above 0, not {args.scale}")
+    stores = tuple(s for s in args.stores.split(",") if s)
+    if not stores or set(stores) - set(STORES):
+        raise SystemExit(f"unknown stores {args.stores!r}; choose from {STORES}")
     sizes = Sizes.tiny() if args.tiny else Sizes().scaled(args.scale)
     if args.e2e_robots:
         sizes = dataclasses.replace(sizes, e2e_robots=args.e2e_robots)
@@ -668,7 +666,7 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(
         sizes=sizes,
         scenarios=tuple(s for s in scenarios if s not in skip),
-        stores=tuple(s for s in args.stores.split(",") if s),
+        stores=stores,
         database_url=database_url,
         target=target,
         ray_address=args.ray_address,

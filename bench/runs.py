@@ -10,14 +10,13 @@ it; ``-`` marks a run that did not measure the figure.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
 from bench.goals import GOALS
-from bench.report import fmt, table
+from bench.report import fmt, read_results, table
 
 
 def summarise(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -78,11 +77,16 @@ def markdown(runs: list[dict[str, Any]], names: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Print (and with ``--out`` write) the goals over the given runs."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.runs", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("runs", type=Path, nargs="+", help="results files of python -m bench")
     parser.add_argument("--out", type=Path, help="also write the table here")
     args = parser.parse_args(argv)
-    runs = [json.loads(p.read_text()) for p in args.runs]
+    try:
+        runs = [read_results(p) for p in args.runs]
+    except ValueError as exc:
+        parser.error(str(exc))
     text = markdown(runs, [p.name for p in args.runs])
     if args.out:
         args.out.write_text(text)

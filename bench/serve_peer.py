@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import tempfile
 import time
 from typing import Any
@@ -70,6 +69,7 @@ TUNING: dict[str, str] = {
     "RAY_SERVE_HAPROXY_METRICS_ENABLED": "0",
     "RAY_SERVE_HAPROXY_NBTHREAD": "1",
 }
+LOGGING: dict[str, Any] = {"enable_access_log": False, "log_level": "WARNING"}  # LoggingConfig
 SOURCES: dict[str, str] = {
     "RAY_SERVE_THROUGHPUT_OPTIMIZED": "Serve docs, Performance Tuning: throughput-optimized flags",
     "RAY_SERVE_ENABLE_HA_PROXY": "Serve docs, Enable High Throughput on Ray Serve (HAProxy)",
@@ -127,8 +127,7 @@ def settings(slots: int) -> dict[str, Any]:
     """Every setting applied, each with its value and where it comes from."""
     values: dict[str, Any] = {
         **TUNING,
-        "enable_access_log": False,
-        "log_level": "WARNING",
+        **LOGGING,
         "max_ongoing_requests": slots,
         "request_timeout_s": None,
         "num_replicas": REPLICAS,
@@ -141,17 +140,16 @@ def _start(port: int, slots: int, env: dict[str, str]) -> float:
     from ray import serve
 
     started = time.perf_counter()
-    logging_config = {"enable_access_log": False, "log_level": "WARNING"}
     serve.start(
         http_options={"host": "127.0.0.1", "port": port},
-        logging_config=logging_config,
+        logging_config=LOGGING,
         controller_options={"runtime_env": {"env_vars": env}},
     )
     deployment = serve.deployment(
         NoOpIngress,
         num_replicas=REPLICAS,
         max_ongoing_requests=slots,
-        logging_config=logging_config,
+        logging_config=LOGGING,
         ray_actor_options={"num_cpus": 0, "runtime_env": {"env_vars": env}},
     )
     serve.run(deployment.bind(), name=APP_NAME, route_prefix="/v1/robots")
@@ -172,14 +170,13 @@ async def run(sizes: Sizes) -> dict[str, Any]:
     """
     port = free_port()
     slots = max(1, -(-max(sizes.serve_levels) // REPLICAS))
-    scratch = tempfile.mkdtemp(prefix="bench-serve-")
-    try:
-        start_s = await asyncio.to_thread(_start, port, slots, environment(scratch))
-        url = f"http://127.0.0.1:{port}/v1/robots"
-        rows = await measure_levels(url, sizes.serve_levels, sizes, "requests_per_s")
-    finally:
-        await asyncio.to_thread(_shutdown)
-        shutil.rmtree(scratch, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-", ignore_cleanup_errors=True) as scratch:
+        try:
+            start_s = await asyncio.to_thread(_start, port, slots, environment(scratch))
+            url = f"http://127.0.0.1:{port}/v1/robots"
+            rows = await measure_levels(url, sizes.serve_levels, sizes, "requests_per_s")
+        finally:
+            await asyncio.to_thread(_shutdown)
     return {
         "replicas": REPLICAS,
         "max_ongoing_requests": slots,

@@ -76,6 +76,10 @@ class Waves:
         self._kick()
         return await future
 
+    # Mirrors SubmitBatcher._may_send and overlap_at (gateway/batching.py), same rule and
+    # constants. Not imported: SubmitBatcher carries the gateway's SubmitRequest/SubmitAnswer
+    # types, its max_batch split and its max_wait_s timer, work the floor leaves out by
+    # design. A change to the rule there belongs here too.
     def _may_send(self) -> bool:
         if not self._pending:
             return False

@@ -34,13 +34,31 @@ from bench.workload import robot_bodies
 INSTALL = "wrk is not installed: apt-get install -y wrk (make bench installs it)"
 TIMEOUT_S = 60  # a slower answer would not be counted, so make it generous
 COUNTED = "all-counted"  # what a counted run prints once its last body is accepted
-LUA = """
+# The bodies as a Lua table, each thread's requests prepared from them once (init) and
+# ``next_request()`` handing them out in turn: the start of this script and of
+# bench.open_loop's. Part of a %-template (``%s`` takes the quoted bodies), so ``%`` is doubled.
+ROTATION = """
 local bodies = {
 %s
 }
+local prepared, turn = {}, 0  -- per thread: the bodies as whole requests, the last one sent
+
+function init(args)
+  wrk.headers["Content-Type"] = "application/json"
+  for i, body in ipairs(bodies) do
+    prepared[i] = wrk.format("POST", nil, nil, body)
+  end
+end
+
+local function next_request()
+  turn = turn %% #prepared + 1
+  return prepared[turn]
+end
+"""
+LUA = (
+    ROTATION
+    + """
 local total = %d  -- bodies to get accepted, then stop; 0: run for the duration
-local prepared = {}
-local turn = 0
 local sent, accepted, refused, stopped = 0, 0, 0, false
 local waits = {}  -- ms each replacement of a refused body waits first (its Retry-After)
 statuses = {}  -- global: done() reads it from each thread
@@ -50,17 +68,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-function init(args)
-  wrk.headers["Content-Type"] = "application/json"
-  for i, body in ipairs(bodies) do
-    prepared[i] = wrk.format("POST", nil, nil, body)
-  end
-end
-
-function request()
-  turn = turn %% #prepared + 1
-  return prepared[turn]
-end
+request = next_request
 
 if total > 0 then
   -- Counted: a connection sends only while bodies are left; the others idle until the
@@ -114,6 +122,7 @@ function done(summary, latency, requests)
     latency.max, answered and latency.mean or 0))
 end
 """
+)
 
 
 def missing() -> str | None:
@@ -139,12 +148,17 @@ def _lua_string(data: bytes) -> str:
     )
 
 
+def lua_bodies(bodies: list[bytes]) -> str:
+    """``bodies`` as the rows of :data:`ROTATION`'s Lua table (its ``%s``), one a line."""
+    return ",\n".join(_lua_string(b) for b in bodies)
+
+
 def script(bodies: list[bytes], total: int = 0) -> str:
     """The Lua script that cycles through ``bodies`` and prints the JSON summary line.
 
     With ``total`` it stops once that many answers were 2xx (a refused body is replaced).
     """
-    return LUA % (",\n".join(_lua_string(b) for b in bodies), total, COUNTED)
+    return LUA % (lua_bodies(bodies), total, COUNTED)
 
 
 def summary(out: dict[str, Any], connections: int) -> dict[str, Any]:

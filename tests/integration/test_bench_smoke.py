@@ -13,7 +13,7 @@ import json
 import aiohttp
 import pytest
 
-from bench import serve_peer
+from bench import peer_worker, serve_peer
 from bench.fleet import Target
 from bench.runner import QUEUE_PEERS, Options, run_all
 from bench.sizes import Sizes
@@ -106,11 +106,12 @@ async def test_scaling(fleet, bench_headers, tmp_path):
 async def test_queue_peer(fleet, bench_headers, tmp_path, name):
     """Celery, dramatiq and arq each run the tiny task count through two worker processes."""
     peer = QUEUE_PEERS[name]
-    if not peer.installed():
+    if not peer_worker.installed(peer.MODULES):
         service_missing(f"{peer.REQUIREMENT} is not installed (make bench installs it)")
     results = await run_scenario(fleet, bench_headers, tmp_path, name)
     if name not in results:
-        service_missing(f"Redis for the {name} peer is unreachable at {peer.redis_url()}")
+        url = peer_worker.redis_url(peer.URL_ENV, peer.REDIS_DB)
+        service_missing(f"Redis for the {name} peer is unreachable at {url}")
     assert results[name]["succeeded"] == results[name]["tasks"] == Sizes.tiny().celery_tasks
     assert results[name]["worker_processes"] == 2
     assert results[name]["tasks_per_s"] > 0 and results[name]["submit_per_s"] > 0

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bench import runs
+import pytest
+
+from bench import compare, runs
 
 
 def run(value: float | None, cache: float | None = 0.8) -> dict[str, Any]:
@@ -45,3 +48,32 @@ def test_a_run_that_did_not_measure_a_figure_leaves_a_gap_not_a_zero() -> None:
     assert rows["cache_hit_p50_vs_store_p50[sqlite@1]"]["values"] == [0.8, 0.8, None]
     text = runs.markdown([run(None), run(3.5), run(3.1)], ["a.json", "b.json", "c.json"])
     assert "| - / 3.50 / 3.10 | 3.30 | 3.10 – 3.50 | no |" in text
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "cannot read it"),
+        (b"{", "not JSON"),
+        (b"\x00\x01", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+        (b"[]", "a JSON list, not an object"),
+        (b"NaN", "a JSON float, not an object"),
+    ],
+)
+@pytest.mark.parametrize("command", [runs.main, compare.main])
+def test_a_file_that_is_not_a_results_file_is_a_usage_error_naming_it(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: Any,
+    content: bytes | None,
+    says: str,
+) -> None:
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_bytes(content)
+    with pytest.raises(SystemExit) as exit_:
+        command([str(bad), str(bad)])
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert f"{bad}: " in error and says in error, error
