@@ -509,15 +509,24 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
             if not alone or len(hit.label) <= 4:
                 continue
             box = line.span_x(hit.start, hit.end)
-            for below in doc.lines[index + 1 : index + 4]:
+            following = doc.lines[index + 1 : index + 5]
+            for number, below in enumerate(following):
                 if below.page != line.page:
                     break
                 raw = _FIELD_NAME.sub("", _column_text(below, box))
-                if ":" in raw:
+                if ":" in raw or re.search(r"\w\s*:\s*\S", _FIELD_NAME.sub("", below.text)):
                     continue  # another field ("Nummer : 12345676"), not the name
                 name = _tidy_name(raw)
-                if _could_be_name(doc, below, name):
-                    return _Candidate(name, 0.85 * hit.score, below)
+                if not _could_be_name(doc, below, name):
+                    continue
+                # A long name wraps onto the next line, which ends with the legal form:
+                # "MVM Musterhafter" / "Versicherungsverein Musterstadt a.G."
+                if number + 1 < len(following) and not _company(doc, below.index):
+                    nxt = following[number + 1]
+                    rest = _tidy_name(_FIELD_NAME.sub("", _column_text(nxt, box)))
+                    if _company(doc, nxt.index) and ":" not in rest and len(rest) <= 50:
+                        name = f"{name} {rest}"
+                return _Candidate(name, 0.85 * hit.score, below)
     return None
 
 

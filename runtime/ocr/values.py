@@ -223,6 +223,8 @@ def document_number(text: str) -> Found | None:
     number word ("Nr.", "No:", "#") and a code in brackets ("(380)") are skipped.
     """
     text = _SKIP_BEFORE_ID.sub(lambda m: " " * len(m.group(0)), text)
+    # A document-type code in brackets ("Rechnung des Versicherers (575) Nr. ...") is no number.
+    text = re.sub(r"\(\d{1,4}\)", lambda m: " " * len(m.group(0)), text)
     for match in _ID.finditer(text):
         token = match.group(0).strip("._#/-")
         if not any(ch.isdigit() for ch in token) or len(token) > 40:
