@@ -126,6 +126,9 @@ def _after_label(
                 break
             part: tuple[str, int, int] | None = (below.text, 0, len(below.text))
         else:
+            nearest = _under(below, box, reader)
+            if nearest is not None and not any(h.kind == hit.kind for h in doc.hits[below.index]):
+                return nearest[0], below, nearest[1], 0.85 - 0.1 * (step - 1)
             width = box[1] - box[0]
             part = below.text_between(box[0] - width * 0.5, box[1] + width * 1.5)
         if part is None or not reader(part[0]):
@@ -143,6 +146,24 @@ def _after_label(
             chosen = found[-1] if pick_last else found[0]
             return chosen, below, start, (0.85 if box is not None else 0.6) - 0.1 * (step - 1)
     return None
+
+
+def _under(
+    line: DocLine, box: tuple[int, int], reader: Callable[[str], list[read.Found]]
+) -> tuple[read.Found, int] | None:
+    """The value in ``line`` whose word sits closest under the label's ``box`` (a table's
+    header over its row), with its word's offset; None when no word near enough holds one."""
+    centre, width = (box[0] + box[1]) / 2, box[1] - box[0]
+    best: tuple[float, read.Found, int] | None = None
+    for word, offset in zip(line.words, line.offsets, strict=True):
+        middle = word.left + word.width / 2
+        distance = abs(middle - centre)
+        if distance > max(width, word.width) * 0.75 + 10:
+            continue
+        found = reader(word.text)
+        if found and (best is None or distance < best[0]):
+            best = (distance, found[-1], offset)
+    return None if best is None else (best[1], best[2])
 
 
 def _money(text: str) -> list[read.Found]:

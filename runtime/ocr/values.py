@@ -80,6 +80,8 @@ def amounts(text: str) -> list[Found]:
         if price.amount is None:
             continue
         value = Decimal(price.amount).quantize(Decimal("0.01"))
+        if token.startswith("-"):
+            value = -value  # price-parser reads the digits; a credit note's minus is ours
         money = bool(re.search(r"[.,]\d{2}$", token))
         found.append(Found(value, match.start(), match.end(), 1.0 if money else 0.6))
     return found
