@@ -372,10 +372,11 @@ def _tax(
         return None
     summed = sum((amount for amount, *_ in taxes), Decimal(0))
     options = []
+    stated = []  # "Total VAT", "Summe MwSt", "Total IMPUESTOS": the tax total itself
     for amount, score, line, _start, _end, _hit in taxes:
-        # "Total VAT", "Summe MwSt", "Total IMPUESTOS": the tax total itself.
         if any(h.kind in ("total", "total_strong") for h in doc.hits[line.index]):
             score = min(1.0, score * 1.3)
+            stated.append((amount, score, line))
         options.append((amount, score, line))
     if len(taxes) > 1:
         options.append((summed, 0.8, taxes[-1][2]))
@@ -384,8 +385,13 @@ def _tax(
         for amount, score, line in options:
             if amount == difference:
                 return _Candidate(f"{amount:.2f}", min(1.0, score * 1.3 + 0.2), line)
+        ceiling = Decimal(total.value)
+        stated = [o for o in stated if 0 <= o[0] < ceiling]
+        if stated:  # the page's own tax total beats a difference with an unsure net
+            amount, score, line = max(stated, key=lambda o: o[1])
+            return _Candidate(f"{amount:.2f}", score * 0.75, line)
         printed = any(f.value == difference for line in doc.lines for f in _money(line.text))
-        return _Candidate(f"{difference:.2f}", 0.75 if printed else 0.5, total.line)
+        return _Candidate(f"{difference:.2f}", 0.7 if printed else 0.45, total.line)
     ceiling = Decimal(total.value) if total is not None else None
     fitting = [o for o in options if ceiling is None or o[0] < ceiling]
     if not fitting:

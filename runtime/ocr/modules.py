@@ -232,7 +232,7 @@ def invoice_answer(result: OcrResult, templates: list[Template] | None = None) -
     """
     # Lines rebuilt from word boxes keep a label and its value together even when the engine
     # read them as two columns, and say where a value sits relative to its label.
-    fields = extract_pages(result.pages, result.confidence, getattr(result, "language", None))
+    fields = extract_pages(result.pages, result.confidence, result.language)
     pinned = match_template(templates or [], result.text)
     if pinned is not None:
         template, found = pinned
