@@ -62,6 +62,11 @@ def _identifier() -> Any:
         return _IDENTIFIER
 
 
+def warm() -> None:
+    """Load the model now (about 0.5 s, once per process) rather than on the first page."""
+    _identifier()
+
+
 def detect(text: str) -> Detected:
     """Return the language of ``text`` among English, German, French, Spanish, Dutch,
     Italian and Portuguese, or ``Detected(None, p)`` when the text is too short (under

@@ -12,6 +12,7 @@ one hash and one dictionary lookup.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +24,7 @@ from runtime.ocr.dedup import ResultCache, ResultKey
 from runtime.ocr.documents import document_id
 from runtime.ocr.engines import EngineFailed, PageReader, RapidOcrEngine, TesseractEngine
 from runtime.ocr.images import SourcePage
-from runtime.ocr.language import detect, majority
+from runtime.ocr.language import detect, majority, warm
 from runtime.ocr.reading import PageReading
 from runtime.ocr.results import (
     EngineAttempt,
@@ -71,6 +72,9 @@ class OcrEngine:
             "tesseract": tesseract or TesseractEngine(),
             "rapidocr": rapidocr or RapidOcrEngine(),
         }
+        # The language model loads in the background while the worker waits for its first
+        # document (a page that needs it first waits on the model's lock).
+        threading.Thread(target=warm, name="ocr-language-model", daemon=True).start()
 
     def lookup(
         self, doc_id: str, settings: OcrSettings | Mapping[str, Any] | None = None
