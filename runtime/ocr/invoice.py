@@ -96,6 +96,11 @@ _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s?%")
 # --------------------------------------------------------------------------- value finding
 
 
+_RATE = re.compile(r"\s*@?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s?%")
+# Labels that qualify a value rather than start another one: "Total RM Incl. of GST 11.80".
+_MODIFIERS = frozenset({"tax_included", "company", "heading", "receipt", "currency"})
+
+
 def _after_label(
     doc: _Document,
     index: int,
@@ -110,7 +115,14 @@ def _after_label(
     """
     line = doc.lines[index]
     # The value ends at the next label on the line ("Date: 1.2.24 Due: 3.2.24").
-    nxt = [h.start for h in doc.hits[index] if h.start >= hit.end and h.kind != hit.kind]
+    nxt = [
+        h.start
+        for h in doc.hits[index]
+        if h.start >= hit.end
+        and h.kind != hit.kind
+        and h.kind not in _MODIFIERS
+        and not _RATE.match(line.text[h.end :])  # "Total Incl. GST@6% RM 28.00"
+    ]
     stop = min(nxt, default=len(line.text))
     right = line.text[hit.end : stop]
     found = reader(right)
@@ -121,6 +133,8 @@ def _after_label(
     for step, below in enumerate(doc.lines[index + 1 : index + 3], start=1):
         if below.page != line.page:
             break
+        if any(h.kind not in _MODIFIERS for h in doc.hits[below.index]):
+            break  # a labelled line: its values are its own label's ("CASH RM 40.00")
         if box is None:
             if step > 1:
                 break
@@ -282,6 +296,8 @@ def _amounts_under(
             if got is None:
                 continue
             found, where, offset, placement = got
+            if hit.kind == "total" and where is not doc.lines[index] and hit.start > 2:
+                continue  # a table's "Amount" column header: the values under it are items'
             found_all.append(
                 (
                     found.value,
@@ -321,7 +337,8 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     candidates: list[_Candidate] = []
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
     for amount, score, line, start, end, hit in labelled:
-        if hit.kind == "total" and any(h.kind in skip for h in doc.hits[line.index]):
+        beside = {h.kind for h in doc.hits[line.index]}
+        if hit.kind == "total" and beside & set(skip) and "tax_included" not in beside:
             continue  # "VAT total", "Net total": a bare "total" beside a tax or net label
         score *= tiers[hit.kind]
         if split(amount) is not None:
@@ -340,10 +357,15 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
         score += (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
         candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end))
     if not candidates and net is not None:
+        # No total printed under a label: net + tax if the page prints that sum, else the
+        # subtotal itself (a receipt whose only sum is "SUBTOTAL").
         expected = net + (tax or Decimal(0))
-        for line in doc.lines:
-            if any(f.value == expected for f in _money(line.text)):
-                candidates.append(_Candidate(f"{expected:.2f}", 0.55, line))
+        for amount, score in ((expected, 0.55), (net, 0.4)):
+            line = next(
+                (x for x in doc.lines if any(f.value == amount for f in _money(x.text))), None
+            )
+            if line is not None:
+                candidates.append(_Candidate(f"{amount:.2f}", score, line))
                 break
     if not candidates and largest is not None:
         for line in reversed(doc.lines):
@@ -619,7 +641,9 @@ def _cut_after_company(doc: _Document, line: DocLine, end: int | None = None) ->
         hit.end for hit in doc.hits[line.index] if hit.kind == "company" and hit.end <= len(text)
     ]
     if ends:
-        stops = [m.end() for m in re.finditer(r"[.!?]\s+", text[: min(ends)])]
+        # A slogan is a sentence: it ends in a lower-case word ("wer's selber macht. toom
+        # Baumarkt GmbH"), unlike an abbreviation in the name ("POPULAR BOOK CO. (M) SDN BHD").
+        stops = [m.end() for m in re.finditer(r"[a-zäöüß]{2}[.!?]\s+", text[: min(ends)])]
         if stops and len(text[stops[-1] : max(ends)].split()) >= 2:
             text = text[stops[-1] :]
             ends = [e - stops[-1] for e in ends]
@@ -655,6 +679,8 @@ def _tidy_name(name: str) -> str:
     # receipt prefixes the name ("Fdo. MERCADONA S.A.").
     name = re.sub(r"^[\W_]+", "", name)
     name = re.sub(r"^(?:fdo|firmado|signed|gez)\.?\s+", "", name, flags=re.I)
+    # A company's registration number after its name: "MIZU MENTAI SDN. BHD. (1248446-V)".
+    name = re.sub(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$", "", name)
     name = re.sub(r"[^\w.)&]+$", "", name)
     return re.sub(r"\s+", " ", name)
 

@@ -49,6 +49,7 @@ KINDS = (
     "receipt",
     "company",
     "currency",
+    "tax_included",
 )
 # Fuzzy matches need this many folded characters, and this RapidFuzz score (0..100).
 _FUZZY_MIN_CHARS = 7
