@@ -114,6 +114,7 @@ def _after_label(
     line's; ``placement`` is 1.0 on the label's line and less below it.
     """
     line = doc.lines[index]
+    included = any(h.kind == "tax_included" for h in doc.hits[index])
     # The value ends at the next label on the line ("Date: 1.2.24 Due: 3.2.24").
     nxt = [
         h.start
@@ -122,6 +123,7 @@ def _after_label(
         and h.kind != hit.kind
         and h.kind not in _MODIFIERS
         and not _RATE.match(line.text[h.end :])  # "Total Incl. GST@6% RM 28.00"
+        and not (h.kind == "tax" and included)  # "Total Sales (Inclusive GST) 141.50"
     ]
     stop = min(nxt, default=len(line.text))
     right = line.text[hit.end : stop]
@@ -338,7 +340,7 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
     for amount, score, line, start, end, hit in labelled:
         beside = {h.kind for h in doc.hits[line.index]}
-        if hit.kind == "total" and beside & set(skip) and "tax_included" not in beside:
+        if hit.kind == "total" and beside & {"net", "tax"} and "tax_included" not in beside:
             continue  # "VAT total", "Net total": a bare "total" beside a tax or net label
         score *= tiers[hit.kind]
         if split(amount) is not None:
