@@ -512,6 +512,8 @@ def _vendor(doc: _Document) -> _Candidate | None:
         if not _could_be_name(doc, line, name):
             continue
         company = _company(doc, line.index, end)
+        if company and rank > 0:
+            name = _joined_with_line_above(doc, first_page[rank - 1], line, name)
         score = 0.55 - 0.03 * rank if rank < 14 else 0.35
         if company:
             score += 0.3
@@ -579,6 +581,27 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                         name = f"{name} {rest}"
                 return _Candidate(name, 0.85 * hit.score, below)
     return None
+
+
+def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name: str) -> str:
+    """A big heading wraps its name: "POPULAR BOOK" / "CO. (M) SDN BHD". Join the line above
+    when this one is little more than the legal form and the two are set alike (same case,
+    a similar font size, no digits or labels above)."""
+    legal = min((h.start for h in doc.hits[line.index] if h.kind == "company"), default=None)
+    head = fold(name)[:legal] if legal is not None else fold(name)
+    if len(re.findall(r"[a-z]{2,}", head)) > 2:
+        return name
+    top = _tidy_name(above.text)
+    similar = not above.height or not line.height or 0.75 <= above.height / line.height <= 1.33
+    if (
+        similar
+        and top.isupper() == name.isupper()
+        and not any(ch.isdigit() for ch in top)
+        and not doc.hits[above.index]
+        and _could_be_name(doc, above, top)
+    ):
+        return f"{top} {name}"
+    return name
 
 
 def _column_text(line: DocLine, box: tuple[int, int] | None) -> str:
