@@ -234,6 +234,10 @@ def _date(doc: _Document) -> tuple[_Candidate | None, list[_Candidate]]:
             left = [hit for hit in hits if hit.end <= found.start]
             label = left[-1] if left else None
             conf = _ocr(line, found, 0)
+            # A bare "vom"/"Date" after a version or related-document label is that one's date.
+            if label is not None and label.kind == "date" and len(label.label) <= 6:
+                if any(h.kind == "other_date" for h in left[:-1]):
+                    label = next(h for h in reversed(left) if h.kind == "other_date")
             if label is not None and label.kind == "other_date":
                 others.append(_Candidate(found.value.isoformat(), 0.2, line))
                 continue
@@ -243,6 +247,8 @@ def _date(doc: _Document) -> tuple[_Candidate | None, list[_Candidate]]:
             else:
                 score = max(0.3, 0.6 - 0.1 * seen_unlabelled) * found.sure * conf
                 seen_unlabelled += 1
+            if any(h.kind == "invoice_number" for h in doc.hits[index]):
+                score = min(1.0, score + 0.1)  # "Rechnung Nr. 471102 vom 15.11.2024"
                 if _TIME.match(line.text[found.end :]):
                     score += 0.15  # a receipt prints its date with the time of sale
             issue.append(_Candidate(found.value.isoformat(), score, line, found.start, found.end))
@@ -328,7 +334,8 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
         """A net and a tax on the page that add up to ``amount``, if there are."""
         for n in reversed(net_amounts):
             for t in reversed(tax_amounts):
-                if n + t == amount and n > 0:
+                # Tax is a fraction of the net (no VAT rate is over 30%), never the net itself.
+                if n + t == amount and n > 0 and 0 <= t <= n * Decimal("0.3"):
                     return n, t
         return None
 
@@ -366,7 +373,7 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
             line = next(
                 (x for x in doc.lines if any(f.value == amount for f in _money(x.text))), None
             )
-            if line is not None:
+            if line is not None and (amount == expected or tax is None):
                 candidates.append(_Candidate(f"{amount:.2f}", score, line))
                 break
     if not candidates and largest is not None:
@@ -449,6 +456,12 @@ def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
             votes[code] = votes.get(code, 0.0) + sign.sure
             where.setdefault(code, line)
     if not votes:
+        # One misread letter in the only code on the page ("1277%.73 CHE"): the code it fits.
+        for line in doc.lines:
+            labels = [h for h in doc.hits[line.index] if h.kind in ("total_due", "total_strong")]
+            slip = read.currency_near_miss(line.text[labels[0].end :]) if labels else None
+            if slip is not None:
+                return _Candidate(slip, 0.5, line)
         return None
     code = max(votes, key=lambda c: votes[c])
     share = votes[code] / sum(votes.values())
@@ -469,7 +482,7 @@ def _dollar_country(doc: _Document) -> str | None:
 
 
 _NOT_NAME = re.compile(
-    r"www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
+    r"\blogo\b|stylesheet|www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
     r"\bmon\b|\bmo\.?\s*-|\buhr\b|\bmonday\b|\bhours\b|öffnungszeiten|\baccount\b|\biban\b|\bbic\b|\bpage\b|"
     r"\bseite\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b",
@@ -506,6 +519,8 @@ def _vendor(doc: _Document) -> _Candidate | None:
             continue  # a table's column headers
         start, end = cells[0]  # the left column: the seller's, beside the buyer's
         raw = _cut_after_company(doc, line, end)
+        # A sender line: "Acme GmbH | Somestreet 42 | 08155 Some city" -> the name.
+        raw = re.split(r"\s+[|·•]\s+", raw)[0]
         if re.search(r"\w\s*:\s*\S", raw):
             continue  # a field and its value ("Geschäftsprozess : ..."), not a name
         name = _tidy_name(raw)

@@ -25,6 +25,11 @@ _AMOUNT = re.compile(
     r"(?<![\w.,/-])-?(\d{1,3}(?:[.,' \u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
     r"(?![\d/]|[.,]\d)"
 )
+_AMOUNT_NO_SPACE = re.compile(
+    r"(?<![\w.,/-])-?(\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+    r"(?![\d/]|[.,]\d)"
+)
+_DOTTED_THOUSANDS = re.compile(r"\d[.,']\d{3}[.,]\d{2}(?!\d)")
 # An amount glued to a currency sign before it ("RM33.90", "EUR10,90"): money-shaped only.
 _GLUED_AMOUNT = re.compile(r"(?<=[A-Z$€£])(\d{1,3}(?:[.,]\d{3})*[.,]\d{2})(?![\d])")
 _NUMERIC_DATE = re.compile(
@@ -66,7 +71,10 @@ def amounts(text: str) -> list[Found]:
     """
     fixed = fix_line_digits(text)
     found = []
-    matches = list(_AMOUNT.finditer(fixed))
+    # A space groups thousands ("1 234,56") only on a line that groups no other way: beside
+    # "3.600,00", "19 684,00" is a rate and an amount.
+    pattern = _AMOUNT_NO_SPACE if _DOTTED_THOUSANDS.search(fixed) else _AMOUNT
+    matches = list(pattern.finditer(fixed))
     taken = [(m.start(), m.end()) for m in matches]
     for glued in _GLUED_AMOUNT.finditer(fixed):
         if not any(s < glued.end() and glued.start() < e for s, e in taken):

@@ -70,7 +70,8 @@ def test_ocr_noise_in_labels_and_numbers():
         "tax": "190.00",
     }
     # A poorer scan lowers the confidence of what was read from it.
-    assert fields.total.confidence < extract_invoice(NOISY, ocr_confidence=100).total.confidence
+    poor = extract_invoice(NOISY, ocr_confidence=50).total.confidence
+    assert poor < fields.total.confidence <= extract_invoice(NOISY, 100).total.confidence
 
 
 def test_us_invoice_reads_numeric_dates_month_first():
