@@ -132,10 +132,12 @@ def _after_label(
         chosen = found[-1] if pick_last else found[0]
         return chosen, line, hit.end, 1.0
     box = line.span_x(hit.start, hit.end)
-    for step, below in enumerate(doc.lines[index + 1 : index + 3], start=1):
+    # A table's header row may sit a few lines above its values (notes between them), so the
+    # column under the label is looked at over four lines; other readings over two.
+    for step, below in enumerate(doc.lines[index + 1 : index + 5], start=1):
         if below.page != line.page:
             break
-        if any(h.kind not in _MODIFIERS for h in doc.hits[below.index]):
+        if any(_labels_a_value(below, h, box) for h in doc.hits[below.index]):
             break  # a labelled line: its values are its own label's ("CASH RM 40.00")
         if box is None:
             if step > 1:
@@ -144,7 +146,9 @@ def _after_label(
         else:
             nearest = _under(below, box, reader)
             if nearest is not None and not any(h.kind == hit.kind for h in doc.hits[below.index]):
-                return nearest[0], below, nearest[1], 0.85 - 0.1 * (step - 1)
+                return nearest[0], below, nearest[1], 0.85 - 0.05 * (step - 1)
+            if step > 2:
+                continue
             width = box[1] - box[0]
             part = below.text_between(box[0] - width * 0.5, box[1] + width * 1.5)
         if part is None or not reader(part[0]):
@@ -162,6 +166,20 @@ def _after_label(
             chosen = found[-1] if pick_last else found[0]
             return chosen, below, start, (0.85 if box is not None else 0.6) - 0.1 * (step - 1)
     return None
+
+
+def _labels_a_value(line: DocLine, hit: LabelHit, column: tuple[int, int] | None) -> bool:
+    """Whether a label found in a line below another stands for a value of its own there: not
+    a qualifier, not a short word that is also prose ("le", "de", "vom") unless a colon follows
+    it, and (when boxes say where) not off in another column than the label above."""
+    if hit.kind in _MODIFIERS:
+        return False
+    if len(hit.label) <= 3 and not line.text[hit.end : hit.end + 2].strip().startswith(":"):
+        return False
+    where = line.span_x(hit.start, hit.end) if column is not None else None
+    if where is not None and column is not None:
+        return where[0] < column[1] + 50 and column[0] - 50 < where[1]
+    return True
 
 
 def _under(
