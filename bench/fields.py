@@ -79,9 +79,17 @@ _LEGAL_FORM = re.compile(
 )
 
 
+_GLUED_FORM = re.compile(
+    r"(?:sdnbhd|bhd|gmbhcokg|gmbh|sarl|sas|bv|nv|ltd|limited|inc|llc|plc|srl|spa|lda)$"
+)
+
+
 def _bare(name: str) -> str:
-    """A name without its legal form ("Au bon moulin SARL" -> "Au bon moulin")."""
-    return _LEGAL_FORM.sub("", name.strip()) or name
+    """A name without its legal form ("Au bon moulin SARL" -> "Au bon moulin"), also when
+    OCR glued it on ("MR.D.I.Y.(M)SDN BHD")."""
+    stripped = _LEGAL_FORM.sub("", name.strip()) or name
+    letters = _name(stripped)
+    return _GLUED_FORM.sub("", letters) or letters
 
 
 def _amount(text: str | None) -> Decimal | None:

@@ -359,7 +359,14 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
 
     net = nets[-1][0] if nets else None
     tax = taxes[-1][0] if taxes else None
-    every = [f.value for line in doc.lines for f in _money(line.text) if f.sure == 1.0]
+    # Cash given and change are the largest figures on many receipts, never the total.
+    every = [
+        f.value
+        for line in doc.lines
+        if not any(h.kind == "not_total" for h in doc.hits[line.index])
+        for f in _money(line.text)
+        if f.sure == 1.0
+    ]
     largest = max(every, default=None)
     candidates: list[_Candidate] = []
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
@@ -630,6 +637,7 @@ def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name:
         similar
         and top.isupper() == name.isupper()
         and not any(ch.isdigit() for ch in top)
+        and not re.search(r"\s[-–|]\s", top)  # a brand and its branch, not half a name
         and not doc.hits[above.index]
         and _could_be_name(doc, above, top)
     ):
