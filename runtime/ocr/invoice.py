@@ -131,7 +131,11 @@ def _after_label(
     if found:
         chosen = found[-1] if pick_last else found[0]
         return chosen, line, hit.end, 1.0
+    cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
+    if cell is not None and len(re.findall(r"[^\W\d_]{3,}", line.text[hit.end : cell[1]])) >= 4:
+        return None  # a label word inside a sentence ("wire the amount due to our bank ...")
     box = line.span_x(hit.start, hit.end)
+    column = _header_column(line, hit) if box is not None else None
     # A table's header row may sit a few lines above its values (notes between them), so the
     # column under the label is looked at over four lines; other readings over two.
     for step, below in enumerate(doc.lines[index + 1 : index + 5], start=1):
@@ -144,7 +148,8 @@ def _after_label(
                 break
             part: tuple[str, int, int] | None = (below.text, 0, len(below.text))
         else:
-            nearest = _under(below, box, reader)
+            nearest = _in_column(below, column, reader, pick_last) if column else None
+            nearest = nearest or _under(below, box, reader)
             if nearest is not None and not any(h.kind == hit.kind for h in doc.hits[below.index]):
                 return nearest[0], below, nearest[1], 0.85 - 0.05 * (step - 1)
             if step > 2:
@@ -180,6 +185,41 @@ def _labels_a_value(line: DocLine, hit: LabelHit, column: tuple[int, int] | None
     if where is not None and column is not None:
         return where[0] < column[1] + 50 and column[0] - 50 < where[1]
     return True
+
+
+def _header_column(line: DocLine, hit: LabelHit) -> tuple[float, float] | None:
+    """The x-range a header cell heads: from its left edge to the next cell's, so numbers set
+    right-aligned under left-aligned headers still fall in their column. None when the label
+    is not in a header of several cells."""
+    cells = line.cells()
+    if len(cells) < 3:
+        return None
+    for number, (start, end) in enumerate(cells):
+        if start <= hit.start < end:
+            left = line.span_x(start, end)
+            right = line.span_x(*cells[number + 1]) if number + 1 < len(cells) else None
+            if left is None:
+                return None
+            return float(left[0]), float(right[0]) if right else float("inf")
+    return None
+
+
+def _in_column(
+    line: DocLine,
+    column: tuple[float, float],
+    reader: Callable[[str], list[read.Found]],
+    pick_last: bool,
+) -> tuple[read.Found, int] | None:
+    """The value in ``line`` whose word's centre falls in a header cell's ``column``."""
+    inside = []
+    for word, offset in zip(line.words, line.offsets, strict=True):
+        middle = word.left + word.width / 2
+        found = reader(word.text) if column[0] <= middle < column[1] else []
+        if found:
+            inside.append((found[-1], offset))
+    if not inside:
+        return None
+    return inside[-1] if pick_last else inside[0]
 
 
 def _under(
@@ -323,7 +363,9 @@ def _amounts_under(
                 continue
             found, where, offset, placement = got
             if hit.kind == "total" and where is not doc.lines[index] and hit.start > 2:
-                continue  # a table's "Amount" column header: the values under it are items'
+                # A bare "Total"/"Amount" column header: under it may be the total of a
+                # summary row, or an item of a table; the cross-checks tell.
+                placement *= 0.6
             found_all.append(
                 (
                     found.value,
@@ -372,7 +414,13 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     tiers = {"total_due": 1.0, "total_strong": 0.9, "total": 0.7}
     for amount, score, line, start, end, hit in labelled:
         beside = {h.kind for h in doc.hits[line.index]}
-        if hit.kind == "total" and beside & {"net", "tax"} and "tax_included" not in beside:
+        own_line = hit in doc.hits[line.index]  # the value is beside its label, not under it
+        if (
+            hit.kind == "total"
+            and own_line
+            and beside & {"net", "tax"}
+            and "tax_included" not in beside
+        ):
             continue  # "VAT total", "Net total": a bare "total" beside a tax or net label
         score *= tiers[hit.kind]
         if split(amount) is not None:

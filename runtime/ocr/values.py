@@ -22,7 +22,10 @@ from runtime.ocr.normalize import fix_line_digits
 from runtime.ocr.vocabulary import currencies, vocabularies
 
 _AMOUNT = re.compile(
-    r"(?<![\w.,/-])-?(\d{1,3}(?:[.,' \u202f]\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
+    # A space groups thousands only before a decimal comma ("1 234,56"): with a decimal point,
+    # "9 135.00" is a quantity and an amount.
+    r"(?<![\w.,/-])-?(\d{1,3}(?:[ \u202f]\d{3})+(?:,\d{1,2})?(?![.\d])"
+    r"|\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
     r"(?![\d/]|[.,]\d)"
 )
 _AMOUNT_NO_SPACE = re.compile(
