@@ -309,7 +309,7 @@ def encode(page: Image.Image, fmt: str, quality: int = 85) -> bytes:
 # --------------------------------------------------------------------------- hand-written PDFs
 
 
-def _pdf(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
+def pdf_from_objects(objects: list[bytes], trailer_extra: bytes = b"") -> bytes:
     """Assemble numbered objects (1..n, object 1 the catalog) into a PDF with an xref table."""
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []
@@ -369,7 +369,7 @@ def text_pdf(
         kids.append(b"%d 0 R" % len(objects))
     objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
     objects[1] = b"<< /Type /Pages /Kids [" + b" ".join(kids) + b"] /Count %d >>" % count
-    return _pdf(objects, trailer_extra)
+    return pdf_from_objects(objects, trailer_extra)
 
 
 def invoice_text_pdf(invoice: Invoice) -> bytes:

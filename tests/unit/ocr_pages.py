@@ -15,6 +15,17 @@ import cluster.invoice_samples as samples
 A4_POINTS = (595, 842)
 
 
+# The lines of the scanned invoice page the OCR page tests draw.
+SCAN_LINES = [
+    "INVOICE NUMBER INV-48213",
+    "Date 2024-03-18  Due 2024-04-17",
+    "Acme Trading Ltd, 12 High Street, London",
+    "Widgets, blue, size large       4 x 120.00",
+    "Shipping and handling                 34.50",
+    "Total due 1,234.50 EUR",
+]
+
+
 def require_fonts() -> None:
     """Skip the calling test when the DejaVu fonts are missing."""
     if not samples.fonts_available():
@@ -108,17 +119,4 @@ def scan_pdf(
         b"/Contents 6 0 R >>" % (width, height, resources)
     )
     objects.append(b"<< /Length %d >>\nstream\n" % len(content) + bytes(content) + b"\nendstream")
-    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for offset in offsets:
-        out += b"%010d 00000 n \n" % offset
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    return samples.pdf_from_objects(objects)

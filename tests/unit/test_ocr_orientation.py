@@ -9,7 +9,7 @@ from PIL import Image
 import cluster.invoice_samples as samples
 from runtime.ocr import EngineFailed, OcrEngine, TesseractEngine, WordBox, open_document
 from runtime.ocr.orientation import Orientation, doubtful, looks_sideways, parse_osd, turn
-from tests.unit.ocr_pages import jpeg_with_orientation, require_fonts, text_page
+from tests.unit.ocr_pages import SCAN_LINES, jpeg_with_orientation, require_fonts, text_page
 from tests.unit.test_ocr_pipeline import StubReader
 
 LINES = ["INVOICE NUMBER INV-48213", "Total due 1,234.50 EUR", "Acme Trading Ltd London"]
@@ -62,16 +62,6 @@ def test_exif_mirror_and_no_tag():
 def _difference(one: Image.Image, other: Image.Image) -> float:
     """Mean absolute gray-level difference of two same-size pages."""
     return float(np.abs(np.asarray(one, float) - np.asarray(other.convert("L"), float)).mean())
-
-
-SCAN_LINES = [
-    "INVOICE NUMBER INV-48213",
-    "Date 2024-03-18  Due 2024-04-17",
-    "Acme Trading Ltd, 12 High Street, London",
-    "Widgets, blue, size large       4 x 120.00",
-    "Shipping and handling                 34.50",
-    "Total due 1,234.50 EUR",
-]
 
 
 @pytest.mark.parametrize("stored_turn", [90, 180])

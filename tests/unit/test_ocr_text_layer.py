@@ -17,17 +17,10 @@ from runtime.ocr.text_layer import (
     plausibility,
     token_kind,
 )
+from tests.unit.ocr_pages import SCAN_LINES as LINES
 from tests.unit.ocr_pages import a4_scan, line_top_pt, require_fonts, scan_pdf
 from tests.unit.test_ocr_pipeline import StubReader
 
-LINES = [
-    "INVOICE NUMBER INV-48213",
-    "Date 2024-03-18  Due 2024-04-17",
-    "Acme Trading Ltd, 12 High Street, London",
-    "Widgets, blue, size large       4 x 120.00",
-    "Shipping and handling                 34.50",
-    "Total due 1,234.50 EUR",
-]
 FOOTER = [(40.0, 820.0, 8.0, "Scanned by Acme DocuCentre 3000 - page 1 of 1")]
 SETTINGS = {"lang": "eng", "dpi": 100}
 
