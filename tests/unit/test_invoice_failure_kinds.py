@@ -237,3 +237,71 @@ def test_arithmetic_that_checks_out_is_sure_and_a_bare_guess_is_not():
     assert not sure.total.unsure
     guess = extract_invoice("Acme Ltd\n12.00\n7.50\n")
     assert guess.total.value is None or guess.total.unsure
+
+
+# --------------------------------------------------------------------------- tables and sums
+
+
+def _boxed(index: int, words: list[tuple[str, int]]) -> DocLine:
+    boxes = [
+        WordBox(text=t, confidence=99, left=x, top=index * 30, width=len(t) * 9, height=20)
+        for t, x in words
+    ]
+    offsets, at = [], 0
+    for t, _ in words:
+        offsets.append(at)
+        at += len(t) + 1
+    return DocLine(
+        page=1, index=index, text=" ".join(t for t, _ in words), words=boxes, offsets=offsets
+    )
+
+
+def test_right_aligned_figures_under_left_aligned_headers():
+    # "Total:" heads the x-range up to the next header; 632.00 is set right-aligned in it.
+    lines = [
+        _boxed(0, [("Acme", 10), ("Trading", 60), ("Ltd", 140)]),
+        _boxed(
+            1,
+            [
+                ("Base", 300),
+                ("amount:", 345),
+                ("Tax", 700),
+                ("amount:", 735),
+                ("Total:", 1070),
+                ("Curr.:", 1430),
+            ],
+        ),  # fmt: skip
+        _boxed(2, [("522.31", 600), ("109.69", 960), ("632.00", 1320), ("EUR", 1440)]),
+    ]
+    fields = extract_lines(lines)
+    assert fields.total.value == "632.00"
+    assert fields.tax.value == "109.69"
+
+
+def test_a_tax_breakdown_row_gives_the_tax_not_its_base():
+    text = (
+        "Muster Bau GmbH\nRechnung Nr. 210111\nUmsatzsteuer (S) 3.600,00 19 684,00\n"
+        "Positionssumme 3.600,00\nGesamtbetrag 4.284,00 EUR\n"
+    )
+    fields = extract_invoice(text)
+    assert (fields.total.value, fields.tax.value) == ("4284.00", "684.00")
+
+
+def test_an_amount_glued_to_its_currency_and_cash_given_is_not_the_total():
+    text = "MR D.I.Y. (M) SDN BHD\nTOTAL RM33.92\nROUNDING -RM0.02\nTOTAL ROUNDED RM33.90\n"
+    text += "CASH RM50.00\nCHANGE RM16.10\n"
+    assert extract_invoice(text).total.value == "33.90"
+
+
+def test_a_label_inside_a_sentence_takes_no_value():
+    text = (
+        "Acme Ltd\nPlease wire the amount due to our bank account using our reference\n"
+        "IBAN BE41 7360 0661 9710\nTotal 632.00 EUR\n"
+    )
+    assert extract_invoice(text).total.value == "632.00"
+
+
+def test_a_quantity_before_an_amount_is_not_a_thousands_group():
+    text = "Acme Ltd\nTank top 15.00 9 135.00\nTotal 135.00 EUR\n"
+    fields = extract_invoice(text)
+    assert fields.total.value == "135.00"
