@@ -96,6 +96,7 @@ _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s?%")
 # --------------------------------------------------------------------------- value finding
 
 
+_TAX_FIGURE = re.compile(r"betrag|amount|total|summe|montant|importe|cuota|bedrag|importo|valor")
 _RATE = re.compile(r"\s*@?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s?%")
 # Labels that qualify a value rather than start another one: "Total RM Incl. of GST 11.80".
 _MODIFIERS = frozenset({"tax_included", "company", "heading", "receipt", "currency"})
@@ -379,8 +380,12 @@ def _amounts_under(
     return found_all
 
 
-def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal | None]:
-    """The total, and the net and tax amounts used to check it."""
+def _total(
+    doc: _Document,
+) -> tuple[_Candidate | None, Decimal | None, Decimal | None, bool]:
+    """The total, the net and tax amounts used to check it, and whether a net and a tax on
+    the page add up to a total printed there (the total itself, or the gross total beside
+    what is left to pay)."""
     skip = ("not_total", "net", "tax")
     labelled = _amounts_under(doc, ("total_due", "total_strong", "total"), skip)
     nets = _amounts_under(doc, ("net",), ("total_due", "total_strong"))
@@ -432,8 +437,8 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
             score = min(1.0, score * 1.1)
         elif largest is not None and amount < largest and hit.kind != "total_due":
             score *= 0.85
-        if amount <= 0:
-            score *= 0.3
+        if amount == 0 or (amount < 0 and hit.kind != "total_due"):
+            score *= 0.3  # a credit note's amount due is negative; nothing else on it is
         # What the document asks to be paid outranks a gross total (a deposit may be
         # deducted); among equal labels the later one wins (a total ends the page).
         score += (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
@@ -443,11 +448,11 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
         # subtotal itself (a receipt whose only sum is "SUBTOTAL").
         expected = net + (tax or Decimal(0))
         for amount, score in ((expected, 0.55), (net, 0.4)):
-            line = next(
+            printed = next(
                 (x for x in doc.lines if any(f.value == amount for f in _money(x.text))), None
             )
-            if line is not None and (amount == expected or tax is None):
-                candidates.append(_Candidate(f"{amount:.2f}", score, line))
+            if printed is not None and (amount == expected or tax is None):
+                candidates.append(_Candidate(f"{amount:.2f}", score, printed))
                 break
     if not candidates and largest is not None:
         for line in reversed(doc.lines):
@@ -457,27 +462,38 @@ def _total(doc: _Document) -> tuple[_Candidate | None, Decimal | None, Decimal |
     best = max(candidates, key=lambda c: c.score, default=None)
     if best is not None:
         best.score = min(1.0, best.score)
-        pair = split(Decimal(best.value))
-        if pair is not None:
-            net, tax = pair
-    return best, net, tax
+        # What is left to pay after a deposit does not add up from net and tax; the gross
+        # total printed beside it does.
+        for candidate in [best, *sorted(candidates, key=lambda c: -c.score)]:
+            pair = split(Decimal(candidate.value))
+            if pair is not None:
+                net, tax = pair
+                return best, net, tax, True
+    return best, net, tax, False
 
 
 def _tax(
-    doc: _Document, total: _Candidate | None, net: Decimal | None, checked: Decimal | None
+    doc: _Document,
+    total: _Candidate | None,
+    net: Decimal | None,
+    checked: Decimal | None,
+    added_up: bool = False,
 ) -> _Candidate | None:
     """The tax amount: one that makes net + tax = total (``checked``: a labelled one, or the
     sum of the per-rate lines), else total - net, else the tax-labelled amount, unchecked."""
-    if checked is not None and total is not None and net is not None:
-        if net + checked == Decimal(total.value):
-            return _Candidate(f"{checked:.2f}", 0.95, total.line)
+    if checked is not None and total is not None and added_up:
+        return _Candidate(f"{checked:.2f}", 0.95, total.line)
     taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
     if not taxes and (total is None or net is None):
         return None
     summed = sum((amount for amount, *_ in taxes), Decimal(0))
     options = []
     stated = []  # "Total VAT", "Summe MwSt", "Total IMPUESTOS": the tax total itself
-    for amount, score, line, _start, _end, _hit in taxes:
+    for amount, score, line, _start, _end, hit in taxes:
+        # "Steuerbetrag", "Tax amount", "Montant TVA" name the tax figure itself; a bare "VAT"
+        # may head a per-rate row or a category code.
+        if _TAX_FIGURE.search(hit.label):
+            score = min(1.0, score * 1.2)
         if any(h.kind in ("total", "total_strong") for h in doc.hits[line.index]):
             score = min(1.0, score * 1.3)
             stated.append((amount, score, line))
@@ -489,8 +505,7 @@ def _tax(
         for amount, score, line in options:
             if amount == difference:
                 return _Candidate(f"{amount:.2f}", min(1.0, score * 1.3 + 0.2), line)
-        ceiling = Decimal(total.value)
-        stated = [o for o in stated if 0 <= o[0] < ceiling]
+        stated = [o for o in stated if 0 <= o[0] < Decimal(total.value)]
         if stated:  # the page's own tax total beats a difference with an unsure net
             amount, score, line = max(stated, key=lambda o: o[1])
             return _Candidate(f"{amount:.2f}", score * 0.75, line)
@@ -853,7 +868,7 @@ def extract_lines(
     texts = [line.text for line in lines]
     folded = [fold(text) for text in texts]
     doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(texts, language))
-    total, net, tax_amount = _total(doc)
+    total, net, tax_amount, added_up = _total(doc)
     currency = _currency(doc, total)
     doc.order, doc.proven = read.date_order(
         texts, doc.language, currency.value if currency else None
@@ -868,7 +883,7 @@ def extract_lines(
         vendor=_field("vendor", _vendor(doc), scale),
         total=_field("total", total, scale),
         currency=_field("currency", currency, scale),
-        tax=_field("tax", _tax(doc, total, net, tax_amount), scale),
+        tax=_field("tax", _tax(doc, total, net, tax_amount, added_up), scale),
     )
 
 
