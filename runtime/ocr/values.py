@@ -44,7 +44,9 @@ _NUMERIC_DATE = re.compile(
 _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$")
 _WORD = r"[^\W\d_]{3,12}\.?"
 _TEXT_DATE = re.compile(
-    rf"(?<!\d)(\d{{1,2}}(?:st|nd|rd|th|er|\.|º)?[\s-]*(?:de\s+)?{_WORD}[\s,-]*(?:de\s+)?\d{{4}}"
+    # "12 Okt. 2023", "15 de enero de 2024", and with a two-digit year "28Mar 18", "29-Nov-19"
+    rf"(?<!\d)(\d{{1,2}}(?:st|nd|rd|th|er|\.|º)?[\s-]*(?:de\s+)?{_WORD}[\s,-]*(?:de\s+)?"
+    rf"(?:\d{{4}}|\d{{2}}(?![\d.,:]))"
     rf"|{_WORD}\s*\d{{1,2}}(?:st|nd|rd|th)?[\s,.;’'`]*\d{{4}})(?:(?!\d)|(?=\d{{1,2}}:\d{{2}}))",
     re.I,
 )
