@@ -69,10 +69,11 @@ class InvoiceFields(BaseModel):
 @dataclass
 class _Candidate:
     value: str
-    score: float
+    score: float  # the evidence for the value, 0..1: what its confidence is calibrated from
     line: DocLine
     start: int = 0
     end: int = 0
+    rank: float = 0.0  # added to the score only to choose among candidates
 
 
 @dataclass
@@ -441,8 +442,8 @@ def _total(
             score *= 0.3  # a credit note's amount due is negative; nothing else on it is
         # What the document asks to be paid outranks a gross total (a deposit may be
         # deducted); among equal labels the later one wins (a total ends the page).
-        score += (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
-        candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end))
+        rank = (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
+        candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end, rank))
     if not candidates and net is not None:
         # No total printed under a label: net + tax if the page prints that sum, else the
         # subtotal itself (a receipt whose only sum is "SUBTOTAL").
@@ -459,12 +460,12 @@ def _total(
             if any(f.value == largest for f in _money(line.text)):
                 candidates.append(_Candidate(f"{largest:.2f}", 0.25, line))
                 break
-    best = max(candidates, key=lambda c: c.score, default=None)
+    best = max(candidates, key=lambda c: c.score + c.rank, default=None)
     if best is not None:
         best.score = min(1.0, best.score)
         # What is left to pay after a deposit does not add up from net and tax; the gross
         # total printed beside it does.
-        for candidate in [best, *sorted(candidates, key=lambda c: -c.score)]:
+        for candidate in [best, *sorted(candidates, key=lambda c: -(c.score + c.rank))]:
             pair = split(Decimal(candidate.value))
             if pair is not None:
                 net, tax = pair
