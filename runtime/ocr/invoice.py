@@ -693,8 +693,8 @@ def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name:
     a similar font size, no digits or labels above)."""
     legal = min((h.start for h in doc.hits[line.index] if h.kind == "company"), default=None)
     head = fold(name)[:legal] if legal is not None else fold(name)
-    if len(re.findall(r"[a-z]{2,}", head)) > 2:
-        return name
+    if len(re.findall(r"[a-z]{2,}", head)) > 1:
+        return name  # "Continente Hipermercados SA" is a whole name already
     top = _tidy_name(above.text)
     similar = not above.height or not line.height or 0.75 <= above.height / line.height <= 1.33
     if (
@@ -800,6 +800,8 @@ def _could_be_name(doc: _Document, line: DocLine, name: str) -> bool:
         return False
     if read.currency_signs(name) and not _company(doc, line.index):
         return False  # a column header ("UD/KG €/UD/KG IMPORTE"), not a name
+    if len(name.split()) >= 6 and not _company(doc, line.index):
+        return False  # a sentence ("Not all services are available in all areas.")
     digits = sum(ch.isdigit() for ch in name)
     return digits <= 0.25 * len(name.replace(" ", ""))
 
