@@ -266,7 +266,14 @@ def _number(doc: _Document) -> _Candidate | None:
             value = fix_digits(str(found.value))
             score = weight * placement * hit.score * _ocr(where, found, offset)
             if len(value) < 3:
+                # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
+                # word that is also prose; only a specific label with a colon vouches for it.
+                if not (specific and re.match(r"\s*[:#]", line_text(doc, index)[hit.end :])):
+                    continue
                 score *= 0.7
+            prefix = _number_prefix(doc, index)
+            if prefix is not None and not value.startswith(prefix):
+                value = f"{prefix}-{value}"
             if best is None or score > best.score:
                 best = _Candidate(value, score, where, found.start + offset, found.end + offset)
     if best is not None:
@@ -275,6 +282,24 @@ def _number(doc: _Document) -> _Candidate | None:
         match = re.search(r"\b(INV[-/]?[A-Z0-9][A-Z0-9\-/]*\d)\b", fix_digits(line.text), re.I)
         if match:
             return _Candidate(match.group(1), 0.35, line)
+    return None
+
+
+def line_text(doc: _Document, index: int) -> str:
+    """The text of line ``index`` of the document."""
+    return doc.lines[index].text
+
+
+def _number_prefix(doc: _Document, index: int) -> str | None:
+    """A series printed before the number on its line or the line above ("Punto de Venta:
+    00003"), to join to it; None when there is none."""
+    for at in (index, index - 1):
+        if at < 0:
+            continue
+        for hit in doc.labels(at, ("number_prefix",)):
+            found = re.match(r"[\s:#.º°]*(\d{1,6})\b", doc.lines[at].text[hit.end :])
+            if found:
+                return found.group(1)
     return None
 
 
@@ -510,10 +535,13 @@ def _tax(
         if stated:  # the page's own tax total beats a difference with an unsure net
             amount, score, line = max(stated, key=lambda o: o[1])
             return _Candidate(f"{amount:.2f}", score * 0.75, line)
+        if difference > net * Decimal("0.3"):
+            return None  # no VAT rate is that high: the net read is not the net
         printed = any(f.value == difference for line in doc.lines for f in _money(line.text))
         return _Candidate(f"{difference:.2f}", 0.7 if printed else 0.45, total.line)
     ceiling = Decimal(total.value) if total is not None else None
-    fitting = [o for o in options if ceiling is None or o[0] < ceiling]
+    # No VAT rate makes the tax a third of the total or more.
+    fitting = [o for o in options if ceiling is None or o[0] < ceiling * Decimal("0.35")]
     if not fitting:
         return None
     amount, score, line = max(fitting, key=lambda o: o[1])

@@ -50,6 +50,7 @@ KINDS = (
     "company",
     "currency",
     "tax_included",
+    "number_prefix",
 )
 # Fuzzy matches need this many folded characters, and this RapidFuzz score (0..100).
 _FUZZY_MIN_CHARS = 7
