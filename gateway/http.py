@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any, TypeVar
 
 import orjson
@@ -84,32 +83,7 @@ async def read_json(request: web.Request, unique_keys: bool = True) -> Any:
             json.loads(raw, object_pairs_hook=_refuse_duplicate_keys)
         except RecursionError:
             pass  # nested past Python's stack: the models refuse that depth anyway
-    if _LONG_DIGITS.search(raw):
-        # orjson reads an integer past 64 bits as a float, silently: 123456789012345678901234567890
-        # would be stored as 1.2345678901234568e+29. Only a body with a run of 20 digits can hold
-        # one, so only such a body is read again, exactly, to find it.
-        try:
-            json.loads(raw, parse_int=_refuse_wide_int)
-        except RecursionError:
-            pass
     return data
-
-
-_LONG_DIGITS = re.compile(rb"\d{20}")
-_INT64 = (-(2**63), 2**64 - 1)
-
-
-def _refuse_wide_int(text: str) -> int:
-    value = int(text)
-    if not _INT64[0] <= value <= _INT64[1]:
-        shown = text if len(text) <= 40 else text[:40] + "..."
-        raise ApiError(
-            422,
-            "validation_error",
-            f"the body holds the integer {shown}, wider than 64 bits: it would lose digits; "
-            "send it as a string",
-        )
-    return value
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

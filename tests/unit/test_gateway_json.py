@@ -80,25 +80,3 @@ def test_strict_bodies_still_read_numbers_and_json_forms():
     )  # fmt: skip
     assert rule.on.schedule is not None and rule.on.schedule.every_s == 5.0
     assert parse(BackfillRequest, {"start": 1, "end": 2.5}, strict=True).end == 2.5
-
-
-@pytest.mark.parametrize("unique_keys", [True, False])
-async def test_an_integer_wider_than_64_bits_is_a_422_not_a_float(unique_keys):
-    # orjson alone reads it as 1.2345678901234568e+29: the robot would run on other digits.
-    with pytest.raises(ApiError) as refused:
-        await _read(b'{"type": "t", "payload": {"n": 123456789012345678901234567890}}',
-                    unique_keys=unique_keys)  # fmt: skip
-    assert refused.value.http_status == 422
-    assert "wider than 64 bits" in refused.value.message
-
-
-async def test_long_digit_runs_in_strings_and_64_bit_integers_pass():
-    body = (
-        b'{"iban": "DE89370400440532013000123", "n": 18446744073709551615, '
-        b'"m": -9223372036854775808}'
-    )
-    assert await _read(body, unique_keys=False) == {
-        "iban": "DE89370400440532013000123",
-        "n": 18446744073709551615,
-        "m": -9223372036854775808,
-    }
