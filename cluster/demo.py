@@ -55,7 +55,8 @@ STEPS = (
 
 MAILBOX = "demo-inbox"
 RECIPIENT = "accounts@example.com"
-FIELDS = ("invoice_number", "vendor", "date", "total", "currency")
+FIELDS = ("invoice_number", "vendor", "date", "total", "currency")  # what the mail carries
+EXTRACTED = (*FIELDS, "tax")  # what the "fields extracted" step prints
 _ADMIN_KEY = re.compile(r"ROBOFLEET_API_KEY=(rf_\S+)")
 # the invoice's fields are the robot's result's values (see README, Documents and OCR)
 # (by subscript: `result.values` would be the dict's method)
@@ -365,7 +366,7 @@ def _flow(say: _Printer, deadline: _Deadline, root: Path) -> None:
             STEPS[7],
             f"OCR ({ocr['engine']}, confidence {ocr['confidence']:.0f}) and extraction took "
             f"{robot['result']['elapsed_s']:.1f} s: "
-            + ", ".join(f"{name}={values.get(name)}" for name in FIELDS),
+            + ", ".join(f"{name}={values.get(name)}" for name in EXTRACTED),
         )
 
         def delivery(states: tuple[str, ...]) -> Callable[[], dict[str, Any] | None]:
