@@ -75,6 +75,8 @@ def amounts(text: str) -> list[Found]:
     Raises nothing; text with no amount gives ``[]``.
     """
     fixed = fix_line_digits(text)
+    # Dot leaders run into the figure ("IVA.......8,29 €"): they are spacing, not a decimal mark.
+    fixed = re.sub(r"[.…]{2,}", lambda m: " " * len(m.group(0)), fixed)
     found = []
     # A space groups thousands ("1 234,56") only on a line that groups no other way: beside
     # "3.600,00", "19 684,00" is a rate and an amount.

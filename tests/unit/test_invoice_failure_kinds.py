@@ -305,3 +305,9 @@ def test_a_quantity_before_an_amount_is_not_a_thousands_group():
     text = "Acme Ltd\nTank top 15.00 9 135.00\nTotal 135.00 EUR\n"
     fields = extract_invoice(text)
     assert fields.total.value == "135.00"
+
+
+def test_dot_leaders_run_into_the_figure():
+    text = "IBERDROLA CLIENTES, S.A.U.\nIVA.......................20,58 €\nTOTAL 118,60€\n"
+    fields = extract_invoice(text)
+    assert (fields.total.value, fields.tax.value) == ("118.60", "20.58")
