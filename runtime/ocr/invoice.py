@@ -416,14 +416,17 @@ def _total(
     labelled = _amounts_under(doc, ("total_due", "total_strong", "total"), skip)
     nets = _amounts_under(doc, ("net",), ("total_due", "total_strong"))
     taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
+    # A "total" before tax (Spanish bills print IMPORTE TOTAL, then IVA, then TOTAL) is a net.
     net_amounts = [amount for amount, *_ in nets]
+    pre_tax_totals = [amount for amount, *_ in labelled]
     tax_amounts = [amount for amount, *_ in taxes]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
 
     def split(amount: Decimal) -> tuple[Decimal, Decimal] | None:
         """A net and a tax on the page that add up to ``amount``, if there are."""
-        for n in reversed(net_amounts):
+        others = [n for n in pre_tax_totals if n != amount]
+        for n in [*reversed(net_amounts), *reversed(others)]:
             for t in reversed(tax_amounts):
                 # Tax is a fraction of the net (no VAT rate is over 30%), never the net itself.
                 if n + t == amount and n > 0 and 0 <= t <= n * Decimal("0.3"):

@@ -311,3 +311,13 @@ def test_dot_leaders_run_into_the_figure():
     text = "IBERDROLA CLIENTES, S.A.U.\nIVA.......................20,58 €\nTOTAL 118,60€\n"
     fields = extract_invoice(text)
     assert (fields.total.value, fields.tax.value) == ("118.60", "20.58")
+
+
+def test_a_total_before_tax_is_a_net_for_the_check():
+    # Spanish bills print IMPORTE TOTAL before the IVA line and the final TOTAL after it.
+    text = (
+        "IBERDROLA CLIENTES, S.A.U.\nTOTAL ENERGÍA 93,80 €\nIMPORTE TOTAL 98,02 €\n"
+        "IVA.......................20,58 €\nTOTAL 118,60€\n"
+    )
+    fields = extract_invoice(text)
+    assert (fields.total.value, fields.tax.value) == ("118.60", "20.58")
