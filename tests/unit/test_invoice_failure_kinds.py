@@ -114,26 +114,28 @@ def test_a_customer_number_is_not_the_invoice_number():
     assert extract_invoice(text).invoice_number.value == "2417586"
 
 
+def _boxed(index: int, words: list[tuple[str, int]]) -> DocLine:
+    """Line ``index`` of 20 px high words at the given left x (px), as OCR would box them."""
+    boxes = [
+        WordBox(text=t, confidence=99, left=x, top=index * 30, width=len(t) * 9, height=20)
+        for t, x in words
+    ]
+    offsets, at = [], 0
+    for t, _ in words:
+        offsets.append(at)
+        at += len(t) + 1
+    return DocLine(
+        page=1, index=index, text=" ".join(t for t, _ in words), words=boxes, offsets=offsets
+    )
+
+
 def test_a_number_below_its_column_header():
     # "Numero" heads a table column; its value is on the next row, under it.
-    def line(index: int, words: list[tuple[str, int]]) -> DocLine:
-        boxes = [
-            WordBox(text=t, confidence=99, left=x, top=index * 30, width=len(t) * 9, height=20)
-            for t, x in words
-        ]
-        offsets, at = [], 0
-        for t, _ in words:
-            offsets.append(at)
-            at += len(t) + 1
-        return DocLine(
-            page=1, index=index, text=" ".join(t for t, _ in words), words=boxes, offsets=offsets
-        )
-
     lines = [
-        line(0, [("CERES", 10), ("CERVEZA", 70), ("S.L.", 150)]),
-        line(1, [("Numero", 10), ("Fecha", 200), ("CIF/DNI", 400)]),
-        line(2, [("2417586", 10), ("19/04/2024", 200), ("B87760575", 400)]),
-        line(3, [("Importe", 10), ("TOTAL", 90), ("153,37", 400)]),
+        _boxed(0, [("CERES", 10), ("CERVEZA", 70), ("S.L.", 150)]),
+        _boxed(1, [("Numero", 10), ("Fecha", 200), ("CIF/DNI", 400)]),
+        _boxed(2, [("2417586", 10), ("19/04/2024", 200), ("B87760575", 400)]),
+        _boxed(3, [("Importe", 10), ("TOTAL", 90), ("153,37", 400)]),
     ]
     fields = extract_lines(lines)
     assert fields.invoice_number.value == "2417586"
@@ -240,20 +242,6 @@ def test_arithmetic_that_checks_out_is_sure_and_a_bare_guess_is_not():
 
 
 # --------------------------------------------------------------------------- tables and sums
-
-
-def _boxed(index: int, words: list[tuple[str, int]]) -> DocLine:
-    boxes = [
-        WordBox(text=t, confidence=99, left=x, top=index * 30, width=len(t) * 9, height=20)
-        for t, x in words
-    ]
-    offsets, at = [], 0
-    for t, _ in words:
-        offsets.append(at)
-        at += len(t) + 1
-    return DocLine(
-        page=1, index=index, text=" ".join(t for t, _ in words), words=boxes, offsets=offsets
-    )
 
 
 def test_right_aligned_figures_under_left_aligned_headers():
