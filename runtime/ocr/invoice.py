@@ -268,7 +268,7 @@ def _number(doc: _Document) -> _Candidate | None:
             if len(value) < 3:
                 # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
                 # word that is also prose; only a specific label with a colon vouches for it.
-                if not (specific and re.match(r"\s*[:#]", line_text(doc, index)[hit.end :])):
+                if not (specific and re.match(r"\s*[:#]", doc.lines[index].text[hit.end :])):
                     continue
                 score *= 0.7
             prefix = _number_prefix(doc, index)
@@ -283,11 +283,6 @@ def _number(doc: _Document) -> _Candidate | None:
         if match:
             return _Candidate(match.group(1), 0.35, line)
     return None
-
-
-def line_text(doc: _Document, index: int) -> str:
-    """The text of line ``index`` of the document."""
-    return doc.lines[index].text
 
 
 def _number_prefix(doc: _Document, index: int) -> str | None:
@@ -307,8 +302,8 @@ def _as_list(found: read.Found | None) -> list[read.Found]:
     return [] if found is None else [found]
 
 
-def _date(doc: _Document) -> tuple[_Candidate | None, list[_Candidate]]:
-    """The issue date, and every other labelled date (due, delivery) for the cross-check."""
+def _date(doc: _Document) -> _Candidate | None:
+    """The issue date; other labelled dates (due, delivery) only cross-check it."""
     issue: list[_Candidate] = []
     others: list[_Candidate] = []
     seen_unlabelled = 0
@@ -356,7 +351,7 @@ def _date(doc: _Document) -> tuple[_Candidate | None, list[_Candidate]]:
                 )
     # The same date under a date label and unlabelled elsewhere: keep the labelled score.
     if not issue:
-        return None, others
+        return None
     other_values = {c.value for c in others}
     for candidate in issue:
         if candidate.value in other_values and candidate.score < 0.8:
@@ -372,7 +367,7 @@ def _date(doc: _Document) -> tuple[_Candidate | None, list[_Candidate]]:
     later = [c.value for c in others]
     if later and all(value >= best.value for value in later):
         best.score = min(1.0, best.score * 1.05)  # due and delivery dates after it
-    return best, others
+    return best
 
 
 def _amounts_under(
@@ -907,7 +902,7 @@ def extract_lines(
     doc.order, doc.proven = read.date_order(
         texts, doc.language, currency.value if currency else None
     )
-    date, _others = _date(doc)
+    date = _date(doc)
     scale = 0.7 + 0.3 * max(0.0, min(100.0, ocr_confidence)) / 100.0
     return InvoiceFields(
         kind=_kind(doc),
