@@ -856,10 +856,10 @@ def _ocr(line: DocLine, found: read.Found | None, offset: int) -> float:
 # --------------------------------------------------------------------------- the document
 
 
-def _language(lines: list[str], given: str | None) -> str | None:
+def _language(folded: list[str], given: str | None) -> str | None:
     if given in vocabularies():
         return given
-    votes = language_votes([fold(line) for line in lines])
+    votes = language_votes(folded)
     return max(votes, key=lambda lang: votes[lang]) if votes else None
 
 
@@ -896,7 +896,7 @@ def extract_lines(
     """
     texts = [line.text for line in lines]
     folded = [fold(text) for text in texts]
-    doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(texts, language))
+    doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(folded, language))
     total, net, tax_amount, added_up = _total(doc)
     currency = _currency(doc, total)
     doc.order, doc.proven = read.date_order(
