@@ -370,9 +370,13 @@ def _date(doc: _Document) -> _Candidate | None:
     return best
 
 
+# A labelled amount: (value, score, line it is on, start, end in that line, its label).
+_Labelled = tuple[Decimal, float, DocLine, int, int, LabelHit]
+
+
 def _amounts_under(
     doc: _Document, kinds: tuple[str, ...], skip: tuple[str, ...]
-) -> list[tuple[Decimal, float, DocLine, int, int, LabelHit]]:
+) -> list[_Labelled]:
     found_all = []
     for index in range(len(doc.lines)):
         hits = doc.labels(index, kinds + skip)
@@ -401,16 +405,20 @@ def _amounts_under(
     return found_all
 
 
+def _taxes(doc: _Document) -> list[_Labelled]:
+    """The tax-labelled amounts, as :func:`_amounts_under` gives them."""
+    return _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
+
+
 def _total(
-    doc: _Document,
+    doc: _Document, taxes: list[_Labelled]
 ) -> tuple[_Candidate | None, Decimal | None, Decimal | None, bool]:
     """The total, the net and tax amounts used to check it, and whether a net and a tax on
     the page add up to a total printed there (the total itself, or the gross total beside
-    what is left to pay)."""
+    what is left to pay). ``taxes``: :func:`_taxes` of the document."""
     skip = ("not_total", "net", "tax")
     labelled = _amounts_under(doc, ("total_due", "total_strong", "total"), skip)
     nets = _amounts_under(doc, ("net",), ("total_due", "total_strong"))
-    taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
     # A "total" before tax (Spanish bills print IMPORTE TOTAL, then IVA, then TOTAL) is a net.
     net_amounts = [amount for amount, *_ in nets]
     pre_tax_totals = [amount for amount, *_ in labelled]
@@ -498,16 +506,17 @@ def _total(
 
 def _tax(
     doc: _Document,
+    taxes: list[_Labelled],
     total: _Candidate | None,
     net: Decimal | None,
     checked: Decimal | None,
     added_up: bool = False,
 ) -> _Candidate | None:
     """The tax amount: one that makes net + tax = total (``checked``: a labelled one, or the
-    sum of the per-rate lines), else total - net, else the tax-labelled amount, unchecked."""
+    sum of the per-rate lines), else total - net, else the tax-labelled amount, unchecked.
+    ``taxes``: :func:`_taxes` of the document."""
     if checked is not None and total is not None and added_up:
         return _Candidate(f"{checked:.2f}", 0.95, total.line)
-    taxes = _amounts_under(doc, ("tax",), ("net", "total_due", "total_strong", "total"))
     if not taxes and (total is None or net is None):
         return None
     summed = sum((amount for amount, *_ in taxes), Decimal(0))
@@ -897,7 +906,8 @@ def extract_lines(
     texts = [line.text for line in lines]
     folded = [fold(text) for text in texts]
     doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(folded, language))
-    total, net, tax_amount, added_up = _total(doc)
+    taxes = _taxes(doc)
+    total, net, tax_amount, added_up = _total(doc, taxes)
     currency = _currency(doc, total)
     doc.order, doc.proven = read.date_order(
         texts, doc.language, currency.value if currency else None
@@ -912,7 +922,7 @@ def extract_lines(
         vendor=_field("vendor", _vendor(doc), scale),
         total=_field("total", total, scale),
         currency=_field("currency", currency, scale),
-        tax=_field("tax", _tax(doc, total, net, tax_amount, added_up), scale),
+        tax=_field("tax", _tax(doc, taxes, total, net, tax_amount, added_up), scale),
     )
 
 
