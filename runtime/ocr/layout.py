@@ -55,11 +55,6 @@ class DocLine:
     page_height: int = 0
 
     @property
-    def has_boxes(self) -> bool:
-        """Whether the line knows where its words are."""
-        return bool(self.words)
-
-    @property
     def height(self) -> float:
         """Median word height in pixels (0 without boxes): the line's font size."""
         if not self.words:
