@@ -17,6 +17,7 @@ with ``confidence >= SURE`` is one to act on; below it, ``unsure`` is set.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,11 @@ class _Document:
 
     def labels(self, index: int, kinds: Sequence[str]) -> list[LabelHit]:
         return [hit for hit in self.hits[index] if hit.kind in kinds]
+
+    @functools.cached_property
+    def money(self) -> list[list[read.Found]]:
+        """The amounts of each whole line (by line index), read once for the page scans."""
+        return [_money(line.text) for line in self.lines]
 
 
 _NUMBER_WORDS = re.compile(r"(?:\bno\b|\bnr\b|nummer|number|\bnum|#|\bn\s?o\b|numero|\bid\b|\bnº)")
@@ -444,7 +450,7 @@ def _total(
         f.value
         for line in doc.lines
         if not any(h.kind == "not_total" for h in doc.hits[line.index])
-        for f in _money(line.text)
+        for f in doc.money[line.index]
         if f.sure == 1.0
     ]
     largest = max(every, default=None)
@@ -482,14 +488,14 @@ def _total(
         expected = net + (tax or Decimal(0))
         for amount, score in ((expected, 0.55), (net, 0.4)):
             printed = next(
-                (x for x in doc.lines if any(f.value == amount for f in _money(x.text))), None
+                (x for x in doc.lines if any(f.value == amount for f in doc.money[x.index])), None
             )
             if printed is not None and (amount == expected or tax is None):
                 candidates.append(_Candidate(f"{amount:.2f}", score, printed))
                 break
     if not candidates and largest is not None:
         for line in reversed(doc.lines):
-            if any(f.value == largest for f in _money(line.text)):
+            if any(f.value == largest for f in doc.money[line.index]):
                 candidates.append(_Candidate(f"{largest:.2f}", 0.25, line))
                 break
     best = max(candidates, key=lambda c: c.score + c.rank, default=None)
@@ -545,7 +551,7 @@ def _tax(
             return _Candidate(f"{amount:.2f}", score * 0.75, line)
         if difference > net * Decimal("0.3"):
             return None  # no VAT rate is that high: the net read is not the net
-        printed = any(f.value == difference for line in doc.lines for f in _money(line.text))
+        printed = any(f.value == difference for found in doc.money for f in found)
         return _Candidate(f"{difference:.2f}", 0.7 if printed else 0.45, total.line)
     ceiling = Decimal(total.value) if total is not None else None
     # No VAT rate makes the tax a third of the total or more.
