@@ -37,6 +37,8 @@ from typing import Any
 
 import yaml
 
+from runtime.ocr.values import dates
+
 log = logging.getLogger(__name__)
 
 # invoice2data's field names -> robofleet's.
@@ -100,8 +102,6 @@ class Template:
                     return dt.datetime.strptime(raw, pattern).date().isoformat()
                 except ValueError:
                     continue
-            from runtime.ocr.values import dates
-
             read = dates(raw)
             return read[0].value.isoformat() if read else None
         return raw
