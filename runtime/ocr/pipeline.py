@@ -24,8 +24,8 @@ from runtime.ocr.dedup import ResultCache, ResultKey
 from runtime.ocr.documents import document_id
 from runtime.ocr.engines import EngineFailed, PageReader, RapidOcrEngine, TesseractEngine
 from runtime.ocr.images import SourcePage
-from runtime.ocr.language import detect, majority, warm
-from runtime.ocr.reading import PageReading
+from runtime.ocr.language import majority, warm
+from runtime.ocr.reading import PageReading, finish_page
 from runtime.ocr.results import (
     EngineAttempt,
     OcrLimits,
@@ -163,8 +163,7 @@ class OcrEngine:
         layer = source.text
         if source.image is None:
             assert layer is not None
-            page = layer.model_copy(update={"language": detect(layer.text).code})
-            return page if settings.words else page.model_copy(update={"words": []})
+            return finish_page(layer, settings.words)
         reading = PageReading(
             source.number, source.image, settings, self.readers, self.stats, attempts
         )
@@ -174,8 +173,4 @@ class OcrEngine:
             read: PageText | None = reading.run()
         except EngineFailed:
             read = None
-        page = choose(layer, read, source.doubt or "doubted")
-        update: dict[str, object] = {"language": detect(page.text).code}
-        if not settings.words:
-            update["words"] = []
-        return page.model_copy(update=update)
+        return finish_page(choose(layer, read, source.doubt or "doubted"), settings.words)

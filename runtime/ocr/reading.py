@@ -126,10 +126,7 @@ class PageReading:
         if self.best is None:
             reasons = "; ".join(self.errors)
             raise EngineFailed(f"no OCR engine could read page {self.number}: {reasons}")
-        update: dict[str, object] = {"language": detect(self.best.text).code}
-        if not self.settings.words:
-            update["words"] = []
-        return self.best.model_copy(update=update)
+        return finish_page(self.best, self.settings.words)
 
     def _keep(self, read: PageText | None, margin: float | None = None) -> bool:
         """Make ``read`` the best when it is more confident, or (with ``margin``) at most
@@ -250,6 +247,15 @@ class PageReading:
             rotation=self.view.rotation,
             words=words,
         )
+
+
+def finish_page(page: PageText, words: bool) -> PageText:
+    """Return a copy of the page read as kept: ``language`` set to the ISO 639-1 code its
+    text is detected in (None when unknown), and its word boxes dropped unless ``words``."""
+    update: dict[str, object] = {"language": detect(page.text).code}
+    if not words:
+        update["words"] = []
+    return page.model_copy(update=update)
 
 
 def _unscale(word: WordBox, scale: float) -> WordBox:
