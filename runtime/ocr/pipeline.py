@@ -80,7 +80,10 @@ class OcrEngine:
         self, doc_id: str, settings: OcrSettings | Mapping[str, Any] | None = None
     ) -> OcrResult | None:
         """Return the cached result for a document id and settings, or None; runs no engine."""
-        key: ResultKey = (doc_id, parse_settings(settings).fingerprint())
+        return self._cached((doc_id, parse_settings(settings).fingerprint()))
+
+    def _cached(self, key: ResultKey) -> OcrResult | None:
+        """The cached result under ``key`` marked cached, or None; counts the hit or miss."""
         found = self.cache.get(key)
         self.stats.dedup(found is not None)
         return None if found is None else found.model_copy(update={"cached": True})
@@ -106,10 +109,9 @@ class OcrEngine:
         doc_id = document_id(data)
         key: ResultKey = (doc_id, settings.fingerprint())
         if not looked_up:
-            cached = self.cache.get(key)
-            self.stats.dedup(cached is not None)
+            cached = self._cached(key)
             if cached is not None:
-                return cached.model_copy(update={"cached": True})
+                return cached
         self._check_language(settings.lang)
         started = time.perf_counter()
         pages: list[PageText] = []
