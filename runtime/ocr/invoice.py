@@ -322,9 +322,9 @@ def _date(doc: _Document) -> _Candidate | None:
             label = left[-1] if left else None
             conf = _ocr(line, found, 0)
             # A bare "vom"/"Date" after a version or related-document label is that one's date.
-            if label is not None and label.kind == "date" and len(label.label) <= 6:
-                if any(h.kind == "other_date" for h in left[:-1]):
-                    label = next(h for h in reversed(left) if h.kind == "other_date")
+            short_date = label is not None and label.kind == "date" and len(label.label) <= 6
+            if short_date and any(h.kind == "other_date" for h in left[:-1]):
+                label = next(h for h in reversed(left) if h.kind == "other_date")
             if label is not None and label.kind == "other_date":
                 others.append(_Candidate(found.value.isoformat(), 0.2, line))
                 continue
