@@ -45,7 +45,7 @@ _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$"
 _WORD = r"[^\W\d_]{3,12}\.?"
 _TEXT_DATE = re.compile(
     # "12 Okt. 2023", "15 de enero de 2024", and with a two-digit year "28Mar 18", "29-Nov-19"
-    rf"(?<!\d)(\d{{1,2}}(?:st|nd|rd|th|er|\.|º)?[\s-]*(?:de\s+)?{_WORD}[\s,-]*(?:de\s+)?"
+    rf"(?<!\d)(\d{{1,2}}(?:st|nd|rd|th|er|\.|º)?[\s-]*(?:de\s+)?{_WORD}[\s,.;’'`-]*(?:de\s+)?"
     rf"(?:\d{{4}}|\d{{2}}(?![\d.,:]))"
     rf"|{_WORD}\s*\d{{1,2}}(?:st|nd|rd|th)?[\s,.;’'`]*\d{{4}})(?:(?!\d)|(?=\d{{1,2}}:\d{{2}}))",
     re.I,
@@ -175,6 +175,8 @@ def dates(
                 glued = _GLUED_TIME.match(raw)
                 if glued and fixed[match.end() : match.end() + 1] == ":":
                     raw = glued.group(1)
+            else:
+                raw = re.sub(r"[’'`;]", " ", raw)  # OCR's stray marks: "11 Oct’ 2023"
             dotted = pattern is _NUMERIC_DATE and "." in raw and not re.match(r"\d{4}", raw)
             date = _parse_date(raw, "DMY" if dotted else order, language)
             if date is None:
