@@ -41,9 +41,14 @@ log = logging.getLogger(__name__)
 
 
 def parse_settings(settings: OcrSettings | Mapping[str, Any] | None) -> OcrSettings:
-    """Return settings as an :class:`OcrSettings`; raise BadPayload when a dict is invalid."""
+    """Return settings as an :class:`OcrSettings`; raise BadPayload when they are not a JSON
+    object (a list, a string, a number) or when the object is invalid."""
     if isinstance(settings, OcrSettings):
         return settings
+    if settings is not None and not isinstance(settings, Mapping):
+        raise BadPayload(
+            f"invalid OCR settings: settings must be a JSON object, not {type(settings).__name__}"
+        )
     try:
         return OcrSettings.model_validate(dict(settings or {}))
     except ValidationError as exc:
