@@ -150,10 +150,16 @@ class OcrEngine:
         return result
 
     def _check_language(self, lang: str) -> None:
-        """Raise BadPayload when an explicit lang names data Tesseract lacks here; 'auto'
-        needs English and uses the other languages only where they are installed."""
+        """Raise BadPayload when an explicit lang names data Tesseract lacks here or joins
+        'auto' to other languages; 'auto' needs English and uses the other languages only
+        where they are installed."""
         languages = getattr(self.readers["tesseract"], "languages", None)
         installed = languages() if languages is not None else frozenset()
+        if lang != "auto" and "auto" in lang.split("+"):
+            raise BadPayload(
+                f"OCR language {lang!r}: 'auto' stands alone; send lang 'auto' or name the "
+                "languages, e.g. 'deu+eng'"
+            )
         wanted = ["eng"] if lang == "auto" else lang.split("+")
         missing = [part for part in wanted if installed and part not in installed]
         if missing:

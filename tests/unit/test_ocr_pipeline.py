@@ -222,3 +222,10 @@ def test_settings_that_are_not_an_object_are_a_bad_payload(settings: object) -> 
 
     with pytest.raises(BadPayload, match="settings must be a JSON object"):
         parse_settings(settings)  # type: ignore[arg-type]
+
+
+def test_auto_joined_to_a_language_says_auto_stands_alone():
+    """'auto+deu' is refused with what to send instead, not as a language named 'auto'."""
+    engine, _, _ = _engine()
+    with pytest.raises(BadPayload, match="'auto' stands alone"):
+        engine.process(_png(), {"lang": "auto+deu"})
