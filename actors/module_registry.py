@@ -54,11 +54,14 @@ class ModuleRegistry:
         self.board = board
         self.modules: dict[str, DeployedModule] = supervisor.modules
         self.type_modules: dict[str, list[str]] = defaultdict(list)
+        # name -> reason, for the config file's modules deploy_known left out
+        self.refused: dict[str, str] = {}
 
     async def deploy_known(self) -> None:
         """Deploy the config file's modules and those registered or scaled at run time.
 
-        A module that fails validation is logged and left out; the others still deploy.
+        A module that fails validation is logged, kept in ``refused`` with the reason and left
+        out; the others still deploy.
         """
         specs = {s.name: s for s in self.settings.modules}
         for spec in await self.store.list_modules():
@@ -68,6 +71,7 @@ class ModuleRegistry:
                 spec = await validate_module(spec, self.settings.health_timeout_s)
             except ModuleRejected as exc:
                 log.error("module %s is not deployed: %s", spec.name, exc)
+                self.refused[spec.name] = str(exc)
                 continue
             self._deploy(spec, reuse=True)
         if self.board is not None:

@@ -155,6 +155,10 @@ class Orchestrator:
         """Every module with its health, breaker state, queue length and replicas."""
         return [self.registry.info(m) for m in self.modules.values()]
 
+    def refused_modules(self) -> dict[str, str]:
+        """The modules start-up left out (failed to load, start or pass health): name -> reason."""
+        return dict(self.registry.refused)
+
     def robot_types(self) -> list[str]:
         """Robot types some registered module handles."""
         return self.registry.robot_types()

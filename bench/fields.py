@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "--ocr-cache", type=Path, help="keep OCR results here between runs (tuning)"
     )
     parser.add_argument("--data", type=Path, default=DATA, help="documents and truth.json")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=_positive_int, default=2)
     parser.add_argument(
         "--out",
         type=Path,
@@ -365,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
         "bench/results/fields; the held-out split only)",
     )
     args = parser.parse_args(argv)
+    if not (args.data / "truth.json").is_file():
+        parser.error(f"--data {args.data}: no truth.json there (the default is {DATA})")
+    if args.split == "held" and not args.fit and not _writable(args.out):
+        parser.error(f"--out {args.out}: cannot write {args.out.with_suffix('.md')}")
     if args.fit:
         from runtime.ocr import calibration
 
@@ -387,6 +391,32 @@ def main(argv: list[str] | None = None) -> int:
         args.out.with_suffix(".json").write_text(json.dumps(figures, indent=1) + "\n")
         print(f"\nwritten: {args.out.with_suffix('.md')}, {args.out.with_suffix('.json')}")
     return 0
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: ``text`` as an int of at least 1; raises ArgumentTypeError otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _writable(out: Path) -> bool:
+    """Whether the report ``out``.md can be written, checked before minutes of OCR by opening
+    it for appending (a file this creates is removed again)."""
+    report_file = out.with_suffix(".md")
+    existed = report_file.exists()
+    try:
+        with report_file.open("a"):
+            pass
+    except OSError:
+        return False
+    if not existed:
+        report_file.unlink()
+    return True
 
 
 class _Tee(io.TextIOBase):

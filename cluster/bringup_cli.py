@@ -117,6 +117,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  gateway:   {deployed['url']}")
         print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
         print(f"  ray:       {address}")
+        print_refused_modules(deployed["orchestrator"])
         backups = BackupSchedule(settings)
         if backups.start():
             every = settings.backup_interval_s
@@ -158,6 +159,19 @@ def print_metrics_endpoints(settings: Settings, service_discovery: Path | None) 
         print(f"  prometheus file_sd: {service_discovery}")
     if settings.prometheus_url:
         print(f"  dashboard charts from Prometheus at {settings.prometheus_url}")
+
+
+def print_refused_modules(orchestrator: Any) -> None:
+    """Print each module start-up left out with the reason (it is otherwise only in the
+    orchestrator actor's log under Ray's temp dir), e.g. a missing ``templates_dir``.
+
+    ``orchestrator`` is the orchestrator actor's handle; waits at most 30 s for its answer.
+    """
+    import ray
+
+    refused: dict[str, str] = ray.get(orchestrator.refused_modules.remote(), timeout=30)
+    for name, reason in sorted(refused.items()):
+        print(f"  NOT DEPLOYED: module {name}: {reason}")
 
 
 def up_ports(settings: Settings) -> list[WantedPort]:

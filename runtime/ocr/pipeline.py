@@ -41,9 +41,14 @@ log = logging.getLogger(__name__)
 
 
 def parse_settings(settings: OcrSettings | Mapping[str, Any] | None) -> OcrSettings:
-    """Return settings as an :class:`OcrSettings`; raise BadPayload when a dict is invalid."""
+    """Return settings as an :class:`OcrSettings`; raise BadPayload when they are not a JSON
+    object (a list, a string, a number) or when the object is invalid."""
     if isinstance(settings, OcrSettings):
         return settings
+    if settings is not None and not isinstance(settings, Mapping):
+        raise BadPayload(
+            f"invalid OCR settings: settings must be a JSON object, not {type(settings).__name__}"
+        )
     try:
         return OcrSettings.model_validate(dict(settings or {}))
     except ValidationError as exc:
@@ -147,10 +152,16 @@ class OcrEngine:
         return result
 
     def _check_language(self, lang: str) -> None:
-        """Raise BadPayload when an explicit lang names data Tesseract lacks here; 'auto'
-        needs English and uses the other languages only where they are installed."""
+        """Raise BadPayload when an explicit lang names data Tesseract lacks here or joins
+        'auto' to other languages; 'auto' needs English and uses the other languages only
+        where they are installed."""
         languages = getattr(self.readers["tesseract"], "languages", None)
         installed = languages() if languages is not None else frozenset()
+        if lang != "auto" and "auto" in lang.split("+"):
+            raise BadPayload(
+                f"OCR language {lang!r}: 'auto' stands alone; send lang 'auto' or name the "
+                "languages, e.g. 'deu+eng'"
+            )
         wanted = ["eng"] if lang == "auto" else lang.split("+")
         missing = [part for part in wanted if installed and part not in installed]
         if missing:

@@ -35,11 +35,24 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 
 from runtime.ocr.values import dates
 
 log = logging.getLogger(__name__)
+
+# A template's patterns are the user's, run on a document's text: one that backtracks
+# catastrophically (``(a+)+$``) would hold the worker until its health check fails. They run
+# under the ``regex`` library (re's syntax, plus a timeout); past this many seconds per search
+# the template is skipped for that document with a warning.
+PATTERN_TIMEOUT_S = 0.5
+
+
+def _search(pattern: str, text: str) -> regex.Match[str] | None:
+    """``regex.search`` with :data:`PATTERN_TIMEOUT_S`; raises TimeoutError past it."""
+    return regex.search(pattern, text, timeout=PATTERN_TIMEOUT_S)
+
 
 # invoice2data's field names -> robofleet's.
 _NAMES = {
@@ -67,8 +80,8 @@ class Template:
 
     def applies(self, text: str) -> bool:
         """Whether every keyword is in ``text`` and no excluded keyword is."""
-        return all(re.search(k, text) for k in self.keywords) and not any(
-            re.search(k, text) for k in self.exclude_keywords
+        return all(_search(k, text) for k in self.keywords) and not any(
+            _search(k, text) for k in self.exclude_keywords
         )
 
     def read(self, text: str) -> dict[str, str]:
@@ -79,7 +92,7 @@ class Template:
             text = text.lower()
         found = dict(self.static)
         for name, pattern in self.fields.items():
-            match = re.search(pattern, text)
+            match = _search(pattern, text)
             if not match:
                 continue
             raw = (match.group(1) if match.groups() else match.group(0)).strip()
@@ -113,6 +126,9 @@ def _template(path: Path, raw: dict[str, Any]) -> Template:
     if not keywords:
         raise ValueError("a template needs keywords")
     excluded = raw.get("exclude_keywords") or []
+    excluded = [excluded] if isinstance(excluded, str) else list(excluded)
+    for pattern in (*keywords, *excluded):
+        regex.compile(pattern)
     fields: dict[str, str] = {}
     static: dict[str, str] = {}
     for key, spec in (raw.get("fields") or {}).items():
@@ -129,7 +145,7 @@ def _template(path: Path, raw: dict[str, Any]) -> Template:
         if isinstance(spec, list):
             spec = "|".join(f"(?:{s})" for s in spec) if len(spec) > 1 else spec[0]
         if isinstance(spec, str):
-            re.compile(spec)
+            regex.compile(spec)
             fields[name] = spec
     options = dict(raw.get("options") or {})
     if raw.get("issuer"):
@@ -139,7 +155,7 @@ def _template(path: Path, raw: dict[str, Any]) -> Template:
     return Template(
         name=path.stem,
         keywords=keywords,
-        exclude_keywords=[excluded] if isinstance(excluded, str) else list(excluded),
+        exclude_keywords=excluded,
         fields=fields,
         static=static,
         options=options,
@@ -162,14 +178,25 @@ def load_templates(folder: str | Path) -> list[Template]:
             if not isinstance(raw, dict):
                 raise ValueError("not a mapping")
             loaded.append(_template(path, raw))
-        except (yaml.YAMLError, ValueError, re.error) as exc:
+        except (yaml.YAMLError, ValueError, TypeError, regex.error) as exc:
             log.warning("invoice template %s skipped: %s", path.name, exc)
     return loaded
 
 
 def match(templates: list[Template], text: str) -> tuple[Template, dict[str, str]] | None:
-    """The first template that applies to ``text`` and the fields it reads, or None."""
+    """The first template that applies to ``text`` and the fields it reads, or None.
+
+    A template whose pattern runs past :data:`PATTERN_TIMEOUT_S` on ``text`` is skipped
+    with a warning naming it.
+    """
     for template in templates:
-        if template.applies(text):
-            return template, template.read(text)
+        try:
+            if template.applies(text):
+                return template, template.read(text)
+        except TimeoutError:
+            log.warning(
+                "invoice template %s skipped for this document: a pattern ran past %g s",
+                template.name,
+                PATTERN_TIMEOUT_S,
+            )
     return None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from bench.fields import curve, is_right
+import pytest
+
+from bench.fields import curve, is_right, main
 
 
 def test_vendor_names_match_without_legal_form_spaces_or_case():
@@ -30,3 +32,21 @@ def test_the_curve_rises_with_the_score_and_never_claims_certainty():
     assert chances == sorted(chances)
     assert max(chances) < 1.0  # 20 of 20 right says (20 + 1) / (20 + 2), not 1.0
     assert points[0][1] < 0.5
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--threads", "0"],
+        ["--threads", "-1"],
+        ["--data", "/nonexistent"],
+        ["--out", "/proc/forbidden"],
+        ["--out", "/nonexistent/dir/fields"],
+    ],
+)
+def test_bad_arguments_are_a_usage_error_before_any_work(argv, capsys):
+    """Bad arguments exit 2 with argparse's message, before any document is read."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert argv[0] in capsys.readouterr().err

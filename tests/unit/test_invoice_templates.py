@@ -70,3 +70,24 @@ def test_the_robot_answers_with_the_template_fields(tmp_path):
     assert answer["fields"]["invoice_number"]["confidence"] == 0.99
     # Without templates the generic extractor answers on its own.
     assert invoice_answer(result)["fields"]["invoice_number"]["source"] != "template acme"
+
+
+def test_a_catastrophic_pattern_is_cut_off_and_its_template_skipped(tmp_path, caplog):
+    """A keyword that backtracks exponentially on the text does not hold the worker: the
+    template is skipped after the timeout and the next one still applies. ('(a+)+$', the
+    classic, is answered at once by the regex library; '(a|a)*$' still backtracks.)"""
+    (tmp_path / "a_redos.yml").write_text("issuer: Slow\nkeywords: ['(?m)^(a|a)*$', '(a+)+$']\n")
+    (tmp_path / "acme.yml").write_text(TEMPLATE)
+    templates = load_templates(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        template, _ = match(templates, TEXT + "a" * 40 + "b\n")
+    assert template.name == "acme"
+    assert "a_redos" in caplog.text
+
+
+def test_a_bad_keyword_regex_is_skipped_at_load(tmp_path, caplog):
+    """A keyword that is not a valid regex is caught when loading, not when a robot runs."""
+    (tmp_path / "kw.yml").write_text("keywords: ['(unclosed']\n")
+    with caplog.at_level(logging.WARNING):
+        assert load_templates(tmp_path) == []
+    assert "kw.yml" in caplog.text

@@ -212,3 +212,20 @@ def test_result_cache_evicts_least_recently_used():
     assert len(cache) == 2
     cache.clear()
     assert len(cache) == 0
+
+
+@pytest.mark.parametrize("settings", [[1], "eng", 5])
+def test_settings_that_are_not_an_object_are_a_bad_payload(settings: object) -> None:
+    """A payload's settings sent as a list, string or number fail the robot with the reason,
+    not a TypeError the worker retries."""
+    from runtime.ocr.pipeline import parse_settings
+
+    with pytest.raises(BadPayload, match="settings must be a JSON object"):
+        parse_settings(settings)  # type: ignore[arg-type]
+
+
+def test_auto_joined_to_a_language_says_auto_stands_alone():
+    """'auto+deu' is refused with what to send instead, not as a language named 'auto'."""
+    engine, _, _ = _engine()
+    with pytest.raises(BadPayload, match="'auto' stands alone"):
+        engine.process(_png(), {"lang": "auto+deu"})

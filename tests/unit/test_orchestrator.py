@@ -344,3 +344,19 @@ async def test_register_a_module_at_run_time(tmp_path: Path) -> None:
         robot = task()
         await submit(orchestrator, robot)
         assert (await reaches(orchestrator, robot.id, S.SUCCEEDED)).module == "extra"
+
+
+async def test_a_config_module_that_fails_to_load_is_kept_with_its_reason(tmp_path: Path) -> None:
+    """Start-up leaves out a module that cannot load and says why (robofleet up prints it)."""
+    settings = fast_settings(
+        tmp_path,
+        [
+            {"name": "work", "class": SCRIPTED, "replicas": 0},
+            {"name": "broken", "class": "nowhere.at:All", "replicas": 0},
+        ],
+    )
+    async with running(settings) as orchestrator:
+        refused = orchestrator.refused_modules()
+        assert list(refused) == ["broken"]
+        assert "cannot import" in refused["broken"]
+        assert [m.name for m in orchestrator.list_modules()] == ["work"]
