@@ -159,6 +159,9 @@ def _after_label(
             nearest = _in_column(below, column, reader, pick_last) if column else None
             nearest = nearest or _under(below, box, reader)
             if nearest is not None and not any(h.kind == hit.kind for h in doc.hits[below.index]):
+                summed = _column_sum(doc, below, column, reader) if column else None
+                if summed is not None:
+                    return summed[0], summed[1], summed[2], 0.85
                 return nearest[0], below, nearest[1], 0.85 - 0.05 * (step - 1)
             if step > 2:
                 continue
@@ -228,6 +231,35 @@ def _in_column(
     if not inside:
         return None
     return inside[-1] if pick_last else inside[0]
+
+
+def _column_sum(
+    doc: _Document,
+    first: DocLine,
+    column: tuple[float, float],
+    reader: Callable[[str], list[read.Found]],
+) -> tuple[read.Found, DocLine, int] | None:
+    """The sum row of a column of amounts that starts at ``first``: a later value in the
+    column that equals the sum of the ones above it (a summary table's per-rate rows, then
+    its totals row). None when no value below adds up the ones above."""
+    above: list[Decimal] = []
+    gaps = 0
+    for line in doc.lines[first.index : first.index + 8]:
+        if line.page != first.page:
+            break
+        found = _in_column(line, column, reader, True)
+        if found is None:
+            gaps += 1
+            if gaps > 1:
+                break
+            continue
+        value = found[0].value
+        if not isinstance(value, Decimal):
+            return None
+        if len(above) >= 2 and value == sum(above, Decimal(0)):
+            return found[0], line, found[1]
+        above.append(value)
+    return None
 
 
 def _under(
