@@ -135,16 +135,22 @@ def page_lines(
     """Build :class:`DocLine` objects from one page's word boxes, top to bottom."""
     lines: list[DocLine] = []
     for members in group_lines([w for w in words if w.text.strip()]):
-        offsets, parts, at = [], [], 0
-        for word in members:
-            offsets.append(at)
-            parts.append(word.text)
-            at += len(word.text) + 1
+        heights = sorted(word.height for word in members)
+        gap = max(2.0 * heights[len(heights) // 2], 1.0)
+        offsets, text = [], ""
+        for before, word in zip([None, *members], members, strict=False):
+            if before is not None:
+                # Two spaces between a table's cells, so that no reading joins across them
+                # ("19" in the rate column and "163,16" in the next are not "19 163,16").
+                wide = word.left - (before.left + before.width) > gap
+                text += "  " if wide else " "
+            offsets.append(len(text))
+            text += word.text
         lines.append(
             DocLine(
                 page=page,
                 index=first_index + len(lines),
-                text=" ".join(parts),
+                text=text,
                 words=members,
                 offsets=offsets,
                 page_height=page_height,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.ocr.invoice import extract_invoice, extract_lines
-from runtime.ocr.layout import DocLine
+from runtime.ocr.layout import DocLine, page_lines
 from runtime.ocr.results import WordBox
 
 # --------------------------------------------------------------------------- totals
@@ -309,3 +309,43 @@ def test_a_total_before_tax_is_a_net_for_the_check():
     )
     fields = extract_invoice(text)
     assert (fields.total.value, fields.tax.value) == ("118.60", "20.58")
+
+
+def _page(rows: list[list[tuple[str, int]]]) -> list[DocLine]:
+    """A page of 20 px high words at the given left x (px), lined up by :func:`page_lines`."""
+    boxes = [
+        WordBox(text=t, confidence=99, left=x, top=row * 30, width=len(t) * 9, height=20)
+        for row, words in enumerate(rows)
+        for t, x in words
+    ]
+    return page_lines(boxes, 1, 0)
+
+
+def test_a_summary_tables_totals_row_not_its_first_rate_row():
+    # Per-rate rows, then the totals row: under "MwSt-Betrag" and "Endbetrag" the last value
+    # is the sum of the ones above it, and it is the invoice's.
+    lines = _page(
+        [
+            [("Muster", 10), ("Lieferant", 80), ("GmbH", 180)],
+            [("Nettobetrag", 300), ("MwSt-Betrag", 500), ("MwSt-%", 700), ("Endbetrag", 900)],
+            [("321,40", 300), ("61,07", 500), ("19,0", 700), ("382,47", 900)],
+            [("127,59", 300), ("8,93", 500), ("7,0", 700), ("136,52", 900)],
+            [("448,99", 300), ("70,00", 500), ("EUR", 700), ("518,99", 900)],
+        ]
+    )
+    fields = extract_lines(lines)
+    assert (fields.total.value, fields.tax.value) == ("518.99", "70.00")
+
+
+def test_figures_in_two_table_cells_are_not_one_thousands_group():
+    # "19" in the rate column and "163,16" far right of it are two figures, not 19 163,16.
+    lines = _page(
+        [
+            [("Rohstoff", 10), ("AG", 100)],
+            [("Umsatzsteuer", 10), ("858,75", 300), ("19", 600), ("163,16", 800)],
+            [("Bruttosumme", 10), ("1021,91", 800)],
+        ]
+    )
+    assert lines[1].text.split() == ["Umsatzsteuer", "858,75", "19", "163,16"]
+    fields = extract_lines(lines)
+    assert (fields.total.value, fields.tax.value) == ("1021.91", "163.16")
