@@ -594,6 +594,36 @@ def _tax(
     return _Candidate(f"{amount:.2f}", score * 0.7, line)
 
 
+_RATE_FIGURE = re.compile(r"(?<![\d.,])(\d{1,2})(?:[.,](\d{1,2}))?\s?%?(?![\d.,]*\d)")
+
+
+def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:
+    """The tax of a page whose tax row carries no label the vocabularies know (a form whose
+    captions are part of its background): a line printing a rate, a base and a tax where
+    base x rate = tax and base + tax = the total. None when no line adds up so."""
+    if total is None:
+        return None
+    target = Decimal(total.value)
+    for line in reversed(doc.lines):
+        found = doc.money[line.index]
+        if len(found) < 2:
+            continue
+        rates = {
+            Decimal(f"{m.group(1)}.{m.group(2) or 0}")
+            for m in _RATE_FIGURE.finditer(line.text)
+            if 0 < int(m.group(1)) <= 27
+        }
+        for base in found:
+            for tax in found:
+                if tax is base or base.value <= 0 or base.value + tax.value != target:
+                    continue
+                if any(
+                    abs(base.value * rate / 100 - tax.value) <= Decimal("0.01") for rate in rates
+                ):
+                    return _Candidate(f"{tax.value:.2f}", 0.7, line, tax.start, tax.end)
+    return None
+
+
 def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
     for index, line in enumerate(doc.lines):
         for hit in doc.labels(index, ("currency",)):
@@ -961,7 +991,11 @@ def extract_lines(
         vendor=_field("vendor", _vendor(doc), scale),
         total=_field("total", total, scale),
         currency=_field("currency", currency, scale),
-        tax=_field("tax", _tax(doc, taxes, total, net, tax_amount, added_up), scale),
+        tax=_field(
+            "tax",
+            _tax(doc, taxes, total, net, tax_amount, added_up) or _rated_tax(doc, total),
+            scale,
+        ),
     )
 
 

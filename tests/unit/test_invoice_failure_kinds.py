@@ -349,3 +349,14 @@ def test_figures_in_two_table_cells_are_not_one_thousands_group():
     assert lines[1].text.split() == ["Umsatzsteuer", "858,75", "19", "163,16"]
     fields = extract_lines(lines)
     assert (fields.total.value, fields.tax.value) == ("1021.91", "163.16")
+
+
+def test_an_unlabelled_tax_row_that_adds_up_with_its_rate():
+    # The form's captions are in its background image: the row prints rate, base, base and
+    # tax with no word; 498,20 x 10% = 49,82 and 498,20 + 49,82 is the labelled total.
+    text = (
+        "LA CONSERVERA DEL PREPIRINEO, S.COOP.P\nPATE DE SETAS 24,00 2,65 63,60 63,60\n"
+        "10,00 498,20 498,20 49,82\nTOTAL: 548,02\n"
+    )
+    fields = extract_invoice(text)
+    assert (fields.total.value, fields.tax.value) == ("548.02", "49.82")
