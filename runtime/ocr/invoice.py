@@ -572,6 +572,8 @@ def _tax(
         options.append((amount, score, line))
     if len(taxes) > 1:
         options.append((summed, 0.8, taxes[-1][2]))
+    # A labelled tax that is the net times the rate printed beside it checks out on its own.
+    rated = [o for o in options if net is not None and o[0] in _rate_shares(o[2], net)]
     if total is not None and net is not None and Decimal(total.value) >= net:
         difference = Decimal(total.value) - net
         for amount, score, line in options:
@@ -581,6 +583,9 @@ def _tax(
         if stated:  # the page's own tax total beats a difference with an unsure net
             amount, score, line = max(stated, key=lambda o: o[1])
             return _Candidate(f"{amount:.2f}", score * 0.75, line)
+        if rated:  # the page's own sum is off ("1.420,00 + 269,80 = 1.589,80"): the row wins
+            amount, score, line = max(rated, key=lambda o: o[1])
+            return _Candidate(f"{amount:.2f}", score * 0.8, line)
         if difference > net * Decimal("0.3"):
             return None  # no VAT rate is that high: the net read is not the net
         printed = any(f.value == difference for found in doc.money for f in found)
@@ -597,6 +602,21 @@ def _tax(
 _RATE_FIGURE = re.compile(r"(?<![\d.,])(\d{1,2})(?:[.,](\d{1,2}))?\s?%?(?![\d.,]*\d)")
 
 
+def _rates(line: DocLine) -> set[Decimal]:
+    """The VAT rates (percent, 1..27) a line prints, with or without a % sign."""
+    return {
+        Decimal(f"{m.group(1)}.{m.group(2) or 0}")
+        for m in _RATE_FIGURE.finditer(line.text)
+        if 0 < int(m.group(1)) <= 27
+    }
+
+
+def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
+    """``base`` times each rate ``line`` prints, to the cent: the taxes that rate gives."""
+    cent = Decimal("0.01")
+    return {(base * rate / 100).quantize(cent) for rate in _rates(line)}
+
+
 def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:
     """The tax of a page whose tax row carries no label the vocabularies know (a form whose
     captions are part of its background): a line printing a rate, a base and a tax where
@@ -608,18 +628,11 @@ def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:
         found = doc.money[line.index]
         if len(found) < 2:
             continue
-        rates = {
-            Decimal(f"{m.group(1)}.{m.group(2) or 0}")
-            for m in _RATE_FIGURE.finditer(line.text)
-            if 0 < int(m.group(1)) <= 27
-        }
         for base in found:
             for tax in found:
                 if tax is base or base.value <= 0 or base.value + tax.value != target:
                     continue
-                if any(
-                    abs(base.value * rate / 100 - tax.value) <= Decimal("0.01") for rate in rates
-                ):
+                if tax.value in _rate_shares(line, base.value):
                     return _Candidate(f"{tax.value:.2f}", 0.7, line, tax.start, tax.end)
     return None
 

@@ -360,3 +360,14 @@ def test_an_unlabelled_tax_row_that_adds_up_with_its_rate():
     )
     fields = extract_invoice(text)
     assert (fields.total.value, fields.tax.value) == ("548.02", "49.82")
+
+
+def test_a_tax_row_that_is_its_rate_of_the_net_beats_a_difference_not_printed():
+    # The page's own sum is off by 100: the printed 19% row checks against the net, the
+    # difference 169,80 is printed nowhere.
+    text = (
+        "Acme GmbH\nRechnung Nr. 42\nSumme netto 1.420,00\nUmsatzsteuer 19% 269,80\n"
+        "Rechnungsbetrag 1.589,80\n"
+    )
+    fields = extract_invoice(text)
+    assert (fields.total.value, fields.tax.value) == ("1589.80", "269.80")
