@@ -691,7 +691,10 @@ _NOT_NAME = re.compile(
     r"\blogo\b|stylesheet|www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
     r"\bmon\b|\bmo\.?\s*-|\buhr\b|\bmonday\b|\bhours\b|öffnungszeiten|\baccount\b|\biban\b|\bbic\b|\bpage\b|"
     r"\bseite\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
-    r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b",
+    r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
+    # Argentine and Spanish tax status and copy marks: "Responsable Inscripto", "ORIGINAL".
+    r"responsable\s+inscripto|consumidor\s+final|monotribut|\bexento\b|\bcuit\b|"
+    r"ingresos\s+brutos|\btributari[oa]\b|^(?:original|duplicado|triplicado)$",
     re.I,
 )
 _ADDRESS = re.compile(

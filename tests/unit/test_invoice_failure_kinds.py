@@ -371,3 +371,13 @@ def test_a_tax_row_that_is_its_rate_of_the_net_beats_a_difference_not_printed():
     )
     fields = extract_invoice(text)
     assert (fields.total.value, fields.tax.value) == ("1589.80", "269.80")
+
+
+def test_vendor_not_a_tax_status_or_a_tax_qr_caption():
+    # Argentine invoices print the seller's and buyer's IVA status; Spanish tickets caption
+    # their tax QR code: neither is a name.
+    text = (
+        "Responsable Inscripto\nQR tributario\nOSCAR ALFREDO ANDEREGGEN\n"
+        "Factura N° 00003-00003668\nTotal 100,00\n"
+    )
+    assert extract_invoice(text).vendor.value == "OSCAR ALFREDO ANDEREGGEN"
