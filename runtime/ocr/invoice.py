@@ -464,6 +464,10 @@ def _total(
     tax_amounts = [amount for amount, *_ in taxes]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
+    table = _rate_rows(doc)
+    if table is not None:  # a base/rate/tax table: its sums are the net and the tax
+        net_amounts.append(table[0])
+        tax_amounts.append(table[1])
 
     def split(amount: Decimal) -> tuple[Decimal, Decimal] | None:
         """A net and a tax on the page that add up to ``amount``, if there are."""
@@ -599,7 +603,7 @@ def _tax(
     return _Candidate(f"{amount:.2f}", score * 0.7, line)
 
 
-_RATE_FIGURE = re.compile(r"(?<![\d.,])(\d{1,2})(?:[.,](\d{1,2}))?\s?%?(?![\d.,]*\d)")
+_RATE_FIGURE = re.compile(r"(?<![\d.,])(\d{1,2})(?:[.,](\d{1,3}))?\s?%?(?![\d.,]*\d)")
 
 
 def _rates(line: DocLine) -> set[Decimal]:
@@ -615,6 +619,38 @@ def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
     """``base`` times each rate ``line`` prints, to the cent: the taxes that rate gives."""
     cent = Decimal("0.01")
     return {(base * rate / 100).quantize(cent) for rate in _rates(line)}
+
+
+def _rate_rows(doc: _Document) -> tuple[Decimal, Decimal] | None:
+    """The sums of the bases and of the taxes of a VAT table with a row per rate (a header
+    naming a base and a tax, then rows where base x the rate printed on the row = the tax),
+    or None when the page has no such table. With one rate per row and no totals row, the
+    sums are the invoice's net and tax."""
+    for index in range(len(doc.lines)):
+        kinds = {hit.kind for hit in doc.hits[index]}
+        if not {"net", "tax"} <= kinds:
+            continue
+        bases, taxes = Decimal(0), Decimal(0)
+        rows = 0
+        for row in doc.lines[index + 1 : index + 8]:
+            found = doc.money[row.index]
+            pair = next(
+                (
+                    (base.value, tax.value)
+                    for base in found
+                    for tax in found
+                    if tax.start > base.end
+                    and 0 < tax.value < base.value
+                    and tax.value in _rate_shares(row, base.value)
+                ),
+                None,
+            )
+            if pair is None:
+                break
+            bases, taxes, rows = bases + pair[0], taxes + pair[1], rows + 1
+        if rows:
+            return bases, taxes
+    return None
 
 
 def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:

@@ -381,3 +381,21 @@ def test_vendor_not_a_tax_status_or_a_tax_qr_caption():
         "Factura N° 00003-00003668\nTotal 100,00\n"
     )
     assert extract_invoice(text).vendor.value == "OSCAR ALFREDO ANDEREGGEN"
+
+
+def test_a_vat_table_with_a_row_per_rate_and_no_totals_row():
+    # Two rates, no totals row: the bases and the taxes add up to the total under "TOTAL";
+    # the delivery note's amount above is the net, not the total.
+    lines = _page(
+        [
+            [("Factura", 10), ("002500559", 120)],
+            [("ALBARAN:", 10), ("2500450", 120), ("IMPORTE:", 300), ("340,33", 400)],
+            [("IVA", 10), ("BASE", 100), ("IMPONIBLE", 150), ("%", 300), ("CUOTA", 400)],
+            [("10", 10), ("317,73", 100), ("10,000", 300), ("%", 360), ("31,77", 400)],
+            [("21", 10), ("22,60", 100), ("21,000", 300), ("%", 360), ("4,75", 400)],
+            [("TOTAL", 700)],
+            [("376,85", 700), ("€", 770)],
+        ]
+    )
+    fields = extract_lines(lines)
+    assert (fields.total.value, fields.tax.value) == ("376.85", "36.52")
