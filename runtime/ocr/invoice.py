@@ -230,6 +230,10 @@ def _in_column(
             inside.append((found[-1], offset))
     if not inside:
         return None
+    # Two headers read as one cell ("MwSt-Betrag MwSt-%"): the money-shaped figure is the
+    # amount, "19,0" under the other header is a rate.
+    sure = max(found.sure for found, _ in inside)
+    inside = [(found, offset) for found, offset in inside if found.sure == sure]
     return inside[-1] if pick_last else inside[0]
 
 
@@ -474,8 +478,9 @@ def _total(
         others = [n for n in pre_tax_totals if n != amount]
         for n in [*reversed(net_amounts), *reversed(others)]:
             for t in reversed(tax_amounts):
-                # Tax is a fraction of the net (no VAT rate is over 30%), never the net itself.
-                if n + t == amount and n > 0 and 0 <= t <= n * Decimal("0.3"):
+                # Tax is a fraction of the net (no VAT rate is over 30%), never the net itself;
+                # on a credit note both are negative.
+                if n + t == amount and n != 0 and 0 <= t / n <= Decimal("0.3"):
                     return n, t
         return None
 
@@ -594,9 +599,9 @@ def _tax(
             return None  # no VAT rate is that high: the net read is not the net
         printed = any(f.value == difference for found in doc.money for f in found)
         return _Candidate(f"{difference:.2f}", 0.7 if printed else 0.45, total.line)
-    ceiling = Decimal(total.value) if total is not None else None
-    # No VAT rate makes the tax a third of the total or more.
-    fitting = [o for o in options if ceiling is None or o[0] < ceiling * Decimal("0.35")]
+    # No VAT rate makes the tax a third of the total or more (a credit note's, in size).
+    ceiling = abs(Decimal(total.value)) if total is not None else None
+    fitting = [o for o in options if ceiling is None or abs(o[0]) < ceiling * Decimal("0.35")]
     if not fitting:
         return None
     amount, score, line = max(fitting, key=lambda o: o[1])

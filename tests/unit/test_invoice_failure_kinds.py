@@ -399,3 +399,25 @@ def test_a_vat_table_with_a_row_per_rate_and_no_totals_row():
     )
     fields = extract_lines(lines)
     assert (fields.total.value, fields.tax.value) == ("376.85", "36.52")
+
+
+def test_a_credit_notes_negative_tax_checks_against_its_negative_net_and_total():
+    # Two headers close enough to read as one cell ("MwSt-Betrag MwSt-%"): the amount under
+    # them is the money-shaped figure, not the rate; on a credit note all three are negative.
+    lines = _page(
+        [
+            [("Muster", 10), ("Lieferant", 80), ("GmbH", 180)],
+            [("Nettobetrag", 300), ("MwSt-Betrag", 500), ("MwSt-%", 610), ("Endbetrag", 800)],
+            [("-7,67", 300), ("-1,12", 520), ("19,0", 620), ("-8,79", 800)],
+        ]
+    )
+    fields = extract_lines(lines)
+    assert (fields.total.value, fields.tax.value) == ("-8.79", "-1.12")
+
+
+def test_a_credit_notes_tax_printed_without_its_minus():
+    text = (
+        "Au bon moulin SARL\nAvoir AV-2017-0005\nTotal HT -218,48 €\nTaxes 14,99 €\n"
+        "Total TTC -233,47 €\n"
+    )
+    assert extract_invoice(text).tax.value == "14.99"
