@@ -854,7 +854,13 @@ def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name:
     a similar font size, no digits or labels above)."""
     legal = min((h.start for h in doc.hits[line.index] if h.kind == "company"), default=None)
     head = fold(name)[:legal] if legal is not None else fold(name)
-    if len(re.findall(r"[a-z]{2,}", head)) > 1:
+    # Set flush left in one block, a longer name wraps too: "MVM Musterhafter" /
+    # "Versicherungsverein Musterstadt a.G.".
+    aligned = bool(above.words and line.words)
+    aligned = aligned and abs(above.words[0].left - line.words[0].left) <= 6
+    if len(re.findall(r"[a-z]{2,}", head)) > 1 and not (
+        aligned and len(f"{above.text} {name}".split()) <= 6  # a name, not two lines of prose
+    ):
         return name  # "Continente Hipermercados SA" is a whole name already
     top = _tidy_name(above.text)
     similar = not above.height or not line.height or 0.75 <= above.height / line.height <= 1.33

@@ -421,3 +421,15 @@ def test_a_credit_notes_tax_printed_without_its_minus():
         "Total TTC -233,47 €\n"
     )
     assert extract_invoice(text).tax.value == "14.99"
+
+
+def test_a_company_name_wrapped_over_two_lines_set_flush_left():
+    lines = _page(
+        [
+            [("MVM", 200), ("Musterhafter", 240)],
+            [("Versicherungsverein", 198), ("Musterstadt", 380), ("a.G.", 490)],
+            [("Herrn", 200), ("Max", 260), ("Mustermann", 310)],
+        ]
+    )
+    name = "MVM Musterhafter Versicherungsverein Musterstadt a.G."
+    assert extract_lines(lines).vendor.value == name
