@@ -95,7 +95,9 @@ class _Document:
         return [_money(line.text) for line in self.lines]
 
 
-_NUMBER_WORDS = re.compile(r"(?:\bno\b|\bnr\b|nummer|number|\bnum|#|\bn\s?o\b|numero|\bid\b|\bnº)")
+_NUMBER_WORDS = re.compile(
+    r"(?:\bno\b|\bnr\b|\bnro\b|nummer|number|\bnum|#|\bn\s?\.?\s?o\b|\bn\.|numero|\bid\b|\bnº)"
+)
 _TIME = re.compile(r"\s{0,3}\d{1,2}:\d{2}")
 _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s?%")
 
@@ -304,6 +306,8 @@ def _number(doc: _Document) -> _Candidate | None:
                 ("nummer", "nr", "-nr")
             )
             weight = 1.0 if specific else 0.6
+            if re.fullmatch(r"[\W_]*(?:numero|number|nummer|num|nr|no|n)[\W_]*", fold(hit.label)):
+                weight = 0.75  # a bare "número" also numbers a phone line or a contract
             if re.search(r"order|bestell|commande|pedido|ordine|reference|ref\b", hit.label):
                 weight = 0.55
             value = fix_digits(str(found.value))
@@ -813,12 +817,13 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
     """ "Seller: Acme" on one line, or "Seller" alone with the name on the lines below."""
     for index, line in enumerate(doc.lines[:60]):
         for hit in doc.labels(index, ("vendor",)):
-            if hit.start > 2:
+            if hit.start > 2 and not (" " in hit.label and hit.start < 25):
                 continue
             rest = line.text[hit.end :]
             # "Seller: Acme"; without the colon the word may be part of the name itself
-            # ("Lieferant GmbH"), so it only labels a name on the lines below.
-            if re.match(r"\s*:", rest):
+            # ("Lieferant GmbH"), so it only labels a name on the lines below. A phrase
+            # ("Documento emitido por IBERDROLA CLIENTES, S.A.U.") is not part of one.
+            if re.match(r"\s*:", rest) or (" " in hit.label and rest.strip()):
                 name = _tidy_name(_FIELD_NAME.sub("", rest.lstrip(" :")))
                 if _letters(name) >= 3 and not _NOT_NAME.search(name):
                     return _Candidate(name, 0.9 * hit.score, line)
@@ -978,6 +983,9 @@ def _tidy_name(name: str) -> str:
     # receipt prefixes the name ("Fdo. MERCADONA S.A.").
     name = re.sub(r"^[\W_]+", "", name)
     name = re.sub(r"^(?:fdo|firmado|signed|gez)\.?\s+", "", name, flags=re.I)
+    # A footer's "Documento emitido por IBERDROLA CLIENTES, S.A.U." names the issuer.
+    issued = r"^(?:documento\s+)?(?:emitid[oa]\s+por|emess[oa]\s+da|[ée]mise?\s+par|issued\s+by)\s+"
+    name = re.sub(issued, "", name, flags=re.I)
     # A company's registration number after its name: "MIZU MENTAI SDN. BHD. (1248446-V)".
     name = re.sub(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$", "", name)
     name = re.sub(r"[^\w.)&]+$", "", name)

@@ -433,3 +433,21 @@ def test_a_company_name_wrapped_over_two_lines_set_flush_left():
     )
     name = "MVM Musterhafter Versicherungsverein Musterstadt a.G."
     assert extract_lines(lines).vendor.value == name
+
+
+def test_a_phone_line_under_a_bare_numero_is_not_the_invoice_number():
+    # Utility bills print help lines with "numero"; "N. Fattura" names the invoice's number.
+    text = (
+        "Servizio Elettrico Nazionale S.p.A.\nchiama il numero verde gratuito 800.900.860.\n"
+        "oppure il numero 199 50 50 55 a pagamento da cellulare\n"
+        "N. Fattura 082383020230924 del 10.02.2017\nTotale da pagare 106,36 €\n"
+    )
+    assert extract_invoice(text).invoice_number.value == "082383020230924"
+
+
+def test_a_footer_that_says_who_issued_the_document_names_the_vendor():
+    text = (
+        "Resumen de su factura\nTOTAL 118,60€\n"
+        "Documento emitido por IBERDROLA CLIENTES, S.A.U. - domicilio fiscal: C/ Tomás Redondo 1\n"
+    )
+    assert extract_invoice(text).vendor.value.startswith("IBERDROLA CLIENTES, S.A")
