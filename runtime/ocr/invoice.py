@@ -109,6 +109,7 @@ _TAX_FIGURE = re.compile(r"betrag|amount|total|summe|montant|importe|cuota|bedra
 _RATE = re.compile(r"\s*@?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s?%")
 # Labels that qualify a value rather than start another one: "Total RM Incl. of GST 11.80".
 _MODIFIERS = frozenset({"tax_included", "company", "heading", "receipt", "currency"})
+_DATES = ("date", "other_date")
 
 
 def _after_label(
@@ -134,10 +135,15 @@ def _after_label(
         and h.kind not in _MODIFIERS
         and not _RATE.match(line.text[h.end :])  # "Total Incl. GST@6% RM 28.00"
         and not (h.kind == "tax" and included)  # "Total Sales (Inclusive GST) 141.50"
+        # "Montant prélevé le 16 novembre 2019 12,99": a date right after an amount's label
+        # says when; the amount follows it.
+        and not (pick_last and h.kind in _DATES and not line.text[hit.end : h.start].strip(" :"))
     ]
     stop = min(nxt, default=len(line.text))
     right = line.text[hit.end : stop]
     found = reader(right)
+    if found and pick_last:
+        found = [f for f in found if f.sure == max(f.sure for f in found)]
     if found:
         chosen = found[-1] if pick_last else found[0]
         return chosen, line, hit.end, 1.0
@@ -1012,6 +1018,19 @@ def _language(folded: list[str], given: str | None) -> str | None:
     return max(votes, key=lambda lang: votes[lang]) if votes else None
 
 
+def _own_short(hits: list[LabelHit], language: str | None) -> list[LabelHit]:
+    """``hits`` without the short labels (three letters or fewer) of other languages than
+    the document's: Italian "del" is a date label, Spanish "del" is prose."""
+    own = vocabularies().get(language or "")
+    if own is None:
+        return hits
+    return [
+        hit
+        for hit in hits
+        if len(hit.label) > 3 or hit.language == language or hit.label in own.labels[hit.kind]
+    ]
+
+
 def _kind(doc: _Document) -> str:
     receipt = sum(1 for hits in doc.hits for hit in hits if hit.kind == "receipt")
     numbered = any(
@@ -1045,7 +1064,8 @@ def extract_lines(
     """
     texts = [line.text for line in lines]
     folded = [fold(text) for text in texts]
-    doc = _Document(lines, folded, [find_labels(f) for f in folded], _language(folded, language))
+    language = _language(folded, language)
+    doc = _Document(lines, folded, [_own_short(find_labels(f), language) for f in folded], language)
     taxes = _taxes(doc)
     total, net, tax_amount, added_up = _total(doc, taxes)
     currency = _currency(doc, total)

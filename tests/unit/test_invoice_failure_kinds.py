@@ -451,3 +451,23 @@ def test_a_footer_that_says_who_issued_the_document_names_the_vendor():
         "Documento emitido por IBERDROLA CLIENTES, S.A.U. - domicilio fiscal: C/ Tomás Redondo 1\n"
     )
     assert extract_invoice(text).vendor.value.startswith("IBERDROLA CLIENTES, S.A")
+
+
+def test_another_languages_short_label_in_prose_is_not_a_label():
+    # Italian "del" dates an invoice; in a Spanish sentence it is prose. The issue date is
+    # under its label on the next line; the expected debit date is another date.
+    text = (
+        "IBERDROLA CLIENTES, S.A.U.\nFECHA DE EMISIÓN:\n9 de julio de 2024\n"
+        "FECHA PREVISTA DE COBRO: 17/07/2024\n"
+        "(*) En virtud del Real Decreto-ley 8/2023, de 27 de diciembre de 2023, el impuesto\n"
+        "TOTAL 118,60€\n"
+    )
+    assert extract_invoice(text, language="es").date.value == "2024-07-09"
+
+
+def test_an_amount_after_the_date_its_label_names():
+    text = (
+        "Bouygues Telecom\nFacture du 2 novembre 2019\nMontant prélevé le 16 novembre 2019 12,99\n"
+    )
+    fields = extract_invoice(text, language="fr")
+    assert (fields.date.value, fields.total.value) == ("2019-11-02", "12.99")
