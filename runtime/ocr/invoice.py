@@ -476,6 +476,9 @@ def _total(
     net_amounts = [amount for amount, *_ in nets]
     pre_tax_totals = [amount for amount, *_ in labelled]
     tax_amounts = [amount for amount, *_ in taxes]
+    # A zero beside a clearly read real tax ("Otros impuestos: 0.00") checks nothing.
+    if any(amount and score >= 0.7 for amount, score, *_ in taxes):
+        tax_amounts = [amount for amount in tax_amounts if amount]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
     table = _rate_rows(doc)
@@ -521,7 +524,9 @@ def _total(
         if split(amount) is not None:
             score = min(1.0, score * 1.3 + 0.2)
         elif net is not None and amount < net and hit.kind != "total_due":
-            score *= 0.5
+            # Below the net only after a discount printed on the page (subtotal - discount).
+            if not any(net + d == amount for d in every if d < 0):
+                score *= 0.5
         # The total is the largest amount, unless it is what is left to pay after a deposit.
         if largest is not None and amount == largest:
             score = min(1.0, score * 1.1)
@@ -596,7 +601,8 @@ def _tax(
     if total is not None and net is not None and Decimal(total.value) >= net:
         difference = Decimal(total.value) - net
         for amount, score, line in options:
-            if amount == difference:
+            # A zero difference (the total read is the net) checks no tax but an exempt one.
+            if amount == difference and (amount or not any(o[0] for o in options)):
                 return _Candidate(f"{amount:.2f}", min(1.0, score * 1.3 + 0.2), line)
         stated = [o for o in stated if 0 <= o[0] < Decimal(total.value)]
         if stated:  # the page's own tax total beats a difference with an unsure net

@@ -471,3 +471,14 @@ def test_an_amount_after_the_date_its_label_names():
     )
     fields = extract_invoice(text, language="fr")
     assert (fields.date.value, fields.total.value) == ("2019-11-02", "12.99")
+
+
+def test_a_total_after_a_discount_and_a_zero_other_tax():
+    # Subtotal - discount = Total; "other taxes 0.00" beside the VAT checks nothing.
+    text = (
+        "Farmacias del Aguila S.A.\nSubtotal $ 44500.00\nDescuentos $ -8154.00\n"
+        "Total $ 36346.00\nIVA Contenido: $ 6307.98\n"
+        "Otros Impuestos Nacionales Indirectos: $ 0.00\n"
+    )
+    fields = extract_invoice(text, language="es")
+    assert (fields.total.value, fields.tax.value) == ("36346.00", "6307.98")
