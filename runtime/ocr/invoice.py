@@ -741,6 +741,10 @@ def _dollar_country(doc: _Document) -> str | None:
     for code, marks in table.items():
         if any(re.search(rf"(?<![a-z]){re.escape(fold(mark))}(?![a-z])", text) for mark in marks):
             return str(code)
+    # A tax id printed without its label: an Argentine CUIT is 30-65485516-8.
+    for code, patterns in vocabulary_currencies().get("dollar_patterns", {}).items():
+        if any(re.search(pattern, text) for pattern in patterns):
+            return str(code)
     return None
 
 

@@ -482,3 +482,8 @@ def test_a_total_after_a_discount_and_a_zero_other_tax():
     )
     fields = extract_invoice(text, language="es")
     assert (fields.total.value, fields.tax.value) == ("36346.00", "6307.98")
+
+
+def test_a_dollar_sign_beside_an_unlabelled_argentine_cuit_is_pesos():
+    text = "SWISS-MEDICAL SA-COBRANZAS\nSAN ISIDRO\n30-65485516-8\nImp.Total: $ 11.762,33\n"
+    assert extract_invoice(text).currency.value == "ARS"
