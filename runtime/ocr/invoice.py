@@ -840,7 +840,18 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
             # ("Lieferant GmbH"), so it only labels a name on the lines below. A phrase
             # ("Documento emitido por IBERDROLA CLIENTES, S.A.U.") is not part of one.
             if re.match(r"\s*:", rest) or (" " in hit.label and rest.strip()):
-                name = _tidy_name(_FIELD_NAME.sub("", rest.lstrip(" :")))
+                # The name ends at the next field ("Fecha de Emisión:") or table cell.
+                stop = min(
+                    (
+                        h.start - hit.end
+                        for h in doc.hits[index]
+                        if h.start >= hit.end
+                        and line.text[h.end : h.end + 2].strip().startswith(":")
+                    ),
+                    default=len(rest),
+                )
+                cell = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
+                name = _tidy_name(cell)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name):
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)

@@ -487,3 +487,14 @@ def test_a_total_after_a_discount_and_a_zero_other_tax():
 def test_a_dollar_sign_beside_an_unlabelled_argentine_cuit_is_pesos():
     text = "SWISS-MEDICAL SA-COBRANZAS\nSAN ISIDRO\n30-65485516-8\nImp.Total: $ 11.762,33\n"
     assert extract_invoice(text).currency.value == "ARS"
+
+
+def test_an_afip_sellers_razon_social_and_comprobante_number():
+    text = (
+        "ORIGINAL\nFACTURA\nCompr. Nro: 00010-00000010\n"
+        "Razón Social: MARCIO Y AGUSTIN ADDAMO SOCIEDAD Fecha de Emisión: 11/02/2023\n"
+        "Condición frente al IVA: Responsable Monotributo\nImporte Total: $ 48000,00\n"
+    )
+    fields = extract_invoice(text, language="es")
+    assert fields.vendor.value == "MARCIO Y AGUSTIN ADDAMO SOCIEDAD"
+    assert fields.invoice_number.value == "00010-00000010"
