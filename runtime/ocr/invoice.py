@@ -481,10 +481,9 @@ def _total(
         tax_amounts = [amount for amount in tax_amounts if amount]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
-    table = _rate_rows(doc)
-    if table is not None:  # a base/rate/tax table: its sums are the net and the tax
-        net_amounts.append(table[0])
-        tax_amounts.append(table[1])
+    for bases, rated in _rate_rows(doc):  # a base/rate/tax table: its sums are net and tax
+        net_amounts.append(bases)
+        tax_amounts.append(rated)
 
     def split(amount: Decimal) -> tuple[Decimal, Decimal] | None:
         """A net and a tax on the page that add up to ``amount``, if there are."""
@@ -642,36 +641,38 @@ def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
     return {(base * rate / 100).quantize(cent) for rate in _rates(line)}
 
 
-def _rate_rows(doc: _Document) -> tuple[Decimal, Decimal] | None:
-    """The sums of the bases and of the taxes of a VAT table with a row per rate (a header
-    naming a base and a tax, then rows where base x the rate printed on the row = the tax),
-    or None when the page has no such table. With one rate per row and no totals row, the
-    sums are the invoice's net and tax."""
-    for index in range(len(doc.lines)):
-        kinds = {hit.kind for hit in doc.hits[index]}
-        if not {"net", "tax"} <= kinds:
+def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal]]:
+    """The sums of the bases and of the taxes of each VAT table with a row per rate: a run
+    of lines where base x the rate printed on the line = the tax ("62,09 1=10,00% 6,21",
+    "21 22,60 € 21,000 % 4,75 €"). With one rate per row and no totals row, a run's sums
+    are the invoice's net and tax; ``[]`` when the page has no such lines."""
+    runs: list[tuple[Decimal, Decimal]] = []
+    bases, taxes, rows, gap = Decimal(0), Decimal(0), 0, False
+    for line in [*doc.lines, None]:
+        found = doc.money[line.index] if line is not None else []
+        pair = next(
+            (
+                (base.value, tax.value)
+                for base in found
+                for tax in found
+                if tax.start > base.end
+                and 0 < tax.value < base.value
+                and line is not None
+                and "%" in line.text  # a rate row prints its rate as one
+                and tax.value in _rate_shares(line, base.value)
+            ),
+            None,
+        )
+        if pair is not None:
+            bases, taxes, rows, gap = bases + pair[0], taxes + pair[1], rows + 1, False
             continue
-        bases, taxes = Decimal(0), Decimal(0)
-        rows = 0
-        for row in doc.lines[index + 1 : index + 8]:
-            found = doc.money[row.index]
-            pair = next(
-                (
-                    (base.value, tax.value)
-                    for base in found
-                    for tax in found
-                    if tax.start > base.end
-                    and 0 < tax.value < base.value
-                    and tax.value in _rate_shares(row, base.value)
-                ),
-                None,
-            )
-            if pair is None:
-                break
-            bases, taxes, rows = bases + pair[0], taxes + pair[1], rows + 1
+        if rows and not gap and line is not None:
+            gap = True  # a line of another column may sit between two rows
+            continue
         if rows:
-            return bases, taxes
-    return None
+            runs.append((bases, taxes))
+        bases, taxes, rows, gap = Decimal(0), Decimal(0), 0, False
+    return runs
 
 
 def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:

@@ -498,3 +498,13 @@ def test_an_afip_sellers_razon_social_and_comprobante_number():
     fields = extract_invoice(text, language="es")
     assert fields.vendor.value == "MARCIO Y AGUSTIN ADDAMO SOCIEDAD"
     assert fields.invoice_number.value == "00010-00000010"
+
+
+def test_vat_rows_with_a_line_of_another_column_between_them():
+    text = (
+        "MAKRO AUTOSERVICIO MAYORISTA, S.A.\nMercancía % IMP  Total Imp.\n"
+        "62,09 1=10,00%  6,21\n***  ----------\n82,55 2=21,00%  17,34\n144,64  23,55\n"
+        "Total a pagar 168,19\n"
+    )
+    fields = extract_invoice(text, language="es")
+    assert (fields.total.value, fields.tax.value) == ("168.19", "23.55")
