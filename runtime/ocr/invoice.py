@@ -791,7 +791,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
         start, end = cells[0]  # the left column: the seller's, beside the buyer's
         raw = _cut_after_company(doc, line, end)
         # A sender line: "Acme GmbH | Somestreet 42 | 08155 Some city" -> the name.
-        raw = re.split(r"\s+[|·•]\s+", raw)[0]
+        raw = re.split(r"\s+[|·•–—]\s+", raw)[0]
         if re.search(r"\w\s*:\s*\S", raw):
             continue  # a field and its value ("Geschäftsprozess : ..."), not a name
         name = _tidy_name(raw)

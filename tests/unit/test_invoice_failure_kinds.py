@@ -508,3 +508,8 @@ def test_vat_rows_with_a_line_of_another_column_between_them():
     )
     fields = extract_invoice(text, language="es")
     assert (fields.total.value, fields.tax.value) == ("168.19", "23.55")
+
+
+def test_a_sender_line_cut_at_a_dash_separator():
+    text = "Enel Energia S.p.A. – Società con unico socio Enel Italia S.p.A\nTotale 10,00\n"
+    assert extract_invoice(text, language="it").vendor.value == "Enel Energia S.p.A."
