@@ -851,8 +851,8 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                     ),
                     default=len(rest),
                 )
-                cell = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
-                name = _tidy_name(cell)
+                first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
+                name = _tidy_name(first)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name):
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
