@@ -775,6 +775,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
     heights = sorted(line.height for line in first_page if line.height)
     median = heights[len(heights) // 2] if heights else 0.0
     domains = _domains(doc)
+    customers = _customer_keys(doc)
     customer_until = -1
     candidates: list[_Candidate] = []
     for rank, line in enumerate(first_page):
@@ -807,7 +808,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
             score += 0.15
         if name == name.lower():
             score *= 0.6  # a business prints its name in capitals or title case
-        if rank <= customer_until:
+        if rank <= customer_until or _is_customer(name, customers):
             score *= 0.3
         key = re.sub(r"[^a-z0-9]", "", fold(name))
         if any(len(d) >= 4 and (d in key or key[:6] in d) for d in domains if key):
@@ -828,6 +829,29 @@ _FIELD_NAME = re.compile(
     r"ragione sociale|denominazione|naam|bedrijf|empresa|denomina[cç][aã]o)\s*:\s*",
     re.I,
 )
+
+
+def _customer_keys(doc: _Document) -> set[str]:
+    """The names printed after a customer label anywhere ("Titular: Antonio Vargas",
+    "Pagador: ARGALLO BAR S.L"), as :func:`_key` gives them: the vendor is never one."""
+    keys = set()
+    for index, line in enumerate(doc.lines):
+        for hit in doc.labels(index, ("customer",)):
+            after = line.text[hit.end :].lstrip(" :").split("  ")[0]
+            key = _key(after)
+            if len(key) >= 6:
+                keys.add(key)
+    return keys
+
+
+def _key(name: str) -> str:
+    """A name's letters and digits, folded: what two printings of one name share."""
+    return re.sub(r"[^a-z0-9]", "", fold(name))
+
+
+def _is_customer(name: str, customers: set[str]) -> bool:
+    key = _key(name)
+    return len(key) >= 6 and any(key in c or c in key for c in customers)
 
 
 def _labelled_vendor(doc: _Document) -> _Candidate | None:
@@ -853,7 +877,8 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 )
                 first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
                 name = _tidy_name(first)
-                if _letters(name) >= 3 and not _NOT_NAME.search(name):
+                customer = _is_customer(name, _customer_keys(doc))
+                if _letters(name) >= 3 and not _NOT_NAME.search(name) and not customer:
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
             alone = cell is not None and not line.text[hit.end : cell[1]].strip(" :")

@@ -513,3 +513,17 @@ def test_vat_rows_with_a_line_of_another_column_between_them():
 def test_a_sender_line_cut_at_a_dash_separator():
     text = "Enel Energia S.p.A. – Società con unico socio Enel Italia S.p.A\nTotale 10,00\n"
     assert extract_invoice(text, language="it").vendor.value == "Enel Energia S.p.A."
+
+
+def test_the_vendor_is_never_the_name_a_customer_label_names():
+    # A utility bill's envelope window shows the customer; "Titular:" names them again.
+    text = (
+        "Antonio Vargas Maldonado\nCalle Mayor 1\n23740 Andujar\nFactura FE-1\n"
+        "Titular: Antonio Vargas Maldonado 23730886S\nTotal 61,20\n"
+    )
+    assert extract_invoice(text, language="es").vendor.value != "Antonio Vargas Maldonado"
+
+
+def test_a_tickets_vendedor_is_the_cashier_not_the_vendor():
+    text = "CAFE JUGLANS C.B.\nGRANADA\nVendedor: MANOLO\nTOTAL 7,30\n"
+    assert extract_invoice(text, language="es").vendor.value == "CAFE JUGLANS C.B."
