@@ -808,7 +808,9 @@ def _vendor(doc: _Document) -> _Candidate | None:
             score += 0.15
         if name == name.lower():
             score *= 0.6  # a business prints its name in capitals or title case
-        if rank <= customer_until or _is_customer(name, customers):
+        if _is_customer(name, customers):
+            continue
+        if rank <= customer_until:
             score *= 0.3
         key = re.sub(r"[^a-z0-9]", "", fold(name))
         if any(len(d) >= 4 and (d in key or key[:6] in d) for d in domains if key):
