@@ -756,7 +756,7 @@ _NOT_NAME = re.compile(
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
     # Argentine and Spanish tax status and copy marks: "Responsable Inscripto", "ORIGINAL".
     r"responsable\s+inscripto|consumidor\s+final|monotribut|\bexento\b|\bcuit\b|"
-    r"ingresos\s+brutos|\btributari[oa]\b|^(?:original|duplicado|triplicado)$",
+    r"ingresos\s+brutos|\btributari[oa]\b|^(?:original|duplicado|triplicado)$|^raz[oó]n\s+social\b",
     re.I,
 )
 _ADDRESS = re.compile(
@@ -840,7 +840,8 @@ def _customer_keys(doc: _Document) -> set[str]:
     for index, line in enumerate(doc.lines):
         for hit in doc.labels(index, ("customer",)):
             after = line.text[hit.end :].lstrip(" :").split("  ")[0]
-            key = _key(after)
+            # The name ends where its tax id or the next field starts ("... 23730886S Nº ...").
+            key = _key(re.split(r"\s\S*\d", after)[0])
             if len(key) >= 6:
                 keys.add(key)
     return keys
@@ -852,8 +853,13 @@ def _key(name: str) -> str:
 
 
 def _is_customer(name: str, customers: set[str]) -> bool:
+    # The same name, or one printing of it cut short: not a town or a word they share.
     key = _key(name)
-    return len(key) >= 6 and any(key in c or c in key for c in customers)
+    return len(key) >= 6 and any(
+        c.startswith(key) or key.startswith(c)
+        for c in customers
+        if min(len(c), len(key)) >= 0.8 * max(len(c), len(key))
+    )
 
 
 def _labelled_vendor(doc: _Document) -> _Candidate | None:
