@@ -525,3 +525,8 @@ def test_the_vendor_is_never_the_name_a_customer_label_names():
 def test_a_tickets_vendedor_is_the_cashier_not_the_vendor():
     text = "CAFE JUGLANS C.B.\nGRANADA\nVendedor: MANOLO\nTOTAL 7,30\n"
     assert extract_invoice(text, language="es").vendor.value == "CAFE JUGLANS C.B."
+
+
+def test_eur_in_title_case_beside_the_total():
+    text = "CAFE JUGLANS C.B.\nTOTAL:89,60 Eur.\nEntrega:89,60 Eur.\n"
+    assert extract_invoice(text, language="es").currency.value == "EUR"
