@@ -691,7 +691,7 @@ def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:
                 if tax is base or base.value <= 0 or base.value + tax.value != target:
                     continue
                 if tax.value in _rate_shares(line, base.value):
-                    return _Candidate(f"{tax.value:.2f}", 0.7, line, tax.start, tax.end)
+                    return _Candidate(f"{tax.value:.2f}", 0.85, line, tax.start, tax.end)
     return None
 
 
@@ -1086,6 +1086,14 @@ def _own_short(hits: list[LabelHit], language: str | None) -> list[LabelHit]:
     ]
 
 
+def _best_tax(found: _Candidate | None, rated: _Candidate | None) -> _Candidate | None:
+    """The labelled tax unless it is unsure and a row that checks twice (base x rate = tax,
+    base + tax = total) says otherwise."""
+    if rated is None or (found is not None and found.score >= 0.9):
+        return found or rated
+    return rated
+
+
 def _kind(doc: _Document) -> str:
     receipt = sum(1 for hits in doc.hits for hit in hits if hit.kind == "receipt")
     numbered = any(
@@ -1139,7 +1147,7 @@ def extract_lines(
         currency=_field("currency", currency, scale),
         tax=_field(
             "tax",
-            _tax(doc, taxes, total, net, tax_amount, added_up) or _rated_tax(doc, total),
+            _best_tax(_tax(doc, taxes, total, net, tax_amount, added_up), _rated_tax(doc, total)),
             scale,
         ),
     )

@@ -530,3 +530,12 @@ def test_a_tickets_vendedor_is_the_cashier_not_the_vendor():
 def test_eur_in_title_case_beside_the_total():
     text = "CAFE JUGLANS C.B.\nTOTAL:89,60 Eur.\nEntrega:89,60 Eur.\n"
     assert extract_invoice(text, language="es").currency.value == "EUR"
+
+
+def test_a_base_rate_tax_row_beats_an_unsure_labelled_tax():
+    # The only tax-labelled figure is the electricity tax; the VAT row has no tax label.
+    text = (
+        "Grupo Gesternova\nImpuesto Eléctrico 650,670 0,051127 33,27\n"
+        "Base Imponible 1 690,08 21 144,92 835,00\nTOTAL FACTURA: 835,00 €\n"
+    )
+    assert extract_invoice(text, language="es").tax.value == "144.92"
