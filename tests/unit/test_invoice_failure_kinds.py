@@ -534,8 +534,13 @@ def test_eur_in_title_case_beside_the_total():
 
 def test_a_base_rate_tax_row_beats_an_unsure_labelled_tax():
     # The only tax-labelled figure is the electricity tax; the VAT row has no tax label.
-    text = (
-        "Grupo Gesternova\nImpuesto Eléctrico 650,670 0,051127 33,27\n"
-        "Base Imponible 1 690,08 21 144,92 835,00\nTOTAL FACTURA: 835,00 €\n"
+    lines = _page(
+        [
+            [("Grupo", 10), ("Gesternova", 70)],
+            [("Impuesto", 10), ("Eléctrico", 90), ("650,670", 300), ("33,27", 500)],
+            [("Base", 10), ("Imponible", 55), ("1", 150), ("690,08", 300), ("21", 400)]
+            + [("144,92", 500), ("835,00", 600)],
+            [("TOTAL", 10), ("FACTURA:", 70), ("835,00", 600), ("€", 660)],
+        ]
     )
-    assert extract_invoice(text, language="es").tax.value == "144.92"
+    assert extract_lines(lines, language="es").tax.value == "144.92"
