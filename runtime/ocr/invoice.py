@@ -555,6 +555,7 @@ def _total(
                 break
     best = max(candidates, key=lambda c: c.score + c.rank, default=None)
     if best is not None:
+        best = _rounded(doc, best)
         best.score = min(1.0, best.score)
         # What is left to pay after a deposit does not add up from net and tax; the gross
         # total printed beside it does.
@@ -564,6 +565,22 @@ def _total(
                 net, tax = pair
                 return best, net, tax, True
     return best, net, tax, False
+
+
+def _rounded(doc: _Document, total: _Candidate) -> _Candidate:
+    """The total after a cash rounding printed below it ("Total 65,53" then "Rounding Adj:
+    0.02": 65.55 is paid), when the adjustment is a few cents; else ``total`` itself."""
+    value = Decimal(total.value)
+    for amount, _score, line, *_ in _amounts_under(doc, ("rounding",), ()):
+        if line.index <= total.line.index or not 0 < abs(amount) < Decimal("0.10"):
+            continue
+        paid = value + amount
+        printed = any(
+            f.value == paid for below in doc.lines[line.index :] for f in doc.money[below.index]
+        )
+        score = total.score if printed else total.score * 0.8
+        return _Candidate(f"{paid:.2f}", score, line, rank=total.rank)
+    return total
 
 
 def _tax(

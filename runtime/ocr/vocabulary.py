@@ -51,6 +51,7 @@ KINDS = (
     "currency",
     "tax_included",
     "number_prefix",
+    "rounding",
 )
 # Fuzzy matches need this many folded characters, and this RapidFuzz score (0..100).
 _FUZZY_MIN_CHARS = 7

@@ -544,3 +544,16 @@ def test_a_base_rate_tax_row_beats_an_unsure_labelled_tax():
         ]
     )
     assert extract_lines(lines, language="es").tax.value == "144.92"
+
+
+@pytest.mark.parametrize(
+    ("lines", "paid"),
+    [
+        (["Total (Inclusive of GST): 65,53", "Rounding Adj: 0.02"], "65.55"),
+        (["Total (Inclusive of GST): 31,02", "Rounding Adj: -0,02", "CASH : 31,00"], "31.00"),
+        (["Rounding Adj 0.01", "Total RM 14.65", "Cash -50.00", "CHANGE 35.35"], "14.65"),
+    ],
+)
+def test_the_total_after_a_cash_rounding_printed_below_it(lines, paid):
+    text = "MIZU MENTAI SDN. BHD.\n" + "\n".join(lines) + "\n"
+    assert extract_invoice(text, language="en").total.value == paid
