@@ -537,6 +537,24 @@ def _total(
         # deducted); among equal labels the later one wins (a total ends the page).
         rank = (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
         candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end, rank))
+    # Cash handed over minus the change given back is what was paid.
+    paid = {
+        given - back
+        for given, *_ in _amounts_under(doc, ("tendered",), ())
+        for back, *_ in _amounts_under(doc, ("change",), ())
+        if given > back >= 0
+    }
+    for candidate in candidates:
+        if Decimal(candidate.value) in paid:
+            candidate.score = min(1.0, candidate.score * 1.3 + 0.2)
+    if paid and not any(Decimal(c.value) in paid for c in candidates):
+        for line in doc.lines:
+            figure = next((f for f in doc.money[line.index] if f.value in paid), None)
+            if figure is not None:
+                candidates.append(
+                    _Candidate(f"{figure.value:.2f}", 0.6, line, figure.start, figure.end)
+                )
+                break
     if not candidates and net is not None:
         # No total printed under a label: net + tax if the page prints that sum, else the
         # subtotal itself (a receipt whose only sum is "SUBTOTAL").

@@ -52,6 +52,8 @@ KINDS = (
     "tax_included",
     "number_prefix",
     "rounding",
+    "tendered",
+    "change",
 )
 # Fuzzy matches need this many folded characters, and this RapidFuzz score (0..100).
 _FUZZY_MIN_CHARS = 7

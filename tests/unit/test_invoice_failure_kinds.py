@@ -557,3 +557,13 @@ def test_a_base_rate_tax_row_beats_an_unsure_labelled_tax():
 def test_the_total_after_a_cash_rounding_printed_below_it(lines, paid):
     text = "MIZU MENTAI SDN. BHD.\n" + "\n".join(lines) + "\n"
     assert extract_invoice(text, language="en").total.value == paid
+
+
+def test_cash_given_minus_change_is_what_was_paid():
+    # The only labelled sums are a subtotal before GST and the taxable amount; the cash
+    # handed over minus the change says which figure was paid.
+    text = (
+        "FUN N CHEER (MALURI)\nSUBTOTAL RM53.60\nCASH RM100.00\nCHANGE RM46.40\n"
+        "TAXABLE AMOUNT RM50.57\n"
+    )
+    assert extract_invoice(text, language="en").total.value == "53.60"
