@@ -37,8 +37,9 @@ _DOTTED_THOUSANDS = re.compile(r"\d[.,']\d{3}[.,]\d{2}(?!\d)")
 _GLUED_AMOUNT = re.compile(r"(?<=[A-Z$€£])(\d{1,3}(?:[.,]\d{3})*[.,]\d{2})(?![\d])")
 _NUMERIC_DATE = re.compile(
     # Not inside a product code ("HC03-7-15"): no capital or digit may precede a date.
-    r"(?<![\dA-Z.,/-])(\d{4}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{1,2}"
-    r"|\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?(?:\d{4}|\d{2}))(?:(?![\d])|(?=\d{1,2}:\d{2}))"
+    # A label glued to it ("Date.28/12/2017") may precede; one separator throughout.
+    r"(?<![\dA-Z,/-])(?<!\d\.)(\d{4}\s?(?P<a>[-/.])\s?\d{1,2}\s?(?P=a)\s?\d{1,2}"
+    r"|\d{1,2}\s?(?P<b>[-/.])\s?\d{1,2}\s?(?P=b)\s?(?:\d{4}|\d{2}))(?:(?![\d])|(?=\d{1,2}:\d{2}))"
 )
 # A receipt's time glued to a two-digit year: "25.04.2009:37" is 25.04.20 at 09:37.
 _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$")

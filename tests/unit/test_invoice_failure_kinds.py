@@ -567,3 +567,14 @@ def test_cash_given_minus_change_is_what_was_paid():
         "TAXABLE AMOUNT RM50.57\n"
     )
     assert extract_invoice(text, language="en").total.value == "53.60"
+
+
+@pytest.mark.parametrize(
+    ("line", "date"),
+    [
+        ("DocNo. CS00012441 Date.28/12/2017", "2017-12-28"),  # a label glued by its dot
+        ("ORD #50 -REG #19- 18/01/2018 10:27:03", "2018-01-18"),  # "19- 18/01" mixes marks
+    ],
+)
+def test_a_receipts_date_beside_its_register_codes(line, date):
+    assert extract_invoice(f"GERBANG ALAF RESTAURANTS\n{line}\nTOTAL 26.60\n").date.value == date
