@@ -138,6 +138,8 @@ def _after_label(
         # "Montant prélevé le 16 novembre 2019 12,99": a date right after an amount's label
         # says when; the amount follows it.
         and not (pick_last and h.kind in _DATES and not line.text[hit.end : h.start].strip(" :"))
+        # A short word that is also prose ("de votre compte") ends nothing without a colon.
+        and not (len(h.label) <= 3 and not line.text[h.end : h.end + 2].strip().startswith(":"))
     ]
     stop = min(nxt, default=len(line.text))
     right = line.text[hit.end : stop]

@@ -200,11 +200,14 @@ def find_labels(folded: str, kinds: tuple[str, ...] = KINDS) -> list[LabelHit]:
             break
     kept = []
     for hit in hits:
+        # A fuzzy hit (an OCR slip's guess) never hides an exact one: "factura 1" is not
+        # "facturar a".
         longer = any(
             other.kind != hit.kind
             and other.start < hit.end
             and hit.start < other.end
             and other.end - other.start > hit.end - hit.start
+            and other.score >= hit.score
             for other in hits
         )
         if not longer:

@@ -578,3 +578,15 @@ def test_cash_given_minus_change_is_what_was_paid():
 )
 def test_a_receipts_date_beside_its_register_codes(line, date):
     assert extract_invoice(f"GERBANG ALAF RESTAURANTS\n{line}\nTOTAL 26.60\n").date.value == date
+
+
+def test_a_fuzzy_label_does_not_hide_an_exact_one():
+    # "FACTURA 1..." is one slip from "facturar a" (a customer label): the exact "factura"
+    # still labels the number.
+    text = "SALVADOR ESCODA S.A.\nFACTURA 10124739 Tiquet Caja: 7593661\nTOTAL 3,87\n"
+    assert extract_invoice(text, language="es").invoice_number.value == "10124739"
+
+
+def test_a_short_prose_word_does_not_end_an_amount():
+    text = "SIG\nMontant prélevé de votre compte arrondi à 2'362.65\n"
+    assert extract_invoice(text, language="fr").total.value == "2362.65"
