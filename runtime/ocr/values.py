@@ -51,7 +51,8 @@ _TEXT_DATE = re.compile(
     rf"|{_WORD}\s*\d{{1,2}}(?:st|nd|rd|th)?[\s,.;’'`]*\d{{4}})(?:(?!\d)|(?=\d{{1,2}}:\d{{2}}))",
     re.I,
 )
-_ID = re.compile(r"[A-Z0-9][A-Z0-9\-/._#]*[A-Z0-9]|[0-9]", re.I)
+# Makro prints "0/0(014)0007/(2021)007019": brackets inside an id, never at its ends.
+_ID = re.compile(r"[A-Z0-9][A-Z0-9\-/._#]*(?:\([A-Z0-9]+\)[A-Z0-9\-/._#]*)*[A-Z0-9]|[0-9]", re.I)
 _SKIP_BEFORE_ID = re.compile(
     r"^[\s:.#]*(?:\(\d{1,4}\)[\s:.]*)?(?:(?:nr|no|n°|nº|num|number|nummer|numéro|numero|#)\b\.?[\s:.#]*)?",
     re.I,
@@ -244,7 +245,7 @@ def document_number(text: str) -> Found | None:
     """
     text = _SKIP_BEFORE_ID.sub(lambda m: " " * len(m.group(0)), text)
     # A document-type code in brackets ("Rechnung des Versicherers (575) Nr. ...") is no number.
-    text = re.sub(r"\(\d{1,4}\)", lambda m: " " * len(m.group(0)), text)
+    text = re.sub(r"(?<![\w/])\(\d{1,4}\)(?![\w/])", lambda m: " " * len(m.group(0)), text)
     for match in _ID.finditer(text):
         token = match.group(0).strip("._#/-")
         if not any(ch.isdigit() for ch in token) or len(token) > 40:

@@ -590,3 +590,8 @@ def test_a_fuzzy_label_does_not_hide_an_exact_one():
 def test_a_short_prose_word_does_not_end_an_amount():
     text = "SIG\nMontant prélevé de votre compte arrondi à 2'362.65\n"
     assert extract_invoice(text, language="fr").total.value == "2362.65"
+
+
+def test_a_number_with_brackets_inside_it():
+    text = "MAKRO AUTOSERVICIO MAYORISTA, S.A.\nFactura 0/0(014)0007/(2021)007020 (007-168653)\n"
+    assert extract_invoice(text, language="es").invoice_number.value == "0/0(014)0007/(2021)007020"
