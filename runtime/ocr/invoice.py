@@ -320,6 +320,8 @@ def _number(doc: _Document) -> _Candidate | None:
                 weight = 0.55
             value = fix_digits(str(found.value))
             score = weight * placement * hit.score * _ocr(where, found, offset)
+            if len(re.findall(r"[^\W\d_]{2,}", doc.lines[index].text[: hit.start])) >= 5:
+                score *= 0.7  # "Bei Schriftwechsel bitte Ihre ... und Belegnummer ...": prose
             if len(value) < 3:
                 # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
                 # word that is also prose; only a specific label with a colon vouches for it.

@@ -595,3 +595,11 @@ def test_a_short_prose_word_does_not_end_an_amount():
 def test_a_number_with_brackets_inside_it():
     text = "MAKRO AUTOSERVICIO MAYORISTA, S.A.\nFactura 0/0(014)0007/(2021)007020 (007-168653)\n"
     assert extract_invoice(text, language="es").invoice_number.value == "0/0(014)0007/(2021)007020"
+
+
+def test_a_number_label_inside_a_sentence_weighs_less():
+    text = (
+        "Verkehrsbetriebe GmbH\nHandelsrechnung Nr. E2018092011804 vom 20.09.2018\n"
+        "Bei Schriftwechsel bitte Ihre Kundennummer 35040727 und Belegnummer 2018092011804\n"
+    )
+    assert extract_invoice(text, language="de").invoice_number.value == "E2018092011804"
