@@ -791,7 +791,7 @@ def _dollar_country(doc: _Document) -> str | None:
 _NOT_NAME = re.compile(
     r"\blogo\b|stylesheet|www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
     r"\bmon\b|\bmo\.?\s*-|\buhr\b|\bmonday\b|\bhours\b|öffnungszeiten|\baccount\b|\biban\b|\bbic\b|\bpage\b|"
-    r"\bseite\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
+    r"\bseite\b|\bhoja\b|\bp[aá]gina\b|\bfoglio\b|\bfeuille\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
     # Argentine and Spanish tax status and copy marks: "Responsable Inscripto", "ORIGINAL".
     r"responsable\s+inscripto|consumidor\s+final|monotribut|\bexento\b|\bcuit\b|"
@@ -800,7 +800,8 @@ _NOT_NAME = re.compile(
 )
 _ADDRESS = re.compile(
     r"\b\d{4,6}\s+[A-ZÄÖÜ][a-zäöüß]+|\b(?:jalan|jln|street|str\.|straße|strasse|road|rd\.?|"
-    r"avenue|ave\.?|rue|calle|via|weg|laan|lorong|taman|plaza|blvd|lane)\b",
+    r"avenue|ave\.?|rue|calle|via|weg|laan|lorong|taman|plaza|blvd|lane|avda|avenida|paseo|"
+    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida)\b|^c/",
     re.I,
 )
 

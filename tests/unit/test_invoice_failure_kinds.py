@@ -603,3 +603,11 @@ def test_a_number_label_inside_a_sentence_weighs_less():
         "Bei Schriftwechsel bitte Ihre Kundennummer 35040727 und Belegnummer 2018092011804\n"
     )
     assert extract_invoice(text, language="de").invoice_number.value == "E2018092011804"
+
+
+@pytest.mark.parametrize(
+    "line", ["HOJA: 1 / 1", "Pol. Ind. Argualas, Nave 50", "Avda. de la Paz 12"]
+)
+def test_a_page_counter_or_a_spanish_address_is_not_the_vendor(line):
+    text = f"{line}\nSALVADOR ESCODA S.A.\nFACTURA 10124739\nTOTAL 3,87\n"
+    assert extract_invoice(text, language="es").vendor.value == "SALVADOR ESCODA S.A."
