@@ -485,7 +485,7 @@ def _total(
         tax_amounts = [amount for amount in tax_amounts if amount]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
-    for bases, rated in _rate_rows(doc):  # a base/rate/tax table: its sums are net and tax
+    for bases, rated, _last in _rate_rows(doc):  # a base/rate/tax table: its net and tax
         net_amounts.append(bases)
         tax_amounts.append(rated)
 
@@ -680,13 +680,14 @@ def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
     return {(base * rate / 100).quantize(cent) for rate in _rates(line)}
 
 
-def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal]]:
+def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal, int]]:
     """The sums of the bases and of the taxes of each VAT table with a row per rate: a run
     of lines where base x the rate printed on the line = the tax ("62,09 1=10,00% 6,21",
     "21 22,60 € 21,000 % 4,75 €"). With one rate per row and no totals row, a run's sums
-    are the invoice's net and tax; ``[]`` when the page has no such lines."""
-    runs: list[tuple[Decimal, Decimal]] = []
-    bases, taxes, rows, gap = Decimal(0), Decimal(0), 0, False
+    are the invoice's net and tax. Returns ``(bases, taxes, index of the run's last row)``
+    per run; ``[]`` when the page has no such lines."""
+    runs: list[tuple[Decimal, Decimal, int]] = []
+    bases, taxes, rows, gap, last = Decimal(0), Decimal(0), 0, False, 0
     for line in [*doc.lines, None]:
         found = doc.money[line.index] if line is not None else []
         pair = next(
@@ -702,16 +703,29 @@ def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal]]:
             ),
             None,
         )
-        if pair is not None:
+        if pair is not None and line is not None:
             bases, taxes, rows, gap = bases + pair[0], taxes + pair[1], rows + 1, False
+            last = line.index
             continue
         if rows and not gap and line is not None:
             gap = True  # a line of another column may sit between two rows
             continue
         if rows:
-            runs.append((bases, taxes))
+            runs.append((bases, taxes, last))
         bases, taxes, rows, gap = Decimal(0), Decimal(0), 0, False
     return runs
+
+
+def _summed_rows_tax(doc: _Document) -> _Candidate | None:
+    """The tax of a VAT table whose totals row prints both sums of its rate rows ("9% 19,74
+    1,78" / "21% 1,83 0,38" / "TOTAAL 21,57 2,16"): checked by the page itself, even where
+    the amount paid adds other things (deposits, stamps)."""
+    for bases, taxes, last in _rate_rows(doc):
+        for line in doc.lines[last + 1 : last + 3]:
+            values = {f.value for f in doc.money[line.index]}
+            if {bases, taxes} <= values:
+                return _Candidate(f"{taxes:.2f}", 0.9, line)
+    return None
 
 
 def _rated_tax(doc: _Document, total: _Candidate | None) -> _Candidate | None:
@@ -801,7 +815,10 @@ _NOT_NAME = re.compile(
 _ADDRESS = re.compile(
     r"\b\d{4,6}\s+[A-ZÄÖÜ][a-zäöüß]+|\b(?:jalan|jln|street|str\.|straße|strasse|road|rd\.?|"
     r"avenue|ave\.?|rue|calle|via|weg|laan|lorong|taman|plaza|blvd|lane|avda|avenida|paseo|"
-    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida)\b|^c/",
+    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida)\b|^c/|"
+    # A street name glued to its kind, then its number: "Tolweg 27", "Hauptstraße 5".
+    r"[a-zäöüß](?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|kade)"
+    r"\s*\d",
     re.I,
 )
 
@@ -1187,7 +1204,10 @@ def extract_lines(
         currency=_field("currency", currency, scale),
         tax=_field(
             "tax",
-            _best_tax(_tax(doc, taxes, total, net, tax_amount, added_up), _rated_tax(doc, total)),
+            _best_tax(
+                _tax(doc, taxes, total, net, tax_amount, added_up),
+                _summed_rows_tax(doc) or _rated_tax(doc, total),
+            ),
             scale,
         ),
     )

@@ -611,3 +611,18 @@ def test_a_number_label_inside_a_sentence_weighs_less():
 def test_a_page_counter_or_a_spanish_address_is_not_the_vendor(line):
     text = f"{line}\nSALVADOR ESCODA S.A.\nFACTURA 10124739\nTOTAL 3,87\n"
     assert extract_invoice(text, language="es").vendor.value == "SALVADOR ESCODA S.A."
+
+
+def test_a_vat_tables_totals_row_gives_the_tax_when_the_paid_amount_adds_more():
+    # Albert Heijn: the rate rows and their TOTAAL row; the amount paid also holds stamps.
+    text = (
+        "Albert Heijn\nKOOPZEGELS PREMIUM 4,80\nTOTAAL 26,37\nBTW OVER EUR\n"
+        "9% 19,74 1,78\n21% 1,83 0,38\nTOTAAL 21,57 2,16\n"
+    )
+    assert extract_invoice(text, language="nl").tax.value == "2.16"
+
+
+@pytest.mark.parametrize("line", ["Tolweg 27", "Hauptstraße 5"])
+def test_a_street_glued_to_its_kind_is_an_address(line):
+    text = f"{line}\nWelplast B.V.\nFactuurtotaal EUR 95,00\n"
+    assert extract_invoice(text).vendor.value == "Welplast B.V."
