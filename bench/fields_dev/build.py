@@ -2,7 +2,7 @@
 
 Run from anywhere (the repository root is found from this file)::
 
-    python bench/fields_dev/build.py               # every set: facturx, es, es2, sroie
+    python bench/fields_dev/build.py               # every set: facturx, es, es2, sroie, nl
     python bench/fields_dev/build.py --set es      # one set
     python bench/fields_dev/build.py --check       # only verify what is already there
 
@@ -38,7 +38,7 @@ from bench.fields_data.build import (  # noqa: E402
     git_show,
 )
 
-SETS = ("facturx", "es", "es2", "sroie")
+SETS = ("facturx", "es", "es2", "sroie", "nl")
 
 Entry = dict[str, Any]
 
