@@ -805,6 +805,9 @@ def _dollar_country(doc: _Document) -> str | None:
 _NOT_NAME = re.compile(
     r"\blogo\b|stylesheet|www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
     r"\bmon\b|\bmo\.?\s*-|\buhr\b|\bmonday\b|\bhours\b|öffnungszeiten|\baccount\b|\biban\b|\bbic\b|\bpage\b|"
+    # A card slip's words: "Kaart", "Transactie", "Terminal", "VISA", "Tarjeta".
+    r"\bkaart\b|\btransacti|\bterminal\b|\bmerchant\b|\bcontactless\b|\bvisa\b|"
+    r"\bmastercard\b|\bmaestro\b|\btarjeta\b|\bcart[aã]o\b|\bautori[sz]|"
     r"\bseite\b|\bhoja\b|\bp[aá]gina\b|\bfoglio\b|\bfeuille\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
     # Argentine and Spanish tax status and copy marks: "Responsable Inscripto", "ORIGINAL".

@@ -626,3 +626,8 @@ def test_a_vat_tables_totals_row_gives_the_tax_when_the_paid_amount_adds_more():
 def test_a_street_glued_to_its_kind_is_an_address(line):
     text = f"{line}\nWelplast B.V.\nFactuurtotaal EUR 95,00\n"
     assert extract_invoice(text).vendor.value == "Welplast B.V."
+
+
+@pytest.mark.parametrize("slip", ["Kaart", "Transactie", "VISA", "Tarjeta"])
+def test_a_card_slips_word_is_not_the_vendor(slip):
+    assert extract_invoice(f"{slip}\nAlbert Heijn\nTOTAAL 26,37\n").vendor.value == "Albert Heijn"
