@@ -135,10 +135,13 @@ def load(split: str, data: Path = DATA) -> list[dict[str, Any]]:
         print(f"documents missing under {data}; rebuilding them with {build}", flush=True)
         done = subprocess.run([sys.executable, str(build)], check=False)
         if done.returncode != 0 or any(not (data / e["file"]).exists() for e in entries):
+            readme = (
+                data / "README.md" if (data / "README.md").exists() else data.parent / "README.md"
+            )
             raise SystemExit(
-                "the evaluation documents are not here and could not be rebuilt: set "
-                "FIELDS_MIRRORS to a folder of the sources' git mirrors (see "
-                f"{data / 'README.md'}) or copy the documents into {data / 'documents'}"
+                "the documents are not here and could not be rebuilt: set "
+                f"FIELDS_MIRRORS to a folder of the sources' git mirrors (see {readme}) or "
+                f"copy the documents into {data / 'documents'}"
             )
     for entry in entries:
         entry["path"] = str(data / entry["file"])
@@ -362,11 +365,23 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=RESULTS_DIR / "fields",
         help="write the report to OUT.md and the figures to OUT.json (default "
-        "bench/results/fields; the held-out split only)",
+        "bench/results/fields; the evaluation set's held-out split only)",
     )
     args = parser.parse_args(argv)
     if not (args.data / "truth.json").is_file():
         parser.error(f"--data {args.data}: no truth.json there (the default is {DATA})")
+    goal_set = args.data.resolve() == DATA.resolve()
+    if args.fit and not goal_set:
+        parser.error(
+            "--fit fits the shipped confidence curves on the evaluation set's tune split "
+            "only; leave out --data"
+        )
+    splits = {e.get("split") for e in json.loads((args.data / "truth.json").read_text())}
+    if args.split != "all" and args.split not in splits:
+        parser.error(
+            f"--data {args.data} has no {args.split!r} documents (its splits: "
+            f"{', '.join(sorted(map(str, splits)))}); dev sets take --split all"
+        )
     if args.split == "held" and not args.fit and not _writable(args.out):
         parser.error(f"--out {args.out}: cannot write {args.out.with_suffix('.md')}")
     if args.fit:
@@ -386,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = io.StringIO()
     with contextlib.redirect_stdout(_Tee(sys.stdout, printed)):
         figures = report(outcomes, args.split, args.misses)
-    if args.split == "held" and not args.misses:
+    if args.split == "held" and not args.misses and goal_set:
         args.out.with_suffix(".md").write_text(printed.getvalue().lstrip("\n"))
         args.out.with_suffix(".json").write_text(json.dumps(figures, indent=1) + "\n")
         print(f"\nwritten: {args.out.with_suffix('.md')}, {args.out.with_suffix('.json')}")

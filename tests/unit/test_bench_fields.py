@@ -50,3 +50,18 @@ def test_bad_arguments_are_a_usage_error_before_any_work(argv, capsys):
         main(argv)
     assert exited.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--data", "bench/fields_dev/es2"], "dev sets take --split all"),
+        (["--data", "bench/fields_dev/es2", "--fit"], "leave out --data"),
+    ],
+)
+def test_a_dev_set_neither_overwrites_the_goal_report_nor_refits_the_curves(argv, says, capsys):
+    """A dev set has no held-out split and no say in the shipped calibration: exit 2 early."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert says in capsys.readouterr().err
