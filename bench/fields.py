@@ -15,7 +15,7 @@ vendor when RapidFuzz's ratio of the two names (case, accents and punctuation fo
 least 90 (an OCR slip in a long name still counts; another name does not). A field the truth
 has and the extractor did not return counts as wrong.
 
-The goals (issue 19): >= 90% of fields right overall and >= 80% per field on >= 60 held-out
+The goals: >= 90% of fields right overall and >= 80% per field on >= 60 held-out
 documents in >= 4 languages; of fields returned with confidence >= 0.9, >= 95% right.
 """
 
