@@ -485,7 +485,9 @@ def _total(
         tax_amounts = [amount for amount in tax_amounts if amount]
     if len(tax_amounts) > 1:
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
-    for bases, rated, _last in _rate_rows(doc):  # a base/rate/tax table: its net and tax
+    # A base/rate/tax table: its sums are a net and a tax; rows printing their rate without a
+    # "%" ("21,00 498,20 104,62") count only when they add up to a labelled total below.
+    for bases, rated, _last in [*_rate_rows(doc), *_rate_rows(doc, percent=False)]:
         net_amounts.append(bases)
         tax_amounts.append(rated)
 
@@ -680,11 +682,12 @@ def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
     return {(base * rate / 100).quantize(cent) for rate in _rates(line)}
 
 
-def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal, int]]:
+def _rate_rows(doc: _Document, percent: bool = True) -> list[tuple[Decimal, Decimal, int]]:
     """The sums of the bases and of the taxes of each VAT table with a row per rate: a run
     of lines where base x the rate printed on the line = the tax ("62,09 1=10,00% 6,21",
-    "21 22,60 € 21,000 % 4,75 €"). With one rate per row and no totals row, a run's sums
-    are the invoice's net and tax. Returns ``(bases, taxes, index of the run's last row)``
+    "21 22,60 € 21,000 % 4,75 €"; with ``percent`` false also rows without a "%", and then
+    no stray line between rows). With one rate per row and no totals row, a run's sums are
+    the invoice's net and tax. Returns ``(bases, taxes, index of the run's last row)``
     per run; ``[]`` when the page has no such lines."""
     runs: list[tuple[Decimal, Decimal, int]] = []
     bases, taxes, rows, gap, last = Decimal(0), Decimal(0), 0, False, 0
@@ -698,7 +701,7 @@ def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal, int]]:
                 if tax.start > base.end
                 and 0 < tax.value < base.value
                 and line is not None
-                and "%" in line.text  # a rate row prints its rate as one
+                and ("%" in line.text or not percent)  # a rate row prints its rate as one
                 and tax.value in _rate_shares(line, base.value)
             ),
             None,
@@ -707,7 +710,7 @@ def _rate_rows(doc: _Document) -> list[tuple[Decimal, Decimal, int]]:
             bases, taxes, rows, gap = bases + pair[0], taxes + pair[1], rows + 1, False
             last = line.index
             continue
-        if rows and not gap and line is not None:
+        if rows and not gap and line is not None and percent:
             gap = True  # a line of another column may sit between two rows
             continue
         if rows:

@@ -631,3 +631,10 @@ def test_a_street_glued_to_its_kind_is_an_address(line):
 @pytest.mark.parametrize("slip", ["Kaart", "Transactie", "VISA", "Tarjeta"])
 def test_a_card_slips_word_is_not_the_vendor(slip):
     assert extract_invoice(f"{slip}\nAlbert Heijn\nTOTAAL 26,37\n").vendor.value == "Albert Heijn"
+
+
+def test_a_rate_row_without_a_percent_sign_checks_the_total():
+    # "S 6.00 60.19 3.61": base x 6% = tax, and base + tax makes the first total, not the
+    # later one a misread put on the page.
+    text = "BILLION SIX ENTERPRISE\nTotal : 63.80\nS 6.00 60.19 3.61\nTotal : 68.30\n"
+    assert extract_invoice(text, language="en").total.value == "63.80"
