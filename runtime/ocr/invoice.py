@@ -843,7 +843,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
     candidates: list[_Candidate] = []
     for rank, line in enumerate(first_page):
         hits = doc.hits[line.index]
-        if any(hit.kind == "customer" and hit.start <= 2 for hit in hits):
+        if any(hit.kind == "customer" and hit.start <= 2 and _names(line, hit) for hit in hits):
             customer_until = rank + 4
             continue
         # Below the head of the page only a legal name (a footer's "Acme GmbH") is a candidate.
@@ -902,12 +902,20 @@ def _customer_keys(doc: _Document) -> set[str]:
     keys = set()
     for index, line in enumerate(doc.lines):
         for hit in doc.labels(index, ("customer",)):
+            if not _names(line, hit):
+                continue
             after = line.text[hit.end :].lstrip(" :").split("  ")[0]
             # The name ends where its tax id or the next field starts ("... 23730886S Nº ...").
             key = _key(re.split(r"\s\S*\d", after)[0])
             if len(key) >= 6:
                 keys.add(key)
     return keys
+
+
+def _names(line: DocLine, hit: LabelHit) -> bool:
+    """Whether a customer label names a party: a short one ("Pour", "For", "Para") only
+    with a colon after it, since it is also the first word of many sentences."""
+    return len(hit.label) > 4 or line.text[hit.end : hit.end + 2].strip().startswith(":")
 
 
 def _key(name: str) -> str:

@@ -14,7 +14,15 @@ def group_lines(words: list[WordBox]) -> list[list[WordBox]]:
     label and its value on one line even when an engine reads them as separate columns.
     """
     lines: list[tuple[float, float, list[WordBox]]] = []  # (top, bottom, words)
+    heights = sorted(word.height for word in words)
+    # A box many lines tall (a PDF's rotated or broken text: "(EUR)" 7395 px high) would
+    # swallow every line into one; it stands on its own line.
+    tallest = 8 * heights[len(heights) // 2] if heights else 0
     for word in sorted(words, key=lambda w: (w.top + w.height / 2, w.left)):
+        if word.height > tallest:
+            middle = word.top + word.height / 2
+            lines.append((middle, middle - 1, [word]))  # an empty band: nothing joins it
+            continue
         centre = word.top + word.height / 2
         for index, (top, bottom, members) in enumerate(lines):
             if top <= centre <= bottom:

@@ -638,3 +638,30 @@ def test_a_rate_row_without_a_percent_sign_checks_the_total():
     # later one a misread put on the page.
     text = "BILLION SIX ENTERPRISE\nTotal : 63.80\nS 6.00 60.19 3.61\nTotal : 68.30\n"
     assert extract_invoice(text, language="en").total.value == "63.80"
+
+
+def test_a_box_many_lines_tall_does_not_swallow_the_page():
+    # A PDF text layer's broken box ("(EUR)" 7395 px high) stood over every line.
+    boxes = [
+        WordBox(text=t, confidence=99, left=x, top=y, width=len(t) * 9, height=20)
+        for t, x, y in [
+            ("Facture", 10, 0),
+            ("n°", 90, 0),
+            ("2022030201155", 120, 0),
+            ("Date", 10, 40),
+            (":", 60, 40),
+            ("2", 80, 40),
+            ("mars", 95, 40),
+            ("2022", 145, 40),
+        ]
+    ]
+    boxes.append(WordBox(text="(EUR)", confidence=99, left=600, top=-5000, width=40, height=7395))
+    lines = page_lines(boxes, 1, 0)
+    assert [line.text for line in lines if "Facture" in line.text] == ["Facture n° 2022030201155"]
+    fields = extract_lines(lines, language="fr")
+    assert (fields.invoice_number.value, fields.date.value) == ("2022030201155", "2022-03-02")
+
+
+def test_from_and_for_columns_the_for_names_the_customer():
+    text = "De : Pour :\nGandi SAS Squilik\n63, 65 Boulevard Massena\nFacture n° 1\n"
+    assert extract_invoice(text, language="fr").vendor.value != "Pour"
