@@ -665,3 +665,18 @@ def test_a_box_many_lines_tall_does_not_swallow_the_page():
 def test_from_and_for_columns_the_for_names_the_customer():
     text = "De : Pour :\nGandi SAS Squilik\n63, 65 Boulevard Massena\nFacture n° 1\n"
     assert extract_invoice(text, language="fr").vendor.value != "Pour"
+
+
+@pytest.mark.parametrize(
+    ("lines", "tax"),
+    [
+        ("TOTAL 15,00\nIVA incluido 2,60", "2.60"),
+        ("Totale 15,00\ndi cui IVA 2,60", "2.60"),
+        ("Total TTC 15,00\nTVA incluse 2,50", "2.50"),
+        ("Totaal 15,00\nwaarvan BTW 21%: € 2,60", "2.60"),
+        ("Gesamtbetrag inkl. MwSt. 15,00\nenthaltene MwSt. 19% 2,39", "2.39"),
+    ],
+)
+def test_the_tax_a_gross_total_includes(lines, tax):
+    fields = extract_invoice(f"Acme SL\n{lines}\n")
+    assert (fields.total.value, fields.tax.value) == ("15.00", tax)
