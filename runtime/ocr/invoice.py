@@ -518,13 +518,15 @@ def _total(
     for amount, score, line, start, end, hit in labelled:
         beside = {h.kind for h in doc.hits[line.index]}
         own_line = hit in doc.hits[line.index]  # the value is beside its label, not under it
-        if (
-            hit.kind == "total"
-            and own_line
-            and beside & {"net", "tax"}
-            and "tax_included" not in beside
-        ):
-            continue  # "VAT total", "Net total": a bare "total" beside a tax or net label
+        # "VAT total", "Net total": a bare "total" next to a tax or net label names their sum
+        # ("Base 100,00 IVA 21% 21,00 Total 121,00" prints them apart: its total is the total).
+        qualified = any(
+            -3 <= h.start - hit.end <= 3 or -3 <= hit.start - h.end <= 3
+            for h in doc.hits[line.index]
+            if h.kind in ("net", "tax")
+        )
+        if hit.kind == "total" and own_line and qualified and "tax_included" not in beside:
+            continue
         score *= tiers[hit.kind]
         if split(amount) is not None:
             score = min(1.0, score * 1.3 + 0.2)

@@ -680,3 +680,9 @@ def test_from_and_for_columns_the_for_names_the_customer():
 def test_the_tax_a_gross_total_includes(lines, tax):
     fields = extract_invoice(f"Acme SL\n{lines}\n")
     assert (fields.total.value, fields.tax.value) == ("15.00", tax)
+
+
+def test_a_total_printed_apart_from_the_net_and_tax_on_its_line():
+    text = "Distribuciones Acme SL\nBase 100,00 IVA 21% 21,00 Total 121,00\n"
+    fields = extract_invoice(text, language="es")
+    assert (fields.total.value, fields.tax.value) == ("121.00", "21.00")
