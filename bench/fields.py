@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import re
@@ -125,16 +126,19 @@ def is_right(name: str, got: str | None, want: str, accept: list[str] | None = N
 def load(split: str, data: Path = DATA) -> list[dict[str, Any]]:
     """The truth entries of ``split`` ("held", "tune" or "all"), their files made absolute.
 
-    The documents are not in git (they are third-party files): when any is missing, they are
-    rebuilt from the public sources' mirrors by ``fields_data/build.py`` (``$FIELDS_MIRRORS``).
+    The documents are not in git (they are third-party files): when any is missing or its
+    bytes differ from its pinned sha256, they are rebuilt from the public sources' mirrors by
+    the set's ``build.py`` (``$FIELDS_MIRRORS``).
     Raises SystemExit with what to do when that is not possible.
     """
     entries: list[dict[str, Any]] = json.loads((data / "truth.json").read_text())
-    if any(not (data / e["file"]).exists() for e in entries):
+    if any(not _intact(data, e) for e in entries):
         build = data / "build.py"
-        print(f"documents missing under {data}; rebuilding them with {build}", flush=True)
+        print(
+            f"documents missing or changed under {data}; rebuilding them with {build}", flush=True
+        )
         done = subprocess.run([sys.executable, str(build)], check=False)
-        if done.returncode != 0 or any(not (data / e["file"]).exists() for e in entries):
+        if done.returncode != 0 or any(not _intact(data, e) for e in entries):
             readme = (
                 data / "README.md" if (data / "README.md").exists() else data.parent / "README.md"
             )
@@ -146,6 +150,15 @@ def load(split: str, data: Path = DATA) -> list[dict[str, Any]]:
     for entry in entries:
         entry["path"] = str(data / entry["file"])
     return [e for e in entries if split == "all" or e["split"] == split]
+
+
+def _intact(data: Path, entry: dict[str, Any]) -> bool:
+    """Whether ``entry``'s document is there with the bytes its ``sha256`` pins (when it pins
+    them): a truncated or swapped copy would be scored as a different document."""
+    path = data / entry["file"]
+    if not path.is_file():
+        return False
+    return "sha256" not in entry or hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
 
 
 def _ocr(engine: Any, data: bytes, cache: Path | None) -> Any:

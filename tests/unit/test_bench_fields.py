@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 
-from bench.fields import curve, is_right, main
+from bench.fields import curve, is_right, load, main
 
 
 def test_vendor_names_match_without_legal_form_spaces_or_case():
@@ -65,3 +68,25 @@ def test_a_dev_set_neither_overwrites_the_goal_report_nor_refits_the_curves(argv
         main(argv)
     assert exited.value.code == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_document_with_other_bytes_than_its_pinned_sha256_is_rebuilt(tmp_path, capsys):
+    """A truncated copy is not scored: ``load`` runs the set's build.py, which restores it."""
+    good = b"%PDF-1.4 the right bytes"
+    entry = {
+        "id": "doc",
+        "file": "documents/doc.pdf",
+        "sha256": hashlib.sha256(good).hexdigest(),
+        "split": "tune",
+    }
+    (tmp_path / "truth.json").write_text(json.dumps([entry]))
+    (tmp_path / "documents").mkdir()
+    (tmp_path / "documents" / "doc.pdf").write_bytes(good[:5])
+    (tmp_path / "build.py").write_text(
+        "from pathlib import Path\n"
+        f"(Path(__file__).parent / 'documents' / 'doc.pdf').write_bytes({good!r})\n"
+    )
+    loaded = load("tune", tmp_path)
+    assert [e["id"] for e in loaded] == ["doc"]
+    assert (tmp_path / "documents" / "doc.pdf").read_bytes() == good
+    assert "missing or changed" in capsys.readouterr().out
