@@ -55,8 +55,8 @@ STEPS = (
 
 MAILBOX = "demo-inbox"
 RECIPIENT = "accounts@example.com"
-FIELDS = ("invoice_number", "vendor", "date", "total", "currency")  # what the mail carries
-EXTRACTED = (*FIELDS, "tax")  # what the "fields extracted" step prints
+# what the mail carries and the "fields extracted" step prints
+FIELDS = ("invoice_number", "vendor", "date", "total", "currency", "tax")
 _ADMIN_KEY = re.compile(r"ROBOFLEET_API_KEY=(rf_\S+)")
 # the invoice's fields are the robot's result's values (see README, Documents and OCR)
 # (by subscript: `result.values` would be the dict's method)
@@ -68,6 +68,7 @@ Invoice {{ v.invoice_number }} arrived by mail and was read by robot {{ id }}.
   Vendor:         {{ v.vendor }}
   Date:           {{ v.date }}
   Total:          {{ v.total }} {{ v.currency }}
+  Tax:            {{ v.tax }}
 """
 _HTML = """{% set v = result["values"] -%}
 <p>Invoice <b>{{ v.invoice_number }}</b> from {{ v.vendor }}, dated {{ v.date }}:
@@ -366,7 +367,7 @@ def _flow(say: _Printer, deadline: _Deadline, root: Path) -> None:
             STEPS[7],
             f"OCR ({ocr['engine']}, confidence {ocr['confidence']:.0f}) and extraction took "
             f"{robot['result']['elapsed_s']:.1f} s: "
-            + ", ".join(f"{name}={values.get(name)}" for name in EXTRACTED),
+            + ", ".join(f"{name}={values.get(name)}" for name in FIELDS),
         )
 
         def delivery(states: tuple[str, ...]) -> Callable[[], dict[str, Any] | None]:

@@ -66,4 +66,5 @@ def test_demo_prints_each_step_and_the_mail_carries_the_invoice_fields() -> None
     assert f"  Vendor:         {truth['vendor']}" in body
     assert f"  Date:           {truth['date']}" in body
     assert f"  Total:          {truth['total']} {truth['currency']}" in body
+    assert f"  Tax:            {truth['tax']}" in body
     assert "removed" in line("cleaned up") and "robofleet-demo-" in line("cleaned up")
