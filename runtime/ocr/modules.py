@@ -70,9 +70,27 @@ class _Answers:
 
 
 def _limits(options: dict[str, Any]) -> OcrLimits | None:
-    keys = ("max_bytes", "max_pages", "max_pixels")
-    chosen = {key: int(options[key]) for key in keys if key in options}
+    """The OCR limits the module's options set, or None. Raises ValueError naming the option
+    when one is not a positive whole number (a TOML ``max_pages = "x"``)."""
+    chosen = {}
+    for key in ("max_bytes", "max_pages", "max_pixels"):
+        if key in options:
+            value = options[key]
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)  # "2000000" from a JSON registration reads as the number
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"options.{key} must be a positive whole number, got {value!r}")
+            chosen[key] = value
     return OcrLimits(**chosen) if chosen else None
+
+
+def _path_option(options: dict[str, Any], key: str) -> str | None:
+    """``options[key]`` as a folder path, or None when unset. Raises ValueError naming the
+    option when it is not a string (a TOML ``templates_dir = 5``)."""
+    value = options.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"options.{key} must be a folder path string, got {value!r}")
+    return value or None
 
 
 class _DocumentModule(Module):
@@ -87,12 +105,12 @@ class _DocumentModule(Module):
         super().__init__(options)
         limits = _limits(self.options)
         self.engine = engine or (OcrEngine(limits) if limits else shared_engine())
-        documents_dir = self.options.get("documents_dir")
+        documents_dir = _path_option(self.options, "documents_dir")
         if documents is None and documents_dir:
             documents = LocalDocuments(DocumentStore(documents_dir, self.engine.limits))
         self.documents = documents
         self._answers: _Answers = _Answers()
-        templates_dir = self.options.get("templates_dir")
+        templates_dir = _path_option(self.options, "templates_dir")
         self.templates: list[Template] = load_templates(templates_dir) if templates_dir else []
 
     def check_health(self) -> bool | HealthState:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
+import re
 
 import pytest
 
@@ -111,3 +112,22 @@ async def test_health_follows_tesseract():
     assert await call_health(healthy) is HealthState.HEALTHY
     missing = OcrEngine(tesseract=StubReader("tesseract", (), installed=False))
     assert await call_health(OcrExtract(engine=missing)) is HealthState.UNHEALTHY
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        ({"max_pages": "x"}, "options.max_pages must be a positive whole number, got 'x'"),
+        ({"max_bytes": 0}, "options.max_bytes must be a positive whole number, got 0"),
+        ({"templates_dir": 5}, "options.templates_dir must be a folder path string, got 5"),
+        ({"documents_dir": ["a"]}, "options.documents_dir must be a folder path string"),
+    ],
+)
+def test_a_bad_module_option_is_refused_by_its_name(options, says):
+    """A TOML typo in a module option says which option, not Python's int() message."""
+    with pytest.raises(ValueError, match=re.escape(says)):
+        OcrExtract(options)
+
+
+def test_a_numeric_option_given_as_digits_still_reads():
+    assert OcrExtract({"max_bytes": "1000"}).engine.limits.max_bytes == 1000
