@@ -94,6 +94,11 @@ class _Document:
         """The amounts of each whole line (by line index), read once for the page scans."""
         return [_money(line.text) for line in self.lines]
 
+    @functools.cached_property
+    def customers(self) -> set[str]:
+        """The customers' names, as :func:`_customer_keys` gives them, read once."""
+        return _customer_keys(self)
+
 
 _NUMBER_WORDS = re.compile(
     r"(?:\bno\b|\bnr\b|\bnro\b|nummer|number|\bnum|#|\bn\s?\.?\s?o\b|\bn\.|numero|\bid\b|\bnº)"
@@ -840,7 +845,6 @@ def _vendor(doc: _Document) -> _Candidate | None:
     heights = sorted(line.height for line in first_page if line.height)
     median = heights[len(heights) // 2] if heights else 0.0
     domains = _domains(doc)
-    customers = _customer_keys(doc)
     customer_until = -1
     candidates: list[_Candidate] = []
     for rank, line in enumerate(first_page):
@@ -873,7 +877,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
             score += 0.15
         if name == name.lower():
             score *= 0.6  # a business prints its name in capitals or title case
-        if _is_customer(name, customers):
+        if _is_customer(name, doc.customers):
             continue
         if rank <= customer_until:
             score *= 0.3
@@ -958,7 +962,7 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 )
                 first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
                 name = _tidy_name(first)
-                customer = _is_customer(name, _customer_keys(doc))
+                customer = _is_customer(name, doc.customers)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name) and not customer:
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
