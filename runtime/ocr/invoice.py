@@ -551,10 +551,11 @@ def _total(
         rank = (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
         candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end, rank))
     # Cash handed over minus the change given back is what was paid.
+    changes = [back for back, *_ in _amounts_under(doc, ("change",), ())]
     paid = {
         given - back
         for given, *_ in _amounts_under(doc, ("tendered",), ())
-        for back, *_ in _amounts_under(doc, ("change",), ())
+        for back in changes
         if given > back >= 0
     }
     for candidate in candidates:
