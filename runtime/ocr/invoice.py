@@ -99,6 +99,11 @@ class _Document:
         """The customers' names, as :func:`_customer_keys` gives them, read once."""
         return _customer_keys(self)
 
+    @functools.cached_property
+    def rate_rows(self) -> list[tuple[Decimal, Decimal, int]]:
+        """The VAT tables' rate rows, as :func:`_rate_rows` gives them, read once."""
+        return _rate_rows(self)
+
 
 _NUMBER_WORDS = re.compile(
     r"(?:\bno\b|\bnr\b|\bnro\b|nummer|number|\bnum|#|\bn\s?\.?\s?o\b|\bn\.|numero|\bid\b|\bnº)"
@@ -492,7 +497,7 @@ def _total(
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
     # A base/rate/tax table: its sums are a net and a tax; rows printing their rate without a
     # "%" ("21,00 498,20 104,62") count only when they add up to a labelled total below.
-    for bases, rated, _last in [*_rate_rows(doc), *_rate_rows(doc, percent=False)]:
+    for bases, rated, _last in [*doc.rate_rows, *_rate_rows(doc, percent=False)]:
         net_amounts.append(bases)
         tax_amounts.append(rated)
 
@@ -731,7 +736,7 @@ def _summed_rows_tax(doc: _Document) -> _Candidate | None:
     """The tax of a VAT table whose totals row prints both sums of its rate rows ("9% 19,74
     1,78" / "21% 1,83 0,38" / "TOTAAL 21,57 2,16"): checked by the page itself, even where
     the amount paid adds other things (deposits, stamps)."""
-    for bases, taxes, last in _rate_rows(doc):
+    for bases, taxes, last in doc.rate_rows:
         for line in doc.lines[last + 1 : last + 3]:
             values = {f.value for f in doc.money[line.index]}
             if {bases, taxes} <= values:
