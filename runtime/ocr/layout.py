@@ -24,11 +24,10 @@ def group_lines(words: list[WordBox]) -> list[list[WordBox]]:
     # swallow every line into one; it stands on its own line.
     tallest = 8 * _median_height(words)
     for word in sorted(words, key=lambda w: (w.top + w.height / 2, w.left)):
-        if word.height > tallest:
-            middle = word.top + word.height / 2
-            lines.append((middle, middle - 1, [word]))  # an empty band: nothing joins it
-            continue
         centre = word.top + word.height / 2
+        if word.height > tallest:
+            lines.append((centre, centre - 1, [word]))  # an empty band: nothing joins it
+            continue
         for index, (top, bottom, members) in enumerate(lines):
             if top <= centre <= bottom:
                 members.append(word)
