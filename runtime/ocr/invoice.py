@@ -94,6 +94,16 @@ class _Document:
         """The amounts of each whole line (by line index), read once for the page scans."""
         return [_money(line.text) for line in self.lines]
 
+    @functools.cached_property
+    def customers(self) -> set[str]:
+        """The customers' names, as :func:`_customer_keys` gives them, read once."""
+        return _customer_keys(self)
+
+    @functools.cached_property
+    def rate_rows(self) -> list[tuple[Decimal, Decimal, int]]:
+        """The VAT tables' rate rows, as :func:`_rate_rows` gives them, read once."""
+        return _rate_rows(self)
+
 
 _NUMBER_WORDS = re.compile(
     r"(?:\bno\b|\bnr\b|\bnro\b|nummer|number|\bnum|#|\bn\s?\.?\s?o\b|\bn\.|numero|\bid\b|\bnº)"
@@ -487,7 +497,7 @@ def _total(
         tax_amounts.append(sum(tax_amounts, Decimal(0)))  # one line per VAT rate
     # A base/rate/tax table: its sums are a net and a tax; rows printing their rate without a
     # "%" ("21,00 498,20 104,62") count only when they add up to a labelled total below.
-    for bases, rated, _last in [*_rate_rows(doc), *_rate_rows(doc, percent=False)]:
+    for bases, rated, _last in [*doc.rate_rows, *_rate_rows(doc, percent=False)]:
         net_amounts.append(bases)
         tax_amounts.append(rated)
 
@@ -546,10 +556,11 @@ def _total(
         rank = (0.25 if hit.kind == "total_due" else 0.0) + line.index * 1e-5
         candidates.append(_Candidate(f"{amount:.2f}", score, line, start, end, rank))
     # Cash handed over minus the change given back is what was paid.
+    changes = [back for back, *_ in _amounts_under(doc, ("change",), ())]
     paid = {
         given - back
         for given, *_ in _amounts_under(doc, ("tendered",), ())
-        for back, *_ in _amounts_under(doc, ("change",), ())
+        for back in changes
         if given > back >= 0
     }
     for candidate in candidates:
@@ -725,7 +736,7 @@ def _summed_rows_tax(doc: _Document) -> _Candidate | None:
     """The tax of a VAT table whose totals row prints both sums of its rate rows ("9% 19,74
     1,78" / "21% 1,83 0,38" / "TOTAAL 21,57 2,16"): checked by the page itself, even where
     the amount paid adds other things (deposits, stamps)."""
-    for bases, taxes, last in _rate_rows(doc):
+    for bases, taxes, last in doc.rate_rows:
         for line in doc.lines[last + 1 : last + 3]:
             values = {f.value for f in doc.money[line.index]}
             if {bases, taxes} <= values:
@@ -840,7 +851,6 @@ def _vendor(doc: _Document) -> _Candidate | None:
     heights = sorted(line.height for line in first_page if line.height)
     median = heights[len(heights) // 2] if heights else 0.0
     domains = _domains(doc)
-    customers = _customer_keys(doc)
     customer_until = -1
     candidates: list[_Candidate] = []
     for rank, line in enumerate(first_page):
@@ -873,7 +883,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
             score += 0.15
         if name == name.lower():
             score *= 0.6  # a business prints its name in capitals or title case
-        if _is_customer(name, customers):
+        if _is_customer(name, doc.customers):
             continue
         if rank <= customer_until:
             score *= 0.3
@@ -958,7 +968,7 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 )
                 first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
                 name = _tidy_name(first)
-                customer = _is_customer(name, _customer_keys(doc))
+                customer = _is_customer(name, doc.customers)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name) and not customer:
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)

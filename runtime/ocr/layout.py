@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from runtime.ocr.results import WordBox
 
 
+def _median_height(words: list[WordBox]) -> float:
+    """The median word height in pixels (the upper one of an even count); 0 without words."""
+    heights = sorted(word.height for word in words)
+    return float(heights[len(heights) // 2]) if heights else 0.0
+
+
 def group_lines(words: list[WordBox]) -> list[list[WordBox]]:
     """Group word boxes into visual lines, top to bottom, each line left to right.
 
@@ -14,16 +20,14 @@ def group_lines(words: list[WordBox]) -> list[list[WordBox]]:
     label and its value on one line even when an engine reads them as separate columns.
     """
     lines: list[tuple[float, float, list[WordBox]]] = []  # (top, bottom, words)
-    heights = sorted(word.height for word in words)
     # A box many lines tall (a PDF's rotated or broken text: "(EUR)" 7395 px high) would
     # swallow every line into one; it stands on its own line.
-    tallest = 8 * heights[len(heights) // 2] if heights else 0
+    tallest = 8 * _median_height(words)
     for word in sorted(words, key=lambda w: (w.top + w.height / 2, w.left)):
-        if word.height > tallest:
-            middle = word.top + word.height / 2
-            lines.append((middle, middle - 1, [word]))  # an empty band: nothing joins it
-            continue
         centre = word.top + word.height / 2
+        if word.height > tallest:
+            lines.append((centre, centre - 1, [word]))  # an empty band: nothing joins it
+            continue
         for index, (top, bottom, members) in enumerate(lines):
             if top <= centre <= bottom:
                 members.append(word)
@@ -65,10 +69,7 @@ class DocLine:
     @property
     def height(self) -> float:
         """Median word height in pixels (0 without boxes): the line's font size."""
-        if not self.words:
-            return 0.0
-        heights = sorted(word.height for word in self.words)
-        return float(heights[len(heights) // 2])
+        return _median_height(self.words)
 
     @property
     def top(self) -> int:
@@ -143,8 +144,7 @@ def page_lines(
     """Build :class:`DocLine` objects from one page's word boxes, top to bottom."""
     lines: list[DocLine] = []
     for members in group_lines([w for w in words if w.text.strip()]):
-        heights = sorted(word.height for word in members)
-        gap = max(2.0 * heights[len(heights) // 2], 1.0)
+        gap = max(2.0 * _median_height(members), 1.0)
         offsets, text = [], ""
         for before, word in zip([None, *members], members, strict=False):
             if before is not None:
