@@ -49,6 +49,8 @@ def _payload(raw: str) -> dict[str, Any]:
     try:
         data = Path(raw[1:]).read_bytes() if raw.startswith("@") else raw.encode()
         value = orjson.loads(data)
+    except UnicodeEncodeError:  # bytes the shell could not decode arrive as surrogates
+        raise ValueError("--payload is not valid UTF-8 text") from None
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"--payload is not JSON: {exc.args[0]}") from None
     except OSError as exc:

@@ -21,6 +21,8 @@ def test_a_payload_nested_past_the_parser_is_one_line_naming_the_argument(tmp_pa
         ("notjson", "--payload is not JSON"),
         ("[1, 2]", "--payload must be a JSON object"),
         ("@/no/such/file.json", "--payload: cannot read /no/such/file.json"),
+        # invalid UTF-8 on the command line reaches Python as lone surrogates
+        ('{"name": "caf\udce9"}', "--payload is not valid UTF-8 text"),
     ],
 )
 def test_a_bad_payload_names_the_argument(raw, message):
