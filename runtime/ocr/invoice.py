@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 
 from runtime.ocr import values as read
 from runtime.ocr.calibration import SURE, calibrate
+from runtime.ocr.country import country_currency
 from runtime.ocr.layout import DocLine, page_lines, text_lines
 from runtime.ocr.normalize import fix_digits
 from runtime.ocr.results import PageText
@@ -795,7 +796,12 @@ def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
             slip = read.currency_near_miss(line.text[labels[0].end :]) if labels else None
             if slip is not None:
                 return _Candidate(slip, 0.5, line)
-        return None
+        # No sign at all (a thermal receipt's column header lost to OCR): the currency of the
+        # country its tax ids and address name.
+        found = country_currency([line.text for line in doc.lines], doc.folded)
+        if found is None or total is None:
+            return None
+        return _Candidate(found[0], 0.6 * found[1], total.line)
     code = max(votes, key=lambda c: votes[c])
     share = votes[code] / sum(votes.values())
     score = 0.7 * share * min(1.0, 0.6 + 0.2 * votes[code])
@@ -805,17 +811,10 @@ def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
 
 
 def _dollar_country(doc: _Document) -> str | None:
-    """Which dollar or peso a "$" is, from the country's marks on the page (CUIT -> ARS)."""
-    table = vocabulary_currencies().get("dollar_countries", {})
-    text = " ".join(doc.folded)
-    for code, marks in table.items():
-        if any(re.search(rf"(?<![a-z]){re.escape(fold(mark))}(?![a-z])", text) for mark in marks):
-            return str(code)
-    # A tax id printed without its label: an Argentine CUIT is 30-65485516-8.
-    for code, patterns in vocabulary_currencies().get("dollar_patterns", {}).items():
-        if any(re.search(pattern, text) for pattern in patterns):
-            return str(code)
-    return None
+    """Which dollar or peso a "$" is, from the country the page names (CUIT -> ARS)."""
+    found = country_currency([line.text for line in doc.lines], doc.folded)
+    dollars = vocabulary_currencies().get("ambiguous", {}).get("$", [])
+    return found[0] if found is not None and found[0] in dollars else None
 
 
 _NOT_NAME = re.compile(

@@ -686,3 +686,38 @@ def test_a_total_printed_apart_from_the_net_and_tax_on_its_line():
     text = "Distribuciones Acme SL\nBase 100,00 IVA 21% 21,00 Total 121,00\n"
     fields = extract_invoice(text, language="es")
     assert (fields.total.value, fields.tax.value) == ("121.00", "21.00")
+
+
+# --------------------------------------------------------------------------- currency by country
+
+
+@pytest.mark.parametrize(
+    ("head", "code"),
+    [
+        # legal form and city glued by OCR, no "RM" on the page
+        ("IKANO HANDELSDN BHD\n55100KUALALUMPUR", "MYR"),
+        ("GRANMERCATO SPA\nP.IVA 00810350132 TEL 031/891162", "EUR"),
+        ("JUAN ARCOS IBERICOS, S.L. C.I.F: B90440116", "EUR"),  # a Spanish CIF's check letter
+        ("Welplast B.V.\nBtw-nummer : NL004421957B08", "EUR"),  # a Dutch VAT number
+        ("POSTO SANTA CECILIA LTDA\nCNPJ:09.416.875/0001-43", "BRL"),
+    ],
+)
+def test_a_page_without_a_currency_sign_has_its_countrys_currency(head, code):
+    text = f"{head}\nARTICLE 1  3,50\nARTICLE 2  1,25\nTOTAL  4,75\n"
+    assert extract_invoice(text).currency.value == code
+
+
+def test_no_country_evidence_leaves_the_currency_unknown():
+    text = "Corner Shop\nItem 1  3.50\nTOTAL  3.50\n"
+    assert extract_invoice(text).currency.value is None
+
+
+def test_a_country_mark_inside_a_word_is_not_evidence():
+    # "cobranzas" holds "nz" but does not say New Zealand; a wrong check digit proves nothing.
+    text = "SWISS-MEDICAL SA-COBRANZAS\nB90440117\nTOTAL  4,75\n"
+    assert extract_invoice(text).currency.value is None
+
+
+def test_a_dollar_sign_with_a_brazilian_cnpj_is_reais():
+    text = "AUTO POSTO LTDA\nCNPJ:13.554.204/0001-16\nTOTAL $ 53,00\n"
+    assert extract_invoice(text).currency.value == "BRL"
