@@ -699,10 +699,10 @@ def _rate_shares(line: DocLine, base: Decimal) -> set[Decimal]:
 def _rate_rows(doc: _Document, percent: bool = True) -> list[tuple[Decimal, Decimal, int]]:
     """The sums of the bases and of the taxes of each VAT table with a row per rate: a run
     of lines where base x the rate printed on the line = the tax ("62,09 1=10,00% 6,21",
-    "21 22,60 € 21,000 % 4,75 €"; with ``percent`` false also rows without a "%", and then
-    no stray line between rows). With one rate per row and no totals row, a run's sums are
-    the invoice's net and tax. Returns ``(bases, taxes, index of the run's last row)``
-    per run; ``[]`` when the page has no such lines."""
+    "21 22,60 € 21,000 % 4,75 €", or the tax first: "A 7% 0,58 8,22 8,80"; with ``percent``
+    false also rows without a "%", and then no stray line between rows). With one rate per
+    row and no totals row, a run's sums are the invoice's net and tax. Returns ``(bases,
+    taxes, index of the run's last row)`` per run; ``[]`` when the page has no such lines."""
     runs: list[tuple[Decimal, Decimal, int]] = []
     bases, taxes, rows, gap, last = Decimal(0), Decimal(0), 0, False, 0
     for line in [*doc.lines, None]:
@@ -712,7 +712,7 @@ def _rate_rows(doc: _Document, percent: bool = True) -> list[tuple[Decimal, Deci
                 (base.value, tax.value)
                 for base in found
                 for tax in found
-                if tax.start > base.end
+                if tax is not base
                 and 0 < tax.value < base.value
                 and line is not None
                 and ("%" in line.text or not percent)  # a rate row prints its rate as one

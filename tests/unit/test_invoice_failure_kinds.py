@@ -721,3 +721,14 @@ def test_a_country_mark_inside_a_word_is_not_evidence():
 def test_a_dollar_sign_with_a_brazilian_cnpj_is_reais():
     text = "AUTO POSTO LTDA\nCNPJ:13.554.204/0001-16\nTOTAL $ 53,00\n"
     assert extract_invoice(text).currency.value == "BRL"
+
+
+def test_a_vat_table_printing_the_tax_before_the_net():
+    # Lidl's receipts: "MWST + Netto = Brutto", the tax column first.
+    text = (
+        "LIDL\nEmmentaler  1,99 A\nVodka  9,98 A\nzu zahlen  19,77\n"
+        "MWST%  MWST + Netto = Brutto\nA 7%  0,58  8,22  8,80\nB 19%  1,75  9,22  10,97\n"
+        "Summe  2,33  17,44  19,77\n"
+    )
+    fields = extract_invoice(text, language="de")
+    assert (fields.total.value, fields.tax.value) == ("19.77", "2.33")
