@@ -501,6 +501,9 @@ def _total(
     for bases, rated, _last in [*doc.rate_rows, *_rate_rows(doc, percent=False)]:
         net_amounts.append(bases)
         tax_amounts.append(rated)
+    for net_row, tax_row in _summary_rows(doc):
+        net_amounts.append(net_row)
+        tax_amounts.append(tax_row)
 
     def split(amount: Decimal) -> tuple[Decimal, Decimal] | None:
         """A net and a tax on the page that add up to ``amount``, if there are."""
@@ -603,6 +606,23 @@ def _total(
                 net, tax = pair
                 return best, net, tax, True
     return best, net, tax, False
+
+
+def _summary_rows(doc: _Document) -> list[tuple[Decimal, Decimal]]:
+    """The net and tax of each line that prints net and tax, either first, then their sum
+    ("Total  261.32  15.68  277.00", "Summe  2,33  17,44  19,77"): a tax of 1% to 30% of the
+    net, not a few cents of rounding or discount."""
+    rows = []
+    for line in doc.lines:
+        found = [f for f in doc.money[line.index] if f.value > 0]
+        for i, one in enumerate(found):
+            for other in found[i + 1 :]:
+                net, tax = max(one.value, other.value), min(one.value, other.value)
+                if not net * Decimal("0.01") <= tax <= net * Decimal("0.3"):
+                    continue
+                if any(f.value == net + tax and f.start > other.end for f in found):
+                    rows.append((net, tax))
+    return rows
 
 
 def _rounded(doc: _Document, total: _Candidate) -> _Candidate:

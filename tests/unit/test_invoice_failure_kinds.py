@@ -732,3 +732,19 @@ def test_a_vat_table_printing_the_tax_before_the_net():
     )
     fields = extract_invoice(text, language="de")
     assert (fields.total.value, fields.tax.value) == ("19.77", "2.33")
+
+
+def test_a_summary_row_printing_net_tax_and_their_sum_checks_the_total():
+    # The sum before a discount is printed under "Total" too; the GST summary's own row
+    # (net, tax, net + tax) says which total was paid.
+    text = (
+        "HON HWA HARDWARE TRADING\nSANDFLEX SAW  4.50 4.50 SR\nROD  15.80 94.80 SR\n"
+        "Total  277.90\nDiscount:  0.90\nTotal Inclusive GST:  277.00\nCASH  277.00\n"
+        "GST Summary  Amount(RM)  Tax(RM)\nTotal  261.32  15.68  277.00\n"
+    )
+    assert extract_invoice(text).total.value == "277.00"
+
+
+def test_a_discount_in_a_row_of_figures_is_not_a_tax():
+    text = "Cargos  562.40\n0.00  562.40  0.42  561.98\nTotal de Servicio  562.40\n"
+    assert extract_invoice(text, language="es").tax.value in (None, "0.00")
