@@ -119,7 +119,8 @@ _PERCENT = re.compile(r"\d+(?:[.,]\d+)?\s?%")
 _TAX_FIGURE = re.compile(r"betrag|amount|total|summe|montant|importe|cuota|bedrag|importo|valor")
 _RATE = re.compile(r"\s*@?\s*\(?\d{1,2}(?:[.,]\d{1,2})?\s?%")
 # Labels that qualify a value rather than start another one: "Total RM Incl. of GST 11.80".
-_MODIFIERS = frozenset({"tax_included", "company", "heading", "receipt", "currency"})
+_MODIFIERS = frozenset({"tax_included", "company", "business", "heading", "receipt", "currency"})
+_NAMED = ("company", "business")  # a legal form, or a word naming a kind of business
 _DATES = ("date", "other_date")
 
 
@@ -917,7 +918,21 @@ def _vendor(doc: _Document) -> _Candidate | None:
         key = fold(candidate.value)
         if any(key and key in fold(line.text) for line in footer if line is not candidate.line):
             candidate.score = min(1.0, candidate.score + 0.15)
-    return max(candidates, key=lambda c: c.score, default=None)
+    # A brand heading, then the legal name just under it ("KIKU JAPANESE RESTAURANT" / "TK
+    # DIVISION KITCHEN SDN BHD"): the legal name is the issuer.
+    best = max(candidates, key=lambda c: c.score, default=None)
+    if best is not None and not _company(doc, best.line.index, legal=True):
+        rank = first_page.index(best.line)
+        for candidate in candidates:
+            below = first_page.index(candidate.line) - rank
+            between = first_page[rank + 1 : rank + below]  # a branch line, never a label
+            if (
+                0 < below <= 2
+                and _company(doc, candidate.line.index, legal=True)
+                and not any(doc.hits[line.index] for line in between)
+            ):
+                return _Candidate(candidate.value, best.score, candidate.line)
+    return best
 
 
 _FIELD_NAME = re.compile(
@@ -1020,7 +1035,7 @@ def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name:
     """A big heading wraps its name: "POPULAR BOOK" / "CO. (M) SDN BHD". Join the line above
     when this one is little more than the legal form and the two are set alike (same case,
     a similar font size, no digits or labels above)."""
-    legal = min((h.start for h in doc.hits[line.index] if h.kind == "company"), default=None)
+    legal = min((h.start for h in doc.hits[line.index] if h.kind in _NAMED), default=None)
     head = fold(name)[:legal] if legal is not None else fold(name)
     # Set flush left in one block, a longer name wraps too: "MVM Musterhafter" /
     # "Versicherungsverein Musterstadt a.G.".
@@ -1084,11 +1099,13 @@ def _letters(text: str) -> int:
 _GLUED_COMPANY = re.compile(r"(?:sdn\.?bhd|gmbh|berhad|limited|enterprise|trading)")
 
 
-def _company(doc: _Document, index: int, end: int | None = None) -> bool:
-    """Whether the line (up to ``end``) carries a legal form (GmbH, Ltd, S.L., SDN BHD)."""
+def _company(doc: _Document, index: int, end: int | None = None, legal: bool = False) -> bool:
+    """Whether the line (up to ``end``) carries a legal form (GmbH, Ltd, S.L., SDN BHD) or,
+    unless ``legal``, a word naming a kind of business ("Restaurant")."""
     folded = doc.folded[index]
+    kinds = ("company",) if legal else _NAMED
     for hit in doc.hits[index]:
-        if hit.kind != "company" or (end is not None and hit.end > end):
+        if hit.kind not in kinds or (end is not None and hit.end > end):
             continue
         # A legal form ends a name: "Acme GmbH", not the "KG" of "UD/KG".
         before = folded[: hit.start]
@@ -1102,9 +1119,7 @@ def _cut_after_company(doc: _Document, line: DocLine, end: int | None = None) ->
     """A name line often goes on with the address, or follows a slogan: keep the sentence
     with the legal form, up to the legal form."""
     text = line.text[:end]
-    ends = [
-        hit.end for hit in doc.hits[line.index] if hit.kind == "company" and hit.end <= len(text)
-    ]
+    ends = [hit.end for hit in doc.hits[line.index] if hit.kind in _NAMED and hit.end <= len(text)]
     if ends:
         # A slogan is a sentence: it ends in a lower-case word ("wer's selber macht. toom
         # Baumarkt GmbH"), unlike an abbreviation in the name ("POPULAR BOOK CO. (M) SDN BHD").
@@ -1126,8 +1141,8 @@ def _could_be_name(doc: _Document, line: DocLine, name: str) -> bool:
         if folded in vocabulary.labels["heading"]:
             return False
     hits = doc.hits[line.index]
-    labelled = [h for h in hits if h.kind not in ("company", "heading", "receipt", "vendor")]
-    if labelled and not any(h.kind == "company" for h in hits):
+    labelled = [h for h in hits if h.kind not in (*_NAMED, "heading", "receipt", "vendor")]
+    if labelled and not any(h.kind in _NAMED for h in hits):
         return False
     if any(h.kind == "heading" and (h.end - h.start) >= 0.6 * len(folded) for h in hits):
         return False

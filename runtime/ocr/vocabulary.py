@@ -12,7 +12,9 @@ with these lists (plus the language's ``date_order`` and ``decimal`` mark):
 - ``not_total``: amounts that are not the total (subtotal, change, cash given);
 - ``customer``: the start of the buyer's block; ``heading``: document titles, never a vendor;
 - ``receipt``: words that make a document a receipt rather than an invoice;
-- ``company``: legal-form suffixes (GmbH, Ltd, S.L., SDN BHD) that mark a company name.
+- ``company``: legal-form suffixes (GmbH, Ltd, S.L., SDN BHD) that mark a company name;
+- ``business``: words naming a kind of business ("Restaurant", "Supermarket") that mark a
+  name too, but not a legal one.
 
 A line is matched after :func:`fold` (lower case, accents and the degree sign folded), exact
 labels first; labels of seven letters or more also match with one OCR slip in them
@@ -48,6 +50,7 @@ KINDS = (
     "heading",
     "receipt",
     "company",
+    "business",
     "currency",
     "tax_included",
     "number_prefix",

@@ -748,3 +748,26 @@ def test_a_summary_row_printing_net_tax_and_their_sum_checks_the_total():
 def test_a_discount_in_a_row_of_figures_is_not_a_tax():
     text = "Cargos  562.40\n0.00  562.40  0.42  561.98\nTotal de Servicio  562.40\n"
     assert extract_invoice(text, language="es").tax.value in (None, "0.00")
+
+
+@pytest.mark.parametrize(
+    ("head", "vendor"),
+    [
+        (
+            "KIKU JAPANESE RESTAURANT\nTK DIVISION KITCHEN SDN BHD\n1202152-P",
+            "TK DIVISION KITCHEN SDN BHD",
+        ),
+        ("baskinBRrobbiNs\nDesaParkCity\nGolden Sc0opSdnBhd (169609-A)", "Golden Sc0opSdnBhd"),
+    ],
+)
+def test_a_brands_legal_name_printed_under_it_is_the_vendor(head, vendor):
+    text = f"{head}\n53100 SETAPAK, KUALA LUMPUR\nChicken Bento  29.70\nTotal  29.70\n"
+    assert extract_invoice(text).vendor.value == vendor
+
+
+def test_the_customers_legal_name_under_the_brand_is_not_the_vendor():
+    text = (
+        "Contigo Energía\nGrupo Gesternova\nDATOS DEL TITULAR\nUNTTS INCORPORATE SL\n"
+        "CALLE EMBAJADORES, 49\nTOTAL FACTURA: 835,00 €\n"
+    )
+    assert extract_invoice(text, language="es").vendor.value != "UNTTS INCORPORATE SL"
