@@ -771,3 +771,21 @@ def test_the_customers_legal_name_under_the_brand_is_not_the_vendor():
         "CALLE EMBAJADORES, 49\nTOTAL FACTURA: 835,00 €\n"
     )
     assert extract_invoice(text, language="es").vendor.value != "UNTTS INCORPORATE SL"
+
+
+def test_the_net_plus_tax_line_is_the_total():
+    text = (
+        "DIA RETAIL ESPAÑA, S.A.U.\nDesglose de IVA:\n10%  7,86 €  0,79 €  8,65 €\n"
+        "Total base imponible  11,62 €\nTotal cuotas de IVA  1,41 €\n"
+        "Total base imponible más IVA  13,03 €\n"
+    )
+    fields = extract_invoice(text, language="es")
+    assert (fields.total.value, fields.tax.value) == ("13.03", "1.41")
+
+
+def test_plus_vat_names_the_tax_not_a_gross_amount():
+    text = (
+        "Beispiel GmbH\nArtikel 1  1,00 €  1,19 €\nTotal  1,00 €\nPlus VAT 0,19 €\n"
+        "Total incl. VAT  1,19 €\n"
+    )
+    assert extract_invoice(text).tax.value == "0.19"
