@@ -41,6 +41,9 @@ _NUMERIC_DATE = re.compile(
     r"(?<![\dA-Z,/-])(?<!\d\.)(\d{4}\s?(?P<a>[-/.])\s?\d{1,2}\s?(?P=a)\s?\d{1,2}"
     r"|\d{1,2}\s?(?P<b>[-/.])\s?\d{1,2}\s?(?P=b)\s?(?:\d{4}|\d{2}))(?:(?![\d])|(?=\d{1,2}:\d{2}))"
 )
+# A till's date-time stamp glued to the code before it ("QUT24/05/201309:14:47",
+# "100021911/03/201806:20PM"): the glued time is what makes it a date, not a product code.
+_STAMP_DATE = re.compile(r"(\d{1,2}(?P<s>[-/.])\d{1,2}(?P=s)(?:\d{4}|\d{2}))(?=\d{1,2}:\d{2})")
 # A receipt's time glued to a two-digit year: "25.04.2009:37" is 25.04.20 at 09:37.
 _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$")
 _WORD = r"[^\W\d_]{3,12}\.?"
@@ -167,24 +170,24 @@ def dates(
     fixed = fix_line_digits(text)
     found: list[Found] = []
     taken: list[tuple[int, int]] = []
-    for pattern in (_NUMERIC_DATE, _TEXT_DATE):
+    for pattern in (_NUMERIC_DATE, _TEXT_DATE, _STAMP_DATE):
         for match in pattern.finditer(fixed):
             if any(s < match.end() and match.start() < e for s, e in taken):
                 continue
             raw = match.group(0)
-            if pattern is _NUMERIC_DATE:
+            if pattern is not _TEXT_DATE:
                 raw = re.sub(r"\s+", "", raw)
                 glued = _GLUED_TIME.match(raw)
                 if glued and fixed[match.end() : match.end() + 1] == ":":
                     raw = glued.group(1)
             else:
                 raw = re.sub(r"[’'`;]", " ", raw)  # OCR's stray marks: "11 Oct’ 2023"
-            dotted = pattern is _NUMERIC_DATE and "." in raw and not re.match(r"\d{4}", raw)
+            dotted = pattern is not _TEXT_DATE and "." in raw and not re.match(r"\d{4}", raw)
             date = _parse_date(raw, "DMY" if dotted else order, language)
             if date is None:
                 continue
             sure = 1.0
-            if pattern is _NUMERIC_DATE:
+            if pattern is not _TEXT_DATE:
                 parts = re.split(r"\s?[-/.]\s?", match.group(0))
                 both_ways = parts[0] != parts[1] and max(map(int, parts[:2])) <= 12
                 if len(parts[0]) != 4 and both_ways and not (dotted or proven):

@@ -789,3 +789,20 @@ def test_plus_vat_names_the_tax_not_a_gross_amount():
         "Total incl. VAT  1,19 €\n"
     )
     assert extract_invoice(text).tax.value == "0.19"
+
+
+@pytest.mark.parametrize(
+    ("line", "date"),
+    [
+        ("Order No. 100021911/03/201806:20PM", "2018-03-11"),
+        ("QQQQQEW00W0QUT24/05/201309:14:47V", "2013-05-24"),
+    ],
+)
+def test_a_till_stamp_glued_to_the_code_before_it(line, date):
+    text = f"SHOP SDN BHD\n{line}\nItem  7.00\nTOTAL  7.00\n"
+    assert extract_invoice(text).date.value == date
+
+
+def test_a_product_code_shaped_like_a_date_is_not_one():
+    text = "SHOP SDN BHD\nHC03-7-15  7.00\nTOTAL  7.00\n"
+    assert extract_invoice(text).date.value is None
