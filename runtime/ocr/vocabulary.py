@@ -207,6 +207,7 @@ def find_labels(folded: str, kinds: tuple[str, ...] = KINDS) -> list[LabelHit]:
         # "facturar a".
         longer = any(
             other.kind != hit.kind
+            and other.kind != "tax_included"  # it qualifies a total: "Total Incl.of GST"
             and other.start < hit.end
             and hit.start < other.end
             and other.end - other.start > hit.end - hit.start

@@ -806,3 +806,12 @@ def test_a_till_stamp_glued_to_the_code_before_it(line, date):
 def test_a_product_code_shaped_like_a_date_is_not_one():
     text = "SHOP SDN BHD\nHC03-7-15  7.00\nTOTAL  7.00\n"
     assert extract_invoice(text).date.value is None
+
+
+def test_a_total_qualified_as_including_tax_is_still_a_total():
+    # "incl.of gst" (tax included) overlapped "Total incl" and hid the only total label.
+    text = (
+        "LIM SENG THO HARDWARE TRADING\n31802.01:3\n10.00 NOS X 0.70  7.00  SR\n"
+        "Subtotal:  7.00\nTotal Incl.of GST  7.00\nPayment:  7.00\nChange Due:  0.00\n"
+    )
+    assert extract_invoice(text).total.value == "7.00"
