@@ -812,6 +812,6 @@ def test_a_total_qualified_as_including_tax_is_still_a_total():
     # "incl.of gst" (tax included) overlapped "Total incl" and hid the only total label.
     text = (
         "LIM SENG THO HARDWARE TRADING\n31802.01:3\n10.00 NOS X 0.70  7.00  SR\n"
-        "Subtotal:  7.00\nTotal Incl.of GST  7.00\nPayment:  7.00\nChange Due:  0.00\n"
+        "Total Incl.of GST  7.00\nPayment:  7.00\nChange Due:  0.00\n"
     )
     assert extract_invoice(text).total.value == "7.00"
