@@ -58,6 +58,8 @@ KINDS = (
     "tendered",
     "change",
 )
+# Kinds whose one-word labels also match letter-spaced ("T O T A L").
+_SPACED_KINDS = ("total_due", "total_strong", "total", "net", "tax")
 # Fuzzy matches need this many folded characters, and this RapidFuzz score (0..100).
 _FUZZY_MIN_CHARS = 7
 _FUZZY_SCORE = 87.0
@@ -143,7 +145,15 @@ def _patterns() -> dict[str, list[tuple[re.Pattern[str], dict[str, str]]]]:
         if not labels:
             compiled[kind] = []
             continue
-        body = "|".join(f"(?:{_label_pattern(label)})" for label in labels)
+        alternatives = [_label_pattern(label) for label in labels]
+        if kind in _SPACED_KINDS:
+            # A summary table's header letter-spaced for width: "T O T A L", "S U M M E".
+            alternatives += [
+                " ".join(re.escape(ch) for ch in label)
+                for label in labels
+                if len(label) >= 4 and label.isalpha()
+            ]
+        body = "|".join(f"(?:{alternative})" for alternative in alternatives)
         pattern = re.compile(rf"(?<![a-z0-9])(?:{body})(?![a-z])")
         compiled[kind] = [(pattern, owners)]
     return compiled
@@ -166,6 +176,9 @@ def _owner(text: str, owners: dict[str, str]) -> tuple[str, str]:
     key = re.sub(r"[\s.\-:/]+", " ", text).strip()
     for label, language in owners.items():
         if re.sub(r"[\s.\-:]+", " ", label).strip() == key:
+            return label, language
+    for label, language in owners.items():  # letter-spaced: "t o t a l"
+        if label == key.replace(" ", ""):
             return label, language
     return key, next(iter(owners.values()))
 

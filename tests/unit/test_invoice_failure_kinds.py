@@ -815,3 +815,9 @@ def test_a_total_qualified_as_including_tax_is_still_a_total():
         "Total Incl.of GST  7.00\nPayment:  7.00\nChange Due:  0.00\n"
     )
     assert extract_invoice(text).total.value == "7.00"
+
+
+@pytest.mark.parametrize("label", ["T O T A L", "S U M M E"])
+def test_a_letter_spaced_total_label(label):
+    text = f"Queso S.L.\nQUESO CURADO  37,25\nB. Imponible  334,14\n{label}  347,51\n"
+    assert extract_invoice(text).total.value == "347.51"
