@@ -864,7 +864,7 @@ _ADDRESS = re.compile(
 
 def _vendor(doc: _Document) -> _Candidate | None:
     """The issuer: a labelled name, else a name near the top of the first page, scored."""
-    labelled = _labelled_vendor(doc)
+    labelled = _labelled_vendor(doc) or _issued_by(doc)
     if labelled is not None:
         return labelled
     first_page = [line for line in doc.lines if line.page == doc.lines[0].page] if doc.lines else []
@@ -1028,6 +1028,29 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                     if _company(doc, nxt.index) and ":" not in rest and len(rest) <= 50:
                         name = f"{name} {rest}"
                 return _Candidate(name, 0.85 * hit.score, below)
+    return None
+
+
+def _issued_by(doc: _Document) -> _Candidate | None:
+    """The issuer a sentence names anywhere on the page: "Factura ... emitida por TotalEnergies
+    Clientes, S.A.U.", "issued by Acme Ltd": a phrase label followed by a name that ends in
+    a legal form."""
+    for index, line in enumerate(doc.lines):
+        for hit in doc.labels(index, ("vendor",)):
+            if " " not in hit.label:
+                continue
+            forms = [
+                h
+                for h in doc.hits[index]
+                if h.kind == "company" and h.start > hit.end and h.start - hit.end <= 60
+            ]
+            if not forms:
+                continue
+            first = min(forms, key=lambda h: h.start)  # "S.A.U." over the "S.A" in it
+            end = max(h.end for h in forms if h.start <= first.end)
+            name = _tidy_name(line.text[hit.end : end].lstrip(" :"))
+            if _letters(name) >= 3 and not _is_customer(name, doc.customers):
+                return _Candidate(name, 0.8 * hit.score, line)
     return None
 
 

@@ -821,3 +821,11 @@ def test_a_total_qualified_as_including_tax_is_still_a_total():
 def test_a_letter_spaced_total_label(label):
     text = f"Queso S.L.\nQUESO CURADO  37,25\nB. Imponible  334,14\n{label}  347,51\n"
     assert extract_invoice(text).total.value == "347.51"
+
+
+def test_the_issuer_named_in_a_sentence_anywhere_on_the_page():
+    text = (
+        "LA CORUÑA - ESPAÑA\nFactura electricidad\nTOTAL FACTURA  91,77 €\n"
+        "Factura nº 1NSN25 por valor de 91,77 euros emitida por TotalEnergies Clientes, S.A.U.\n"
+    )
+    assert extract_invoice(text, language="es").vendor.value == "TotalEnergies Clientes, S.A.U"
