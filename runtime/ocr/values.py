@@ -32,6 +32,7 @@ _AMOUNT_NO_SPACE = re.compile(
     r"(?<![\w.,/-])-?(\d{1,3}(?:[.,']\d{3})+(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?)"
     r"(?![\d/]|[.,]\d)"
 )
+_SPLIT_DECIMAL = re.compile(r"(?<![\d.,])(\d{1,6})\. (\d{2})(?![\d.,%])")
 _DOTTED_THOUSANDS = re.compile(r"\d[.,']\d{3}[.,]\d{2}(?!\d)")
 # An amount glued to a currency sign before it ("RM33.90", "EUR10,90"): money-shaped only.
 _GLUED_AMOUNT = re.compile(r"(?<=[A-Z$€£])(\d{1,3}(?:[.,]\d{3})*[.,]\d{2})(?![\d])")
@@ -82,6 +83,9 @@ def amounts(text: str) -> list[Found]:
     fixed = fix_line_digits(text)
     # Dot leaders run into the figure ("IVA.......8,29 €"): they are spacing, not a decimal mark.
     fixed = re.sub(r"[.…]{2,}", lambda m: " " * len(m.group(0)), fixed)
+    # OCR puts a space after a thermal printer's decimal point ("RM 29. 70"): close it up,
+    # keeping every later offset where it was.
+    fixed = _SPLIT_DECIMAL.sub(r"\1.\2 ", fixed)
     found = []
     # A space groups thousands ("1 234,56") only on a line that groups no other way: beside
     # "3.600,00", "19 684,00" is a rate and an amount.

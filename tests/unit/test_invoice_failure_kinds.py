@@ -829,3 +829,12 @@ def test_the_issuer_named_in_a_sentence_anywhere_on_the_page():
         "Factura nº 1NSN25 por valor de 91,77 euros emitida por TotalEnergies Clientes, S.A.U.\n"
     )
     assert extract_invoice(text, language="es").vendor.value == "TotalEnergies Clientes, S.A.U"
+
+
+def test_a_space_after_the_decimal_point():
+    text = (
+        "TK DIVISION KITCHEN SDN BHD\nKatsu Don  9.90\nSub Total Before Discount  RM 29.70\n"
+        "Service Charge  RM 0. 00\nTotal Sales  RM 29. 70\nTOTAL  RM 29. 70\nCASH  RM 30. 00\n"
+        "CHANGE  RM 0. 30\n"
+    )
+    assert extract_invoice(text).total.value == "29.70"
