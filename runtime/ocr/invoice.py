@@ -848,13 +848,16 @@ _NOT_NAME = re.compile(
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
     # Argentine and Spanish tax status and copy marks: "Responsable Inscripto", "ORIGINAL".
     r"responsable\s+inscripto|consumidor\s+final|monotribut|\bexento\b|\bcuit\b|"
-    r"ingresos\s+brutos|\btributari[oa]\b|^(?:original|duplicado|triplicado)$|^raz[oó]n\s+social\b",
+    r"ingresos\s+brutos|\btributari[oa]\b|^(?:original|duplicado|triplicado)$|^raz[oó]n\s+social\b|"
+    # A receipt's policy line, its words often glued: "GOODSSOLDARENOTRETURNABLE".
+    r"returnable|refundable|exchangeable",
     re.I,
 )
 _ADDRESS = re.compile(
     r"\b\d{4,6}\s+[A-ZÄÖÜ][a-zäöüß]+|\b(?:jalan|jln|street|str\.|straße|strasse|road|rd\.?|"
     r"avenue|ave\.?|rue|calle|via|weg|laan|lorong|taman|plaza|blvd|lane|avda|avenida|paseo|"
-    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida)\b|^c/|"
+    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida|mukim|kampung)\b|^c/|"
+    r"^lot\s*\d|"  # a Malaysian lot number: "Lot 1626, Mukim Kampung Laut"
     # A street name glued to its kind, then its number: "Tolweg 27", "Hauptstraße 5".
     r"[a-zäöüß](?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|kade)"
     r"\s*\d",
@@ -1165,7 +1168,13 @@ def _could_be_name(doc: _Document, line: DocLine, name: str) -> bool:
             return False
     hits = doc.hits[line.index]
     labelled = [h for h in hits if h.kind not in (*_NAMED, "heading", "receipt", "vendor")]
-    if labelled and not any(h.kind in _NAMED for h in hits):
+    # A label word inside a name with no figure after it is part of the name ("SLF CASH &
+    # CARRY"); beside a figure, as most of the line or at its start, it labels it.
+    named = any(h.kind in _NAMED for h in hits)
+    worded = not any(ch.isdigit() for ch in line.text) and all(
+        h.start > 0 and (h.end - h.start) < 0.5 * len(folded) for h in labelled
+    )
+    if labelled and not named and not worded:
         return False
     if any(h.kind == "heading" and (h.end - h.start) >= 0.6 * len(folded) for h in hits):
         return False

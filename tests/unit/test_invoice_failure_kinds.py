@@ -838,3 +838,22 @@ def test_a_space_after_the_decimal_point():
         "CHANGE  RM 0. 30\n"
     )
     assert extract_invoice(text).total.value == "29.70"
+
+
+@pytest.mark.parametrize(
+    ("head", "vendor"),
+    [
+        # a policy line glued by OCR above the name; a label word inside the name
+        ("GOODSSOLDARENOTRETURNABLE.THANKYOU\nSLF CASH & CARRY\n(002107265-V)", "SLF CASH & CARRY"),
+        # a Malaysian lot number is an address
+        ("BHPetrolPalekbang\nLot 1626,Mukim Kampung Laut\nTumpat", "BHPetrolPalekbang"),
+    ],
+)
+def test_receipt_head_lines_that_are_not_the_name(head, vendor):
+    text = f"{head}\nCASH\nItem  7.00\nTOTAL  7.00\n"
+    assert extract_invoice(text).vendor.value == vendor
+
+
+def test_a_label_that_starts_a_line_is_not_a_name():
+    text = "Periodo deconsumo\nCalle Mayor 5\nTOTAL  7,00\n"
+    assert extract_invoice(text, language="es").vendor.value != "Periodo deconsumo"
