@@ -842,7 +842,7 @@ _NOT_NAME = re.compile(
     r"\blogo\b|stylesheet|www\.|https?:|@|\be-?mail\b|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bopen(?:ing)?\b|"
     r"\bmon\b|\bmo\.?\s*-|\buhr\b|\bmonday\b|\bhours\b|öffnungszeiten|\baccount\b|\biban\b|\bbic\b|\bpage\b|"
     # A card slip's words: "Kaart", "Transactie", "Terminal", "VISA", "Tarjeta".
-    r"\bkaart\b|\btransacti|\bterminal\b|\bmerchant\b|\bcontactless\b|\bvisa\b|"
+    r"kaart\b|\btransact|\bterminal\b|\bmerchant\b|\bcontactless\b|\bvisa\b|"
     r"\bmastercard\b|\bmaestro\b|\btarjeta\b|\bcart[aã]o\b|\bautori[sz]|"
     r"\bseite\b|\bhoja\b|\bp[aá]gina\b|\bfoglio\b|\bfeuille\b|\breg\b|\bgst\s*(?:no|id|reg)|\bvat\s*(?:no|id|reg)|ust-?id|steuer-?nr|\bsiret\b|"
     r"\bnif\b|\bcif\b|\bkvk\b|\bbtw\b|\bp\.?iva\b|\bno\s*:|\bdate\b|"
@@ -1010,7 +1010,9 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                     return _Candidate(name, 0.9 * hit.score, line)
             cell = next((c for c in line.cells() if c[0] <= hit.start < c[1]), None)
             alone = cell is not None and not line.text[hit.end : cell[1]].strip(" :")
-            if not alone or len(hit.label) <= 4:
+            # "Merchant  1315641": a card slip's merchant id, not a heading over a name.
+            numbered = cell is not None and re.match(r"\s*[:#]?\s*\d", line.text[cell[1] :])
+            if not alone or numbered or len(hit.label) <= 4:
                 continue
             box = line.span_x(hit.start, hit.end)
             following = doc.lines[index + 1 : index + 5]

@@ -857,3 +857,12 @@ def test_receipt_head_lines_that_are_not_the_name(head, vendor):
 def test_a_label_that_starts_a_line_is_not_a_name():
     text = "Periodo deconsumo\nCalle Mayor 5\nTOTAL  7,00\n"
     assert extract_invoice(text, language="es").vendor.value != "Periodo deconsumo"
+
+
+def test_a_card_slips_merchant_id_and_loyalty_card_are_not_the_vendor():
+    text = (
+        "Q\nAlbert Heijn\nEikenlaan 39\nAANTAL  OMSCHRIJVING  PRIJS BEDRAG\n"
+        "BONUSKAART  xx9644\n1  SUIKER KL  1,69\nTOTAAL  1,69\nPINNEN  1,69\n"
+        "Merchant  1315641 Periode  3024\nTransactle  02602296 Maestro\n"
+    )
+    assert extract_invoice(text, language="nl").vendor.value == "Albert Heijn"
