@@ -432,6 +432,13 @@ def _date(doc: _Document) -> _Candidate | None:
     for candidate in issue:
         if counts[candidate.value] > 1:
             candidate.score = min(1.0, candidate.score * 1.2)
+    # The invoice dates its first page; a date found only on later pages is an attachment's
+    # (a work order, a quote) or a statement line's.
+    first = doc.lines[0].page
+    on_first = {c.value for c in issue if c.line.page == first}
+    for candidate in issue:
+        if candidate.line.page != first and candidate.value not in on_first:
+            candidate.score *= 0.8
     best = max(issue, key=lambda c: c.score)
     later = [c.value for c in others]
     if later and all(value >= best.value for value in later):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.ocr.invoice import extract_invoice, extract_lines
-from runtime.ocr.layout import DocLine, page_lines
+from runtime.ocr.layout import DocLine, page_lines, text_lines
 from runtime.ocr.results import WordBox
 
 # --------------------------------------------------------------------------- totals
@@ -866,3 +866,19 @@ def test_a_card_slips_merchant_id_and_loyalty_card_are_not_the_vendor():
         "Merchant  1315641 Periode  3024\nTransactle  02602296 Maestro\n"
     )
     assert extract_invoice(text, language="nl").vendor.value == "Albert Heijn"
+
+
+def test_a_date_found_only_on_an_attached_page_is_not_the_invoice_date():
+    first = text_lines(
+        ["FACTURA", "A  Nº 0003 - 00003435", "Fecha: 10/02/2023", "TOTAL  106000.00"]
+    )
+    attached = text_lines(
+        [
+            "Orden de Trabajo",
+            "SEGÚN PRESUPUESTO DE FECHA:  07/11/2022",
+            "En la fecha 07/11/2022 prestan conformidad a la siguiente liquidación",
+        ],
+        page=2,
+        first_index=len(first),
+    )
+    assert extract_lines(first + attached, language="es").date.value == "2023-02-10"
