@@ -882,3 +882,11 @@ def test_a_date_found_only_on_an_attached_page_is_not_the_invoice_date():
         first_index=len(first),
     )
     assert extract_lines(first + attached, language="es").date.value == "2023-02-10"
+
+
+def test_the_residual_after_a_payment_is_what_is_due():
+    text = (
+        "Au bon moulin SARL\nNet total 2,076.76 €\nTax Total 0.00 €\nTotal 2,076.76 €\n"
+        "SEPA Wire transfer 11/17/2017 623.00 €\nResidual 1,453.76 €\n"
+    )
+    assert extract_invoice(text).total.value == "1453.76"
