@@ -387,6 +387,22 @@ def _date(doc: _Document) -> _Candidate | None:
             short_date = label is not None and label.kind == "date" and len(label.label) <= 6
             if short_date and any(h.kind == "other_date" for h in left[:-1]):
                 label = next(h for h in reversed(left) if h.kind == "other_date")
+            # "Facture n° 2200566 du 19-07-2022": a short "du"/"del" after the invoice number
+            # dates the invoice, not a period.
+            numbered = (
+                any(h.kind == "invoice_number" and h.end <= label.start for h in doc.hits[index])
+                if label is not None
+                else False
+            )
+            if (
+                label is not None
+                and label.kind == "other_date"
+                and len(label.label) <= 3
+                and numbered
+            ):
+                label = LabelHit(
+                    "date", label.language, label.label, label.start, label.end, label.score
+                )
             if label is not None and label.kind == "other_date":
                 others.append(_Candidate(found.value.isoformat(), 0.2, line))
                 continue

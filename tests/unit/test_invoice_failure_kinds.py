@@ -890,3 +890,22 @@ def test_the_residual_after_a_payment_is_what_is_due():
         "SEPA Wire transfer 11/17/2017 623.00 €\nResidual 1,453.76 €\n"
     )
     assert extract_invoice(text).total.value == "1453.76"
+
+
+@pytest.mark.parametrize(
+    ("line", "language"),
+    [
+        ("FACTURE n°2200566  du19-07-2022  Page 1/ 2", "fr"),
+        ("Fattura n. 2200566 del 19/07/2022", "it"),
+    ],
+)
+def test_the_date_after_the_invoice_number_dates_the_invoice(line, language):
+    text = f"{line}\nDate d'échéance  : 05-08-2022\nTotal  12,00 €\n"
+    assert extract_invoice(text, language=language).date.value == "2022-07-19"
+
+
+def test_a_period_from_to_is_still_not_the_invoice_date():
+    text = (
+        "Facture 2200566\nDate : 02/08/2022\nPériode du 01/07/2022 au 31/07/2022\nTotal  12,00 €\n"
+    )
+    assert extract_invoice(text, language="fr").date.value == "2022-08-02"
