@@ -131,6 +131,8 @@ def date_order(texts: list[str], language: str | None, currency: str | None) -> 
             if len(parts[0]) == 4:
                 continue
             a, b = int(parts[0]), int(parts[1])
+            if max(a, b) > 31:
+                continue  # a phone number's digits ("04.71.48.58.27"), no date either way
             day_first += a > 12 >= b
             month_first += b > 12 >= a
     if day_first != month_first:

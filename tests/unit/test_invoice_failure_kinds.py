@@ -909,3 +909,11 @@ def test_a_period_from_to_is_still_not_the_invoice_date():
         "Facture 2200566\nDate : 02/08/2022\nPériode du 01/07/2022 au 31/07/2022\nTotal  12,00 €\n"
     )
     assert extract_invoice(text, language="fr").date.value == "2022-08-02"
+
+
+def test_phone_numbers_do_not_decide_the_day_month_order():
+    text = (
+        "FACTURE n°2200566\nTéléphone : 04.71.48.58.27  Fax : 04.71.64.18.27\n"
+        "Date de facture : 05-08-2022\nTotal  12,00 €\n"
+    )
+    assert extract_invoice(text, language="fr").date.value == "2022-08-05"
