@@ -416,6 +416,8 @@ def _date(doc: _Document) -> _Candidate | None:
                 score = min(1.0, score + 0.1)  # "Rechnung Nr. 471102 vom 15.11.2024"
                 if _TIME.match(line.text[found.end :]):
                     score += 0.15  # a receipt prints its date with the time of sale
+            elif label is None and _TIME.match(line.text[found.end :]):
+                score += 0.15  # a till's date-time stamp, not a version or a code
             issue.append(_Candidate(found.value.isoformat(), score, line, found.start, found.end))
         # A label alone on its line, the date below it in the column.
         if not found_dates:

@@ -917,3 +917,12 @@ def test_phone_numbers_do_not_decide_the_day_month_order():
         "Date de facture : 05-08-2022\nTotal  12,00 €\n"
     )
     assert extract_invoice(text, language="fr").date.value == "2022-08-05"
+
+
+def test_a_tills_date_time_stamp_beats_a_version_number():
+    text = (
+        "POSTO SANTA CECILIA LTDA\nCUPOM FISCAL\nTOTAL R$  28,20\n"
+        "BEMATECH MP-2100 TH FI ECF-IF\nVERSAO:01.01.01 ECF:002 LJ:0001\n"
+        "QQQQQQQQQEW00W0QUT24/05/201309:14:47V\n"
+    )
+    assert extract_invoice(text, language="pt").date.value == "2013-05-24"
