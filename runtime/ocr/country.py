@@ -85,6 +85,13 @@ def _tax_id_countries(text: str) -> list[str]:
     return countries
 
 
+def is_tax_id(token: str) -> bool:
+    """Whether ``token`` is a whole EU VAT number (with its country prefix) whose check digits
+    ``stdnum.eu.vat`` accepts: "FR51777888991", "DE814689550"."""
+    compact = re.sub(r"[\s.-]", "", token).upper()
+    return bool(_VAT.fullmatch(compact)) and vat.is_valid(compact)
+
+
 def country_votes(texts: Sequence[str], folded: Sequence[str]) -> dict[str, float]:
     """Votes per ISO 4217 currency from the page's country evidence (see the module doc).
 

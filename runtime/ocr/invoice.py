@@ -27,7 +27,7 @@ from pydantic import BaseModel, Field
 
 from runtime.ocr import values as read
 from runtime.ocr.calibration import SURE, calibrate
-from runtime.ocr.country import country_currency
+from runtime.ocr.country import country_currency, is_tax_id
 from runtime.ocr.layout import DocLine, page_lines, text_lines
 from runtime.ocr.normalize import fix_digits
 from runtime.ocr.results import PageText
@@ -331,6 +331,8 @@ def _number(doc: _Document) -> _Candidate | None:
             if re.search(r"order|bestell|commande|pedido|ordine|reference|ref\b", hit.label):
                 weight = 0.55
             value = fix_digits(str(found.value))
+            if is_tax_id(value):
+                continue  # "Numero TVA FR51777888991": a VAT number, never the invoice's
             score = weight * placement * hit.score * _ocr(where, found, offset)
             if len(re.findall(r"[^\W\d_]{2,}", doc.lines[index].text[: hit.start])) >= 5:
                 score *= 0.7  # "Bei Schriftwechsel bitte Ihre ... und Belegnummer ...": prose

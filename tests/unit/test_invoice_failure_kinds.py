@@ -926,3 +926,12 @@ def test_a_tills_date_time_stamp_beats_a_version_number():
         "QQQQQQQQQEW00W0QUT24/05/201309:14:47V\n"
     )
     assert extract_invoice(text, language="pt").date.value == "2013-05-24"
+
+
+def test_a_vat_number_is_never_the_invoice_number():
+    text = (
+        "LE FOURNISSEUR\nNumero TVA FR51777888991\nFACTURE\n"
+        "REFERENCE COMMANDE  DATE DE FACTURE  NUMERO DE FACTURE\n"
+        "Commande No : CDE234  31 octobre 2017  2017-TEST-01\nTotal  12,00 €\n"
+    )
+    assert extract_invoice(text, language="fr").invoice_number.value != "FR51777888991"
