@@ -86,10 +86,15 @@ def _tax_id_countries(text: str) -> list[str]:
 
 
 def is_tax_id(token: str) -> bool:
-    """Whether ``token`` is a whole EU VAT number (with its country prefix) whose check digits
-    ``stdnum.eu.vat`` accepts: "FR51777888991", "DE814689550"."""
+    """Whether ``token`` is a whole tax id whose check digits ``python-stdnum`` accepts: an EU
+    VAT number with its country prefix ("FR51777888991"), a Spanish CIF ("B87760575"), a
+    Brazilian CNPJ."""
     compact = re.sub(r"[\s.-]", "", token).upper()
-    return bool(_VAT.fullmatch(compact)) and vat.is_valid(compact)
+    if _VAT.fullmatch(compact) and vat.is_valid(compact):
+        return True
+    return any(
+        pattern.fullmatch(token) and module.is_valid(token) for pattern, module, _ in _NATIONAL
+    )
 
 
 def country_votes(texts: Sequence[str], folded: Sequence[str]) -> dict[str, float]:

@@ -935,3 +935,8 @@ def test_a_vat_number_is_never_the_invoice_number():
         "Commande No : CDE234  31 octobre 2017  2017-TEST-01\nTotal  12,00 €\n"
     )
     assert extract_invoice(text, language="fr").invoice_number.value != "FR51777888991"
+
+
+def test_a_spanish_cif_is_never_the_invoice_number():
+    text = "CONSERVAS S.L.\nNº: B87760575\nFactura  F-2025/118\nTOTAL  121,00 €\n"
+    assert extract_invoice(text, language="es").invoice_number.value != "B87760575"
