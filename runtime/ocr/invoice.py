@@ -180,7 +180,7 @@ def _after_label(
         else:
             nearest = _in_column(below, column, reader, pick_last) if column else None
             nearest = nearest or _under(below, box, reader)
-            if nearest is not None and not any(h.kind == hit.kind for h in doc.hits[below.index]):
+            if nearest is not None and not _same_label(doc, below, hit.kind, box):
                 summed = _column_sum(doc, below, column, reader) if column else None
                 if summed is not None:
                     return summed[0], summed[1], summed[2], 0.85
@@ -197,13 +197,26 @@ def _after_label(
                 return alone[0], below, 0, 0.6
             continue
         text, start, _ = part
-        if any(h.kind == hit.kind for h in doc.hits[below.index]):
+        if _same_label(doc, below, hit.kind, box):
             break  # the next label of the same kind starts: its value is its own
         found = reader(text)
         if found:
             chosen = found[-1] if pick_last else found[0]
             return chosen, below, start, (0.85 if box is not None else 0.6) - 0.1 * (step - 1)
     return None
+
+
+def _same_label(doc: _Document, line: DocLine, kind: str, box: tuple[int, int] | None) -> bool:
+    """Whether ``line`` has a label of ``kind`` in the column ``box`` spans (anywhere when
+    boxes do not say where): "Resumen de la factura" off to the right of a number under
+    "Número de factura" labels nothing in that column."""
+    for hit in doc.hits[line.index]:
+        if hit.kind != kind:
+            continue
+        where = line.span_x(hit.start, hit.end) if box is not None else None
+        if where is None or box is None or (where[0] < box[1] + 50 and box[0] - 50 < where[1]):
+            return True
+    return False
 
 
 def _labels_a_value(line: DocLine, hit: LabelHit, column: tuple[int, int] | None) -> bool:

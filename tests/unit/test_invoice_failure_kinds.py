@@ -940,3 +940,16 @@ def test_a_vat_number_is_never_the_invoice_number():
 def test_a_spanish_cif_is_never_the_invoice_number():
     text = "CONSERVAS S.L.\nFactura Nº: B87760575\nTOTAL  121,00 €\n"
     assert extract_invoice(text, language="es").invoice_number.value != "B87760575"
+
+
+def test_a_label_word_in_another_column_does_not_stop_the_value_under_a_label():
+    # "factura" in "Resumen de la factura" sits far right of the number under its label.
+    lines = _page(
+        [
+            [("Energía", 10), ("Colectiva", 90), ("SL", 190)],
+            [("Número", 10), ("de", 80), ("factura", 110)],
+            [("E25OR0000592569", 10), ("Resumen", 600), ("de", 680), ("la", 710), ("factura", 740)],
+            [("Total", 600), ("14,52", 700), ("€", 760)],
+        ]
+    )
+    assert extract_lines(lines, language="es").invoice_number.value == "E25OR0000592569"
