@@ -43,8 +43,11 @@ _NUMERIC_DATE = re.compile(
     r"|\d{1,2}\s?(?P<b>[-/.])\s?\d{1,2}\s?(?P=b)\s?(?:\d{4}|\d{2}))(?:(?![\d])|(?=\d{1,2}:\d{2}))"
 )
 # A till's date-time stamp glued to the code before it ("QUT24/05/201309:14:47",
-# "100021911/03/201806:20PM"): the glued time is what makes it a date, not a product code.
-_STAMP_DATE = re.compile(r"(\d{1,2}(?P<s>[-/.])\d{1,2}(?P=s)(?:\d{4}|\d{2}))(?=\d{1,2}:\d{2})")
+# "100021911/03/201806:20PM", "06/01/1812.17:26PM"): the glued time is what makes it a date,
+# not a product code.
+_STAMP_DATE = re.compile(
+    r"(\d{1,2}(?P<s>[-/.])\d{1,2}(?P=s)(?:\d{4}|\d{2}))(?=\d{1,2}(?::\d{2}|\.\d{2}:\d{2}))"
+)
 # A receipt's time glued to a two-digit year: "25.04.2009:37" is 25.04.20 at 09:37.
 _GLUED_TIME = re.compile(r"^(\d{1,2}\s?[-/.]\s?\d{1,2}\s?[-/.]\s?\d{2})(\d{2})$")
 _WORD = r"[^\W\d_]{3,12}\.?"

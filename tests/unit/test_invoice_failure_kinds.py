@@ -796,6 +796,7 @@ def test_plus_vat_names_the_tax_not_a_gross_amount():
     [
         ("Order No. 100021911/03/201806:20PM", "2018-03-11"),
         ("QQQQQEW00W0QUT24/05/201309:14:47V", "2013-05-24"),
+        ("Date  06/01/1812.17:26PM", "2018-01-06"),  # the time's colon read as a dot
     ],
 )
 def test_a_till_stamp_glued_to_the_code_before_it(line, date):
