@@ -1120,7 +1120,9 @@ def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name:
         and top.isupper() == name.isupper()
         and not any(ch.isdigit() for ch in top)
         and not re.search(r"\s[-–|]\s", top)  # a brand and its branch, not half a name
-        and not doc.hits[above.index]
+        # no label above, but a short word that is also prose ("DISTRIBUIDORA INTERNACIONAL
+        # DE" / "ALIMENTACION, S.A.")
+        and not [h for h in doc.hits[above.index] if _labels_a_value(above, h, None)]
         and _could_be_name(doc, above, top)
     ):
         return f"{top} {name}"

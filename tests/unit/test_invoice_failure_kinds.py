@@ -954,3 +954,12 @@ def test_a_label_word_in_another_column_does_not_stop_the_value_under_a_label():
         ]
     )
     assert extract_lines(lines, language="es").invoice_number.value == "E25OR0000592569"
+
+
+def test_a_legal_name_wrapped_after_a_preposition_is_joined():
+    text = (
+        "GRUPO DIA%\nFACTURA SIMPLIFICADA\nARROZ SOS 1 KG  1.52\nTOTAL  1.52\n"
+        "DISTRIBUIDORA INTERNACIONAL DE\nALIMENTACION, S.A.\n"
+    )
+    vendor = extract_invoice(text, language="es").vendor.value
+    assert vendor in ("GRUPO DIA%", "DISTRIBUIDORA INTERNACIONAL DE ALIMENTACION, S.A.")
