@@ -349,6 +349,12 @@ def _number(doc: _Document) -> _Candidate | None:
             score = weight * placement * hit.score * _ocr(where, found, offset)
             if len(re.findall(r"[^\W\d_]{2,}", doc.lines[index].text[: hit.start])) >= 5:
                 score *= 0.7  # "Bei Schriftwechsel bitte Ihre ... und Belegnummer ...": prose
+            # A one- or two-digit series, then the number ("Factura  1  250231" under
+            # "NÚMERO"): the invoice's "1-250231".
+            series = re.match(r"\s{1,3}(\d{4,})(?![\d.,/])", where.text[found.end + offset :])
+            if len(value) < 3 and value.isdigit() and series:
+                value = f"{value}-{series.group(1)}"
+                score *= 0.85
             if len(value) < 3:
                 # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
                 # word that is also prose; only a specific label with a colon vouches for it.

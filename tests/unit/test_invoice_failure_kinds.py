@@ -963,3 +963,15 @@ def test_a_legal_name_wrapped_after_a_preposition_is_joined():
     )
     vendor = extract_invoice(text, language="es").vendor.value
     assert vendor in ("GRUPO DIA%", "DISTRIBUIDORA INTERNACIONAL DE ALIMENTACION, S.A.")
+
+
+def test_a_series_and_a_number_under_the_number_header():
+    lines = _page(
+        [
+            [("LA", 10), ("CONSERVERA", 40), ("S.COOP", 160)],
+            [("DOCUMENTO", 300), ("NÚMERO", 420), ("PÁGINA", 520), ("FECHA", 620)],
+            [("Factura", 300), ("1", 420), ("250231", 450), ("1", 540), ("12/11/2025", 620)],
+            [("TOTAL:", 600), ("548,02", 700)],
+        ]
+    )
+    assert extract_lines(lines, language="es").invoice_number.value == "1-250231"
