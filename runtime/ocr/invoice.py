@@ -355,6 +355,10 @@ def _number(doc: _Document) -> _Candidate | None:
             if len(value) < 3 and value.isdigit() and series:
                 value = f"{value}-{series.group(1)}"
                 score *= 0.85
+            # A column cut that began after the series: "0003 - |00003435" under "FACTURA".
+            cut = re.search(r"(?<![\w-])(\d{1,5})\s+-\s+$", where.text[: found.start + offset])
+            if cut and value.isdigit():
+                value = f"{cut.group(1)}-{value}"
             if len(value) < 3:
                 # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
                 # word that is also prose; only a specific label with a colon vouches for it.

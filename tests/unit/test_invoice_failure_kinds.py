@@ -975,3 +975,15 @@ def test_a_series_and_a_number_under_the_number_header():
         ]
     )
     assert extract_lines(lines, language="es").invoice_number.value == "1-250231"
+
+
+def test_a_series_left_of_the_column_under_the_label():
+    lines = _page(
+        [
+            [("FACTURA", 300)],
+            [("A", 150), ("Nº", 200), ("0003", 240), ("-", 285), ("00003435", 300)],
+            [("Fecha:", 300), ("10/02/2023", 360)],
+            [("TOTAL", 600), ("106000.00", 700)],
+        ]
+    )
+    assert extract_lines(lines, language="es").invoice_number.value == "0003-00003435"
