@@ -941,7 +941,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
         raw = _cut_after_company(doc, line, end)
         # A sender line: "Acme GmbH | Somestreet 42 | 08155 Some city" -> the name.
         raw = re.split(r"\s+[|·•–—]\s+", raw)[0]
-        if re.search(r"\w\s*:\s*\S", raw):
+        if re.search(r"\w\s*:\s*\S", raw) or re.match(r"\s*:", line.text[end:]):
             continue  # a field and its value ("Geschäftsprozess : ..."), not a name
         name = _tidy_name(raw)
         if not _could_be_name(doc, line, name):

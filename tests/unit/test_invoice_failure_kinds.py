@@ -987,3 +987,15 @@ def test_a_series_left_of_the_column_under_the_label():
         ]
     )
     assert extract_lines(lines, language="es").invoice_number.value == "0003-00003435"
+
+
+def test_a_field_name_whose_colon_sits_in_the_next_cell_is_not_a_name():
+    lines = _page(
+        [
+            [("Tolweg", 10), ("27", 80)],
+            [("Referentie", 10), (":", 200), ("Hardewijk", 220)],
+            [("Factuurnummer", 10), (":", 200), ("600627", 220)],
+            [("Totaal", 600), ("47,10", 700)],
+        ]
+    )
+    assert extract_lines(lines, language="nl").vendor.value != "Referentie"
