@@ -428,25 +428,23 @@ async def _new_key(admin, fleet: Fleet, role: str) -> dict:
         return await response.json()
 
 
-@pytest.fixture(scope="module")
-def sqlite_input_fleet(tmp_path_factory: pytest.TempPathFactory):
-    """A robofleet of its own on SQLite with this module's modules only.
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def schema_fleet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A robofleet of its own with this module's modules only, on SQLite, then on PostgreSQL
+    (the first is stopped before the second starts).
 
-    Schemathesis may submit ``sleep`` robots of an hour to the session's fleet and then
-    follow them into event streams that only end when the robot does.
+    Not the session's fleet: schemathesis may submit ``sleep`` robots of an hour there and
+    then follow them into event streams that only end when the robot does. Not ``pg_fleet``
+    either: the tests above register ``nul-reporter`` there, whose types schemathesis picks
+    up and submits; those robots crash and wait out their retries, and each event stream
+    schemathesis follows to one of them holds its case up to the 30 s request timeout.
     """
     with postgres_fleet(
-        tmp_path_factory.mktemp("robofleet-sq"), INPUT_CONFIG, sqlite=True
+        tmp_path_factory.mktemp(f"robofleet-st-{request.param}"),
+        INPUT_CONFIG,
+        sqlite=request.param == "sqlite",
     ) as fleet:
         yield fleet
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def schema_fleet(request: pytest.FixtureRequest) -> Fleet:
-    """This module's robofleet on SQLite, then on PostgreSQL."""
-    return request.getfixturevalue(
-        "sqlite_input_fleet" if request.param == "sqlite" else "pg_fleet"
-    )
 
 
 @pytest.mark.timeout(660)  # st run has 600 s of its own
