@@ -17,6 +17,7 @@ with ``confidence >= SURE`` is one to act on; below it, ``unsure`` is set.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -99,6 +100,12 @@ class _Document:
     def customers(self) -> set[str]:
         """The customers' names, as :func:`_customer_keys` gives them, read once."""
         return _customer_keys(self)
+
+    @functools.cached_property
+    def country(self) -> tuple[str, float] | None:
+        """The currency the page's country evidence names, as
+        :func:`~runtime.ocr.country.country_currency` gives it, read once."""
+        return country_currency([line.text for line in self.lines], self.folded)
 
     @functools.cached_property
     def rate_rows(self) -> list[tuple[Decimal, Decimal, int]]:
@@ -414,20 +421,15 @@ def _date(doc: _Document) -> _Candidate | None:
                 label = next(h for h in reversed(left) if h.kind == "other_date")
             # "Facture n° 2200566 du 19-07-2022": a short "du"/"del" after the invoice number
             # dates the invoice, not a period.
-            numbered = (
-                any(h.kind == "invoice_number" and h.end <= label.start for h in doc.hits[index])
-                if label is not None
-                else False
-            )
             if (
                 label is not None
                 and label.kind == "other_date"
                 and len(label.label) <= 3
-                and numbered
-            ):
-                label = LabelHit(
-                    "date", label.language, label.label, label.start, label.end, label.score
+                and any(
+                    h.kind == "invoice_number" and h.end <= label.start for h in doc.hits[index]
                 )
+            ):
+                label = dataclasses.replace(label, kind="date")
             if label is not None and label.kind == "other_date":
                 others.append(_Candidate(found.value.isoformat(), 0.2, line))
                 continue
@@ -869,10 +871,9 @@ def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
                 return _Candidate(slip, 0.5, line)
         # No sign at all (a thermal receipt's column header lost to OCR): the currency of the
         # country its tax ids and address name.
-        found = country_currency([line.text for line in doc.lines], doc.folded)
-        if found is None or total is None:
+        if doc.country is None or total is None:
             return None
-        return _Candidate(found[0], 0.6 * found[1], total.line)
+        return _Candidate(doc.country[0], 0.6 * doc.country[1], total.line)
     code = max(votes, key=lambda c: votes[c])
     share = votes[code] / sum(votes.values())
     score = 0.7 * share * min(1.0, 0.6 + 0.2 * votes[code])
@@ -883,9 +884,8 @@ def _currency(doc: _Document, total: _Candidate | None) -> _Candidate | None:
 
 def _dollar_country(doc: _Document) -> str | None:
     """Which dollar or peso a "$" is, from the country the page names (CUIT -> ARS)."""
-    found = country_currency([line.text for line in doc.lines], doc.folded)
     dollars = vocabulary_currencies().get("ambiguous", {}).get("$", [])
-    return found[0] if found is not None and found[0] in dollars else None
+    return doc.country[0] if doc.country is not None and doc.country[0] in dollars else None
 
 
 _NOT_NAME = re.compile(
@@ -906,7 +906,7 @@ _NOT_NAME = re.compile(
 _ADDRESS = re.compile(
     r"\b\d{4,6}\s+[A-ZÄÖÜ][a-zäöüß]+|\b(?:jalan|jln|street|str\.|straße|strasse|road|rd\.?|"
     r"avenue|ave\.?|rue|calle|via|weg|laan|lorong|taman|plaza|blvd|lane|avda|avenida|paseo|"
-    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|avenida|mukim|kampung)\b|^c/|"
+    r"pol[ií]gono|pol\.\s*ind|nave|ctra|carretera|camino|rua|mukim|kampung)\b|^c/|"
     r"^lot\s*\d|"  # a Malaysian lot number: "Lot 1626, Mukim Kampung Laut"
     # A street name glued to its kind, then its number: "Tolweg 27", "Hauptstraße 5".
     r"[a-zäöüß](?:straße|strasse|str\.|weg|gasse|platz|allee|straat|laan|plein|gracht|kade)"
