@@ -34,6 +34,7 @@ from cluster.terminal import show, show_lines
 from runtime.config import Settings
 from runtime.errors import RobofleetError, validation_message
 from runtime.lifecycle import TERMINAL_STATUSES
+from runtime.text import json_problem
 
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
 """The tree ``cluster/`` sits in; a source checkout also has ``bench/`` there."""
@@ -57,6 +58,10 @@ def _payload(raw: str) -> dict[str, Any]:
         raise ValueError(f"--payload: cannot read {raw[1:]}: {exc.strerror}") from None
     if not isinstance(value, dict):
         raise ValueError("--payload must be a JSON object")
+    # Deeper than the gateway reads, it cannot even be encoded to send: say so here.
+    problem = json_problem(value, scalars=False)
+    if problem is not None:
+        raise ValueError(f"--payload: {problem}")
     return value
 
 

@@ -166,3 +166,11 @@ def test_backup_options_given_before_the_action_reach_it(tmp_path, capsys):
     data = tmp_path / "data"
     assert cli.main(["backup", "--data-dir", str(data), "list"]) == 0
     assert capsys.readouterr().out == f"no backups in {data / 'backups'}\n"
+
+
+def test_a_payload_nested_deeper_than_the_gateway_reads_is_one_line(tmp_path):
+    # 1000 levels parse, but cannot be encoded to send: a RecursionError traceback before.
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a":' * 1000 + "1" + "}" * 1000)
+    with pytest.raises(ValueError, match=r"^--payload: it is nested deeper than 64 levels$"):
+        cli._payload(f"@{deep}")
