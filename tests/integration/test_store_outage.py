@@ -2,14 +2,17 @@
 
 The test runs a PostgreSQL cluster of its own (``initdb`` and ``pg_ctl`` on a free port, in a
 temporary directory) so it can stop it, and a ``robofleet up`` on it. What a user checks:
-every submit is answered 202 or 503 with ``Retry-After``; every robot answered 202 reaches
-``succeeded`` without a restart of robofleet; the gateway's log holds a few lines about the
-outage, not a traceback per request.
+every submit is answered 202 or 503 with ``Retry-After``; a submit made while the database is
+down is answered 503 (a submit whose write was already on its way when the connection dropped
+may have been stored, so it waits for the database and may be answered 202: which of the 16
+were on their way is timing); every robot answered 202 reaches ``succeeded`` without a restart
+of robofleet; the gateway's log holds a few lines about the outage, not a traceback per request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import glob
 import os
 import shutil
@@ -210,6 +213,21 @@ async def _submitter(
             await asyncio.sleep(0.2)
 
 
+async def _probe_while_down(
+    http: aiohttp.ClientSession, url: str, until: float
+) -> list[tuple[int, bool]]:
+    """Submit one robot after another until ``until``: each answer's status, Retry-After set."""
+    told = []
+    while time.monotonic() < until:
+        async with http.post(
+            f"{url}/v1/robots", json={"type": "echo", "payload": {"probe": len(told)}}
+        ) as response:
+            await response.read()
+            told.append((response.status, "Retry-After" in response.headers))
+        await asyncio.sleep(0.1)
+    return told
+
+
 async def _statuses(http: aiohttp.ClientSession, url: str, ids: list[str]) -> dict[str, str]:
     async def one(robot_id: str) -> tuple[str, str]:
         async with http.get(f"{url}/v1/robots/{robot_id}") as response:
@@ -241,8 +259,10 @@ async def test_postgres_outage_under_load_loses_nothing_and_logs_little(
         ]
         await asyncio.sleep(3.0)
         before_outage = len(answers.accepted)
+        stopped_at = time.monotonic()
         await asyncio.to_thread(own_postgres.stop)
-        await asyncio.sleep(OUTAGE_S)
+        probes = await _probe_while_down(http, fleet.url, stopped_at + OUTAGE_S - 2.0)
+        await asyncio.sleep(max(0.0, stopped_at + OUTAGE_S - time.monotonic()))
         await asyncio.to_thread(own_postgres.start)
         back.set()
         deadline = time.monotonic() + 60
@@ -253,7 +273,8 @@ async def test_postgres_outage_under_load_loses_nothing_and_logs_little(
 
         assert before_outage > 0, "nothing was accepted before the outage"
         assert answers.other == [], answers.other[:5]
-        assert answers.unavailable > 0, "no submit noticed the outage"
+        assert probes, "no submit was answered while the database was down"
+        assert set(probes) == {(503, True)}, collections.Counter(probes)
         assert answers.without_retry_after == 0
         assert answers.accepted_after_outage >= 50, "submits did not recover after the outage"
 
@@ -276,7 +297,8 @@ async def test_postgres_outage_under_load_loses_nothing_and_logs_little(
             written += [line for line in log_file.read().splitlines() if line.strip()]
     print(  # what a reader of `pytest -s` sees of the run
         f"accepted {len(answers.accepted)} (after the outage {answers.accepted_after_outage}), "
-        f"503 {answers.unavailable}; gateway log during the outage:",
+        f"503 {answers.unavailable}, probes while down {collections.Counter(probes)}; "
+        "gateway log during the outage:",
         *written,
         sep="\n  ",
     )
