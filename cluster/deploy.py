@@ -269,53 +269,44 @@ def connect(address: str, namespace: str) -> None:
         )
 
 
-def deploy_cache(settings: Settings, timeout_s: float = 120.0) -> Handle:
-    """Create (or find) the ``cache`` actor on the head node and wait until it answers."""
-    cache: Handle = RemoteCache.options(
-        **cache_options(settings.namespace), get_if_exists=True
-    ).remote(settings.model_dump(mode="json"))
-    ray.get(cache.ready.remote(), timeout=timeout_s)
-    return cache
-
-
 def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
-    """Create (or find) the orchestrator and this node's gateway; wait until both answer."""
+    """Create (or find) the head's actors and this node's gateway; wait until all answer.
+
+    The orchestrator, ``documents``, ``cache``, ``email-monitor``, ``notifier`` and the
+    gateway are created together, so their worker processes start side by side rather than
+    one after another (Ray queues a call to an actor until its constructor is done, so one
+    that asks the orchestrator at start waits for it). Returns their handles and the
+    gateway's ``url``; raises ``ray.exceptions.GetTimeoutError`` when not all answer within
+    ``timeout_s`` seconds, or the error an actor's constructor raised.
+    """
     payload = settings.model_dump(mode="json")
-    documents = deploy_documents(settings)
-    orchestrator: Handle = RemoteOrchestrator.options(
-        **orchestrator_options(settings.namespace), get_if_exists=True
-    ).remote(payload)
-    ray.get(orchestrator.ready.remote(), timeout=timeout_s)
-    ray.get(documents.stats.remote(), timeout=timeout_s)
-    cache = deploy_cache(settings, timeout_s)
-    email_monitor = deploy_email_monitor(settings, timeout_s)
-    notifier = deploy_notifier(settings, timeout_s)
-    return {
-        "orchestrator": orchestrator,
-        "documents": documents,
-        "cache": cache,
-        "email_monitor": email_monitor,
-        "notifier": notifier,
-        **deploy_gateway(settings, timeout_s=timeout_s),
+    namespace = settings.namespace
+    head = {
+        "orchestrator": RemoteOrchestrator.options(
+            **orchestrator_options(namespace), get_if_exists=True
+        ).remote(payload),
+        "documents": deploy_documents(settings),
+        "cache": RemoteCache.options(**cache_options(namespace), get_if_exists=True).remote(
+            payload
+        ),
+        "email_monitor": RemoteEmailMonitor.options(
+            **email_monitor_options(namespace), get_if_exists=True
+        ).remote(payload),
+        "notifier": RemoteNotifier.options(
+            **notifier_options(namespace), get_if_exists=True
+        ).remote(payload),
     }
-
-
-def deploy_notifier(settings: Settings, timeout_s: float = 120.0) -> Handle:
-    """Create (or find) the ``notifier`` actor on the head node; wait until it answers."""
-    notifier: Handle = RemoteNotifier.options(
-        **notifier_options(settings.namespace), get_if_exists=True
-    ).remote(settings.model_dump(mode="json"))
-    ray.get(notifier.ready.remote(), timeout=timeout_s)
-    return notifier
-
-
-def deploy_email_monitor(settings: Settings, timeout_s: float = 120.0) -> Handle:
-    """Create (or find) the ``email-monitor`` actor on the head node; wait until it answers."""
-    monitor: Handle = RemoteEmailMonitor.options(
-        **email_monitor_options(settings.namespace), get_if_exists=True
-    ).remote(settings.model_dump(mode="json"))
-    ray.get(monitor.ready.remote(), timeout=timeout_s)
-    return monitor
+    gateway = _create_gateway(settings)
+    answered = [
+        head["orchestrator"].ready.remote(),
+        head["documents"].stats.remote(),
+        head["cache"].ready.remote(),
+        head["email_monitor"].ready.remote(),
+        head["notifier"].ready.remote(),
+        gateway["gateway"].url.remote(),
+    ]
+    *_, url = ray.get(answered, timeout=timeout_s)
+    return {**head, **gateway, "url": url}
 
 
 def deploy_documents(settings: Settings) -> Any:
@@ -332,8 +323,13 @@ def deploy_documents(settings: Settings) -> Any:
 def deploy_gateway(
     settings: Settings, node_id: str | None = None, timeout_s: float = 120.0
 ) -> dict[str, Any]:
-    """Create (or find) the gateway of a node (this driver's node by default)."""
-    payload = settings.model_dump(mode="json")
+    """Create (or find) the gateway of a node (this driver's node by default); wait until it
+    answers. Returns ``gateway`` (the handle), ``gateway_name`` and ``url``."""
+    gateway = _create_gateway(settings, node_id)
+    return {**gateway, "url": ray.get(gateway["gateway"].url.remote(), timeout=timeout_s)}
+
+
+def _create_gateway(settings: Settings, node_id: str | None = None) -> dict[str, Any]:
     node_id = node_id or ray.get_runtime_context().get_node_id()
     node_ip = next(
         (n["NodeManagerAddress"] for n in ray.nodes() if n["NodeID"] == node_id),
@@ -342,9 +338,8 @@ def deploy_gateway(
     name = gateway_name(node_ip, settings.gateway_port)
     gateway: Handle = RemoteGateway.options(
         **gateway_options(name, settings.namespace, node_id), get_if_exists=True
-    ).remote(payload)
-    url = ray.get(gateway.url.remote(), timeout=timeout_s)
-    return {"gateway": gateway, "gateway_name": name, "url": url}
+    ).remote(settings.model_dump(mode="json"))
+    return {"gateway": gateway, "gateway_name": name}
 
 
 def start_worker(
