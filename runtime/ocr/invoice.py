@@ -1055,6 +1055,8 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 )
                 first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
                 name = _tidy_name(first)
+                if " " in hit.label and not re.match(r"\s*:", rest):  # a sentence goes on
+                    name = _up_to_legal_form(doc, line, hit) or name
                 customer = _is_customer(name, doc.customers)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name) and not customer:
                     return _Candidate(name, 0.9 * hit.score, line)
@@ -1094,19 +1096,26 @@ def _issued_by(doc: _Document) -> _Candidate | None:
         for hit in doc.labels(index, ("vendor",)):
             if " " not in hit.label:
                 continue
-            forms = [
-                h
-                for h in doc.hits[index]
-                if h.kind == "company" and h.start > hit.end and h.start - hit.end <= 60
-            ]
-            if not forms:
-                continue
-            first = min(forms, key=lambda h: h.start)  # "S.A.U." over the "S.A" in it
-            end = max(h.end for h in forms if h.start <= first.end)
-            name = _tidy_name(line.text[hit.end : end].lstrip(" :"))
-            if _letters(name) >= 3 and not _is_customer(name, doc.customers):
+            name = _up_to_legal_form(doc, line, hit)
+            if name is not None and _letters(name) >= 3 and not _is_customer(name, doc.customers):
                 return _Candidate(name, 0.8 * hit.score, line)
     return None
+
+
+def _up_to_legal_form(doc: _Document, line: DocLine, hit: LabelHit) -> str | None:
+    """The words after ``hit`` up to the first legal form within 60 characters ("emitida por
+    TotalEnergies Clientes, S.A.U. Puede ..." -> "TotalEnergies Clientes, S.A.U."), tidied;
+    None when no legal form follows that closely."""
+    forms = [
+        h
+        for h in doc.hits[line.index]
+        if h.kind == "company" and h.start > hit.end and h.start - hit.end <= 60
+    ]
+    if not forms:
+        return None
+    first = min(forms, key=lambda h: h.start)  # "S.A.U." over the "S.A" in it
+    end = max(h.end for h in forms if h.start <= first.end)
+    return _tidy_name(line.text[hit.end : end].lstrip(" :"))
 
 
 def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name: str) -> str:

@@ -832,6 +832,30 @@ def test_the_issuer_named_in_a_sentence_anywhere_on_the_page():
     assert extract_invoice(text, language="es").vendor.value == "TotalEnergies Clientes, S.A.U"
 
 
+@pytest.mark.parametrize(
+    ("clause", "language", "vendor"),
+    [
+        (  # the name runs on into the next sentence of the clause: cut at its legal form
+            "Le informamos que sus datos personales\n"
+            "han sido tratados por DIA RETAIL ESPAÑA, S.A.U.. Puede ejercitar sus derechos\n",
+            "es",
+            "DIA RETAIL ESPAÑA, S.A.U",
+        ),
+        ("Responsable del tratamiento: Fenie Energía S.A.\n", "es", "Fenie Energía S.A."),
+        (
+            "Il titolare del trattamento dei dati personali è Servizio Elettrico Nazionale "
+            "S.p.A. con sede in Roma\n",
+            "it",
+            "Servizio Elettrico Nazionale S.p.A",
+        ),
+    ],
+)
+def test_the_data_controller_a_privacy_clause_names_is_the_vendor(clause, language, vendor):
+    # The page's top names the customer or a department; the privacy clause names the issuer.
+    text = f"yahya fares\nCalle Borriol 9, València\nTOTAL  13,03 €\n{clause}"
+    assert extract_invoice(text, language=language).vendor.value == vendor
+
+
 def test_a_space_after_the_decimal_point():
     text = (
         "TK DIVISION KITCHEN SDN BHD\nKatsu Don  9.90\nSub Total Before Discount  RM 29.70\n"
