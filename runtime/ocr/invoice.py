@@ -944,7 +944,7 @@ def _vendor(doc: _Document) -> _Candidate | None:
         if re.search(r"\w\s*:\s*\S", raw) or re.match(r"\s*:", line.text[end:]):
             continue  # a field and its value ("Geschäftsprozess : ..."), not a name
         name = _tidy_name(raw)
-        if not _could_be_name(doc, line, name):
+        if not _could_be_name(doc, line, name) or _priced(doc, line, end):
             continue
         company = _company(doc, line.index, end)
         if company and rank > 0:
@@ -986,6 +986,16 @@ def _vendor(doc: _Document) -> _Candidate | None:
             ):
                 return _Candidate(candidate.value, best.score, candidate.line)
     return best
+
+
+def _priced(doc: _Document, line: DocLine, end: int) -> bool:
+    """Whether all the line holds after its first cell (which ends at ``end``) is one price,
+    with its currency at most: "Energía  14,52 €" is a bill's item, not a name."""
+    found = [f for f in doc.money[line.index] if f.start >= end and f.sure == 1.0]
+    if len(found) != 1:
+        return False
+    rest = line.text[end : found[0].start] + line.text[found[0].end :]
+    return _letters(rest) <= 3 and not any(ch.isdigit() for ch in rest)
 
 
 _FIELD_NAME = re.compile(
@@ -1256,8 +1266,12 @@ def _tidy_name(name: str) -> str:
     # receipt prefixes the name ("Fdo. MERCADONA S.A.").
     name = re.sub(r"^[\W_]+", "", name)
     name = re.sub(r"^(?:fdo|firmado|signed|gez)\.?\s+", "", name, flags=re.I)
-    # A footer's "Documento emitido por IBERDROLA CLIENTES, S.A.U." names the issuer.
-    issued = r"^(?:documento\s+)?(?:emitid[oa]\s+por|emess[oa]\s+da|[ée]mise?\s+par|issued\s+by)\s+"
+    # A footer's "Documento emitido por IBERDROLA CLIENTES, S.A.U." names the issuer, as does
+    # "Factura emitida en València por Energía Colectiva SL".
+    issued = (
+        r"^(?:(?:documento|factura)\s+)?"
+        r"(?:emitid[oa](?:\s+en\s+\S+)?\s+por|emess[oa]\s+da|[ée]mise?\s+par|issued\s+by)\s+"
+    )
     name = re.sub(issued, "", name, flags=re.I)
     # A company's registration number after its name: "MIZU MENTAI SDN. BHD. (1248446-V)".
     name = re.sub(r"\s*\(\s*[\w-]*\d[\w-]*\s*\)\s*$", "", name)

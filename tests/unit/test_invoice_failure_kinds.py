@@ -832,6 +832,16 @@ def test_the_issuer_named_in_a_sentence_anywhere_on_the_page():
     assert extract_invoice(text, language="es").vendor.value == "TotalEnergies Clientes, S.A.U"
 
 
+def test_a_bills_item_with_its_price_is_not_the_vendor():
+    # An electricity bill's summary starts with its items; the issuer is in the small print.
+    text = (
+        "Factura de la luz\nPotencia  17,50 €\nEnergía  14,52 €\nTotal a pagar  42,20 €\n"
+        "Factura emitida en València por Energía Colectiva SL (domiciliada en C/ Don Juan de "
+        "Austria, 28, 46002 de València).\n"
+    )
+    assert extract_invoice(text, language="es").vendor.value == "Energía Colectiva SL"
+
+
 @pytest.mark.parametrize(
     ("clause", "language", "vendor"),
     [
