@@ -1033,3 +1033,27 @@ def test_a_field_name_whose_colon_sits_in_the_next_cell_is_not_a_name():
         ]
     )
     assert extract_lines(lines, language="nl").vendor.value != "Referentie"
+
+
+@pytest.mark.parametrize(
+    ("rows", "total", "tax"),
+    [
+        (
+            "Gesamtbeitrag  50,00 €\nVersicherungsteuer 19 %  9,50 €\nRechnungsbeitrag  59,50 €\n",
+            "59.50",
+            "9.50",
+        ),
+        (
+            "vierteljährlicher Beitrag inklusive 19 % Versicherungsteuer  220,00 €\n"
+            "in diesem Beitrag enthaltene Versicherungsteuer  (35,13 €)\n"
+            "zu zahlender Beitrag  220,00 €\n",
+            "220.00",
+            "35.13",
+        ),
+    ],
+)
+def test_an_insurance_premium_invoice_with_its_insurance_tax(rows, total, tax):
+    # German insurers bill a "Beitrag" (premium) and charge "Versicherungsteuer", not VAT.
+    text = f"Musterstadt Versicherungsverein a.G.\nBeitragsrechnung  24. Januar 2014\n{rows}"
+    fields = extract_invoice(text, language="de")
+    assert (fields.total.value, fields.tax.value) == (total, tax)
