@@ -368,8 +368,10 @@ def _number(doc: _Document) -> _Candidate | None:
                 value = f"{cut.group(1)}-{value}"
             if len(value) < 3:
                 # "Otras no renovables 4,3%", "en los ultimos 14 meses": a short figure after a
-                # word that is also prose; only a specific label with a colon vouches for it.
-                if not (specific and re.match(r"\s*[:#]", doc.lines[index].text[hit.end :])):
+                # word that is also prose; only a specific label with a colon vouches for it,
+                # or one that names the invoice with its abbreviation's dot ("Rechnung Nr. 42").
+                mark = r"\s*[:#.]" if " " in hit.label else r"\s*[:#]"
+                if not (specific and re.match(mark, doc.lines[index].text[hit.end :])):
                     continue
                 score *= 0.7
             prefix = _number_prefix(doc, index)

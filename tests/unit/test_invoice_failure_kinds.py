@@ -1057,3 +1057,13 @@ def test_an_insurance_premium_invoice_with_its_insurance_tax(rows, total, tax):
     text = f"Musterstadt Versicherungsverein a.G.\nBeitragsrechnung  24. Januar 2014\n{rows}"
     fields = extract_invoice(text, language="de")
     assert (fields.total.value, fields.tax.value) == (total, tax)
+
+
+def test_a_two_digit_invoice_number_after_its_labels_abbreviation_dot():
+    text = "Acme GmbH\nRechnungsdatum: 31.01.2014\nRechnung Nr. 42\nRechnungsbetrag  1.589,80\n"
+    assert extract_invoice(text, language="de").invoice_number.value == "42"
+
+
+def test_a_two_digit_figure_after_a_bare_abbreviation_is_not_the_invoice_number():
+    text = "SHOP SDN BHD\nNo. 12, Jalan Besar\nTOTAL  7.00\n"
+    assert extract_invoice(text).invoice_number.value is None
