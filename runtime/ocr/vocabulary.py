@@ -227,7 +227,21 @@ def find_labels(folded: str, kinds: tuple[str, ...] = KINDS) -> list[LabelHit]:
             and other.score >= hit.score
             for other in hits
         )
-        if not longer:
+        # Nor does a date label's guess stand where an exact label reads: "fecha de factura"
+        # is not the fuzzy "fecha de lectura". (A total's may: Malaysian receipts' "Net Total"
+        # is the fuzzy "nett total" they pay, not the exact "net total" before tax.)
+        read_exactly = (
+            hit.score < 1.0
+            and hit.kind in ("date", "other_date")
+            and any(
+                other.score == 1.0
+                and other.kind != hit.kind
+                and min(other.end, hit.end) - max(other.start, hit.start)
+                >= 0.5 * (hit.end - hit.start)
+                for other in hits
+            )
+        )
+        if not longer and not read_exactly:
             kept.append(hit)
     kept.sort(key=lambda hit: (hit.start, -hit.end))
     return kept

@@ -1067,3 +1067,20 @@ def test_a_two_digit_invoice_number_after_its_labels_abbreviation_dot():
 def test_a_two_digit_figure_after_a_bare_abbreviation_is_not_the_invoice_number():
     text = "SHOP SDN BHD\nNo. 12, Jalan Besar\nTOTAL  7.00\n"
     assert extract_invoice(text).invoice_number.value is None
+
+
+def test_an_exact_date_label_is_not_also_read_as_a_fuzzy_other_date():
+    # "fecha de factura" fuzzily resembles "fecha de lectura" (a meter reading's date): the
+    # invoice's date stood under both labels and lost to the consumption period's start.
+    text = (
+        "Eni Plenitude Iberia, SL\nPeriodo de consumo: 09/08/2025 a 08/09/2025\n"
+        "Domicilio social: Avda. Albert Einstein nº20, 39011 Santander  "
+        "Fecha de factura : 12/09/2025\nFecha de cargo: 19/09/2025\n(08-08-2025)\n"
+        "Total  47,84 €\n"
+    )
+    assert extract_invoice(text, language="es").date.value == "2025-09-12"
+
+
+def test_a_malaysian_net_total_is_still_the_total_paid():
+    text = "CASTLE BLUE S/B\n4 SubTotal  179.00\nRounding Adj  0.01\nNet Total  189.75\n"
+    assert extract_invoice(text).total.value == "189.75"
