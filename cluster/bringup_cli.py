@@ -118,6 +118,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
         print(f"  ray:       {address}")
         print_refused_modules(deployed["orchestrator"])
+        for name in deployed["starting"]:
+            print(f"  still starting: module {name} (`robofleet modules` shows its replicas)")
         backups = BackupSchedule(settings)
         if backups.start():
             every = settings.backup_interval_s

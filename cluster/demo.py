@@ -205,16 +205,18 @@ class _Robofleet:
             )
 
     def ready(self) -> str | None:
-        """The admin key once ``/readyz`` answers 200; raises ``DemoFailed`` if it exited."""
+        """The admin key once ``robofleet is up`` is printed (its modules' replicas started) and
+        ``/readyz`` answers 200; raises ``DemoFailed`` if it exited."""
         if self.process.poll() is not None:
             raise DemoFailed("robofleet up", f"exited with code {self.process.returncode}")
         try:
             status, _ = GatewayClient(self.url, timeout_s=2).readiness()
         except GatewayRequestFailed:
             return None
-        if status != 200:
+        printed = self.log.read_text()
+        if status != 200 or "robofleet is up" not in printed:
             return None
-        found = _ADMIN_KEY.search(self.log.read_text())
+        found = _ADMIN_KEY.search(printed)
         if found is None:
             raise DemoFailed("robofleet up", "it printed no admin key")
         record = up_record.read(self.data_dir)

@@ -275,9 +275,11 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
     The orchestrator, ``documents``, ``cache``, ``email-monitor``, ``notifier`` and the
     gateway are created together, so their worker processes start side by side rather than
     one after another (Ray queues a call to an actor until its constructor is done, so one
-    that asks the orchestrator at start waits for it). Returns their handles and the
-    gateway's ``url``; raises ``ray.exceptions.GetTimeoutError`` when not all answer within
-    ``timeout_s`` seconds, or the error an actor's constructor raised.
+    that asks the orchestrator at start waits for it). Then it waits, within the same
+    ``timeout_s`` seconds, for the modules' replicas (:func:`wait_for_replicas`). Returns the
+    handles, the gateway's ``url`` and ``starting`` (the modules with a replica still not
+    alive); raises ``ray.exceptions.GetTimeoutError`` when the actors do not all answer in
+    time, or the error an actor's constructor raised.
     """
     payload = settings.model_dump(mode="json")
     namespace = settings.namespace
@@ -305,8 +307,30 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
         head["notifier"].ready.remote(),
         gateway["gateway"].url.remote(),
     ]
+    deadline = time.monotonic() + timeout_s
     *_, url = ray.get(answered, timeout=timeout_s)
-    return {**head, **gateway, "url": url}
+    starting = wait_for_replicas(head["orchestrator"], deadline)
+    return {**head, **gateway, "url": url, "starting": starting}
+
+
+def wait_for_replicas(orchestrator: Handle, deadline: float) -> list[str]:
+    """Wait until every replica of every module is alive, or ``deadline`` (``time.monotonic``
+    seconds) passes; return the names of the modules with a replica still not alive then.
+
+    A module that cannot be placed (no node has its resources) or is autoscaled at zero
+    replicas is not waited for. Robots submitted meanwhile wait in their queue.
+    """
+    while True:
+        left = max(1.0, deadline - time.monotonic())
+        modules = ray.get(orchestrator.list_modules.remote(), timeout=left)
+        starting = [
+            m.name
+            for m in modules
+            if m.unplaceable is None and any(not replica.alive for replica in m.replicas)
+        ]
+        if not starting or time.monotonic() >= deadline:
+            return starting
+        time.sleep(0.2)
 
 
 def deploy_documents(settings: Settings) -> Any:

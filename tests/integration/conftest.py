@@ -94,6 +94,8 @@ class Fleet:
 
 
 def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float) -> None:
+    """Wait for what a user waits for: ``robofleet is up`` printed (the modules' replicas
+    started) and ``/readyz`` answering 200."""
     import urllib.request
 
     deadline = time.monotonic() + timeout_s
@@ -102,7 +104,7 @@ def _wait_ready(url: str, process: subprocess.Popen, log_path: Path, timeout_s: 
             raise RuntimeError(f"robofleet up exited early:\n{log_path.read_text()[-4000:]}")
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
+                if response.status == 200 and "robofleet is up" in log_path.read_text():
                     return
         except OSError:
             pass
