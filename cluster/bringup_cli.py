@@ -112,13 +112,14 @@ def cmd_up(args: argparse.Namespace) -> int:
         # After ray.init, which installs a SIGTERM handler of its own that exits with 15.
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         deployed = deploy.deploy(settings)
+        starting = deploy.wait_for_replicas(deployed["orchestrator"], stop=stop.is_set)
         store = settings.database_url and "PostgreSQL" or f"SQLite at {data_dir}"
         print(f"robofleet is up (store: {store})")
         print(f"  gateway:   {deployed['url']}")
         print(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}")
         print(f"  ray:       {address}")
         print_refused_modules(deployed["orchestrator"])
-        for name in deployed["starting"]:
+        for name in starting:
             print(f"  still starting: module {name} (`robofleet modules` shows its replicas)")
         backups = BackupSchedule(settings)
         if backups.start():

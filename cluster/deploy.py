@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -275,11 +276,10 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
     The orchestrator, ``documents``, ``cache``, ``email-monitor``, ``notifier`` and the
     gateway are created together, so their worker processes start side by side rather than
     one after another (Ray queues a call to an actor until its constructor is done, so one
-    that asks the orchestrator at start waits for it). Then it waits, within the same
-    ``timeout_s`` seconds, for the modules' replicas (:func:`wait_for_replicas`). Returns the
-    handles, the gateway's ``url`` and ``starting`` (the modules with a replica still not
-    alive); raises ``ray.exceptions.GetTimeoutError`` when the actors do not all answer in
-    time, or the error an actor's constructor raised.
+    that asks the orchestrator at start waits for it). The modules' replicas start in the
+    background (:func:`wait_for_replicas` waits for them). Returns the handles and the
+    gateway's ``url``; raises ``ray.exceptions.GetTimeoutError`` when the actors do not all
+    answer within ``timeout_s`` seconds, or the error an actor's constructor raised.
     """
     payload = settings.model_dump(mode="json")
     namespace = settings.namespace
@@ -307,29 +307,42 @@ def deploy(settings: Settings, timeout_s: float = 120.0) -> dict[str, Any]:
         head["notifier"].ready.remote(),
         gateway["gateway"].url.remote(),
     ]
-    deadline = time.monotonic() + timeout_s
     *_, url = ray.get(answered, timeout=timeout_s)
-    starting = wait_for_replicas(head["orchestrator"], deadline)
-    return {**head, **gateway, "url": url, "starting": starting}
+    return {**head, **gateway, "url": url}
 
 
-def wait_for_replicas(orchestrator: Handle, deadline: float) -> list[str]:
-    """Wait until every replica of every module is alive, or ``deadline`` (``time.monotonic``
-    seconds) passes; return the names of the modules with a replica still not alive then.
+REPLICA_WAIT_S = 60.0
+"""How long ``robofleet up`` waits for the modules' replicas before it says it is up."""
+
+
+def wait_for_replicas(
+    orchestrator: Handle, timeout_s: float = REPLICA_WAIT_S, stop: Callable[[], bool] = bool
+) -> list[str]:
+    """Wait until every replica of every module is alive, for ``timeout_s`` seconds at most
+    or until ``stop()`` says so; return the names of the modules with a replica still not
+    alive then (every module's name when the orchestrator did not answer).
 
     A module that cannot be placed (no node has its resources) or is autoscaled at zero
-    replicas is not waited for. Robots submitted meanwhile wait in their queue.
+    replicas is not waited for. Robots submitted meanwhile wait in their queue. Raises
+    nothing: the modules' state is ``robofleet modules``' to show.
     """
+    deadline = time.monotonic() + timeout_s
+    starting: list[str] = []
     while True:
-        left = max(1.0, deadline - time.monotonic())
-        modules = ray.get(orchestrator.list_modules.remote(), timeout=left)
-        starting = [
-            m.name
-            for m in modules
-            if m.unplaceable is None and any(not replica.alive for replica in m.replicas)
-        ]
-        if not starting or time.monotonic() >= deadline:
-            return starting
+        try:
+            modules = ray.get(orchestrator.list_modules.remote(), timeout=5.0)
+        except Exception:  # a slow or restarting orchestrator: ask again
+            modules = None
+        if modules is not None:
+            starting = [
+                m.name
+                for m in modules
+                if m.unplaceable is None and any(not replica.alive for replica in m.replicas)
+            ]
+            if not starting:
+                return []
+        if stop() or time.monotonic() >= deadline:
+            return starting if modules is not None else ["(orchestrator did not answer)"]
         time.sleep(0.2)
 
 

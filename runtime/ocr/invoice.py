@@ -1067,8 +1067,14 @@ def _labelled_vendor(doc: _Document) -> _Candidate | None:
                 )
                 first = _FIELD_NAME.sub("", rest[:stop].lstrip(" :")).split("  ")[0]
                 name = _tidy_name(first)
-                if " " in hit.label and not re.match(r"\s*:", rest):  # a sentence goes on
-                    name = _up_to_legal_form(doc, line, hit) or name
+                if " " in hit.label and not re.match(r"\s*:", rest):
+                    # A sentence goes on after the name, which ends at its legal form; one
+                    # without a legal form names nobody ("Responsable del tratamiento de sus
+                    # datos personales").
+                    sentence_name = _up_to_legal_form(doc, line, hit)
+                    if sentence_name is None:
+                        continue
+                    name = sentence_name
                 customer = _is_customer(name, doc.customers)
                 if _letters(name) >= 3 and not _NOT_NAME.search(name) and not customer:
                     return _Candidate(name, 0.9 * hit.score, line)
@@ -1126,8 +1132,12 @@ def _up_to_legal_form(doc: _Document, line: DocLine, hit: LabelHit) -> str | Non
     if not forms:
         return None
     first = min(forms, key=lambda h: h.start)  # "S.A.U." over the "S.A" in it
+    if "  " in line.text[hit.end : first.start].strip():
+        return None  # the legal form is another cell's ("emitido por  ACME  Cliente: XYZ S.L.")
     end = max(h.end for h in forms if h.start <= first.end)
-    return _tidy_name(line.text[hit.end : end].lstrip(" :"))
+    # "El responsable del tratamiento es Iberdrola Clientes, S.A.U.": the verb is no part of it.
+    name = line.text[hit.end : end].lstrip(" :")
+    return _tidy_name(re.sub(r"^(?:es|is|est|ist|é|è)\s+", "", name, flags=re.I))
 
 
 def _joined_with_line_above(doc: _Document, above: DocLine, line: DocLine, name: str) -> str:

@@ -228,7 +228,8 @@ def find_labels(folded: str, kinds: tuple[str, ...] = KINDS) -> list[LabelHit]:
             for other in hits
         )
         # Nor does a date label's guess stand where an exact label reads: "fecha de factura"
-        # is not the fuzzy "fecha de lectura". (A total's may: Malaysian receipts' "Net Total"
+        # is not the fuzzy "fecha de lectura" (the exact "invoice" of "Invoice Dale:" covers
+        # too little of "invoice date" to hide it). (A total's may: Malaysian receipts' "Net Total"
         # is the fuzzy "nett total" they pay, not the exact "net total" before tax.)
         read_exactly = (
             hit.score < 1.0
@@ -237,7 +238,7 @@ def find_labels(folded: str, kinds: tuple[str, ...] = KINDS) -> list[LabelHit]:
                 other.score == 1.0
                 and other.kind != hit.kind
                 and min(other.end, hit.end) - max(other.start, hit.start)
-                >= 0.5 * (hit.end - hit.start)
+                >= 0.8 * (hit.end - hit.start)
                 for other in hits
             )
         )

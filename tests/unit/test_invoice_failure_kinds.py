@@ -1084,3 +1084,29 @@ def test_an_exact_date_label_is_not_also_read_as_a_fuzzy_other_date():
 def test_a_malaysian_net_total_is_still_the_total_paid():
     text = "CASTLE BLUE S/B\n4 SubTotal  179.00\nRounding Adj  0.01\nNet Total  189.75\n"
     assert extract_invoice(text).total.value == "189.75"
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor"),
+    [
+        (  # the verb after the label is no part of the name
+            "yahya fares\nTOTAL  13,03 €\n"
+            "El responsable del tratamiento es Iberdrola Clientes, S.A.U. con sede en Bilbao\n",
+            "Iberdrola Clientes, S.A.U",
+        ),
+        (  # a heading over the clause names nobody
+            "ACME TRADING LTD\nResponsable del tratamiento de sus datos personales\n"
+            "TOTAL  13,03 €\n",
+            "ACME TRADING LTD",
+        ),
+    ],
+)
+def test_a_privacy_clause_without_a_plain_name_after_it(text, vendor):
+    assert extract_invoice(text, language="es").vendor.value == vendor
+
+
+def test_a_fuzzy_date_label_stands_beside_a_short_exact_one():
+    # "Invoice Dale" is an OCR slip of "Invoice Date": the exact "invoice" covers too little.
+    assert extract_invoice(
+        "ACME TRADING LTD\nInvoice Dale: 12/03/2024\nTOTAL  13.03\n"
+    ).date.value == ("2024-03-12")
