@@ -117,7 +117,11 @@ async def test_losing_a_worker_node_with_robots_on_it(multinode, http):
     db = multinode.settings.data_dir / "robofleet.db"
     with sqlite3.connect(db) as conn:
         lost = conn.execute(
-            "SELECT COUNT(*) FROM attempts WHERE status = 'queued' AND error LIKE '%lost%'"
+            # Requeued by supervision, naming the replica that went away; the reason is the
+            # first sign of the loss that arrived (the call lost, the node lost, a failed or
+            # timed-out health check), which is timing.
+            "SELECT COUNT(*) FROM attempts WHERE status = 'queued' "
+            "AND error LIKE 'replica module:pool:%'"
         ).fetchone()[0]
         doubles = conn.execute(
             "SELECT robot_id FROM attempts WHERE status IN ('succeeded','failed','dead',"
