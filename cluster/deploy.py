@@ -320,7 +320,8 @@ def wait_for_replicas(
 ) -> list[str]:
     """Wait until every replica of every module is alive, for ``timeout_s`` seconds at most
     or until ``stop()`` says so; return the names of the modules with a replica still not
-    alive then (every module's name when the orchestrator did not answer).
+    alive then (the last answer's; none when the orchestrator never answered, since
+    ``deploy`` has just had it answer).
 
     A module that cannot be placed (no node has its resources) or is autoscaled at zero
     replicas is not waited for. Robots submitted meanwhile wait in their queue. Raises
@@ -332,8 +333,8 @@ def wait_for_replicas(
         try:
             modules = ray.get(orchestrator.list_modules.remote(), timeout=5.0)
         except Exception:  # a slow or restarting orchestrator: ask again
-            modules = None
-        if modules is not None:
+            pass
+        else:
             starting = [
                 m.name
                 for m in modules
@@ -342,7 +343,7 @@ def wait_for_replicas(
             if not starting:
                 return []
         if stop() or time.monotonic() >= deadline:
-            return starting if modules is not None else ["(orchestrator did not answer)"]
+            return starting
         time.sleep(0.2)
 
 
